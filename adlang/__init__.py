@@ -1,0 +1,1 @@
+"""adlang: a small differentiable programming language."""

@@ -1,0 +1,318 @@
+"""A tree-walking interpreter over the IR.
+
+Each function is turned once into a tree of Python closures, one per
+statement, that read and write a dict of variables; running is then walking
+that tree. Tracing builds other closures, so a run without a trace pays
+nothing for it. Steps are counted a block at a time and checked against the
+limit there, pointing at the exact statement that crossed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from adlang.errors import DomainError, RuntimeFault, Span
+from adlang.ir import nodes as ir
+from adlang.ir.primitives import lookup
+
+DEFAULT_MAX_STEPS = 100_000_000
+
+Env = dict
+Code = Callable[[Env], None]
+
+
+@dataclass
+class TraceEntry:
+    name: str
+    value: object
+    line: int
+    span: Span | None = None
+
+
+@dataclass
+class RunResult:
+    value: object
+    steps: int
+    trace: list[TraceEntry] | None = None
+
+
+@dataclass
+class Machine:
+    """The state of one run: step count and limit, the tape, the trace if asked for."""
+
+    program: ir.Program
+    max_steps: int = DEFAULT_MAX_STEPS
+    trace: list[TraceEntry] | None = None
+    steps: int = 0
+    tape: list = field(default_factory=list)
+    compiled: dict[str, Callable] = field(default_factory=dict)
+
+    def function(self, name: str) -> Callable:
+        code = self.compiled.get(name)
+        if code is None:
+            fn = self.program.function(name)
+            if fn is None:
+                raise RuntimeFault(f"no function '{name}' in the program")
+            code = Compiler(self).function(fn)
+            self.compiled[name] = code
+        return code
+
+    def step_limit(self, stmt: ir.Stmt) -> RuntimeFault:
+        return RuntimeFault(
+            f"the program ran past the step limit of {self.max_steps:,} statements; "
+            "a loop may not end (raise it with --max-steps N)",
+            stmt.span,
+        )
+
+
+def run_function(
+    program: ir.Program,
+    fn_name: str,
+    args: dict[str, object],
+    *,
+    trace: bool = False,
+    max_steps: int = DEFAULT_MAX_STEPS,
+) -> RunResult:
+    """Run one function of a checked program on argument values given by name."""
+    machine = Machine(program, max_steps, [] if trace else None)
+    fn = program.function(fn_name)
+    if fn is None:
+        raise RuntimeFault(f"no function '{fn_name}' in the program")
+    value = machine.function(fn_name)(*[args[p.name] for p in fn.params])
+    return RunResult(value, machine.steps, machine.trace)
+
+
+class Compiler:
+    """Turns IR statements into closures for one machine."""
+
+    def __init__(self, machine: Machine):
+        self.m = machine
+        self.tracing = machine.trace is not None
+
+    def function(self, fn: ir.Function) -> Callable:
+        names = [p.name for p in fn.params]
+        body = self.block(fn.body[:-1])
+        ret = fn.returned
+        getters = [self.getter(a) for a in ret.values]
+        single = len(getters) == 1
+
+        def call(*values):
+            env = dict(zip(names, values))
+            body(env)
+            self.m.steps += 1
+            if self.m.steps > self.m.max_steps:
+                raise self.m.step_limit(ret)
+            if single:
+                return getters[0](env)
+            return tuple(g(env) for g in getters)
+
+        return call
+
+    # ------------------------------------------------------------ blocks and statements
+
+    def block(self, stmts: tuple[ir.Stmt, ...]) -> Code:
+        codes = [self.statement(s) for s in stmts]
+        count = len(codes)
+        m = self.m
+
+        def run(env):
+            m.steps += count
+            if m.steps > m.max_steps:
+                over = m.steps - m.max_steps
+                m.steps -= count
+                raise m.step_limit(stmts[count - over])
+            for code in codes:
+                code(env)
+
+        return run
+
+    def statement(self, stmt: ir.Stmt) -> Code:
+        if isinstance(stmt, ir.Let) and len(stmt.targets) > 1:
+            return self.destructure(stmt)
+        if isinstance(stmt, (ir.Let, ir.Assign)):
+            target = stmt.targets[0] if isinstance(stmt, ir.Let) else stmt.target
+            return self.bind(target, stmt.expr, stmt.span)
+        if isinstance(stmt, ir.Push):
+            return self.push(stmt)
+        if isinstance(stmt, ir.If):
+            return self.if_(stmt)
+        if isinstance(stmt, ir.For):
+            return self.for_(stmt)
+        if isinstance(stmt, ir.While):
+            return self.while_(stmt)
+        raise RuntimeFault("`return` must be the last statement", stmt.span)
+
+    def getter(self, a: ir.Atom) -> Callable[[Env], object]:
+        if isinstance(a, ir.Const):
+            value = a.value
+            return lambda env: value
+        name = a.name
+        return lambda env: env[name]
+
+    def evaluate(self, expr: ir.Expr, span: Span) -> Callable[[Env], object]:
+        """A closure computing an expression; domain errors become runtime errors at `span`."""
+        if isinstance(expr, (ir.Var, ir.Const)):
+            return self.getter(expr)
+        if isinstance(expr, ir.Pop):
+            return self.pop(span)
+        if isinstance(expr, ir.CallFn):
+            return self.call(expr, span)
+        return self.primitive(expr, span)
+
+    def primitive(self, expr: ir.Prim, span: Span) -> Callable[[Env], object]:
+        prim = lookup(expr.op)
+        fn = prim.evaluator(tuple(a.type for a in expr.args))
+        args = expr.args
+
+        def fail(err: Exception):
+            return RuntimeFault(str(err) if isinstance(err, DomainError) else f"{prim.describe()}: {err}", span)
+
+        if len(args) == 2 and isinstance(args[0], ir.Var) and isinstance(args[1], ir.Var):
+            a, b = args[0].name, args[1].name
+
+            def run2(env):
+                try:
+                    return fn(env[a], env[b])
+                except (DomainError, ArithmeticError, ValueError) as err:
+                    raise fail(err) from None
+
+            return run2
+        if len(args) == 2 and isinstance(args[0], ir.Var):
+            a, cb = args[0].name, args[1].value
+
+            def run_vc(env):
+                try:
+                    return fn(env[a], cb)
+                except (DomainError, ArithmeticError, ValueError) as err:
+                    raise fail(err) from None
+
+            return run_vc
+        if len(args) == 1 and isinstance(args[0], ir.Var):
+            a = args[0].name
+
+            def run1(env):
+                try:
+                    return fn(env[a])
+                except (DomainError, ArithmeticError, ValueError) as err:
+                    raise fail(err) from None
+
+            return run1
+        getters = [self.getter(x) for x in args]
+
+        def run_n(env):
+            try:
+                return fn(*[g(env) for g in getters])
+            except (DomainError, ArithmeticError, ValueError) as err:
+                raise fail(err) from None
+
+        return run_n
+
+    def call(self, expr: ir.CallFn, span: Span) -> Callable[[Env], object]:
+        getters = [self.getter(a) for a in expr.args]
+        m = self.m
+        name = expr.fn
+
+        def run(env):
+            return m.function(name)(*[g(env) for g in getters])
+
+        return run
+
+    def pop(self, span: Span) -> Callable[[Env], object]:
+        tape = self.m.tape
+
+        def run(env):
+            if not tape:
+                raise RuntimeFault("pop() on an empty tape: every pop needs a push before it", span)
+            return tape.pop()
+
+        return run
+
+    def bind(self, target: ir.Var, expr: ir.Expr, span: Span) -> Code:
+        compute = self.evaluate(expr, span)
+        name = target.name
+        if self.tracing and not ir.is_temp(name):
+            trace = self.m.trace
+            line = span.line
+
+            def traced(env):
+                value = env[name] = compute(env)
+                trace.append(TraceEntry(name, value, line, span))
+
+            return traced
+
+        def run(env):
+            env[name] = compute(env)
+
+        return run
+
+    def destructure(self, stmt: ir.Let) -> Code:
+        compute = self.evaluate(stmt.expr, stmt.span)
+        names = [t.name for t in stmt.targets]
+        trace = self.m.trace
+        line = stmt.span.line
+
+        def run(env):
+            values = compute(env)
+            for name, value in zip(names, values):
+                env[name] = value
+                if trace is not None and not ir.is_temp(name):
+                    trace.append(TraceEntry(name, value, line, stmt.span))
+
+        return run
+
+    def push(self, stmt: ir.Push) -> Code:
+        get = self.getter(stmt.value)
+        tape = self.m.tape
+
+        def run(env):
+            tape.append(get(env))
+
+        return run
+
+    def if_(self, stmt: ir.If) -> Code:
+        cond = self.getter(stmt.cond)
+        then = self.block(stmt.then)
+        orelse = self.block(stmt.orelse)
+
+        def run(env):
+            if cond(env):
+                then(env)
+            else:
+                orelse(env)
+
+        return run
+
+    def for_(self, stmt: ir.For) -> Code:
+        start, stop = self.getter(stmt.start), self.getter(stmt.stop)
+        body = self.block(stmt.body)
+        name = stmt.var.name
+        m = self.m
+        trace = m.trace
+        line = stmt.span.line
+
+        def run(env):
+            for i in range(start(env), stop(env)):
+                m.steps += 1
+                if m.steps > m.max_steps:
+                    raise m.step_limit(stmt)
+                env[name] = i
+                if trace is not None:
+                    trace.append(TraceEntry(name, i, line, stmt.span))
+                body(env)
+
+        return run
+
+    def while_(self, stmt: ir.While) -> Code:
+        cond = self.getter(stmt.cond)
+        body = self.block(stmt.body)
+        m = self.m
+
+        def run(env):
+            while cond(env):
+                m.steps += 1
+                if m.steps > m.max_steps:
+                    raise m.step_limit(stmt)
+                body(env)
+
+        return run

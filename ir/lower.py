@@ -1,0 +1,577 @@
+"""Lowering: the syntax tree becomes the typed IR, checked on the way.
+
+One pass does scoping, type checking and ANF conversion together, since each
+needs the others' answers (the type of a name comes from its scope, the
+temporaries of an expression from its type). Every static error of the spec
+is raised here as a TypeCheckError at the place it names.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+
+from adlang.errors import Span, TypeCheckError
+from adlang.ir import nodes as ir
+from adlang.ir.primitives import BY_BUILTIN, BY_OPERATOR, TypeRuleError, lookup
+from adlang.ir.types import BOOL, FLOAT, INT, Type, accepts, tuple_of, vec
+from adlang.lang import ast
+
+TAPE_BUILTINS = ("push", "pop")
+
+
+def lower(module: ast.Module) -> ir.Program:
+    """Check a parsed module and lower every function, in source order."""
+    defs = _collect_definitions(module)
+    order = _callees_first(defs)
+    signatures: dict[str, tuple[tuple[ir.Var, ...], Type]] = {}
+    lowered: dict[str, ir.Function] = {}
+    for name in order:
+        fn = FunctionLowering(defs[name], defs, signatures).lower()
+        lowered[name] = fn
+        signatures[name] = (fn.params, fn.ret)
+    return ir.Program(tuple(lowered[d.name.id] for d in module.functions))
+
+
+def did_you_mean(name: str, choices) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _collect_definitions(module: ast.Module) -> dict[str, ast.FunctionDef]:
+    defs: dict[str, ast.FunctionDef] = {}
+    for d in module.functions:
+        name = d.name.id
+        if name in defs:
+            raise TypeCheckError(f"function '{name}' is defined twice; rename one of them", d.name.span)
+        if name in BY_BUILTIN or name in TAPE_BUILTINS:
+            raise TypeCheckError(f"'{name}' is a builtin function; give yours another name", d.name.span)
+        defs[name] = d
+    if not defs:
+        raise TypeCheckError("the program defines no function; start one with `def name(x):`", Span(1, 1, 1, 1))
+    return defs
+
+
+def _calls_in(node) -> Iterator[ast.Call]:
+    """Every call in a syntax tree, in source order."""
+    if isinstance(node, ast.Call):
+        yield node
+    if isinstance(node, tuple):
+        for item in node:
+            yield from _calls_in(item)
+        return
+    if hasattr(node, "__dataclass_fields__"):
+        for field_name in node.__dataclass_fields__:
+            if field_name != "span":
+                yield from _calls_in(getattr(node, field_name))
+
+
+def _callees_first(defs: dict[str, ast.FunctionDef]) -> list[str]:
+    """Functions ordered so that each comes after those it calls; a cycle is recursion, an error."""
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str) -> None:
+        state[name] = "open"
+        for call in _calls_in(defs[name].body):
+            callee = call.func
+            if callee not in defs:
+                continue
+            if state.get(callee) == "open":
+                raise TypeCheckError(
+                    f"recursion: '{callee}' calls itself through this call; adlang functions cannot recurse, "
+                    "write a loop instead",
+                    call.span,
+                )
+            if callee not in state:
+                visit(callee)
+        state[name] = "done"
+        order.append(name)
+
+    for name in defs:
+        if name not in state:
+            visit(name)
+    return order
+
+
+def type_from_ref(ref: ast.TypeRef) -> Type:
+    if ref.name == "tuple":
+        return tuple_of(type_from_ref(item) for item in ref.items)
+    if ref.name == "vec":
+        return vec(ref.length)
+    if ref.name in ("float", "int", "bool"):
+        return Type(ref.name)
+    raise TypeCheckError(f"unknown type '{ref.name}'; the types are float, int, bool, vec and vec(N)", ref.span)
+
+
+def _names_in_def(d: ast.FunctionDef) -> set[str]:
+    names: set[str] = set()
+
+    def visit(node) -> None:
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        if isinstance(node, tuple):
+            for item in node:
+                visit(item)
+        elif hasattr(node, "__dataclass_fields__"):
+            for field_name in node.__dataclass_fields__:
+                visit(getattr(node, field_name))
+
+    visit(d)
+    return names
+
+
+class FunctionLowering:
+    """Lowers one function: a stack of scopes, a stack of blocks being built, a temporary counter."""
+
+    def __init__(self, d: ast.FunctionDef, defs, signatures):
+        self.d = d
+        self.defs = defs
+        self.signatures = signatures
+        self.scopes: list[dict[str, ir.Var]] = [{}]
+        self.loop_vars: set[str] = set()
+        self.blocks: list[list[ir.Stmt]] = [[]]
+        self.taken = _names_in_def(d)
+        self.counter = 0
+
+    # ------------------------------------------------------------ scopes and blocks
+
+    def fresh(self) -> str:
+        while True:
+            self.counter += 1
+            name = f"_{self.counter}"
+            if name not in self.taken:
+                self.taken.add(name)
+                return name
+
+    def emit(self, stmt: ir.Stmt) -> None:
+        self.blocks[-1].append(stmt)
+
+    def lookup_var(self, name: ast.Name) -> ir.Var:
+        for scope in reversed(self.scopes):
+            if name.id in scope:
+                return scope[name.id]
+        visible = [n for scope in self.scopes for n in scope]
+        hint = did_you_mean(name.id, visible)
+        if name.id in self.defs:
+            raise TypeCheckError(f"'{name.id}' is a function; call it as {name.id}(...)", name.span)
+        raise TypeCheckError(f"'{name.id}' is not declared{hint or '; declare it with let'}", name.span)
+
+    def declare(self, name: ast.Name, type_: Type) -> ir.Var:
+        for scope in self.scopes:
+            if name.id in scope:
+                raise TypeCheckError(
+                    f"'{name.id}' is already declared here; use `{name.id} = ...` to update it, "
+                    "or pick a new name",
+                    name.span,
+                )
+        var = ir.Var(name.id, type_)
+        self.scopes[-1][name.id] = var
+        return var
+
+    def block(self, stmts: tuple[ast.Stmt, ...], before=()) -> tuple[ir.Stmt, ...]:
+        """Lower a nested block in its own scope; `before` are (name, type) declared first (loop vars)."""
+        self.scopes.append({})
+        self.blocks.append([])
+        try:
+            for stmt in stmts:
+                self.statement(stmt)
+            return tuple(self.blocks[-1])
+        finally:
+            self.blocks.pop()
+            self.scopes.pop()
+
+    # ------------------------------------------------------------ the function
+
+    def lower(self) -> ir.Function:
+        d = self.d
+        params = []
+        for p in d.params:
+            type_ = type_from_ref(p.type) if p.type is not None else FLOAT
+            if type_.kind == "tuple":
+                raise TypeCheckError("a parameter cannot be a tuple", p.span)
+            params.append(self.declare(p.name, type_))
+        body = d.body
+        self._check_return_placement(body)
+        for stmt in body[:-1]:
+            self.statement(stmt)
+        values, ret = self.return_values(body[-1])
+        self.emit(ir.Return(values, body[-1].span))
+        return ir.Function(d.name.id, tuple(params), ret, tuple(self.blocks[0]), d.span)
+
+    def _check_return_placement(self, body: tuple[ast.Stmt, ...]) -> None:
+        for i, stmt in enumerate(body):
+            if isinstance(stmt, ast.Return) and i != len(body) - 1:
+                raise TypeCheckError(
+                    "this statement comes after the return; `return` must be the last statement of a function",
+                    body[i + 1].span,
+                )
+            for nested in _nested_returns(stmt):
+                raise TypeCheckError(
+                    "`return` must be the last statement of the function, not inside a block; "
+                    "keep the result in a variable and return it at the end",
+                    nested.span,
+                )
+        if not body or not isinstance(body[-1], ast.Return):
+            raise TypeCheckError(
+                f"function '{self.d.name.id}' has no return; end it with `return ...`", self.d.span
+            )
+
+    def return_values(self, stmt: ast.Return) -> tuple[tuple[ir.Atom, ...], Type]:
+        declared = type_from_ref(self.d.ret) if self.d.ret is not None else None
+        if len(stmt.values) == 1 and self._is_tuple_call(stmt.values[0]):
+            atoms = self.destructure_call(stmt.values[0])
+        else:
+            atoms = tuple(self.atom(v) for v in stmt.values)
+        types = [a.type for a in atoms]
+        got = types[0] if len(types) == 1 else tuple_of(types)
+        if declared is None:
+            return atoms, got
+        if not accepts(declared, got):
+            raise TypeCheckError(
+                f"'{self.d.name.id}' is declared to return {declared}, but this returns {got}", stmt.span
+            )
+        wanted = declared.items if declared.kind == "tuple" else (declared,)
+        atoms = tuple(self.coerce_atom(a, t, stmt.span) for a, t in zip(atoms, wanted))
+        return atoms, declared
+
+    # ------------------------------------------------------------ statements
+
+    def statement(self, stmt: ast.Stmt) -> None:
+        method = getattr(self, "stmt_" + type(stmt).__name__)
+        method(stmt)
+
+    def stmt_Let(self, stmt: ast.Let) -> None:
+        if len(stmt.names) > 1:
+            self.let_destructure(stmt)
+            return
+        declared = type_from_ref(stmt.type) if stmt.type is not None else None
+        if self._is_pop(stmt.value):
+            if declared is None:
+                raise TypeCheckError("`pop()` needs the type of what it restores: `let x: float = pop()`", stmt.span)
+            target = self.declare(stmt.names[0], declared)
+            self.emit(ir.Let((target,), ir.Pop(), stmt.span))
+            return
+        rhs, got = self.rhs(stmt.value)
+        if got.kind == "tuple":
+            raise TypeCheckError(
+                f"this call returns {len(got.items)} values {got}; destructure it: `let a, b = ...`", stmt.value.span
+            )
+        type_ = got
+        if declared is not None:
+            if not accepts(declared, got):
+                raise TypeCheckError(
+                    f"'{stmt.names[0].id}' is declared {declared}, but the value is {got}", stmt.value.span
+                )
+            rhs = self.coerce_rhs(rhs, got, declared, stmt.value.span)
+            type_ = declared
+        target = self.declare(stmt.names[0], type_)
+        self.emit(ir.Let((target,), rhs, stmt.span))
+
+    def let_destructure(self, stmt: ast.Let) -> None:
+        if stmt.type is not None:
+            raise TypeCheckError("a destructuring let takes no type annotation", stmt.type.span)
+        if not self._is_tuple_call(stmt.value):
+            raise TypeCheckError(
+                f"`let {', '.join(n.id for n in stmt.names)} = ...` needs a call of a function that returns "
+                f"{len(stmt.names)} values",
+                stmt.value.span,
+            )
+        call = self.call_expr(stmt.value)
+        _, ret = self.signatures[stmt.value.func]
+        if len(ret.items) != len(stmt.names):
+            raise TypeCheckError(
+                f"'{stmt.value.func}' returns {len(ret.items)} values {ret}, but {len(stmt.names)} names are given",
+                stmt.span,
+            )
+        seen: set[str] = set()
+        for n in stmt.names:
+            if n.id in seen:
+                raise TypeCheckError(f"'{n.id}' appears twice in this let", n.span)
+            seen.add(n.id)
+        targets = tuple(self.declare(n, t) for n, t in zip(stmt.names, ret.items))
+        self.emit(ir.Let(targets, call, stmt.span))
+
+    def stmt_Assign(self, stmt: ast.Assign) -> None:
+        target = self.lookup_var(stmt.name)
+        if target.name in self.loop_vars:
+            raise TypeCheckError(
+                f"'{target.name}' is the loop variable; it cannot be updated inside its loop", stmt.name.span
+            )
+        if stmt.op == "=" and self._is_pop(stmt.value):
+            self.emit(ir.Assign(target, ir.Pop(), stmt.span))
+            return
+        value: ast.Expr = stmt.value
+        if stmt.op != "=":
+            value = ast.Binary(stmt.op[0], stmt.name, stmt.value, stmt.span)
+        rhs, got = self.rhs(value)
+        if not accepts(target.type, got):
+            raise TypeCheckError(f"'{target.name}' is {target.type}, but the new value is {got}", stmt.value.span)
+        rhs = self.coerce_rhs(rhs, got, target.type, stmt.value.span)
+        self.emit(ir.Assign(target, rhs, stmt.span))
+
+    def stmt_CallStmt(self, stmt: ast.CallStmt) -> None:
+        call = stmt.call
+        if call.func != "push":
+            raise TypeCheckError(
+                f"the result of {call.func}(...) is not used; bind it with `let r = {call.func}(...)`", stmt.span
+            )
+        if len(call.args) != 1:
+            raise TypeCheckError("push() takes one value", call.span)
+        value = self.atom(call.args[0])
+        if value.type.kind == "tuple":
+            raise TypeCheckError("push() saves one value, not a tuple", call.span)
+        self.emit(ir.Push(value, stmt.span))
+
+    def stmt_For(self, stmt: ast.For) -> None:
+        start = self.int_atom(stmt.start, "the start of a for range")
+        stop = self.int_atom(stmt.stop, "the end of a for range")
+        self.scopes.append({})
+        self.blocks.append([])
+        try:
+            var = self.declare(stmt.var, INT)
+            self.loop_vars.add(var.name)
+            for s in stmt.body:
+                self.statement(s)
+            body = tuple(self.blocks[-1])
+        finally:
+            self.loop_vars.discard(stmt.var.id)
+            self.blocks.pop()
+            self.scopes.pop()
+        self.emit(ir.For(var, start, stop, body, stmt.span))
+
+    def stmt_While(self, stmt: ast.While) -> None:
+        if isinstance(stmt.cond, (ast.Name, ast.Bool)):
+            cond = self.bool_atom(stmt.cond, "a while condition")
+            body = self.block(stmt.body)
+            self.emit(ir.While(cond, body, stmt.span))
+            return
+        flag = self.bool_atom(stmt.cond, "a while condition")
+        self.scopes.append({})
+        self.blocks.append([])
+        try:
+            for s in stmt.body:
+                self.statement(s)
+            rhs, _ = self.rhs(stmt.cond)
+            self.emit(ir.Assign(flag, rhs, stmt.cond.span))
+            body = tuple(self.blocks[-1])
+        finally:
+            self.blocks.pop()
+            self.scopes.pop()
+        self.emit(ir.While(flag, body, stmt.span))
+
+    def stmt_If(self, stmt: ast.If) -> None:
+        self.emit(self.if_chain(stmt.branches, stmt.orelse, stmt.span))
+
+    def if_chain(self, branches, orelse, span: Span) -> ir.If:
+        (cond_expr, body), rest = branches[0], branches[1:]
+        cond = self.bool_atom(cond_expr, "an if condition")
+        then = self.block(body)
+        if rest:
+            self.blocks.append([])
+            self.scopes.append({})
+            try:
+                self.emit(self.if_chain(rest, orelse, rest[0][0].span))
+                else_block = tuple(self.blocks[-1])
+            finally:
+                self.scopes.pop()
+                self.blocks.pop()
+        elif orelse is not None:
+            else_block = self.block(orelse)
+        else:
+            else_block = ()
+        return ir.If(cond, then, else_block, span)
+
+    def stmt_Return(self, stmt: ast.Return) -> None:
+        raise TypeCheckError("`return` must be the last statement of the function", stmt.span)
+
+    # ------------------------------------------------------------ expressions
+
+    def atom(self, e: ast.Expr) -> ir.Atom:
+        """Lower an expression to an atom, binding compound results to a temporary."""
+        rhs, type_ = self.rhs(e)
+        if isinstance(rhs, (ir.Var, ir.Const)):
+            return rhs
+        if type_.kind == "tuple":
+            raise TypeCheckError(
+                f"this call returns {len(type_.items)} values {type_}; destructure it with `let a, b = ...`",
+                e.span,
+            )
+        tmp = ir.Var(self.fresh(), type_)
+        self.emit(ir.Let((tmp,), rhs, e.span))
+        return tmp
+
+    def rhs(self, e: ast.Expr) -> tuple[ir.Expr, Type]:
+        """Lower an expression to one IR expression over atoms (its operands are emitted first)."""
+        if isinstance(e, ast.Num):
+            return self._const(e.value)
+        if isinstance(e, ast.Bool):
+            return ir.Const(e.value, BOOL), BOOL
+        if isinstance(e, ast.Name):
+            var = self.lookup_var(e)
+            return var, var.type
+        if isinstance(e, ast.Unary):
+            return self.unary(e)
+        if isinstance(e, ast.Binary):
+            if e.op in ("and", "or"):
+                return self.logical(e)
+            return self.prim(BY_OPERATOR[(e.op, 2)].name, (self.atom(e.left), self.atom(e.right)), e.span)
+        if isinstance(e, ast.Call):
+            if e.func in self.defs:
+                call = self.call_expr(e)
+                return call, self.signatures[e.func][1]
+            return self.builtin_call(e)
+        if isinstance(e, ast.Index):
+            return self.prim("index", (self.atom(e.target), self.atom(e.index)), e.span)
+        if isinstance(e, ast.VecLit):
+            return self.prim("veclit", tuple(self.atom(item) for item in e.items), e.span)
+        raise TypeCheckError(f"unsupported expression {type(e).__name__}", getattr(e, "span", None))
+
+    def _const(self, value) -> tuple[ir.Const, Type]:
+        type_ = INT if isinstance(value, int) and not isinstance(value, bool) else FLOAT
+        return ir.Const(value, type_), type_
+
+    def unary(self, e: ast.Unary) -> tuple[ir.Expr, Type]:
+        if e.op == "-" and isinstance(e.operand, ast.Num):
+            return self._const(-e.operand.value)
+        if e.op == "-" and isinstance(e.operand, ast.Unary) and e.operand.op == "-":
+            inner = self.atom(e.operand)
+            if isinstance(inner, ir.Const):
+                return self._const(-inner.value)
+            return self.prim("neg", (inner,), e.span)
+        return self.prim(BY_OPERATOR[(e.op, 1)].name, (self.atom(e.operand),), e.span)
+
+    def prim(self, name: str, args: tuple[ir.Atom, ...], span: Span) -> tuple[ir.Prim, Type]:
+        try:
+            type_ = lookup(name).check(args)
+        except TypeRuleError as err:
+            raise TypeCheckError(str(err), span) from None
+        return ir.Prim(name, args), type_
+
+    def builtin_call(self, e: ast.Call) -> tuple[ir.Expr, Type]:
+        if e.func in TAPE_BUILTINS:
+            raise TypeCheckError(
+                f"{e.func}() works on the tape: `push(x)` as a statement, `let x: T = pop()` or `x = pop()`",
+                e.span,
+            )
+        prim = BY_BUILTIN.get(e.func)
+        if prim is None:
+            choices = list(self.defs) + list(BY_BUILTIN)
+            raise TypeCheckError(f"unknown function '{e.func}'{did_you_mean(e.func, choices)}", e.span)
+        args = tuple(self.atom(a) for a in e.args)
+        return self.prim(prim.name, args, e.span)
+
+    def call_expr(self, e: ast.Call) -> ir.CallFn:
+        params, _ = self.signatures[e.func]
+        if len(e.args) != len(params):
+            names = ", ".join(p.name for p in params)
+            raise TypeCheckError(
+                f"{e.func}({names}) takes {len(params)} argument{'s' * (len(params) != 1)}, got {len(e.args)}",
+                e.span,
+            )
+        args = []
+        for param, arg in zip(params, e.args):
+            atom = self.atom(arg)
+            if not accepts(param.type, atom.type):
+                raise TypeCheckError(
+                    f"argument '{param.name}' of {e.func} is {param.type}, but this is {atom.type}", arg.span
+                )
+            args.append(self.coerce_atom(atom, param.type, arg.span))
+        return ir.CallFn(e.func, tuple(args))
+
+    def destructure_call(self, e: ast.Call) -> tuple[ir.Atom, ...]:
+        call = self.call_expr(e)
+        _, ret = self.signatures[e.func]
+        temps = tuple(ir.Var(self.fresh(), t) for t in ret.items)
+        self.emit(ir.Let(temps, call, e.span))
+        return temps
+
+    def _is_tuple_call(self, e: ast.Expr) -> bool:
+        return (
+            isinstance(e, ast.Call)
+            and e.func in self.signatures
+            and self.signatures[e.func][1].kind == "tuple"
+        )
+
+    def _is_pop(self, e: ast.Expr) -> bool:
+        if isinstance(e, ast.Call) and e.func == "pop":
+            if e.args:
+                raise TypeCheckError("pop() takes no argument", e.span)
+            return True
+        return False
+
+    def logical(self, e: ast.Binary) -> tuple[ir.Expr, Type]:
+        """`and`/`or`: both sides evaluated when the right one cannot fail, else short-circuited."""
+        left = self.bool_atom(e.left, f"the left side of '{e.op}'")
+        self.blocks.append([])
+        try:
+            right = self.bool_atom(e.right, f"the right side of '{e.op}'")
+            right_stmts = self.blocks[-1]
+        finally:
+            self.blocks.pop()
+        if all(_cannot_fail(s) for s in right_stmts):
+            self.blocks[-1].extend(right_stmts)
+            return self.prim(e.op, (left, right), e.span)
+        result = ir.Var(self.fresh(), BOOL)
+        self.emit(ir.Let((result,), left, e.span))
+        guard = result
+        if e.op == "or":
+            guard = ir.Var(self.fresh(), BOOL)
+            self.emit(ir.Let((guard,), ir.Prim("not", (left,)), e.span))
+        self.emit(ir.If(guard, tuple(right_stmts) + (ir.Assign(result, right, e.span),), (), e.span))
+        return result, BOOL
+
+    # ------------------------------------------------------------ conversions
+
+    def bool_atom(self, e: ast.Expr, what: str) -> ir.Atom:
+        a = self.atom(e)
+        if a.type != BOOL:
+            raise TypeCheckError(f"{what} must be a bool, got {a.type}", e.span)
+        return a
+
+    def int_atom(self, e: ast.Expr, what: str) -> ir.Atom:
+        a = self.atom(e)
+        if a.type != INT:
+            raise TypeCheckError(f"{what} must be an int, got {a.type}", e.span)
+        return a
+
+    def coerce_atom(self, a: ir.Atom, want: Type, span: Span) -> ir.Atom:
+        """An int where a float is wanted becomes a float (the only implicit conversion)."""
+        if want.kind == "float" and a.type.kind == "int":
+            if isinstance(a, ir.Const):
+                return ir.Const(float(a.value), FLOAT)
+            tmp = ir.Var(self.fresh(), FLOAT)
+            self.emit(ir.Let((tmp,), ir.Prim("float", (a,)), span))
+            return tmp
+        return a
+
+    def coerce_rhs(self, rhs: ir.Expr, got: Type, want: Type, span: Span) -> ir.Expr:
+        if want.kind == "float" and got.kind == "int":
+            if isinstance(rhs, (ir.Var, ir.Const)):
+                atom = rhs
+            else:
+                atom = ir.Var(self.fresh(), got)
+                self.emit(ir.Let((atom,), rhs, span))
+            if isinstance(atom, ir.Const):
+                return ir.Const(float(atom.value), FLOAT)
+            return ir.Prim("float", (atom,))
+        return rhs
+
+
+def _nested_returns(stmt: ast.Stmt) -> Iterator[ast.Return]:
+    blocks: list[tuple[ast.Stmt, ...]] = []
+    if isinstance(stmt, (ast.For, ast.While)):
+        blocks.append(stmt.body)
+    elif isinstance(stmt, ast.If):
+        blocks.extend(body for _, body in stmt.branches)
+        if stmt.orelse is not None:
+            blocks.append(stmt.orelse)
+    for block in blocks:
+        for inner in block:
+            if isinstance(inner, ast.Return):
+                yield inner
+            yield from _nested_returns(inner)
+
+
+def _cannot_fail(stmt: ir.Stmt) -> bool:
+    return isinstance(stmt, ir.Let) and isinstance(stmt.expr, ir.Prim) and lookup(stmt.expr.op).total

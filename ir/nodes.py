@@ -1,0 +1,233 @@
+"""The typed IR: every intermediate value named, every value typed, control flow structured.
+
+A function body is a tuple of statements. Each statement does one thing: binds
+(`Let`) or updates (`Assign`) variables with one expression whose operands are
+atoms (variables or constants), pushes onto or pops from the tape, or holds
+blocks (`If`, `For`, `While`). Variables are mutable, as in the language, so a
+loop is reversed as a loop. Spans point at the original source and take no
+part in equality, so `parse(print(ir))` can be compared with `ir`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from adlang.errors import Span
+from adlang.ir.types import Type
+
+NO_SPAN = Span(0, 0, 0, 0)
+
+TEMP_NAME = re.compile(r"_[0-9]+")
+
+
+def is_temp(name: str) -> bool:
+    """Compiler temporaries (`_1`, `_2`, ...) hold parts of an expression; traces leave them out."""
+    return TEMP_NAME.fullmatch(name) is not None
+
+
+# ---------------------------------------------------------------- atoms and expressions
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+    type: Type
+
+
+@dataclass(frozen=True)
+class Const:
+    value: bool | int | float
+    type: Type
+
+
+Atom = Var | Const
+
+
+@dataclass(frozen=True)
+class Prim:
+    """A primitive of the registry applied to atoms: `add(a, b)`, `sin(x)`, `index(v, i)`."""
+
+    op: str
+    args: tuple[Atom, ...]
+
+
+@dataclass(frozen=True)
+class CallFn:
+    """A call of a function of the program."""
+
+    fn: str
+    args: tuple[Atom, ...]
+
+
+@dataclass(frozen=True)
+class Pop:
+    """The value on top of the tape, removed from it; its type is the target's."""
+
+
+Expr = Var | Const | Prim | CallFn | Pop
+
+
+# ---------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True)
+class Let:
+    """Declares new variables; several targets only for a call returning a tuple."""
+
+    targets: tuple[Var, ...]
+    expr: Expr
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True)
+class Assign:
+    """Updates a variable that is already declared."""
+
+    target: Var
+    expr: Expr
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True)
+class Push:
+    """Saves a value on the tape (reverse mode restores it with `Pop`)."""
+
+    value: Atom
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True)
+class If:
+    cond: Atom
+    then: tuple[Stmt, ...]
+    orelse: tuple[Stmt, ...]
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True)
+class For:
+    """`for var in start..stop:` over ints, half-open; start and stop are evaluated once."""
+
+    var: Var
+    start: Atom
+    stop: Atom
+    body: tuple[Stmt, ...]
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True)
+class While:
+    """`while cond:`; the body itself recomputes `cond` (lowering puts that at its end)."""
+
+    cond: Atom
+    body: tuple[Stmt, ...]
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True)
+class Return:
+    values: tuple[Atom, ...]
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+Stmt = Let | Assign | Push | If | For | While | Return
+
+
+# ---------------------------------------------------------------- functions and programs
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    params: tuple[Var, ...]
+    ret: Type
+    body: tuple[Stmt, ...]
+    span: Span = field(default=NO_SPAN, compare=False)
+
+    @property
+    def returned(self) -> Return:
+        last = self.body[-1]
+        assert isinstance(last, Return)
+        return last
+
+
+@dataclass(frozen=True)
+class Program:
+    functions: tuple[Function, ...]
+
+    def function(self, name: str) -> Function | None:
+        for fn in self.functions:
+            if fn.name == name:
+                return fn
+        return None
+
+    @property
+    def names(self) -> list[str]:
+        return [fn.name for fn in self.functions]
+
+
+# ---------------------------------------------------------------- walking
+
+
+def blocks_of(stmt: Stmt) -> tuple[tuple[Stmt, ...], ...]:
+    """The nested blocks of a statement, in source order."""
+    if isinstance(stmt, If):
+        return (stmt.then, stmt.orelse)
+    if isinstance(stmt, (For, While)):
+        return (stmt.body,)
+    return ()
+
+
+def walk(body: tuple[Stmt, ...]) -> Iterator[Stmt]:
+    """Every statement of a block and of its nested blocks, in source order."""
+    for stmt in body:
+        yield stmt
+        for block in blocks_of(stmt):
+            yield from walk(block)
+
+
+def atoms_of(expr: Expr) -> tuple[Atom, ...]:
+    if isinstance(expr, (Var, Const)):
+        return (expr,)
+    if isinstance(expr, (Prim, CallFn)):
+        return expr.args
+    return ()
+
+
+def used_vars(stmt: Stmt) -> list[Var]:
+    """The variables a statement reads itself (not those of its nested blocks), in order."""
+    if isinstance(stmt, (Let, Assign)):
+        atoms = atoms_of(stmt.expr)
+    elif isinstance(stmt, Push):
+        atoms = (stmt.value,)
+    elif isinstance(stmt, (If, While)):
+        atoms = (stmt.cond,)
+    elif isinstance(stmt, For):
+        atoms = (stmt.start, stmt.stop)
+    elif isinstance(stmt, Return):
+        atoms = stmt.values
+    else:
+        atoms = ()
+    return [a for a in atoms if isinstance(a, Var)]
+
+
+def defined_vars(stmt: Stmt) -> list[Var]:
+    """The variables a statement binds or updates itself, in order."""
+    if isinstance(stmt, Let):
+        return list(stmt.targets)
+    if isinstance(stmt, Assign):
+        return [stmt.target]
+    if isinstance(stmt, For):
+        return [stmt.var]
+    return []
+
+
+def names_in(fn: Function) -> set[str]:
+    """Every variable name a function uses, for picking fresh ones (membership only, never iterated)."""
+    names = {p.name for p in fn.params}
+    for stmt in walk(fn.body):
+        names.update(v.name for v in defined_vars(stmt))
+        names.update(v.name for v in used_vars(stmt))
+    return names

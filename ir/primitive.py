@@ -1,0 +1,165 @@
+"""What a primitive is, the registry that holds them, and the IR builder their derivative rules use.
+
+A primitive holds together its surface syntax (how the printer writes it and
+how lowering finds it), its type rule, its evaluation on scalars and on numpy
+vecs, and its derivative rules. The rules are IR builders: given the atoms of
+an operation they emit IR statements through an `Emitter`, so the derivative
+passes produce programs, not numbers. The definitions live in
+`prims_scalar.py` and `prims_vec.py`; `primitives.py` gathers them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from adlang.errors import Span
+from adlang.ir import nodes as ir
+from adlang.ir.types import FLOAT, Type
+
+
+class TypeRuleError(Exception):
+    """A primitive's type rule refused its operands; lowering adds the place."""
+
+
+@dataclass(frozen=True)
+class IndexContribution:
+    """An adjoint contribution `value` to element `index` of a vec (a scatter-add, not a whole vec)."""
+
+    index: ir.Atom
+    value: ir.Atom
+
+
+# jvp(emitter, args, tangents, result) -> the result's tangent, or None where it is zero.
+#   tangents[i] is None where argument i has a zero tangent.
+Jvp = Callable[["Emitter", tuple, tuple, ir.Atom], "ir.Atom | None"]
+# vjp(emitter, args, result, cotangent, wants) -> one contribution per argument
+#   (an atom, an IndexContribution, or None), computed only where wants[i].
+Vjp = Callable[["Emitter", tuple, ir.Atom, ir.Atom, tuple], tuple]
+
+
+@dataclass
+class Primitive:
+    """One operation of the language.
+
+    syntax: "infix" (`a + b`), "prefix" (`-a`, `not a`), "call" (`sin(a)`),
+    "index" (`v[i]`) or "veclit" (`[a, b]`); `symbol` is what the source writes.
+    `scalar` evaluates when no operand is a vec, `vector` when one is.
+    `total` is false where evaluation can fail at run time (division, log, indexing...).
+    `vjp_uses_result` says the reverse rule reads the result, which reverse mode then keeps.
+    """
+
+    name: str
+    syntax: str
+    symbol: str
+    arity: int | None
+    type_rule: Callable[[tuple[ir.Atom, ...]], Type]
+    scalar: Callable | None
+    vector: Callable | None
+    jvp: Jvp
+    vjp: Vjp
+    total: bool = True
+    vjp_uses_result: bool = False
+    doc: str = ""
+
+    def check(self, args: tuple[ir.Atom, ...]) -> Type:
+        if self.arity is not None and len(args) != self.arity:
+            raise TypeRuleError(
+                f"{self.describe()} takes {self.arity} argument{'s' * (self.arity != 1)}, got {len(args)}"
+            )
+        return self.type_rule(args)
+
+    def describe(self) -> str:
+        if self.syntax in ("infix", "prefix"):
+            return f"'{self.symbol}'"
+        if self.syntax == "index":
+            return "indexing"
+        if self.syntax == "veclit":
+            return "a vec literal"
+        return f"{self.symbol}()"
+
+    def evaluator(self, arg_types: tuple[Type, ...]) -> Callable:
+        """The evaluation function for operands of these types, picked once before running."""
+        if any(t.kind == "vec" for t in arg_types) and self.vector is not None:
+            return self.vector
+        return self.scalar if self.scalar is not None else self.vector
+
+
+REGISTRY: dict[str, Primitive] = {}
+BY_OPERATOR: dict[tuple[str, int], Primitive] = {}
+BY_BUILTIN: dict[str, Primitive] = {}
+
+
+def register(prim: Primitive, aliases: tuple[str, ...] = ()) -> Primitive:
+    if prim.name in REGISTRY:
+        raise ValueError(f"primitive {prim.name} registered twice")
+    REGISTRY[prim.name] = prim
+    if prim.syntax == "infix":
+        BY_OPERATOR[(prim.symbol, 2)] = prim
+    elif prim.syntax == "prefix":
+        BY_OPERATOR[(prim.symbol, 1)] = prim
+    elif prim.syntax == "call":
+        BY_BUILTIN[prim.symbol] = prim
+    for alias in aliases:
+        BY_BUILTIN[alias] = prim
+    return prim
+
+
+def lookup(name: str) -> Primitive:
+    return REGISTRY[name]
+
+
+def no_jvp(e, args, tangents, result):
+    """The rule of a primitive whose result carries no derivative (bools, ints, constants)."""
+    return None
+
+
+def no_vjp(e, args, result, g, wants):
+    return tuple(None for _ in args)
+
+
+class Emitter:
+    """Builds the IR of derivative rules: one operation per fresh temporary, constants folded."""
+
+    def __init__(self, fresh: Callable[[], str], span: Span):
+        self.fresh = fresh
+        self.span = span
+        self.stmts: list[ir.Stmt] = []
+
+    def op(self, name: str, *args: ir.Atom) -> ir.Atom:
+        prim = REGISTRY[name]
+        type_ = prim.check(args)
+        folded = self._fold(prim, args, type_)
+        if folded is not None:
+            return folded
+        var = ir.Var(self.fresh(), type_)
+        self.stmts.append(ir.Let((var,), ir.Prim(name, args), self.span))
+        return var
+
+    def _fold(self, prim: Primitive, args, type_: Type) -> ir.Const | None:
+        if not args or not all(isinstance(a, ir.Const) for a in args) or type_.kind not in ("float", "int", "bool"):
+            return None
+        try:
+            value = prim.evaluator(tuple(a.type for a in args))(*[a.value for a in args])
+        except (ArithmeticError, ValueError):
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return ir.Const(value, type_)
+
+    @staticmethod
+    def const(value: float) -> ir.Const:
+        return ir.Const(float(value), FLOAT)
+
+    def add_all(self, terms) -> ir.Atom | None:
+        """The sum of the terms that are not None (None when all are)."""
+        total = None
+        for term in terms:
+            if term is None:
+                continue
+            total = term if total is None else self.op("add", total, term)
+        return total
+
+    def times(self, factor: ir.Atom, tangent: ir.Atom | None) -> ir.Atom | None:
+        return None if tangent is None else self.op("mul", tangent, factor)

@@ -1,0 +1,440 @@
+"""Arithmetic, comparisons, logic and the scalar math builtins, each with all of its rules.
+
+Every entry is one `register(...)`: surface syntax, type rule, evaluation on
+scalars (and numpy vecs, elementwise), JVP rule, VJP rule. The derivative
+conventions of the spec live here: abs'(0) = 0, min and max pass a tie to
+their first argument, sqrt'(0) is an error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from adlang.errors import DomainError
+from adlang.ir.nodes import Const
+from adlang.ir.primitive import Primitive, TypeRuleError, no_jvp, no_vjp, register
+from adlang.ir.types import BOOL, FLOAT, INT, Type, vec
+
+# ---------------------------------------------------------------- type rules
+
+
+def type_names(args) -> str:
+    return " and ".join(str(a.type) for a in args)
+
+
+def vec_join(op: str, a: Type, b: Type) -> Type:
+    if a.length is not None and b.length is not None and a.length != b.length:
+        raise TypeRuleError(f"{op} of vecs of different lengths: {a} and {b}")
+    return vec(a.length if a.length is not None else b.length)
+
+
+def broadcast_type(op: str, types: list[Type], int_result: Type | None) -> Type:
+    """The type of an elementwise operation: a vec if any operand is one, else a number."""
+    vecs = [t for t in types if t.kind == "vec"]
+    if any(not (t.kind == "vec" or t.is_scalar_number) for t in types):
+        raise TypeRuleError(f"{op} needs numbers or vecs, got {' and '.join(str(t) for t in types)}")
+    if vecs:
+        result = vecs[0]
+        for t in vecs[1:]:
+            result = vec_join(op, result, t)
+        return result
+    if all(t.kind == "int" for t in types):
+        return int_result or FLOAT
+    return FLOAT
+
+
+def numeric_binary(op: str, int_result: Type | None) -> Callable:
+    return lambda args: broadcast_type(f"'{op}'", [a.type for a in args], int_result)
+
+
+def numeric_unary(keep_int: bool) -> Callable:
+    def rule(args):
+        t = args[0].type
+        if t.kind == "vec":
+            return t
+        if t.kind == "int":
+            return INT if keep_int else FLOAT
+        if t.kind == "float":
+            return FLOAT
+        raise TypeRuleError(f"expected a float, an int or a vec, got {t}")
+
+    return rule
+
+
+def comparison(op: str) -> Callable:
+    def rule(args):
+        a, b = args[0].type, args[1].type
+        if a.is_scalar_number and b.is_scalar_number:
+            return BOOL
+        if op in ("==", "!=") and a.kind == "bool" and b.kind == "bool":
+            return BOOL
+        raise TypeRuleError(f"'{op}' compares two numbers, got {type_names(args)}")
+
+    return rule
+
+
+def logical(op: str) -> Callable:
+    def rule(args):
+        if all(a.type.kind == "bool" for a in args):
+            return BOOL
+        raise TypeRuleError(f"'{op}' needs bools, got {type_names(args)}")
+
+    return rule
+
+
+# ---------------------------------------------------------------- evaluation helpers
+
+
+def not_nan(r: float, what: str) -> float:
+    if r != r:
+        raise DomainError(f"{what} is not a number (NaN)")
+    return r
+
+
+def check_lengths(*values) -> None:
+    lengths = {v.shape[0] for v in values if isinstance(v, np.ndarray)}
+    if len(lengths) > 1:
+        a, b = sorted(lengths)[:2]
+        raise DomainError(f"vecs of different lengths ({a} and {b}) in an elementwise operation")
+
+
+def vec_result(r: np.ndarray, what: str) -> np.ndarray:
+    if np.isnan(r).any():
+        raise DomainError(f"{what} gives NaN")
+    return r
+
+
+def elementwise(fn: Callable, what: str) -> Callable:
+    def apply(*xs):
+        check_lengths(*xs)
+        with np.errstate(all="ignore"):
+            return vec_result(np.asarray(fn(*xs), dtype=float), what)
+
+    return apply
+
+
+def _add(a, b):
+    r = a + b
+    return not_nan(r, "inf + -inf") if type(r) is float else r
+
+
+def _sub(a, b):
+    r = a - b
+    return not_nan(r, "inf - inf") if type(r) is float else r
+
+
+def _mul(a, b):
+    r = a * b
+    return not_nan(r, "0 * inf") if type(r) is float else r
+
+
+def _div(a, b):
+    if b == 0:
+        raise DomainError("division by zero")
+    return not_nan(a / b, "inf / inf")
+
+
+def _div_vec(a, b):
+    check_lengths(a, b)
+    if np.any(np.asarray(b) == 0):
+        raise DomainError("division by zero")
+    with np.errstate(all="ignore"):
+        return vec_result(np.asarray(a, dtype=float) / b, "division")
+
+
+def _pow(a, b):
+    if a < 0 and b != int(b):
+        raise DomainError(f"a negative base ({a}) to a power that is not a whole number ({b})")
+    if a == 0 and b < 0:
+        raise DomainError("0 to a negative power (division by zero)")
+    try:
+        return float(a) ** b
+    except OverflowError:
+        return math.inf if a > 0 or int(b) % 2 == 0 else -math.inf
+
+
+def _pow_vec(a, b):
+    check_lengths(a, b)
+    base, exponent = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if np.any((base < 0) & (exponent != np.round(exponent))):
+        raise DomainError("a negative base to a power that is not a whole number")
+    if np.any((base == 0) & (exponent < 0)):
+        raise DomainError("0 to a negative power (division by zero)")
+    with np.errstate(over="ignore"):
+        return np.power(base, exponent)
+
+
+def math_fn(fn: Callable, name: str, domain: Callable | None = None, why: str = "") -> Callable:
+    """A scalar math function whose domain errors and overflows follow adlang's rules."""
+
+    def apply(x):
+        if domain is not None and not domain(x):
+            raise DomainError(f"{name} of {x}: {why}")
+        try:
+            return fn(x)
+        except OverflowError:
+            return math.inf
+        except ValueError:
+            raise DomainError(f"{name} of {x} is undefined") from None
+
+    return apply
+
+
+def vec_fn(fn: Callable, name: str, domain: Callable | None = None, why: str = "") -> Callable:
+    def apply(v):
+        if domain is not None and not np.all(domain(v)):
+            raise DomainError(f"{name} of a vec element: {why}")
+        with np.errstate(all="ignore"):
+            return vec_result(fn(v), name)
+
+    return apply
+
+
+def _sign(x):
+    return (x > 0) - (x < 0) + 0.0
+
+
+def _dsqrt(x):
+    if x <= 0:
+        raise DomainError(f"the derivative of sqrt is undefined at {x} (sqrt'(x) = 1 / (2 sqrt(x)) needs x > 0)")
+    return 0.5 / math.sqrt(x)
+
+
+def _dsqrt_vec(v):
+    if np.any(v <= 0):
+        raise DomainError("the derivative of sqrt is undefined at 0 (sqrt'(x) = 1 / (2 sqrt(x)) needs x > 0)")
+    return 0.5 / np.sqrt(v)
+
+
+def _ifle(a, b, x, y):
+    return x if a <= b else y
+
+
+def _ifle_vec(a, b, x, y):
+    check_lengths(a, b, x, y)
+    shape = np.broadcast(a, b, x, y).shape
+    return np.where(np.asarray(a) <= b, x, y).astype(float) * np.ones(shape)
+
+
+# ---------------------------------------------------------------- derivative rules
+
+
+def _or_zero(e, tangent):
+    return tangent if tangent is not None else e.const(0.0)
+
+
+def _add_jvp(e, args, t, r):
+    return e.add_all(t)
+
+
+def _add_vjp(e, args, r, g, wants):
+    return (g, g)
+
+
+def _sub_jvp(e, args, t, r):
+    if t[1] is None:
+        return t[0]
+    if t[0] is None:
+        return e.op("neg", t[1])
+    return e.op("sub", t[0], t[1])
+
+
+def _sub_vjp(e, args, r, g, wants):
+    return (g, e.op("neg", g) if wants[1] else None)
+
+
+def _mul_jvp(e, args, t, r):
+    a, b = args
+    return e.add_all([e.op("mul", t[0], b) if t[0] is not None else None,
+                      e.op("mul", a, t[1]) if t[1] is not None else None])
+
+
+def _mul_vjp(e, args, r, g, wants):
+    a, b = args
+    return (e.op("mul", b, g) if wants[0] else None, e.op("mul", a, g) if wants[1] else None)
+
+
+def _div_jvp(e, args, t, r):
+    a, b = args
+    if t[1] is None:
+        return e.op("div", t[0], b)
+    scaled = e.op("mul", r, t[1])
+    numerator = e.op("neg", scaled) if t[0] is None else e.op("sub", t[0], scaled)
+    return e.op("div", numerator, b)
+
+
+def _div_vjp(e, args, r, g, wants):
+    a, b = args
+    ga = e.op("div", g, b)
+    gb = e.op("neg", e.op("mul", ga, r)) if wants[1] else None
+    return (ga if wants[0] else None, gb)
+
+
+def _pow_factors(e, args, r, wants):
+    """d(a^b)/da = b * a^(b-1) and d(a^b)/db = a^b * log(a) (an error for a <= 0)."""
+    a, b = args
+    da = db = None
+    if wants[0]:
+        one = e.const(1.0) if b.type.kind != "int" else Const(1, INT)
+        da = e.op("mul", b, e.op("pow", a, e.op("sub", b, one)))
+    if wants[1]:
+        db = e.op("mul", r, e.op("log", a))
+    return da, db
+
+
+def _pow_jvp(e, args, t, r):
+    da, db = _pow_factors(e, args, r, (t[0] is not None, t[1] is not None))
+    return e.add_all([e.times(da, t[0]), e.times(db, t[1])])
+
+
+def _pow_vjp(e, args, r, g, wants):
+    da, db = _pow_factors(e, args, r, wants)
+    return (e.op("mul", g, da) if da is not None else None, e.op("mul", g, db) if db is not None else None)
+
+
+def _neg_jvp(e, args, t, r):
+    return e.op("neg", t[0]) if t[0] is not None else None
+
+
+def _neg_vjp(e, args, r, g, wants):
+    return (e.op("neg", g),)
+
+
+def unary_rules(factor: Callable) -> tuple[Callable, Callable]:
+    """JVP and VJP of f(a) from f'(a) built by `factor(e, a, result)`: tangent * f', cotangent * f'."""
+
+    def jvp(e, args, t, r):
+        return None if t[0] is None else e.op("mul", t[0], factor(e, args[0], r))
+
+    def vjp(e, args, r, g, wants):
+        return (e.op("mul", g, factor(e, args[0], r)),)
+
+    return jvp, vjp
+
+
+def _select_rules(first_when: Callable) -> tuple[Callable, Callable]:
+    """min/max/ifle: the derivative follows the operand that was selected (a tie picks the first)."""
+
+    def jvp(e, args, t, r):
+        a, b, x_t, y_t = first_when(args, t)
+        if x_t is None and y_t is None:
+            return None
+        return e.op("ifle", a, b, _or_zero(e, x_t), _or_zero(e, y_t))
+
+    def vjp(e, args, r, g, wants):
+        a, b, x_i, y_i = first_when(args, (0, 1, 2, 3))
+        zero = e.const(0.0)
+        out = [None] * len(args)
+        if x_i is not None and wants[x_i]:
+            out[x_i] = e.op("ifle", a, b, g, zero)
+        if y_i is not None and wants[y_i]:
+            out[y_i] = e.op("ifle", a, b, zero, g)
+        return tuple(out)
+
+    return jvp, vjp
+
+
+def _min_parts(args, items):
+    return args[0], args[1], items[0], items[1]
+
+
+def _max_parts(args, items):
+    return args[1], args[0], items[0], items[1]
+
+
+def _ifle_parts(args, items):
+    return args[0], args[1], items[2], items[3]
+
+
+def _identity_jvp(e, args, t, r):
+    return t[0]
+
+
+def _identity_vjp(e, args, r, g, wants):
+    return (g,)
+
+
+# ---------------------------------------------------------------- the entries
+
+
+def _infix(name, symbol, rule, scalar, vector, jvp, vjp, total=True, uses_result=False, aliases=()):
+    register(Primitive(name, "infix", symbol, 2, rule, scalar, vector, jvp, vjp, total, uses_result), aliases)
+
+
+def _builtin(name, arity, rule, scalar, vector, jvp, vjp, total=True, uses_result=False, doc=""):
+    register(Primitive(name, "call", name, arity, rule, scalar, vector, jvp, vjp, total, uses_result, doc))
+
+
+def _unary_math(name, scalar, vector, factor, total=True, uses_result=False, keep_int=False):
+    jvp, vjp = unary_rules(factor)
+    _builtin(name, 1, numeric_unary(keep_int), scalar, vector, jvp, vjp, total, uses_result)
+
+
+_infix("add", "+", numeric_binary("+", INT), _add, elementwise(np.add, "addition"), _add_jvp, _add_vjp)
+_infix("sub", "-", numeric_binary("-", INT), _sub, elementwise(np.subtract, "subtraction"), _sub_jvp, _sub_vjp)
+_infix("mul", "*", numeric_binary("*", INT), _mul, elementwise(np.multiply, "multiplication"), _mul_jvp, _mul_vjp)
+_infix("div", "/", numeric_binary("/", None), _div, _div_vec, _div_jvp, _div_vjp, total=False, uses_result=True)
+_infix("pow", "^", numeric_binary("^", None), _pow, _pow_vec, _pow_jvp, _pow_vjp,
+       total=False, uses_result=True, aliases=("pow",))
+register(Primitive("neg", "prefix", "-", 1, numeric_unary(True), lambda a: -a, lambda a: -a, _neg_jvp, _neg_vjp))
+
+for _name, _symbol, _fn in [
+    ("lt", "<", lambda a, b: a < b), ("le", "<=", lambda a, b: a <= b),
+    ("gt", ">", lambda a, b: a > b), ("ge", ">=", lambda a, b: a >= b),
+    ("eq", "==", lambda a, b: a == b), ("ne", "!=", lambda a, b: a != b),
+]:
+    _infix(_name, _symbol, comparison(_symbol), _fn, None, no_jvp, no_vjp)
+_infix("and", "and", logical("and"), lambda a, b: a and b, None, no_jvp, no_vjp)
+_infix("or", "or", logical("or"), lambda a, b: a or b, None, no_jvp, no_vjp)
+register(Primitive("not", "prefix", "not", 1, logical("not"), lambda a: not a, None, no_jvp, no_vjp))
+
+_unary_math("sin", math_fn(math.sin, "sin"), vec_fn(np.sin, "sin"), lambda e, a, r: e.op("cos", a))
+_unary_math("cos", math_fn(math.cos, "cos"), vec_fn(np.cos, "cos"), lambda e, a, r: e.op("neg", e.op("sin", a)))
+_unary_math("tan", math_fn(math.tan, "tan"), vec_fn(np.tan, "tan"),
+            lambda e, a, r: e.op("add", e.const(1.0), e.op("mul", r, r)), uses_result=True)
+_unary_math("exp", math_fn(math.exp, "exp"), vec_fn(np.exp, "exp"), lambda e, a, r: r, uses_result=True)
+_unary_math("tanh", math_fn(math.tanh, "tanh"), vec_fn(np.tanh, "tanh"),
+            lambda e, a, r: e.op("sub", e.const(1.0), e.op("mul", r, r)), uses_result=True)
+_unary_math(
+    "log",
+    math_fn(math.log, "log", lambda x: x > 0, "log needs a number > 0"),
+    vec_fn(np.log, "log", lambda v: v > 0, "log needs numbers > 0"),
+    lambda e, a, r: e.op("div", e.const(1.0), a),
+    total=False,
+)
+_unary_math(
+    "sqrt",
+    math_fn(math.sqrt, "sqrt", lambda x: x >= 0, "sqrt needs a number >= 0"),
+    vec_fn(np.sqrt, "sqrt", lambda v: v >= 0, "sqrt needs numbers >= 0"),
+    lambda e, a, r: e.op("dsqrt", a),
+    total=False,
+)
+_unary_math(
+    "dsqrt", _dsqrt, _dsqrt_vec,
+    lambda e, a, r: e.op("neg", e.op("div", r, e.op("mul", e.const(2.0), a))),
+    total=False, uses_result=True,
+)
+_unary_math("abs", abs, np.abs, lambda e, a, r: e.op("sign", a), keep_int=True)
+_builtin("sign", 1, numeric_unary(False), _sign, np.sign, no_jvp, no_vjp)
+
+
+def _float_rule(args):
+    if args[0].type.is_scalar_number:
+        return FLOAT
+    raise TypeRuleError(f"float() converts an int, got {args[0].type}")
+
+
+_builtin("float", 1, _float_rule, float, None, _identity_jvp, _identity_vjp)
+
+_min_jvp, _min_vjp = _select_rules(_min_parts)
+_max_jvp, _max_vjp = _select_rules(_max_parts)
+_ifle_jvp, _ifle_vjp = _select_rules(_ifle_parts)
+_builtin("min", 2, numeric_binary("min", INT), lambda a, b: b if b < a else a,
+         elementwise(lambda a, b: np.where(np.asarray(b) < a, b, a), "min"), _min_jvp, _min_vjp)
+_builtin("max", 2, numeric_binary("max", INT), lambda a, b: b if b > a else a,
+         elementwise(lambda a, b: np.where(np.asarray(b) > a, b, a), "max"), _max_jvp, _max_vjp)
+_builtin("ifle", 4, lambda args: broadcast_type("ifle()", [a.type for a in args], None),
+         _ifle, _ifle_vec, _ifle_jvp, _ifle_vjp)

@@ -1,0 +1,200 @@
+"""The vec builtins (sum, mean, dot, len, zeros, ones), indexing, vec literals and `addat`.
+
+`addat(w, i, x)` (w with x added to element i) is the scatter-add that the
+adjoint of indexing accumulates with; it is a builtin like the others so that
+derivative programs stay valid adlang.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adlang.errors import DomainError
+from adlang.ir.nodes import Const
+from adlang.ir.primitive import IndexContribution, Primitive, TypeRuleError, no_jvp, no_vjp, register
+from adlang.ir.prims_scalar import not_nan, type_names, vec_join
+from adlang.ir.types import FLOAT, INT, vec
+
+MAX_VEC_LENGTH = 100_000_000
+
+# ---------------------------------------------------------------- type rules
+
+
+def _vec_to(result):
+    def rule(args):
+        if args[0].type.kind != "vec":
+            raise TypeRuleError(f"expected a vec, got {args[0].type}")
+        return result
+
+    return rule
+
+
+def _dot_rule(args):
+    a, b = args[0].type, args[1].type
+    if a.kind != "vec" or b.kind != "vec":
+        raise TypeRuleError(f"dot() takes two vecs, got {type_names(args)}")
+    vec_join("dot()", a, b)
+    return FLOAT
+
+
+def _filled_rule(args):
+    n = args[0]
+    if n.type.kind != "int":
+        raise TypeRuleError(f"expected an int length, got {n.type}")
+    if isinstance(n, Const) and 0 <= n.value <= MAX_VEC_LENGTH:
+        return vec(n.value)
+    return vec()
+
+
+def _veclit_rule(args):
+    for a in args:
+        if not a.type.is_scalar_number:
+            raise TypeRuleError(f"a vec literal holds numbers, got {a.type}")
+    return vec(len(args))
+
+
+def _index_rule(args):
+    v, i = args[0].type, args[1].type
+    if v.kind != "vec":
+        raise TypeRuleError(f"only a vec can be indexed, got {v}")
+    if i.kind != "int":
+        raise TypeRuleError(f"a vec index must be an int, got {i}")
+    return FLOAT
+
+
+def _addat_rule(args):
+    w, i, x = (a.type for a in args)
+    if w.kind != "vec" or i.kind != "int" or not x.is_scalar_number:
+        raise TypeRuleError(f"addat(w, i, x) takes a vec, an int and a number, got {type_names(args)}")
+    return w
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def _check_index(v, i) -> None:
+    if i < 0 or i >= v.shape[0]:
+        raise DomainError(f"index {i} is out of range for a vec of length {v.shape[0]}")
+
+
+def _index(v, i):
+    _check_index(v, i)
+    return float(v[i])
+
+
+def _addat(w, i, x):
+    _check_index(w, i)
+    out = w.copy()
+    out[i] += x
+    return out
+
+
+def _filled(value: float):
+    def make(n):
+        if n < 0:
+            raise DomainError(f"a vec cannot have a negative length ({n})")
+        if n > MAX_VEC_LENGTH:
+            raise DomainError(f"a vec of {n} elements is larger than the limit of {MAX_VEC_LENGTH:,}")
+        return np.full(n, value)
+
+    return make
+
+
+def _mean(v):
+    if v.shape[0] == 0:
+        raise DomainError("mean of an empty vec")
+    return not_nan(float(np.mean(v)), "mean")
+
+
+def _dot(u, v):
+    if u.shape != v.shape:
+        raise DomainError(f"dot of vecs of different lengths ({u.shape[0]} and {v.shape[0]})")
+    return not_nan(float(np.dot(u, v)), "dot")
+
+
+def _veclit(*xs):
+    return np.array(xs, dtype=float)
+
+
+# ---------------------------------------------------------------- derivative rules
+
+
+def _spread(e, v, x):
+    """A vec as long as `v` with every element `x`."""
+    return e.op("mul", e.op("ones", e.op("len", v)), x)
+
+
+def _sum_jvp(e, args, t, r):
+    return e.op("sum", t[0]) if t[0] is not None else None
+
+
+def _sum_vjp(e, args, r, g, wants):
+    return (_spread(e, args[0], g),)
+
+
+def _mean_jvp(e, args, t, r):
+    return e.op("mean", t[0]) if t[0] is not None else None
+
+
+def _mean_vjp(e, args, r, g, wants):
+    return (_spread(e, args[0], e.op("div", g, e.op("len", args[0]))),)
+
+
+def _dot_jvp(e, args, t, r):
+    u, v = args
+    return e.add_all([e.op("dot", t[0], v) if t[0] is not None else None,
+                      e.op("dot", u, t[1]) if t[1] is not None else None])
+
+
+def _dot_vjp(e, args, r, g, wants):
+    u, v = args
+    return (e.op("mul", v, g) if wants[0] else None, e.op("mul", u, g) if wants[1] else None)
+
+
+def _index_jvp(e, args, t, r):
+    return e.op("index", t[0], args[1]) if t[0] is not None else None
+
+
+def _index_vjp(e, args, r, g, wants):
+    return (IndexContribution(args[1], g), None)
+
+
+def _veclit_jvp(e, args, t, r):
+    if all(x is None for x in t):
+        return None
+    return e.op("veclit", *[x if x is not None else e.const(0.0) for x in t])
+
+
+def _veclit_vjp(e, args, r, g, wants):
+    return tuple(e.op("index", g, Const(k, INT)) if wants[k] else None for k in range(len(args)))
+
+
+def _addat_jvp(e, args, t, r):
+    w, i, _ = args
+    dw, _, dx = t
+    if dx is None:
+        return dw
+    base = dw if dw is not None else e.op("zeros", e.op("len", w))
+    return e.op("addat", base, i, dx)
+
+
+def _addat_vjp(e, args, r, g, wants):
+    return (g, None, e.op("index", g, args[1]) if wants[2] else None)
+
+
+# ---------------------------------------------------------------- the entries
+
+
+def _vec_builtin(name, arity, rule, evaluate, jvp, vjp, total=True):
+    register(Primitive(name, "call", name, arity, rule, None, evaluate, jvp, vjp, total))
+
+
+_vec_builtin("sum", 1, _vec_to(FLOAT), lambda v: not_nan(float(np.sum(v)), "sum"), _sum_jvp, _sum_vjp)
+_vec_builtin("mean", 1, _vec_to(FLOAT), _mean, _mean_jvp, _mean_vjp, total=False)
+_vec_builtin("dot", 2, _dot_rule, _dot, _dot_jvp, _dot_vjp, total=False)
+_vec_builtin("len", 1, _vec_to(INT), lambda v: int(v.shape[0]), no_jvp, no_vjp)
+register(Primitive("zeros", "call", "zeros", 1, _filled_rule, _filled(0.0), None, no_jvp, no_vjp, False))
+register(Primitive("ones", "call", "ones", 1, _filled_rule, _filled(1.0), None, no_jvp, no_vjp, False))
+_vec_builtin("addat", 3, _addat_rule, _addat, _addat_jvp, _addat_vjp, total=False)
+register(Primitive("index", "index", "[]", 2, _index_rule, None, _index, _index_jvp, _index_vjp, False))
+register(Primitive("veclit", "veclit", "[]", None, _veclit_rule, _veclit, _veclit, _veclit_jvp, _veclit_vjp))
