@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from adlang.errors import DomainError, RuntimeFault, Span
 from adlang.ir import nodes as ir
 from adlang.ir.primitives import lookup
+from adlang.ir.types import Type
 
 DEFAULT_MAX_STEPS = 100_000_000
 
@@ -79,8 +80,17 @@ def run_function(
     fn = program.function(fn_name)
     if fn is None:
         raise RuntimeFault(f"no function '{fn_name}' in the program")
-    value = machine.function(fn_name)(*[args[p.name] for p in fn.params])
+    values = [args[p.name] for p in fn.params]
+    for param, value in zip(fn.params, values):
+        check_length(param.type, value, f"argument '{param.name}'", fn.span)
+    value = machine.function(fn_name)(*values)
     return RunResult(value, machine.steps, machine.trace)
+
+
+def check_length(type_: Type, value: object, what: str, span: Span | None) -> None:
+    """A `vec` value where a `vec(N)` is expected has its length checked when it runs (spec: Types)."""
+    if type_.kind == "vec" and type_.length is not None and len(value) != type_.length:
+        raise RuntimeFault(f"{what} is a {type_}, but this vec has length {len(value)}", span)
 
 
 class Compiler:
@@ -96,6 +106,9 @@ class Compiler:
         ret = fn.returned
         getters = [self.getter(a) for a in ret.values]
         single = len(getters) == 1
+        ret_types = fn.ret.items if fn.ret.kind == "tuple" else (fn.ret,)
+        if any(_has_length(t) for t in ret_types):
+            getters = [self.checked(g, t, f"the result of '{fn.name}'", ret.span) for g, t in zip(getters, ret_types)]
 
         def call(*values):
             env = dict(zip(names, values))
@@ -108,6 +121,16 @@ class Compiler:
             return tuple(g(env) for g in getters)
 
         return call
+
+    def checked(self, get: Callable[[Env], object], type_: Type, what: str, span: Span) -> Callable[[Env], object]:
+        """`get` followed by the length check of a `vec(N)` (only built where the type has a length)."""
+
+        def run(env):
+            value = get(env)
+            check_length(type_, value, what, span)
+            return value
+
+        return run
 
     # ------------------------------------------------------------ blocks and statements
 
@@ -210,6 +233,12 @@ class Compiler:
 
     def call(self, expr: ir.CallFn, span: Span) -> Callable[[Env], object]:
         getters = [self.getter(a) for a in expr.args]
+        callee = self.m.program.function(expr.fn)
+        if callee is not None:
+            getters = [
+                self.checked(g, p.type, f"argument '{p.name}' of {expr.fn}", span) if _has_length(p.type) else g
+                for g, p in zip(getters, callee.params)
+            ]
         m = self.m
         name = expr.fn
 
@@ -230,6 +259,8 @@ class Compiler:
 
     def bind(self, target: ir.Var, expr: ir.Expr, span: Span) -> Code:
         compute = self.evaluate(expr, span)
+        if _has_length(target.type):
+            compute = self.checked(compute, target.type, f"'{target.name}'", span)
         name = target.name
         if self.tracing and not ir.is_temp(name):
             trace = self.m.trace
@@ -316,3 +347,7 @@ class Compiler:
                 body(env)
 
         return run
+
+
+def _has_length(type_: Type) -> bool:
+    return type_.kind == "vec" and type_.length is not None

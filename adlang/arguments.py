@@ -1,0 +1,317 @@
+"""Function arguments from the command line: `NAME=VALUE` words checked against a function's parameters.
+
+A value is a number, `true`/`false`, a vec literal `[1, 2.5]`, or `@PATH` (a
+`.npy` array, a one-column `.csv`, or `@PATH:COLUMN`, a named column of a CSV
+with a header row). Every mistake is a UsageError that names the parameter
+(and the file), since the spec wants exit 2 with a message a student can act on.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import os
+import re
+
+import numpy as np
+
+from adlang.errors import UsageError
+from adlang.ir.nodes import Function, Var
+from adlang.ir.types import Type
+
+Value = bool | int | float | np.ndarray
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NON_FINITE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
+_FORMS = "a number, true, false, a vec like [1.0, 2.5] or @FILE"
+
+
+# ---------------------------------------------------------------- binding to a function
+
+
+def bind_arguments(fn: Function, words: list[str]) -> dict[str, Value]:
+    """The arguments for `fn`, in parameter order, each converted to its parameter's type.
+
+    Names are checked before any value is read, so a misspelt name is reported
+    as such rather than as a file that cannot be loaded.
+    """
+    texts = _collect(fn, words)
+    _check_missing(fn, texts)
+    return {p.name: _convert(fn, p, texts[p.name]) for p in fn.params}
+
+
+def signature(fn: Function) -> str:
+    """`model(x, rate)`: how a function is named in messages."""
+    return f"{fn.name}({', '.join(p.name for p in fn.params)})"
+
+
+def split_word(word: str) -> tuple[str, str]:
+    """`x=-1.5` -> ("x", "-1.5"); anything that is not NAME=VALUE is a usage error."""
+    name, sep, text = word.partition("=")
+    name = name.strip()
+    if not sep:
+        hint = "; quote a vec literal that has spaces, as 'v=[1, 2]'" if "[" in word or "]" in word else ""
+        raise UsageError(f"'{word}' is not an argument of the form NAME=VALUE{hint}")
+    if not _NAME.fullmatch(name):
+        raise UsageError(f"'{word}' is not an argument of the form NAME=VALUE: '{name}' is not a name")
+    return name, text.strip()
+
+
+def _collect(fn: Function, words: list[str]) -> dict[str, str]:
+    params = [p.name for p in fn.params]
+    texts: dict[str, str] = {}
+    for word in words:
+        name, text = split_word(word)
+        if name not in params:
+            raise UsageError(f"unknown argument '{name}' for {signature(fn)}{_suggest(name, params)}")
+        if name in texts:
+            raise UsageError(f"argument '{name}' is given twice")
+        texts[name] = text
+    return texts
+
+
+def _check_missing(fn: Function, texts: dict[str, str]) -> None:
+    missing = [p.name for p in fn.params if p.name not in texts]
+    if len(missing) == 1:
+        name = missing[0]
+        raise UsageError(f"missing argument '{name}' for {signature(fn)}; give it as {name}=VALUE")
+    if missing:
+        names = ", ".join(f"'{n}'" for n in missing)
+        forms = " ".join(f"{n}=VALUE" for n in missing)
+        raise UsageError(f"missing arguments {names} for {signature(fn)}; give them as {forms}")
+
+
+def _suggest(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+# ---------------------------------------------------------------- conversion to a parameter's type
+
+
+def _convert(fn: Function, param: Var, text: str) -> Value:
+    """The value of `text` for `param`; only int -> float converts, as in the language."""
+    value = parse_value(text, param.name)
+    kind = param.type.kind
+    if kind == "float" and _is_number(value):
+        return float(value)
+    if kind == "int" and _is_int(value):
+        return value
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    if kind == "vec" and isinstance(value, np.ndarray):
+        return _check_length(param, text, value)
+    raise UsageError(_mismatch(fn, param, text, value))
+
+
+def _check_length(param: Var, text: str, value: np.ndarray) -> np.ndarray:
+    want = param.type.length
+    if want is not None and len(value) != want:
+        raise UsageError(
+            f"argument '{param.name}' is a {param.type}, but {_shown(text)} has {len(value)} "
+            f"element{'s' if len(value) != 1 else ''}"
+        )
+    return value
+
+
+def _mismatch(fn: Function, param: Var, text: str, value: Value) -> str:
+    message = (
+        f"argument '{param.name}' of {signature(fn)} is {_a(param.type)}, but {_shown(text)} is {_describe(value)}"
+    )
+    if param.type.kind == "int" and isinstance(value, float) and value.is_integer():
+        return f"{message}; write it as {int(value)}"
+    if param.type.kind == "vec":
+        return f"{message}; write a vec as [1.0, 2.0] or @FILE"
+    if param.type.kind == "bool":
+        return f"{message}; write true or false"
+    return message
+
+
+def _a(type_: Type) -> str:
+    return f"an {type_}" if type_.kind == "int" else f"a {type_}"
+
+
+def _describe(value: Value) -> str:
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, int):
+        return "an int"
+    if isinstance(value, float):
+        return "a float"
+    return "a vec"
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_number(value: Value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value: Value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# ---------------------------------------------------------------- values
+
+
+def parse_value(text: str, name: str) -> Value:
+    """One VALUE as written; vecs become float64 arrays. `name` is for messages only."""
+    if text in ("true", "false"):
+        return text == "true"
+    if text.startswith("@"):
+        return load_vec_file(text[1:], name)
+    if text.startswith("[") or text.endswith("]"):
+        return parse_vec_literal(text, name)
+    number = parse_number(text)
+    if number is None:
+        shown = f"'{_shown(text)}'" if text else "nothing"
+        raise UsageError(f"argument '{name}': {shown} is not {_FORMS}")
+    return number
+
+
+def parse_number(text: str) -> int | float | None:
+    """An int for `3`, a float for `3.0`, `-1.5`, `2e3`, `inf`, `nan`; None if not a number."""
+    text = text.strip()
+    if _INT.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text) or _NON_FINITE.fullmatch(text):
+        return float(text)
+    return None
+
+
+def parse_vec_literal(text: str, name: str) -> np.ndarray:
+    """`[1, 2.5, 3]` or `[]`: numbers only, separated by commas."""
+    if not (text.startswith("[") and text.endswith("]")):
+        raise UsageError(f"argument '{name}': '{_shown(text)}' is not a vec literal like [1.0, 2.5]")
+    inner = text[1:-1].strip()
+    if not inner:
+        return np.zeros(0, dtype=np.float64)
+    items = [item.strip() for item in inner.split(",")]
+    values = []
+    for i, item in enumerate(items, start=1):
+        number = parse_number(item)
+        if number is None:
+            what = f"'{_shown(item)}' is not a number" if item else "is empty"
+            raise UsageError(f"argument '{name}': element {i} of the vec {what}")
+        values.append(float(number))
+    return np.array(values, dtype=np.float64)
+
+
+# ---------------------------------------------------------------- files
+
+
+def load_vec_file(spec: str, name: str) -> np.ndarray:
+    """The vec in `@PATH` or `@PATH:COLUMN`; reads exactly that one file, nothing else."""
+    path, column = _split_column(spec)
+    if not path:
+        raise UsageError(f"argument '{name}': '@' must be followed by a file name, as @data.csv")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npy" and column is None:
+        return _load_npy(path, name)
+    if ext == ".csv":
+        return _load_csv(path, column, name)
+    raise UsageError(f"argument '{name}': cannot read '{path}': only .npy and .csv files hold vecs")
+
+
+def _split_column(spec: str) -> tuple[str, str | None]:
+    """`data.csv:x` -> ("data.csv", "x"), unless a file is really named `data.csv:x`."""
+    if os.path.isfile(spec):
+        return spec, None
+    head, sep, column = spec.rpartition(":")
+    if sep and head.lower().endswith(".csv"):
+        return head, column.strip()
+    return spec, None
+
+
+def _open_error(path: str, name: str, err: OSError) -> UsageError:
+    if isinstance(err, FileNotFoundError):
+        reason = "no such file"
+    elif isinstance(err, IsADirectoryError):
+        reason = "it is a directory"
+    else:
+        reason = err.strerror or str(err)
+    return UsageError(f"argument '{name}': cannot read '{path}': {reason}")
+
+
+def _load_npy(path: str, name: str) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except OSError as err:
+        raise _open_error(path, name, err) from None
+    except (ValueError, EOFError) as err:
+        raise UsageError(f"argument '{name}': '{path}' is not a .npy array file ({err})") from None
+    if not isinstance(array, np.ndarray):
+        raise UsageError(f"argument '{name}': '{path}' holds several arrays; give a .npy with one")
+    if array.ndim != 1:
+        raise UsageError(f"argument '{name}': '{path}' holds an array of shape {array.shape}; a vec is 1-D")
+    if array.dtype.kind not in "iuf":
+        raise UsageError(f"argument '{name}': '{path}' holds {array.dtype} values, not numbers")
+    return array.astype(np.float64)
+
+
+def _load_csv(path: str, column: str | None, name: str) -> np.ndarray:
+    rows = _read_csv(path, name)
+    if column is None:
+        return _single_column(rows, path, name)
+    return _named_column(rows, path, column, name)
+
+
+def _read_csv(path: str, name: str) -> list[tuple[int, list[str]]]:
+    """Non-blank rows with their line numbers, cells stripped, trailing empty cells dropped."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            rows = [(reader.line_num, _trim(row)) for row in reader]
+    except OSError as err:
+        raise _open_error(path, name, err) from None
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise UsageError(f"argument '{name}': '{path}' is not a readable CSV file ({err})") from None
+    return [(line, row) for line, row in rows if row]
+
+
+def _trim(row: list[str]) -> list[str]:
+    cells = [cell.strip() for cell in row]
+    while cells and not cells[-1]:
+        cells.pop()
+    return cells
+
+
+def _single_column(rows: list[tuple[int, list[str]]], path: str, name: str) -> np.ndarray:
+    if rows and parse_number(rows[0][1][0]) is None:
+        rows = rows[1:]
+    for _, row in rows:
+        if len(row) != 1:
+            raise UsageError(
+                f"argument '{name}': '{path}' has {len(row)} columns; "
+                f"name one with @{path}:COLUMN (the CSV then needs a header row)"
+            )
+    return _numbers([(line, row[0]) for line, row in rows], path, name)
+
+
+def _named_column(rows: list[tuple[int, list[str]]], path: str, column: str, name: str) -> np.ndarray:
+    if not rows or all(parse_number(cell) is not None for cell in rows[0][1]):
+        raise UsageError(f"argument '{name}': '{path}' has no header row, so no column '{column}'")
+    header = rows[0][1]
+    if column not in header:
+        known = ", ".join(header)
+        raise UsageError(
+            f"argument '{name}': '{path}' has no column '{column}'{_suggest(column, header)} (its columns: {known})"
+        )
+    index = header.index(column)
+    cells = [(line, row[index] if index < len(row) else "") for line, row in rows[1:]]
+    return _numbers(cells, path, name)
+
+
+def _numbers(cells: list[tuple[int, str]], path: str, name: str) -> np.ndarray:
+    values = []
+    for line, cell in cells:
+        number = parse_number(cell)
+        if number is None:
+            what = f"'{_shown(cell)}' is not a number" if cell else "the cell is empty"
+            raise UsageError(f"argument '{name}': '{path}' line {line}: {what}")
+        values.append(float(number))
+    return np.array(values, dtype=np.float64)

@@ -1,0 +1,476 @@
+"""The `adlang` command: run, ir, diff, check and repl.
+
+`main` returns the exit code (the console script and `python -m adlang` pass
+it to sys.exit). Every failure becomes a message and an exit code, never a
+traceback: 0 ok, 1 runtime error or a failed check, 2 usage/parse/type error,
+3 a bug in adlang itself, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import importlib
+import os
+import re
+import sys
+import traceback
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from adlang.arguments import bind_arguments, signature
+from adlang.errors import AdlangError, UsageError
+from adlang.ir.nodes import Function, Program
+from adlang.report import (
+    RunReport,
+    dump_json,
+    error_object,
+    format_error,
+    internal_error_object,
+    internal_line,
+    make_console,
+    print_run,
+    run_object,
+)
+
+DEFAULT_MAX_STEPS = 100_000_000
+FIRST_ORDER_MODES = ("forward", "reverse")
+SECOND_ORDER_MODES = ("forward-over-reverse", "reverse-over-reverse", "forward-over-forward", "reverse-over-forward")
+COMMANDS = ("run", "ir", "diff", "check", "repl")
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 1  # as rich does when the reader of stdout goes away
+
+_WHOLE_NUMBER = re.compile(r"[0-9][0-9_]*")
+
+
+@dataclass
+class _Context:
+    """What error reporting needs: JSON or text, and the file whose lines a caret points into."""
+
+    json: bool
+    filename: str | None = None
+    source: str | None = None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs one command line and returns its exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ctx = _Context(json="--json" in argv)
+    try:
+        code = _dispatch(argv, ctx)
+        sys.stdout.flush()
+        return code
+    except AdlangError as err:
+        return _fail(ctx, err)
+    except SystemExit as done:
+        return _exit_code(done.code)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _drop_stdout()
+        return EXIT_BROKEN_PIPE
+    except Exception as err:
+        return _internal(ctx, err)
+
+
+# ---------------------------------------------------------------- command line parsing
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose mistakes are UsageErrors, so they get the spec's format and exit code 2.
+
+    `--help` and `--version` still print and exit 0 through SystemExit.
+    """
+
+    def error(self, message: str):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> tuple[_Parser, dict[str, _Parser]]:
+    """The top-level parser (for `--help` and `--version`) and one parser per command."""
+    top = _Parser(
+        prog="adlang",
+        description="adlang: a small differentiable programming language.",
+        epilog="exit codes: 0 ok, 1 runtime error or failed check, 2 usage/parse/type error",
+        allow_abbrev=False,
+    )
+    top.add_argument("--version", action="version", version=f"adlang {_version()}")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands = {
+        "run": _run_parser(sub),
+        "ir": _ir_parser(sub),
+        "diff": _diff_parser(sub),
+        "check": _check_parser(sub),
+        "repl": sub.add_parser("repl", help="an interactive session", allow_abbrev=False),
+    }
+    commands["repl"].add_argument("file", nargs="?", metavar="FILE", help="a program to load first")
+    return top, commands
+
+
+def _run_parser(sub: Any) -> _Parser:
+    p = sub.add_parser(
+        "run",
+        help="run a function, optionally with its derivatives",
+        description="Run one function of FILE with arguments NAME=VALUE (a number, true, false, "
+        "[1, 2.5], @data.npy, @data.csv or @data.csv:COLUMN).",
+        allow_abbrev=False,
+    )
+    _add_file_and_args(p)
+    _add_fn(p)
+    p.add_argument("--grad", metavar="P1,P2", help="also the derivative with respect to these parameters")
+    _add_mode_and_order(p)
+    p.add_argument("--trace", action="store_true", help="show every binding as it executes")
+    p.add_argument("--max-steps", metavar="N", help=f"stop after N statements (default {DEFAULT_MAX_STEPS:,})")
+    _add_json(p)
+    return p
+
+
+def _ir_parser(sub: Any) -> _Parser:
+    p = sub.add_parser("ir", help="print the typed IR", allow_abbrev=False)
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--fn", metavar="F", help="only this function")
+    _add_json(p)
+    return p
+
+
+def _diff_parser(sub: Any) -> _Parser:
+    p = sub.add_parser(
+        "diff",
+        help="print the derivative program",
+        description="Print an adlang program that computes F's value and derivatives.",
+        allow_abbrev=False,
+    )
+    p.add_argument("file", metavar="FILE")
+    _add_wrt(p)
+    _add_fn(p)
+    _add_mode_and_order(p)
+    p.add_argument("--no-simplify", action="store_true", help="print the program before simplification")
+    _add_json(p)
+    return p
+
+
+def _check_parser(sub: Any) -> _Parser:
+    p = sub.add_parser(
+        "check",
+        help="compare forward, reverse and finite differences",
+        description="Compute the derivative in forward mode, reverse mode and by central finite "
+        "differences; exit 1 if they disagree.",
+        allow_abbrev=False,
+    )
+    _add_file_and_args(p)
+    _add_wrt(p)
+    _add_fn(p)
+    _add_json(p)
+    return p
+
+
+def _add_file_and_args(p: _Parser) -> None:
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("args", nargs="*", default=[], metavar="NAME=VALUE", help="the function's arguments")
+
+
+def _add_fn(p: _Parser) -> None:
+    p.add_argument("--fn", metavar="F", help="the function (default: main, else the last one)")
+
+
+def _add_wrt(p: _Parser) -> None:
+    p.add_argument("--wrt", metavar="P1,P2", required=True, help="the parameters to differentiate by")
+
+
+def _add_mode_and_order(p: _Parser) -> None:
+    modes = ", ".join(FIRST_ORDER_MODES + SECOND_ORDER_MODES)
+    p.add_argument("--mode", metavar="M", help=f"{modes} (default reverse; X-over-Y needs --order 2)")
+    p.add_argument("--order", metavar="N", help="1 (default) or 2: also the second derivatives")
+
+
+def _add_json(p: _Parser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object (errors too)")
+
+
+def parse_command_line(argv: list[str]) -> argparse.Namespace:
+    """The options of one command; NAME=VALUE words may come before, between or after options."""
+    top, commands = build_parser()
+    if not argv or argv[0].startswith("-"):
+        top.parse_args([word for word in argv if word != "--json"])
+        raise UsageError(f"give a command: {', '.join(COMMANDS)} (see 'adlang --help')")
+    name = argv[0]
+    if name not in commands:
+        raise UsageError(f"unknown command '{name}'{_suggest(name, COMMANDS)} (commands: {', '.join(COMMANDS)})")
+    ns = commands[name].parse_intermixed_args(argv[1:])
+    ns.command = name
+    return ns
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _dispatch(argv: list[str], ctx: _Context) -> int:
+    ns = parse_command_line(argv)
+    handler = {"run": _cmd_run, "ir": _cmd_ir, "diff": _cmd_diff, "check": _cmd_check, "repl": _cmd_repl}
+    return handler[ns.command](ns, ctx)
+
+
+def _cmd_run(ns: argparse.Namespace, ctx: _Context) -> int:
+    mode, order = derivative_mode(ns.mode, ns.order, ns.grad is not None)
+    max_steps = parse_max_steps(ns.max_steps)
+    program = _load(ctx, ns.file)
+    fn = pick_function(program, ns.fn, ns.file)
+    wrt = parse_wrt(ns.grad, fn, "--grad") if ns.grad is not None else None
+    args = bind_arguments(fn, ns.args)
+    report = _compute(program, fn, args, wrt, mode, order, ns.trace, max_steps)
+    if ctx.json:
+        print(dump_json(run_object(report)))
+    else:
+        print_run(make_console(), report)
+    return 0
+
+
+def _compute(
+    program: Program,
+    fn: Function,
+    args: dict[str, Any],
+    wrt: list[str] | None,
+    mode: str,
+    order: int,
+    trace: bool,
+    max_steps: int,
+) -> RunReport:
+    """A plain run through the interpreter, or a run with derivatives; one report either way."""
+    if wrt is None:
+        from adlang.interp.interpreter import run_function
+
+        result = run_function(program, fn.name, args, trace=trace, max_steps=max_steps)
+        grad = hessian = None
+    else:
+        derivatives = _optional_module("adlang.derivatives", "derivatives are")
+        result = derivatives.compute(
+            program, fn.name, args, wrt=wrt, mode=mode, order=order, trace=trace, max_steps=max_steps
+        )
+        grad = result.grad
+        hessian = result.hessian if order == 2 else None
+    return RunReport(
+        function=fn.name,
+        args=args,
+        value=result.value,
+        steps=result.steps,
+        grad=grad,
+        hessian=hessian,
+        trace=(result.trace or []) if trace else None,
+        mode=mode if wrt is not None else None,
+    )
+
+
+def _cmd_ir(ns: argparse.Namespace, ctx: _Context) -> int:
+    program = _load(ctx, ns.file)
+    from adlang.ir.printer import print_function, print_program
+
+    if ns.fn is None:
+        text = print_program(program, types=True)
+    else:
+        text = print_function(pick_function(program, ns.fn, ns.file), types=True)
+    _write_text(text, ctx, {"function": ns.fn, "ir": text})
+    return 0
+
+
+def _cmd_diff(ns: argparse.Namespace, ctx: _Context) -> int:
+    mode, order = derivative_mode(ns.mode, ns.order, True)
+    program = _load(ctx, ns.file)
+    fn = pick_function(program, ns.fn, ns.file)
+    wrt = parse_wrt(ns.wrt, fn, "--wrt")
+    derivatives = _optional_module("adlang.derivatives", "derivatives are")
+    text = derivatives.diff_source(program, fn.name, wrt, mode, order, simplify=not ns.no_simplify)
+    _write_text(text, ctx, {"function": fn.name, "program": text})
+    return 0
+
+
+def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
+    """The lead's `derivatives.check` result must have `.ok`, be printable by rich, and have `.to_json()`."""
+    program = _load(ctx, ns.file)
+    fn = pick_function(program, ns.fn, ns.file)
+    wrt = parse_wrt(ns.wrt, fn, "--wrt")
+    args = bind_arguments(fn, ns.args)
+    derivatives = _optional_module("adlang.derivatives", "derivatives are")
+    outcome = derivatives.check(program, fn.name, args, wrt)
+    if ctx.json:
+        print(dump_json(outcome.to_json()))
+    else:
+        make_console().print(outcome)
+    return 0 if outcome.ok else 1
+
+
+def _cmd_repl(ns: argparse.Namespace, ctx: _Context) -> int:
+    if ns.file is not None:
+        read_source(ns.file)
+    repl = _optional_module("adlang.repl", "the REPL is")
+    return _exit_code(repl.main(ns.file))
+
+
+def _write_text(text: str, ctx: _Context, as_json: dict[str, Any]) -> None:
+    """Program text exactly as produced (one final newline), or inside a JSON object."""
+    if ctx.json:
+        print(dump_json(as_json))
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+# ---------------------------------------------------------------- checks shared by the commands
+
+
+def read_source(path: str) -> str:
+    """The program text; a file that cannot be read is a usage error naming it."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise UsageError(f"cannot read '{path}': no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"cannot read '{path}': it is a directory") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"cannot read '{path}': it is not UTF-8 text") from None
+    except OSError as err:
+        raise UsageError(f"cannot read '{path}': {err.strerror or err}") from None
+
+
+def _load(ctx: _Context, path: str) -> Program:
+    """Reads and checks the program, remembering its text so errors can show their line."""
+    ctx.source = read_source(path)
+    ctx.filename = path
+    from adlang.pipeline import compile_source
+
+    return compile_source(ctx.source, path)
+
+
+def pick_function(program: Program, name: str | None, path: str) -> Function:
+    """`--fn`, else `main`, else the last function of the file."""
+    names = program.names
+    if not names:
+        raise UsageError(f"'{path}' defines no function")
+    if name is None:
+        return program.function("main") or program.functions[-1]
+    fn = program.function(name)
+    if fn is None:
+        raise UsageError(f"unknown function '{name}'{_suggest(name, names)} (functions in {path}: {', '.join(names)})")
+    return fn
+
+
+def parse_wrt(text: str, fn: Function, option: str) -> list[str]:
+    """The parameters named by `--grad`/`--wrt`: float or vec parameters of a float-valued function."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise UsageError(f"{option} needs parameter names separated by commas, as {option} x,y")
+    params = {p.name: p for p in fn.params}
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise UsageError(f"{option} names '{name}' twice")
+        param = params.get(name)
+        if param is None:
+            raise UsageError(
+                f"{option} names '{name}', which is not a parameter of {signature(fn)}{_suggest(name, list(params))}"
+            )
+        if not param.type.is_differentiable:
+            raise UsageError(
+                f"{option} names '{name}', a parameter of type {param.type}; "
+                "derivatives are taken with respect to float and vec parameters only"
+            )
+    if fn.ret.kind != "float":
+        raise UsageError(f"{option} needs a function whose result is a float, but {fn.name} returns {fn.ret}")
+    return names
+
+
+def derivative_mode(mode: str | None, order: str | None, has_grad: bool) -> tuple[str, int]:
+    """The mode and order; a plain `forward`/`reverse` at order 2 means that mode at both levels."""
+    if not has_grad and (mode is not None or order is not None):
+        option = "--mode" if mode is not None else "--order"
+        raise UsageError(f"{option} needs --grad (the parameters to differentiate by)")
+    level = parse_order(order)
+    mode = "reverse" if mode is None else mode
+    if mode in FIRST_ORDER_MODES:
+        return (f"{mode}-over-{mode}" if level == 2 else mode), level
+    if mode in SECOND_ORDER_MODES:
+        if level != 2:
+            raise UsageError(f"--mode {mode} is for second derivatives; add --order 2")
+        return mode, level
+    allowed = FIRST_ORDER_MODES + (SECOND_ORDER_MODES if level == 2 else ())
+    raise UsageError(f"unknown --mode '{mode}'{_suggest(mode, allowed)} (modes: {', '.join(allowed)})")
+
+
+def parse_order(text: str | None) -> int:
+    if text is None:
+        return 1
+    if text.strip() not in ("1", "2"):
+        raise UsageError(f"--order must be 1 or 2, not '{text}'")
+    return int(text)
+
+
+def parse_max_steps(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_MAX_STEPS
+    if not _WHOLE_NUMBER.fullmatch(text.strip()):
+        raise UsageError(f"--max-steps needs a whole number of statements, not '{text}'")
+    return int(text.strip().replace("_", ""))
+
+
+def _optional_module(name: str, what: str) -> ModuleType:
+    """A module that a later step adds; until it exists, using it is a usage error that says so."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name != name:
+            raise
+        raise UsageError(f"{what} not implemented yet") from None
+
+
+def _suggest(name: str, candidates: Any) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+# ---------------------------------------------------------------- failures
+
+
+def _fail(ctx: _Context, err: AdlangError) -> int:
+    if ctx.json:
+        print(dump_json(error_object(err)))
+    else:
+        print(format_error(err, ctx.filename, ctx.source), file=sys.stderr)
+    return err.exit_code
+
+
+def _internal(ctx: _Context, err: Exception) -> int:
+    """A bug in adlang: one line, no traceback unless ADLANG_DEBUG=1 asks for it."""
+    message = f"{type(err).__name__}: {err}"
+    if os.environ.get("ADLANG_DEBUG") == "1":
+        traceback.print_exc()
+    if ctx.json:
+        print(dump_json(internal_error_object(message)))
+    else:
+        hint = " (a bug in adlang; set ADLANG_DEBUG=1 to see where)"
+        print(internal_line(message + hint), file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _exit_code(code: Any) -> int:
+    """SystemExit's code as an int, the way sys.exit reads it."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _drop_stdout() -> None:
+    """After a closed pipe (`adlang ir f.ad | head`), send what is left to /dev/null, quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("adlang")
+    except PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,236 @@
+"""Derivative programs on demand: build them with the IR passes, print them, run them, check them.
+
+`derivative_program` is the one place where the passes are composed: first
+order is forward or reverse mode of the function; second order applies the
+outer mode to each gradient component of the first-order program (a wrapper
+per row that picks component i), so the outer pass differentiates the inner
+pass's output, tape and all, as the lecture does by hand.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from rich.table import Table
+
+from adlang.errors import UsageError
+from adlang.interp.interpreter import run_function
+from adlang.ir import nodes as ir
+from adlang.ir.builder import Namer
+from adlang.ir.forward import forward_entry
+from adlang.ir.printer import print_program
+from adlang.ir.reverse import reverse_entry
+from adlang.ir.simplify import simplify_function
+from adlang.ir.types import tuple_of
+
+FIRST_ORDER = ("forward", "reverse")
+
+
+@dataclass
+class DerivativeRun:
+    value: object
+    grad: dict[str, object]
+    hessian: dict[str, dict[str, object]] | None
+    trace: list | None
+    steps: int
+
+
+def split_mode(mode: str, order: int) -> list[str]:
+    """The passes to apply, innermost first: `forward-over-reverse` is reverse, then forward."""
+    if order == 1:
+        if mode not in FIRST_ORDER:
+            raise UsageError(f"--mode {mode} needs --order 2")
+        return [mode]
+    if mode in FIRST_ORDER:
+        return [mode, mode]
+    outer, _, inner = mode.partition("-over-")
+    if outer not in FIRST_ORDER or inner not in FIRST_ORDER:
+        raise UsageError(f"unknown --mode '{mode}'")
+    return [inner, outer]
+
+
+def derivative_program(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "reverse",
+                       order: int = 1, simplify: bool = True) -> tuple[ir.Program, str]:
+    """A program whose last function takes fn's parameters and returns (value, gradient..., Hessian...)."""
+    passes = split_mode(mode, order)
+    fn = program.function(fn_name)
+    if order == 2 and any(p.type.kind == "vec" for p in fn.params if p.name in wrt):
+        raise UsageError("--order 2 takes float parameters only (the language has no matrix type for a vec's Hessian)")
+    names = Namer(set(program.names) | {"main"})
+    generated = _first_order(program, fn, wrt, passes[0], names)
+    if order == 2:
+        inner = ir.Program(program.functions + tuple(generated))
+        generated += _second_order(inner, fn, generated[-1], wrt, passes[1], names)
+    if simplify:
+        generated = [simplify_function(f) for f in generated]
+    entry = generated[-1]
+    needed = _reachable(program, generated, entry)
+    return ir.Program(tuple(needed)), entry.name
+
+
+def _first_order(program, fn, wrt, mode, names) -> list[ir.Function]:
+    build = forward_entry if mode == "forward" else reverse_entry
+    return build(program, fn, wrt, names)
+
+
+def _second_order(program, fn, first, wrt, outer_mode, names) -> list[ir.Function]:
+    """For each gradient component i, the outer mode of `first`'s output 1 + i; then the entry gathers rows."""
+    out: list[ir.Function] = []
+    rows: list[str] = []
+    span = fn.span
+    grads_types = first.ret.items
+    for i, w in enumerate(wrt):
+        picker_name = names.name(f"{fn.name}_d{w}")
+        outs = tuple(ir.Var(f"_{k + 1}", t) for k, t in enumerate(grads_types))
+        picked = ir.Var(f"d{fn.name}d{w}", grads_types[1 + i])
+        body = (ir.Let(outs, ir.CallFn(first.name, fn.params), span), ir.Let((picked,), outs[1 + i], span),
+                ir.Return((picked,), span))
+        picker = ir.Function(picker_name, fn.params, picked.type, body, span)
+        extended = ir.Program(program.functions + tuple(out) + (picker,))
+        row = _first_order(extended, picker, wrt, outer_mode, names)
+        out += [picker] + row
+        rows.append(row[-1].name)
+    values = [ir.Var(names.name(f"{fn.name}_value"), grads_types[0])]
+    grads = [ir.Var(f"d{fn.name}d{w}", grads_types[1 + i]) for i, w in enumerate(wrt)]
+    body: list[ir.Stmt] = [ir.Let(tuple(values + grads), ir.CallFn(first.name, fn.params), span)]
+    hessian: list[ir.Var] = []
+    for i, w in enumerate(wrt):
+        row_outs = [ir.Var(f"_{len(hessian) + 1 + k}", grads_types[0]) for k in range(1 + len(wrt))]
+        hessian_row = [ir.Var(f"d2{fn.name}d{w}d{v}", grads_types[0]) for v in wrt]
+        body.append(ir.Let((row_outs[0], *hessian_row), ir.CallFn(rows[i], fn.params), span))
+        hessian += hessian_row
+    result = tuple(values + grads + hessian)
+    body.append(ir.Return(result, span))
+    entry = ir.Function(names.name(f"{fn.name}_hessian"), fn.params, tuple_of(v.type for v in result),
+                        tuple(body), span)
+    return out + [entry]
+
+
+def _reachable(program: ir.Program, generated: list[ir.Function], entry: ir.Function) -> list[ir.Function]:
+    """The functions the entry needs, callees first, the entry last; the original `main` renamed away."""
+    table = {f.name: f for f in program.functions}
+    table.update({f.name: f for f in generated})
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        for s in ir.walk(table[name].body):
+            if isinstance(s, (ir.Let, ir.Assign)) and isinstance(s.expr, ir.CallFn):
+                visit(s.expr.fn)
+        order.append(name)
+
+    visit(entry.name)
+    return [table[n] for n in order]
+
+
+# ---------------------------------------------------------------- running
+
+
+def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mode: str = "reverse",
+            order: int = 1, trace: bool = False, max_steps: int = 100_000_000) -> DerivativeRun:
+    derived, entry = derivative_program(program, fn_name, wrt, mode, order)
+    result = run_function(derived, entry, args, trace=trace, max_steps=max_steps)
+    outputs = result.value
+    n = len(wrt)
+    grad = {w: outputs[1 + i] for i, w in enumerate(wrt)}
+    hessian = None
+    if order == 2:
+        flat = outputs[1 + n:]
+        hessian = {p: {q: flat[i * n + j] for j, q in enumerate(wrt)} for i, p in enumerate(wrt)}
+    return DerivativeRun(outputs[0], grad, hessian, result.trace, result.steps)
+
+
+def diff_source(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "reverse", order: int = 1,
+                simplify: bool = True) -> str:
+    derived, _ = derivative_program(program, fn_name, wrt, mode, order, simplify)
+    return print_program(derived)
+
+
+# ---------------------------------------------------------------- check
+
+
+@dataclass
+class CheckRow:
+    name: str
+    forward: float
+    reverse: float
+    finite: float
+
+    def errors(self) -> tuple[float, float]:
+        return _relative(self.forward, self.reverse), max(_relative(self.forward, self.finite),
+                                                          _relative(self.reverse, self.finite))
+
+
+def _relative(a: float, b: float) -> float:
+    return abs(a - b) / max(1.0, abs(a), abs(b))
+
+
+@dataclass
+class CheckOutcome:
+    function: str
+    rows: list[CheckRow]
+    modes_tol: float = 1e-9
+    fd_tol: float = 1e-5
+
+    @property
+    def ok(self) -> bool:
+        return all(r.errors()[0] <= self.modes_tol and r.errors()[1] <= self.fd_tol for r in self.rows)
+
+    def to_json(self) -> dict:
+        return {
+            "function": self.function,
+            "ok": self.ok,
+            "rows": [{"name": r.name, "forward": r.forward, "reverse": r.reverse, "finite_difference": r.finite,
+                      "modes_error": r.errors()[0], "fd_error": r.errors()[1]} for r in self.rows],
+        }
+
+    def __rich__(self) -> Table:
+        table = Table(title=f"derivatives of {self.function}: forward, reverse, central differences")
+        for col in ("d/d", "forward", "reverse", "finite diff.", "fwd vs rev", "vs finite diff.", ""):
+            table.add_column(col, justify="right" if col not in ("d/d", "") else "left")
+        for r in self.rows:
+            modes, fd = r.errors()
+            good = modes <= self.modes_tol and fd <= self.fd_tol
+            table.add_row(r.name, repr(r.forward), repr(r.reverse), repr(r.finite), f"{modes:.1e}", f"{fd:.1e}",
+                          "ok" if good else "DIFFERENT")
+        return table
+
+
+def check(program: ir.Program, fn_name: str, args: dict, wrt: list[str]) -> CheckOutcome:
+    forward = compute(program, fn_name, args, wrt=wrt, mode="forward").grad
+    reverse = compute(program, fn_name, args, wrt=wrt, mode="reverse").grad
+    rows = []
+    for w in wrt:
+        value = args[w]
+        if isinstance(value, np.ndarray):
+            for k in range(value.shape[0]):
+                fd = _central(program, fn_name, args, w, k)
+                rows.append(CheckRow(f"{w}[{k}]", float(forward[w][k]), float(reverse[w][k]), fd))
+        else:
+            rows.append(CheckRow(w, float(forward[w]), float(reverse[w]), _central(program, fn_name, args, w, None)))
+    return CheckOutcome(fn_name, rows)
+
+
+def _central(program, fn_name, args, name, index) -> float:
+    """(f(x + h) - f(x - h)) / 2h with h scaled to x; rounding and truncation errors balance near eps^(1/3)."""
+    base = args[name]
+    x = float(base[index]) if index is not None else float(base)
+    h = 6e-6 * max(1.0, abs(x))
+
+    def at(v: float) -> float:
+        moved = dict(args)
+        if index is None:
+            moved[name] = v
+        else:
+            arr = np.array(base, dtype=float)
+            arr[index] = v
+            moved[name] = arr
+        return float(run_function(program, fn_name, moved).value)
+
+    result = (at(x + h) - at(x - h)) / (2 * h)
+    return result if math.isfinite(result) else math.nan

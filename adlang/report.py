@@ -1,0 +1,283 @@
+"""What the command line shows: errors (text with a caret, or JSON), values as JSON, and runs for a person.
+
+Everything that decides the bytes the spec fixes (the error line, the JSON
+objects, non-finite floats as strings) lives here, apart from the argument
+handling in `cli`, so it can be tested without running a program.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import numpy as np
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from adlang.errors import AdlangError, Span
+
+# ---------------------------------------------------------------- errors
+
+
+def format_error(err: AdlangError, filename: str | None, source: str | None) -> str:
+    """`FILE:LINE:COL: KIND error: MESSAGE`, the source line and a caret; usage errors have no place."""
+    if err.kind == "usage":
+        return usage_line(err.message)
+    span = _place(err.span)
+    if span is None:
+        return f"{filename or 'adlang'}: {err.kind} error: {err.message}"
+    head = f"{filename}:{span.line}:{span.col}: {err.kind} error: {err.message}"
+    text = source_line(source, span.line)
+    if text is None:
+        return head
+    return f"{head}\n{text}\n{caret_line(text, span)}"
+
+
+def usage_line(message: str) -> str:
+    return f"adlang: usage error: {message}"
+
+
+def internal_line(message: str) -> str:
+    return f"adlang: internal error: {message}"
+
+
+def source_line(source: str | None, line: int) -> str | None:
+    """Line `line` (1-based) as it is in the file, without its line ending."""
+    if source is None:
+        return None
+    lines = source.split("\n")
+    if not 1 <= line <= len(lines):
+        return None
+    return lines[line - 1].rstrip("\r")
+
+
+def caret_line(text: str, span: Span) -> str:
+    """Carets under columns col..end_col of `text`; tabs are copied so they line up in a terminal."""
+    start = max(span.col, 1)
+    end = span.end_col if span.end_line == span.line and span.end_col >= start else start
+    end = max(start, min(end, len(text)))
+    prefix = "".join("\t" if ch == "\t" else " " for ch in text[: start - 1])
+    prefix += " " * (start - 1 - len(prefix))
+    return prefix + "^" * (end - start + 1)
+
+
+def _place(span: Span | None) -> Span | None:
+    """The span if it points into a file (the IR's NO_SPAN, line 0, does not)."""
+    return span if span is not None and span.line >= 1 else None
+
+
+def error_object(err: AdlangError) -> dict[str, Any]:
+    """The spec's `{"error": {...}}`; line and column are null for usage errors."""
+    span = None if err.kind == "usage" else _place(err.span)
+    return _error(err.kind, err.message, span)
+
+
+def internal_error_object(message: str) -> dict[str, Any]:
+    return _error("internal", message, None)
+
+
+def _error(kind: str, message: str, span: Span | None) -> dict[str, Any]:
+    return {
+        "error": {
+            "kind": kind,
+            "message": message,
+            "line": span.line if span else None,
+            "column": span.col if span else None,
+        }
+    }
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def to_json_value(value: Any) -> Any:
+    """Plain JSON data: numpy scalars and arrays to Python, tuples to lists, non-finite floats to strings."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return _json_float(float(value))
+    if isinstance(value, np.ndarray):
+        return to_json_value(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [to_json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): to_json_value(item) for key, item in value.items()}
+    raise TypeError(f"no JSON form for a {type(value).__name__}")
+
+
+def _json_float(x: float) -> float | str:
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def dump_json(obj: Any) -> str:
+    """One line of JSON; fails rather than writing NaN, which is not JSON."""
+    return json.dumps(to_json_value(obj), allow_nan=False)
+
+
+@dataclass
+class RunReport:
+    """What one `adlang run` produced, whichever way it was computed."""
+
+    function: str
+    args: dict[str, Any]
+    value: Any
+    steps: int
+    grad: dict[str, Any] | None = None
+    hessian: dict[str, Any] | None = None
+    trace: list[Any] | None = None
+    mode: str | None = None
+
+
+def run_object(report: RunReport) -> dict[str, Any]:
+    """The spec's JSON object for a run; grad, hessian and trace only when asked for."""
+    obj: dict[str, Any] = {
+        "function": report.function,
+        "args": to_json_value(report.args),
+        "value": to_json_value(report.value),
+    }
+    if report.grad is not None:
+        obj["grad"] = to_json_value(report.grad)
+    if report.hessian is not None:
+        obj["hessian"] = to_json_value(report.hessian)
+    if report.trace is not None:
+        obj["trace"] = [trace_object(entry) for entry in report.trace]
+    obj["stats"] = {"steps": int(report.steps)}
+    return obj
+
+
+def trace_object(entry: Any) -> dict[str, Any]:
+    return {"name": entry.name, "value": to_json_value(entry.value), "line": int(entry.line)}
+
+
+# ---------------------------------------------------------------- values for a person
+
+
+def format_value(value: Any) -> str:
+    """A value as adlang writes it, floats at full precision (3.536921536500002, not 3.537)."""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return format_value(value.item())
+    if isinstance(value, tuple):
+        return "(" + ", ".join(format_value(item) for item in value) + ")"
+    if isinstance(value, (list, np.ndarray)):
+        return "[" + ", ".join(format_value(item) for item in value) + "]"
+    return str(value)
+
+
+def format_short(value: Any, limit: int = 8) -> str:
+    """Like format_value, but a long vec shows its ends and its length (for the call line)."""
+    if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) > limit:
+        head = ", ".join(format_value(x) for x in value[: limit // 2])
+        tail = ", ".join(format_value(x) for x in value[-2:])
+        return f"[{head}, ..., {tail}] ({len(value)} values)"
+    return format_value(value)
+
+
+def call_line(function: str, args: dict[str, Any]) -> str:
+    """`foo(x=2.0, y=3.0)`."""
+    return f"{function}(" + ", ".join(f"{k}={format_short(v)}" for k, v in args.items()) + ")"
+
+
+def make_console(file: TextIO | None = None) -> Console:
+    """A console that never cuts a number: generous width off a terminal, no markup or emoji parsing."""
+    file = file or sys.stdout
+    width = None if _is_terminal(file) else 200
+    return Console(file=file, width=width, highlight=False, markup=False, emoji=False)
+
+
+def _is_terminal(file: TextIO) -> bool:
+    isatty = getattr(file, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def print_run(console: Console, report: RunReport) -> None:
+    """The call, its value and, when asked for, gradient, Hessian and trace as tables."""
+    console.print(Text(call_line(report.function, report.args), style="bold"), soft_wrap=True)
+    console.print(Text.assemble(("value", "bold cyan"), " = ", format_value(report.value)), soft_wrap=True)
+    if report.grad is not None:
+        _section(console, _titled("gradient", report.mode), gradient_table(report.grad))
+    if report.hessian is not None:
+        _section(console, _titled("hessian", report.mode), hessian_table(report.hessian))
+    if report.trace is not None:
+        _print_trace(console, report.trace)
+    console.print()
+    console.print(Text(f"{report.steps} step{'s' if report.steps != 1 else ''}", style="dim"))
+
+
+def _section(console: Console, title: str, table: Table) -> None:
+    """A title on its own line (a table title would wrap to the table's width), then the table."""
+    console.print()
+    console.print(Text(title, style="bold"), soft_wrap=True)
+    console.print(table)
+
+
+def _print_trace(console: Console, trace: list[Any]) -> None:
+    console.print()
+    console.print(Text("trace", style="bold"))
+    header, *rows = trace_lines(trace)
+    console.print(Text(header, style="bold"), soft_wrap=True)
+    console.print(Text("\u2500" * len(header), style="dim"), soft_wrap=True)
+    if rows:
+        console.file.write("\n".join(rows) + "\n")
+
+
+def _table(*columns: str) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold")
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    return table
+
+
+def gradient_table(grad: dict[str, Any]) -> Table:
+    table = _table("parameter", "derivative")
+    for name, value in grad.items():
+        table.add_row(name, format_value(value))
+    return table
+
+
+def hessian_table(hessian: dict[str, Any]) -> Table:
+    """Row p, column q: d2f/dp dq."""
+    names = list(hessian)
+    table = _table("", *names)
+    for p in names:
+        row = hessian[p]
+        table.add_row(p, *(format_value(row[q]) for q in names))
+    return table
+
+
+def trace_lines(trace: list[Any]) -> list[str]:
+    """The trace as aligned `line  name  value` rows under a header.
+
+    Plain text rather than a rich Table: a loop can bind millions of times,
+    and a Table measures every cell before drawing.
+    """
+    rows = [(str(entry.line), entry.name, format_value(entry.value)) for entry in trace]
+    line_w = max([len("line")] + [len(r[0]) for r in rows])
+    name_w = max([len("name")] + [len(r[1]) for r in rows])
+    lines = [f"{'line':>{line_w}}  {'name':<{name_w}}  value"]
+    lines += [f"{line:>{line_w}}  {name:<{name_w}}  {value}" for line, name, value in rows]
+    return lines
+
+
+def _titled(title: str, mode: str | None) -> str:
+    if mode is None:
+        return title
+    return f"{title} ({mode}{' mode' if '-over-' not in mode else ''})"

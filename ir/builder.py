@@ -1,0 +1,98 @@
+"""Helpers the derivative passes share: fresh names, zeros of a type, renaming variables."""
+
+from __future__ import annotations
+
+from adlang.errors import Span
+from adlang.ir import nodes as ir
+from adlang.ir.primitives import Emitter
+from adlang.ir.types import BOOL, FLOAT, INT, Type
+
+
+class Namer:
+    """Hands out names unused in a function; `base` first, then `base_1`, `base_2`, ... (deterministic)."""
+
+    def __init__(self, taken: set[str]):
+        self.taken = set(taken)
+        self.counter = 0
+
+    def name(self, base: str) -> str:
+        if base not in self.taken and not ir.is_temp(base):
+            self.taken.add(base)
+            return base
+        k = 1
+        while f"{base}_{k}" in self.taken:
+            k += 1
+        self.taken.add(f"{base}_{k}")
+        return f"{base}_{k}"
+
+    def temp(self) -> str:
+        while True:
+            self.counter += 1
+            name = f"_{self.counter}"
+            if name not in self.taken:
+                self.taken.add(name)
+                return name
+
+    def emitter(self, span: Span) -> Emitter:
+        return Emitter(self.temp, span)
+
+
+def zero_expr(e: Emitter, type_: Type, like: ir.Atom | None) -> ir.Atom:
+    """The zero of a float, int, bool or vec (a vec as long as `like`)."""
+    if type_.kind == "vec":
+        return e.op("zeros", e.op("len", like))
+    if type_.kind == "int":
+        return ir.Const(0, INT)
+    if type_.kind == "bool":
+        return ir.Const(False, BOOL)
+    return ir.Const(0.0, FLOAT)
+
+
+def dummy_value(e: Emitter, type_: Type) -> ir.Atom:
+    """A placeholder for a variable declared before it gets its first real value."""
+    if type_.kind == "vec":
+        return e.op("zeros", ir.Const(0, INT))
+    return zero_expr(e, type_, None)
+
+
+def rename_atom(a: ir.Atom, mapping: dict[str, str]) -> ir.Atom:
+    if isinstance(a, ir.Var) and a.name in mapping:
+        return ir.Var(mapping[a.name], a.type)
+    return a
+
+
+def rename_expr(expr: ir.Expr, mapping: dict[str, str]) -> ir.Expr:
+    if isinstance(expr, (ir.Var, ir.Const)):
+        return rename_atom(expr, mapping)
+    if isinstance(expr, ir.Prim):
+        return ir.Prim(expr.op, tuple(rename_atom(a, mapping) for a in expr.args))
+    if isinstance(expr, ir.CallFn):
+        return ir.CallFn(expr.fn, tuple(rename_atom(a, mapping) for a in expr.args))
+    return expr
+
+
+def rename_body(body: tuple[ir.Stmt, ...], mapping: dict[str, str]) -> tuple[ir.Stmt, ...]:
+    return tuple(rename_stmt(s, mapping) for s in body)
+
+
+def rename_stmt(s: ir.Stmt, mapping: dict[str, str]) -> ir.Stmt:
+    r = lambda a: rename_atom(a, mapping)  # noqa: E731
+    if isinstance(s, ir.Let):
+        return ir.Let(tuple(r(t) for t in s.targets), rename_expr(s.expr, mapping), s.span)
+    if isinstance(s, ir.Assign):
+        return ir.Assign(r(s.target), rename_expr(s.expr, mapping), s.span)
+    if isinstance(s, ir.Push):
+        return ir.Push(r(s.value), s.span)
+    if isinstance(s, ir.If):
+        return ir.If(r(s.cond), rename_body(s.then, mapping), rename_body(s.orelse, mapping), s.span)
+    if isinstance(s, ir.For):
+        return ir.For(r(s.var), r(s.start), r(s.stop), rename_body(s.body, mapping), s.span)
+    if isinstance(s, ir.While):
+        return ir.While(r(s.cond), rename_body(s.body, mapping), s.span)
+    if isinstance(s, ir.Return):
+        return ir.Return(tuple(r(a) for a in s.values), s.span)
+    raise TypeError(s)
+
+
+def differentiable(a: ir.Atom) -> bool:
+    return a.type.kind in ("float", "vec")

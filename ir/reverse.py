@@ -1,0 +1,476 @@
+"""Reverse mode as source transformation: a forward sweep, then the adjoints in reverse order.
+
+As in the lecture: `let dbdb = 1.0`, `let dbda = y * dbdb`, ... A variable used
+several times gets the sum of its contributions (fan-out). Loops run backwards
+as loops: the forward sweep saves on the tape (`push`) each value it
+overwrites that the backward sweep will read, and the backward sweep restores
+it (`x = pop()`) as it passes the statement that overwrote it, so every
+statement is reversed in the state it ran in. A while loop counts its trips;
+an `if` is reversed under the same condition, which the restored state still
+holds. A call is reversed by calling the callee's VJP, generated once. Only
+variables that depend on the parameters asked for and that the result depends
+on get adjoints (activity analysis).
+"""
+
+from __future__ import annotations
+
+from adlang.errors import Span
+from adlang.ir import nodes as ir
+from adlang.ir.activity import useful_names, varied_names
+from adlang.ir.builder import Namer, differentiable, rename_body, zero_expr
+from adlang.ir.hoist import hoist
+from adlang.ir.primitives import Emitter, IndexContribution, lookup
+from adlang.ir.types import FLOAT, INT, tuple_of
+
+
+class ReverseMode:
+    """Builds reverse-mode derivative functions for one program; each callee's VJP once."""
+
+    def __init__(self, program: ir.Program, fn_names: Namer):
+        self.program = program
+        self.fn_names = fn_names
+        self.generated: dict[str, ir.Function | None] = {}
+        self.order: list[str] = []
+
+    def vjp_name(self, fn_name: str) -> str:
+        if fn_name not in self.generated:
+            self.generated[fn_name] = None
+            fn = self.program.function(fn_name)
+            active = [p.name for p in fn.params if differentiable(p)]
+            built = FunctionVjp(self, fn, active, entry=False).build(self.fn_names.name(f"{fn_name}_vjp"))
+            self.generated[fn_name] = built
+            self.order.append(fn_name)
+        return self.generated[fn_name].name
+
+    def vjp_returns(self, fn_name: str) -> list[str]:
+        fn = self.program.function(fn_name)
+        return [p.name for p in fn.params if differentiable(p)]
+
+    def functions(self) -> list[ir.Function]:
+        return [self.generated[k] for k in self.order]
+
+
+class FunctionVjp:
+    """The reverse-mode derivative of one function."""
+
+    def __init__(self, mode: ReverseMode, fn: ir.Function, active_params: list[str], entry: bool):
+        self.mode = mode
+        self.entry = entry
+        self.active_params = active_params
+        self.names = Namer(ir.names_in(fn) | {fn.name})
+        fn = self._name_output(fn)
+        hoisted = hoist(fn, self.names)
+        self.fn = hoisted.fn
+        self.in_loop_lets = hoisted.in_loop_lets
+        self.first_binds = hoisted.first_binds
+        self.trip_counters = hoisted.trip_counters
+        varied = varied_names(self.fn, set(active_params))
+        self.active = varied & useful_names(self.fn)
+        self.adjoints: dict[str, ir.Var] = {}
+        self.declared: set[str] = set()
+        self.depth = 0
+        self.pending: list[ir.Var] = []
+        self.saves: list[tuple[str, ir.Stmt, ir.Stmt]] = []
+        returned = [v for v in self.fn.returned.values if isinstance(v, ir.Var)]
+        self.prefix = returned[0].name if len(self.fn.returned.values) == 1 and returned else fn.name
+
+    def _name_output(self, fn: ir.Function) -> ir.Function:
+        """A temporary returned alone takes the function's name, so adjoints read `dfoodx`."""
+        values = fn.returned.values
+        if len(values) == 1 and isinstance(values[0], ir.Var) and ir.is_temp(values[0].name):
+            name = self.names.name(fn.name)
+            return ir.Function(fn.name, fn.params, fn.ret, rename_body(fn.body, {values[0].name: name}), fn.span)
+        return fn
+
+    # ------------------------------------------------------------ adjoint variables
+
+    def adjoint(self, var: ir.Var) -> ir.Var:
+        if var.name not in self.adjoints:
+            self.adjoints[var.name] = ir.Var(self.names.name(f"d{self.prefix}d{var.name}"), var.type)
+        return self.adjoints[var.name]
+
+    def is_active(self, a: ir.Atom) -> bool:
+        return isinstance(a, ir.Var) and a.name in self.active and differentiable(a)
+
+    def accumulate(self, var: ir.Var, contribution, out: list, span: Span) -> None:
+        """Add a contribution to var's adjoint: declare it on the first one, else `d = d + c`."""
+        adj = self.adjoint(var)
+        e = self.names.emitter(span)
+        if isinstance(contribution, IndexContribution):
+            if adj.name in self.declared or self.depth > 0:
+                self._ensure_declared(adj)
+                value = ir.Prim("addat", (adj, contribution.index, contribution.value))
+                out.extend(e.stmts)
+                out.append(ir.Assign(adj, value, span))
+            else:
+                zeros = zero_expr(e, var.type, var)
+                out.extend(e.stmts)
+                out.append(ir.Let((adj,), ir.Prim("addat", (zeros, contribution.index, contribution.value)), span))
+                self.declared.add(adj.name)
+            return
+        if var.type.kind != "vec" and contribution.type.kind == "vec":
+            contribution = e.op("sum", contribution)
+        out.extend(e.stmts)
+        if adj.name in self.declared or self.depth > 0:
+            self._ensure_declared(adj)
+            out.append(ir.Assign(adj, ir.Prim("add", (adj, contribution)), span))
+        else:
+            bind(out, adj, contribution, True, span)
+            self.declared.add(adj.name)
+
+    def _ensure_declared(self, adj: ir.Var) -> None:
+        if adj.name not in self.declared:
+            self.declared.add(adj.name)
+            self.pending.append(adj)
+
+    def take_pending(self, span: Span) -> list[ir.Stmt]:
+        """Zero declarations for adjoints first reached inside a block, to go before it."""
+        out: list[ir.Stmt] = []
+        for adj in self.pending:
+            primal = next(ir.Var(n, adj.type) for n, a in self.adjoints.items() if a is adj)
+            e = self.names.emitter(span)
+            zero = zero_expr(e, adj.type, primal)
+            out.extend(e.stmts)
+            out.append(ir.Let((adj,), zero, span))
+        self.pending = []
+        return out
+
+    # ------------------------------------------------------------ the function
+
+    def build(self, name: str) -> ir.Function:
+        fn = self.fn
+        ret = fn.returned
+        forward = []
+        backward_seed: list[ir.Stmt] = []
+        extra_params: list[ir.Var] = []
+        for k, value in enumerate(ret.values):
+            if not differentiable(value):
+                continue
+            if self.entry:
+                if self.is_active(value):
+                    adj = self.adjoint(value)
+                    backward_seed.append(ir.Let((adj,), ir.Const(1.0, FLOAT), ret.span))
+                    self.declared.add(adj.name)
+                continue
+            param = ir.Var(self.names.name(f"d{self.prefix}d{value.name if isinstance(value, ir.Var) else k}"),
+                           value.type)
+            extra_params.append(param)
+            if self.is_active(value):
+                if self.adjoint(value).name in self.declared:
+                    adj = self.adjoint(value)
+                    backward_seed.append(ir.Assign(adj, ir.Prim("add", (adj, param)), ret.span))
+                else:
+                    self.adjoints[value.name] = param
+                    self.declared.add(param.name)
+        fwd, bwd = self.block(fn.body[:-1], in_loop=False)
+        forward.extend(fwd)
+        outputs = []
+        restored = {name for name, _, _ in self.saves}
+        for value in ret.values:
+            if isinstance(value, ir.Var) and value.name in restored:
+                keep = ir.Var(self.names.name(f"{value.name}_final"), value.type)
+                forward.append(ir.Let((keep,), value, ret.span))
+                value = keep
+            outputs.append(value)
+        backward = backward_seed + bwd
+        forward, backward = self.drop_unneeded_saves(forward, backward)
+        grads = []
+        tail: list[ir.Stmt] = []
+        by_name = {p.name: p for p in fn.params}
+        for p in self.active_params:
+            param = by_name[p]
+            adj = self.adjoints.get(p)
+            if adj is not None and adj.name in self.declared:
+                grads.append(adj)
+            else:
+                e = self.names.emitter(ret.span)
+                grads.append(zero_expr(e, param.type, param))
+                tail.extend(e.stmts)
+        values = tuple(outputs) + tuple(grads) if self.entry else tuple(grads)
+        body = tuple(forward + backward + tail + [ir.Return(values, ret.span)])
+        types = [v.type for v in values]
+        ret_type = types[0] if len(types) == 1 else tuple_of(types)
+        return ir.Function(name, fn.params + tuple(extra_params), ret_type, body, fn.span)
+
+    def drop_unneeded_saves(self, forward, backward):
+        """Keep a push/pop pair only for a variable the backward sweep reads."""
+        drops = set()
+        saved_stmts = {id(pop) for _, _, pop in self.saves}
+        needed = set()
+        for s in ir.walk(tuple(backward)):
+            if id(s) not in saved_stmts:
+                needed.update(v.name for v in ir.used_vars(s))
+        for name, push, pop in self.saves:
+            if name not in needed:
+                drops.add(id(push))
+                drops.add(id(pop))
+        return list(_without(forward, drops)), list(_without(backward, drops))
+
+    # ------------------------------------------------------------ blocks
+
+    def block(self, body, in_loop: bool) -> tuple[list[ir.Stmt], list[ir.Stmt]]:
+        """The forward sweep of a block and its backward sweep (already in backward order)."""
+        forward_parts: list[list[ir.Stmt]] = []
+        backward: list[ir.Stmt] = []
+        for s in reversed(body):
+            fwd_part, bwd_part = self.statement(s, in_loop)
+            forward_parts.append(fwd_part)
+            backward.extend(bwd_part)
+        return [stmt for part in reversed(forward_parts) for stmt in part], backward
+
+    def nested(self, body, in_loop: bool, span: Span):
+        self.depth += 1
+        try:
+            return self.block(body, in_loop)
+        finally:
+            self.depth -= 1
+
+    def statement(self, s: ir.Stmt, in_loop: bool) -> tuple[list[ir.Stmt], list[ir.Stmt]]:
+        if isinstance(s, (ir.If, ir.For, ir.While)):
+            fwd, bwd = self.compound(s, in_loop)
+            if self.depth == 0:
+                bwd = self.take_pending(s.span) + bwd
+            return fwd, bwd
+        if isinstance(s, ir.Push):
+            return self.push(s)
+        if isinstance(s.expr, ir.Pop):
+            return self.pop(s, in_loop)
+        if isinstance(s.expr, ir.CallFn):
+            return self.call(s, in_loop)
+        return self.binding(s, in_loop)
+
+    def compound(self, s, in_loop):
+        if isinstance(s, ir.If):
+            then_f, then_b = self.nested(s.then, in_loop, s.span)
+            else_f, else_b = self.nested(s.orelse, in_loop, s.span)
+            forward = [ir.If(s.cond, tuple(then_f), tuple(else_f), s.span)]
+            return forward, self.make_if(s.cond, then_b, else_b, s.span)
+        if isinstance(s, ir.For):
+            body_f, body_b = self.nested(s.body, True, s.span)
+            forward = [ir.For(s.var, s.start, s.stop, tuple(body_f), s.span)]
+            if not body_b:
+                return forward, []
+            e = self.names.emitter(s.span)
+            step = ir.Var(self.names.name(f"{s.var.name}_rev"), INT)
+            last = e.op("sub", e.op("add", s.start, s.stop), ir.Const(1, INT))
+            back_body = [ir.Let((s.var,), ir.Prim("sub", (last, step)), s.span)] + body_b
+            return forward, e.stmts + [ir.For(step, s.start, s.stop, tuple(back_body), s.span)]
+        body_f, body_b = self.nested(s.body, True, s.span)
+        counter = s.body[0].target
+        forward = [ir.While(s.cond, tuple(body_f), s.span)]
+        if not body_b:
+            return forward, []
+        step = ir.Var(self.names.name("trip_rev"), INT)
+        return forward, [ir.For(step, ir.Const(0, INT), counter, tuple(body_b), s.span)]
+
+    def make_if(self, cond, then_b, else_b, span) -> list[ir.Stmt]:
+        if not then_b and not else_b:
+            return []
+        if isinstance(cond, ir.Const):
+            return then_b if cond.value else else_b
+        if not then_b:
+            negated = ir.Var(self.names.temp(), cond.type)
+            return [ir.Let((negated,), ir.Prim("not", (cond,)), span), ir.If(negated, tuple(else_b), (), span)]
+        return [ir.If(cond, tuple(then_b), tuple(else_b), span)]
+
+    # ------------------------------------------------------------ saving and restoring
+
+    def saves_old_value(self, s: ir.Stmt, in_loop: bool) -> bool:
+        if not isinstance(s, ir.Assign) or s.target.name in self.trip_counters:
+            return False
+        return id(s) not in self.first_binds
+
+    def save(self, target: ir.Var, span: Span) -> tuple[ir.Stmt, ir.Stmt]:
+        push = ir.Push(target, span)
+        pop = ir.Assign(target, ir.Pop(), span)
+        self.saves.append((target.name, push, pop))
+        return push, pop
+
+    # ------------------------------------------------------------ statements
+
+    def binding(self, s: ir.Let | ir.Assign, in_loop: bool):
+        target = s.targets[0] if isinstance(s, ir.Let) else s.target
+        forward: list[ir.Stmt] = []
+        backward: list[ir.Stmt] = []
+        saving = self.saves_old_value(s, in_loop)
+        if saving:
+            push, pop = self.save(target, s.span)
+            forward.append(push)
+        forward.append(s)
+        adj = self.adjoints.get(target.name)
+        live = self.is_active(target) and adj is not None and adj.name in self.declared
+        result: ir.Atom = target
+        if live and isinstance(s.expr, ir.Prim) and lookup(s.expr.op).vjp_uses_result and saving:
+            result = ir.Var(self.names.temp(), target.type)
+            backward.append(ir.Let((result,), target, s.span))
+        if saving:
+            backward.append(pop)
+        if live:
+            self.reverse_expr(s, target, adj, result, backward)
+        return forward, backward
+
+    def reverse_expr(self, s, target: ir.Var, g: ir.Var, result: ir.Atom, out: list) -> None:
+        """Contributions of `target = expr` to its operands' adjoints, target's own adjoint last."""
+        expr = s.expr
+        e = self.names.emitter(s.span)
+        contributions: list[tuple[ir.Var, object]] = []
+        if isinstance(expr, ir.Var):
+            if self.is_active(expr):
+                contributions.append((expr, g))
+        elif isinstance(expr, ir.Prim):
+            wants = tuple(self.is_active(a) for a in expr.args)
+            if any(wants):
+                parts = lookup(expr.op).vjp(e, expr.args, result, g, wants)
+                contributions.extend((a, c) for a, c, w in zip(expr.args, parts, wants) if w and c is not None)
+        out.extend(e.stmts)
+        self.apply(target, g, contributions, isinstance(s, ir.Assign), out, s.span)
+
+    def apply(self, target: ir.Var, g: ir.Var, contributions, overwrites: bool, out: list, span: Span) -> None:
+        """Accumulate into the operands; an update's target then holds only what flowed to its old value."""
+        own = [c for a, c in contributions if a.name == target.name]
+        others = [(a, c) for a, c in contributions if a.name != target.name]
+        if overwrites:
+            own_value = self.sum_contributions(target, own, out, span)
+            for a, c in others:
+                self.accumulate(a, c, out, span)
+            if own_value is not g:
+                out.append(ir.Assign(g, own_value, span))
+        else:
+            for a, c in others:
+                self.accumulate(a, c, out, span)
+
+    def sum_contributions(self, var: ir.Var, parts, out: list, span: Span) -> ir.Atom:
+        e = self.names.emitter(span)
+        total = None
+        for c in parts:
+            if isinstance(c, IndexContribution):
+                base = total if total is not None else zero_expr(e, var.type, var)
+                total = e.op("addat", base, c.index, c.value)
+            else:
+                if var.type.kind != "vec" and c.type.kind == "vec":
+                    c = e.op("sum", c)
+                total = c if total is None else e.op("add", total, c)
+        if total is None:
+            total = zero_expr(e, var.type, var)
+        out.extend(e.stmts)
+        return total
+
+    def call(self, s: ir.Let | ir.Assign, in_loop: bool):
+        call: ir.CallFn = s.expr
+        targets = list(s.targets) if isinstance(s, ir.Let) else [s.target]
+        forward: list[ir.Stmt] = []
+        backward: list[ir.Stmt] = []
+        saving = self.saves_old_value(s, in_loop)
+        pop = None
+        if saving:
+            push, pop = self.save(s.target, s.span)
+            forward.append(push)
+        forward.append(s)
+        if pop is not None:
+            backward.append(pop)
+        callee = self.mode.program.function(call.fn)
+        cotangents = []
+        live = False
+        for t in targets:
+            if not differentiable(t):
+                continue
+            adj = self.adjoints.get(t.name)
+            if self.is_active(t) and adj is not None and adj.name in self.declared:
+                cotangents.append(adj)
+                live = True
+            else:
+                e = self.names.emitter(s.span)
+                cotangents.append(zero_expr(e, t.type, t))
+                backward.extend(e.stmts)
+        diff_params = [(a, p) for a, p in zip(call.args, callee.params) if differentiable(p)]
+        if not live or not any(self.is_active(a) for a, _ in diff_params):
+            self.reset_targets(s, targets, backward)
+            return forward, backward
+        vjp = self.mode.vjp_name(call.fn)
+        results = tuple(ir.Var(self.names.temp(), p.type) for _, p in diff_params)
+        backward.append(ir.Let(results, ir.CallFn(vjp, call.args + tuple(cotangents)), s.span))
+        contributions = [(a, r) for (a, _), r in zip(diff_params, results) if self.is_active(a)]
+        if isinstance(s, ir.Assign):
+            self.apply(s.target, self.adjoint(s.target), contributions, True, backward, s.span)
+        else:
+            for a, c in contributions:
+                self.accumulate(a, c, backward, s.span)
+        return forward, backward
+
+    def reset_targets(self, s, targets, out: list) -> None:
+        if isinstance(s, ir.Assign) and self.is_active(s.target):
+            adj = self.adjoints.get(s.target.name)
+            if adj is not None and adj.name in self.declared:
+                e = self.names.emitter(s.span)
+                zero = zero_expr(e, adj.type, s.target)
+                out.extend(e.stmts)
+                out.append(ir.Assign(adj, zero, s.span))
+
+    def push(self, s: ir.Push):
+        """A value saved by the program itself: its adjoint comes back through the tape."""
+        backward: list[ir.Stmt] = []
+        if differentiable(s.value):
+            back = ir.Var(self.names.temp(), s.value.type)
+            backward.append(ir.Let((back,), ir.Pop(), s.span))
+            if self.is_active(s.value):
+                self.accumulate(s.value, back, backward, s.span)
+        return [s], backward
+
+    def pop(self, s: ir.Let | ir.Assign, in_loop: bool):
+        target = s.targets[0] if isinstance(s, ir.Let) else s.target
+        forward: list[ir.Stmt] = []
+        backward: list[ir.Stmt] = []
+        if self.saves_old_value(s, in_loop):
+            popped = ir.Var(self.names.temp(), target.type)
+            push, pop = self.save(target, s.span)
+            forward.extend([ir.Let((popped,), ir.Pop(), s.span), push, ir.Assign(target, popped, s.span)])
+            backward.append(pop)
+        else:
+            forward.append(s)
+        if differentiable(target):
+            adj = self.adjoints.get(target.name)
+            e = self.names.emitter(s.span)
+            if self.is_active(target) and adj is not None and adj.name in self.declared:
+                backward.append(ir.Push(adj, s.span))
+                zero = zero_expr(e, adj.type, target)
+                backward.extend(e.stmts)
+                backward.append(ir.Assign(adj, zero, s.span))
+            else:
+                zero = zero_expr(e, target.type, target)
+                backward.extend(e.stmts)
+                backward.append(ir.Push(zero, s.span))
+        return forward, backward
+
+
+def bind(out: list, var: ir.Var, value: ir.Atom, declare: bool, span: Span) -> None:
+    """Bind var to value; when value is the temporary just computed, bind it in place."""
+    if out and isinstance(value, ir.Var) and ir.is_temp(value.name):
+        last = out[-1]
+        if isinstance(last, ir.Let) and last.targets == (value,):
+            out[-1] = ir.Let((var,), last.expr, span) if declare else ir.Assign(var, last.expr, span)
+            return
+    out.append(ir.Let((var,), value, span) if declare else ir.Assign(var, value, span))
+
+
+def _without(body, drops: set[int]):
+    for s in body:
+        if id(s) in drops:
+            continue
+        if isinstance(s, ir.If):
+            yield ir.If(s.cond, tuple(_without(s.then, drops)), tuple(_without(s.orelse, drops)), s.span)
+        elif isinstance(s, ir.For):
+            yield ir.For(s.var, s.start, s.stop, tuple(_without(s.body, drops)), s.span)
+        elif isinstance(s, ir.While):
+            yield ir.While(s.cond, tuple(_without(s.body, drops)), s.span)
+        else:
+            yield s
+
+
+def reverse_entry(program: ir.Program, fn: ir.Function, wrt: list[str], fn_names: Namer) -> list[ir.Function]:
+    """The functions of a reverse-mode derivative program, its entry last: (value, d/dwrt1, ...)."""
+    mode = ReverseMode(program, fn_names)
+    entry = FunctionVjp(mode, fn, list(wrt), entry=True).build(fn_names.name(f"{fn.name}_reverse"))
+    return mode.functions() + [entry]
+
+
+__all__ = ["reverse_entry", "ReverseMode", "Emitter"]

@@ -1,0 +1,290 @@
+"""Simplification: IR -> IR passes that make derivative programs read like the lecture's slides.
+
+Constant folding, algebraic identities (`x * 1`, `x + 0`, `-(-x)`, `x ^ 1`),
+copy propagation, common subexpressions, sinking a temporary into its only use,
+and dead code. Named variables (`dbda`, the program's own) are kept even when
+they become copies: they are what a student reads. Temporaries (`_1`) are
+folded away where they can be. No pass ever removes an operation that can fail
+(a division, a log), so errors still happen where the program says.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from adlang.ir import nodes as ir
+from adlang.ir.builder import rename_atom
+from adlang.ir.primitives import lookup
+
+MAX_ROUNDS = 20
+
+
+def simplify_program(program: ir.Program) -> ir.Program:
+    return ir.Program(tuple(simplify_function(fn) for fn in program.functions))
+
+
+def simplify_function(fn: ir.Function) -> ir.Function:
+    for _ in range(MAX_ROUNDS):
+        new = _round(fn)
+        if new == fn:
+            return new
+        fn = new
+    return fn
+
+
+def _round(fn: ir.Function) -> ir.Function:
+    reassigned = _reassigned(fn)
+    body = _rewrite_block(fn.body, reassigned)
+    body = _propagate_copies(body, reassigned)
+    body = _common_subexpressions(body, reassigned, {})
+    body = _sink_temporaries(body)
+    body = _drop_dead(body)
+    return ir.Function(fn.name, fn.params, fn.ret, body, fn.span)
+
+
+def _reassigned(fn: ir.Function) -> set[str]:
+    """Names updated after their declaration (their value is not fixed where they are declared)."""
+    names = set()
+    for s in ir.walk(fn.body):
+        if isinstance(s, ir.Assign):
+            names.add(s.target.name)
+    return names
+
+
+def _map_blocks(s: ir.Stmt, fn) -> ir.Stmt:
+    if isinstance(s, ir.If):
+        return ir.If(s.cond, fn(s.then), fn(s.orelse), s.span)
+    if isinstance(s, ir.For):
+        return ir.For(s.var, s.start, s.stop, fn(s.body), s.span)
+    if isinstance(s, ir.While):
+        return ir.While(s.cond, fn(s.body), s.span)
+    return s
+
+
+# ---------------------------------------------------------------- folding and identities
+
+
+def _rewrite_block(body, reassigned) -> tuple[ir.Stmt, ...]:
+    defs: dict[str, ir.Expr] = {}
+    out = []
+    for s in body:
+        if isinstance(s, (ir.Let, ir.Assign)) and isinstance(s.expr, ir.Prim):
+            target = s.targets[0] if isinstance(s, ir.Let) else s.target
+            if not (isinstance(s, ir.Let) and len(s.targets) > 1):
+                expr = _simplify_expr(s.expr, target, defs)
+                s = ir.Let(s.targets, expr, s.span) if isinstance(s, ir.Let) else ir.Assign(target, expr, s.span)
+        if isinstance(s, ir.Let) and len(s.targets) == 1 and s.targets[0].name not in reassigned:
+            defs[s.targets[0].name] = s.expr
+        out.append(_map_blocks(s, lambda b: _rewrite_block(b, reassigned)))
+    return tuple(out)
+
+
+def _is_const(a, value) -> bool:
+    return isinstance(a, ir.Const) and not isinstance(a.value, bool) and a.value == value
+
+
+def _simplify_expr(expr: ir.Prim, target: ir.Var, defs) -> ir.Expr:
+    prim = lookup(expr.op)
+    args = expr.args
+    if args and all(isinstance(a, ir.Const) for a in args) and target.type.kind in ("float", "int", "bool"):
+        try:
+            value = prim.evaluator(tuple(a.type for a in args))(*[a.value for a in args])
+        except (ArithmeticError, ValueError):
+            value = None
+        if value is not None and not (isinstance(value, float) and not math.isfinite(value)):
+            if target.type.kind == "float" and not isinstance(value, bool):
+                value = float(value)
+            return ir.Const(value, target.type)
+    same = None
+    if expr.op == "mul":
+        same = args[0] if _is_const(args[1], 1) else args[1] if _is_const(args[0], 1) else None
+    elif expr.op == "add":
+        same = args[0] if _is_const(args[1], 0) else args[1] if _is_const(args[0], 0) else None
+    elif expr.op == "sub" and _is_const(args[1], 0):
+        same = args[0]
+    elif expr.op in ("div", "pow") and _is_const(args[1], 1):
+        same = args[0]
+    elif expr.op == "neg" and isinstance(args[0], ir.Var):
+        inner = defs.get(args[0].name)
+        if isinstance(inner, ir.Prim) and inner.op == "neg":
+            same = inner.args[0]
+    elif expr.op == "sub" and _is_const(args[0], 0) and target.type.kind == args[1].type.kind:
+        return ir.Prim("neg", (args[1],))
+    if same is not None and same.type.kind == target.type.kind:
+        return same
+    return expr
+
+
+# ---------------------------------------------------------------- copies and common subexpressions
+
+
+def _propagate_copies(body, reassigned) -> tuple[ir.Stmt, ...]:
+    """Replace a temporary that copies a fixed value by that value."""
+    mapping: dict[str, ir.Atom] = {}
+    for s in ir.walk(body):
+        if isinstance(s, ir.Let) and len(s.targets) == 1 and isinstance(s.expr, (ir.Var, ir.Const)):
+            t = s.targets[0]
+            source = s.expr
+            if ir.is_temp(t.name) and t.name not in reassigned and t.type.kind == source.type.kind:
+                if isinstance(source, ir.Const) or source.name not in reassigned:
+                    mapping[t.name] = source
+    if not mapping:
+        return body
+
+    def resolve(a):
+        seen = 0
+        while isinstance(a, ir.Var) and a.name in mapping and seen < 100:
+            a = mapping[a.name]
+            seen += 1
+        return a
+
+    return _substitute(body, resolve, set(mapping))
+
+
+def _substitute(body, resolve, dropped: set[str]) -> tuple[ir.Stmt, ...]:
+    out = []
+    for s in body:
+        if isinstance(s, ir.Let) and len(s.targets) == 1 and s.targets[0].name in dropped:
+            continue
+        out.append(_substitute_stmt(s, resolve, dropped))
+    return tuple(out)
+
+
+def _substitute_stmt(s, resolve, dropped):
+    def expr(e):
+        if isinstance(e, (ir.Var, ir.Const)):
+            return resolve(e)
+        if isinstance(e, ir.Prim):
+            return ir.Prim(e.op, tuple(resolve(a) for a in e.args))
+        if isinstance(e, ir.CallFn):
+            return ir.CallFn(e.fn, tuple(resolve(a) for a in e.args))
+        return e
+
+    if isinstance(s, ir.Let):
+        return ir.Let(s.targets, expr(s.expr), s.span)
+    if isinstance(s, ir.Assign):
+        return ir.Assign(s.target, expr(s.expr), s.span)
+    if isinstance(s, ir.Push):
+        return ir.Push(resolve(s.value), s.span)
+    if isinstance(s, ir.Return):
+        return ir.Return(tuple(resolve(a) for a in s.values), s.span)
+    if isinstance(s, ir.If):
+        return ir.If(resolve(s.cond), _substitute(s.then, resolve, dropped),
+                     _substitute(s.orelse, resolve, dropped), s.span)
+    if isinstance(s, ir.For):
+        return ir.For(s.var, resolve(s.start), resolve(s.stop), _substitute(s.body, resolve, dropped), s.span)
+    if isinstance(s, ir.While):
+        return ir.While(resolve(s.cond), _substitute(s.body, resolve, dropped), s.span)
+    return s
+
+
+def _common_subexpressions(body, reassigned, available: dict) -> tuple[ir.Stmt, ...]:
+    """A second `let t = op(a, b)` of fixed operands reuses the first (in the same or an enclosing block)."""
+    available = dict(available)
+    out = []
+    for s in body:
+        if isinstance(s, ir.Let) and len(s.targets) == 1 and isinstance(s.expr, ir.Prim):
+            t = s.targets[0]
+            fixed = all(not isinstance(a, ir.Var) or a.name not in reassigned for a in s.expr.args)
+            if fixed and t.name not in reassigned:
+                key = (s.expr, t.type)
+                if key in available:
+                    s = ir.Let(s.targets, available[key], s.span)
+                else:
+                    available[key] = t
+        out.append(_map_blocks(s, lambda b: _common_subexpressions(b, reassigned, available)))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- sinking and dead code
+
+
+def _use_counts(body) -> Counter:
+    counts: Counter = Counter()
+    for s in ir.walk(body):
+        for v in ir.used_vars(s):
+            counts[v.name] += 1
+    return counts
+
+
+def _sink_temporaries(body, counts: Counter | None = None) -> tuple[ir.Stmt, ...]:
+    """`let _1 = y * d; ...; d = _1` becomes `d = y * d` when nothing between changes y or d."""
+    if counts is None:
+        counts = _use_counts(body)
+    stmts = list(body)
+    i = 0
+    while i < len(stmts):
+        s = stmts[i]
+        if (isinstance(s, ir.Let) and len(s.targets) == 1 and ir.is_temp(s.targets[0].name)
+                and isinstance(s.expr, ir.Prim) and counts[s.targets[0].name] == 1):
+            temp = s.targets[0]
+            operands = {a.name for a in s.expr.args if isinstance(a, ir.Var)}
+            for j in range(i + 1, len(stmts)):
+                u = stmts[j]
+                if isinstance(u, (ir.Let, ir.Assign)) and u.expr == temp:
+                    target = u.targets[0] if isinstance(u, ir.Let) else u.target
+                    if len(getattr(u, "targets", (target,))) == 1 and target.type.kind == temp.type.kind:
+                        stmts[j] = (ir.Let(u.targets, s.expr, u.span) if isinstance(u, ir.Let)
+                                    else ir.Assign(target, s.expr, u.span))
+                        del stmts[i]
+                        i -= 1
+                    break
+                if isinstance(u, (ir.If, ir.For, ir.While, ir.Push)) or isinstance(getattr(u, "expr", None), ir.Pop):
+                    break
+                if any(v.name in operands or v.name == temp.name for v in ir.defined_vars(u)):
+                    break
+                if any(v.name == temp.name for v in ir.used_vars(u)):
+                    break
+        i += 1
+    return tuple(_map_blocks(s, lambda b: _sink_temporaries(b, counts)) for s in stmts)
+
+
+def _removable(s: ir.Stmt) -> bool:
+    if not isinstance(s, (ir.Let, ir.Assign)):
+        return False
+    if isinstance(s, ir.Let) and len(s.targets) > 1:
+        return False
+    expr = s.expr
+    if isinstance(expr, (ir.Var, ir.Const)):
+        return True
+    return isinstance(expr, ir.Prim) and lookup(expr.op).total
+
+
+def _drop_dead(body) -> tuple[ir.Stmt, ...]:
+    """Remove bindings of variables nobody reads, when they cannot fail."""
+    counts = _use_counts(body)
+
+    def keep(s) -> bool:
+        if not _removable(s):
+            return True
+        target = s.targets[0] if isinstance(s, ir.Let) else s.target
+        return counts[target.name] > 0 or _self_use_only(s, target, counts)
+
+    def prune(block):
+        out = []
+        for s in block:
+            if keep(s):
+                out.append(_map_blocks(s, prune))
+        return tuple(_drop_empty(out))
+
+    return prune(body)
+
+
+def _self_use_only(s, target, counts) -> bool:
+    """An update like `x = x + 1` whose only reader is itself keeps x alive only for itself: dead."""
+    own = sum(1 for v in ir.used_vars(s) if v.name == target.name)
+    return counts[target.name] > own
+
+
+def _drop_empty(stmts):
+    for s in stmts:
+        if isinstance(s, (ir.For, ir.While)) and not s.body and isinstance(s, ir.For):
+            continue
+        if isinstance(s, ir.If) and not s.then and not s.orelse:
+            continue
+        yield s
+
+
+def rename_uses(body, mapping):
+    return _substitute(body, lambda a: rename_atom(a, mapping), set())

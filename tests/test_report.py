@@ -1,0 +1,221 @@
+"""Error text with its caret, the JSON objects of the spec, and the human rendering of a run."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from adlang.errors import ParseError, RuntimeFault, Span, TypeCheckError, UsageError
+from adlang.report import (
+    RunReport,
+    call_line,
+    caret_line,
+    dump_json,
+    error_object,
+    format_error,
+    format_value,
+    make_console,
+    print_run,
+    run_object,
+    to_json_value,
+)
+
+SOURCE = "def f(x):\n    let y = x / 0.0\n    return y\n"
+
+
+@dataclass
+class Entry:
+    name: str
+    value: object
+    line: int
+
+
+# ---------------------------------------------------------------- error text
+
+
+def test_error_line_source_line_and_caret():
+    err = RuntimeFault("division by zero", Span(2, 13))
+    lines = format_error(err, "prog.ad", SOURCE).split("\n")
+    assert lines[0] == "prog.ad:2:13: runtime error: division by zero"
+    assert lines[1] == "    let y = x / 0.0"
+    assert lines[2] == " " * 12 + "^"
+    assert lines[1][lines[2].index("^")] == "x"
+
+
+def test_caret_underlines_a_span_on_one_line():
+    err = TypeCheckError("bad", Span(2, 13, 2, 19))
+    caret = format_error(err, "prog.ad", SOURCE).split("\n")[2]
+    assert caret == " " * 12 + "^" * 7
+
+
+def test_caret_for_a_span_over_several_lines_is_one_caret():
+    assert caret_line("abc", Span(1, 2, 3, 1)) == " ^"
+
+
+def test_caret_copies_tabs_so_it_lines_up():
+    assert caret_line("\tx = 1", Span(1, 2)) == "\t^"
+
+
+def test_caret_past_the_end_of_the_line():
+    assert caret_line("if x", Span(1, 5)) == "    ^"
+
+
+def test_windows_line_endings_are_not_shown():
+    err = ParseError("bad", Span(1, 1))
+    assert format_error(err, "p.ad", "abc\r\ndef\r\n").split("\n")[1] == "abc"
+
+
+def test_error_without_a_place_still_names_file_and_kind():
+    assert format_error(RuntimeFault("boom"), "p.ad", SOURCE) == "p.ad: runtime error: boom"
+    assert format_error(RuntimeFault("boom", Span(0, 0)), "p.ad", SOURCE) == "p.ad: runtime error: boom"
+
+
+def test_line_outside_the_source_gives_only_the_error_line():
+    assert format_error(ParseError("eof", Span(9, 1)), "p.ad", SOURCE) == "p.ad:9:1: parse error: eof"
+
+
+def test_usage_error_text():
+    assert format_error(UsageError("missing argument 'x'"), None, None) == "adlang: usage error: missing argument 'x'"
+
+
+# ---------------------------------------------------------------- JSON errors
+
+
+def test_error_object():
+    obj = error_object(TypeCheckError("'z' is not declared", Span(3, 16)))
+    assert obj == {"error": {"kind": "type", "message": "'z' is not declared", "line": 3, "column": 16}}
+
+
+def test_usage_error_object_has_null_place():
+    obj = error_object(UsageError("missing argument 'rate'", Span(1, 1)))
+    assert obj["error"]["kind"] == "usage"
+    assert obj["error"]["line"] is None and obj["error"]["column"] is None
+
+
+def test_error_object_is_one_json_line():
+    text = dump_json(error_object(RuntimeFault("x", Span(1, 2))))
+    assert "\n" not in text
+    assert json.loads(text)["error"]["line"] == 1
+
+
+# ---------------------------------------------------------------- JSON values
+
+
+def test_non_finite_floats_become_strings_recursively():
+    value = (float("nan"), np.array([1.0, np.inf, -np.inf]), [np.float64("nan")])
+    assert to_json_value(value) == ["nan", [1.0, "inf", "-inf"], ["nan"]]
+
+
+def test_numpy_scalars_and_arrays_become_python():
+    assert to_json_value(np.float64(1.5)) == 1.5 and type(to_json_value(np.float64(1.5))) is float
+    assert type(to_json_value(np.int64(3))) is int
+    assert to_json_value(np.bool_(True)) is True
+    assert to_json_value(np.eye(2)) == [[1.0, 0.0], [0.0, 1.0]]
+    assert to_json_value(np.array(2.5)) == 2.5
+
+
+def test_ints_and_bools_keep_their_type():
+    assert to_json_value([1, True, 2.0]) == [1, True, 2.0]
+    assert type(to_json_value(1)) is int and to_json_value(True) is True
+
+
+def test_dump_json_never_writes_nan():
+    text = dump_json({"v": float("nan"), "w": [float("-inf")]})
+    assert text == '{"v": "nan", "w": ["-inf"]}'
+
+
+def test_unknown_values_are_refused():
+    with pytest.raises(TypeError):
+        to_json_value(object())
+
+
+def report(**extra) -> RunReport:
+    base = {"function": "foo", "args": {"x": 2.0, "y": 3.0}, "value": 21.0, "steps": 3}
+    return RunReport(**(base | extra))
+
+
+def test_run_object_plain_has_only_the_plain_keys():
+    obj = run_object(report())
+    assert list(obj) == ["function", "args", "value", "stats"]
+    assert obj["stats"] == {"steps": 3}
+
+
+def test_run_object_with_everything():
+    obj = run_object(
+        report(
+            grad={"x": 3.0, "y": np.float64(7.0)},
+            hessian={"x": {"x": 0.0, "y": 1.0}, "y": {"x": 1.0, "y": 0.0}},
+            trace=[Entry("a", 7.0, 2), Entry("b", np.float64(21.0), 3)],
+        )
+    )
+    assert list(obj) == ["function", "args", "value", "grad", "hessian", "trace", "stats"]
+    assert obj["grad"] == {"x": 3.0, "y": 7.0}
+    assert obj["hessian"]["x"]["y"] == 1.0
+    assert obj["trace"] == [{"name": "a", "value": 7.0, "line": 2}, {"name": "b", "value": 21.0, "line": 3}]
+    json.loads(dump_json(obj))
+
+
+def test_run_object_vec_and_tuple_values():
+    obj = run_object(report(args={"v": np.array([1.0, 2.0])}, value=(1.5, np.array([3.0, np.nan]), 2, True)))
+    assert obj["args"] == {"v": [1.0, 2.0]}
+    assert obj["value"] == [1.5, [3.0, "nan"], 2, True]
+
+
+# ---------------------------------------------------------------- human output
+
+
+def test_format_value_keeps_full_precision():
+    assert format_value(3.536921536500002) == "3.536921536500002"
+    assert format_value(np.float64(0.1)) == "0.1"
+    assert format_value(True) == "true"
+    assert format_value(np.array([1.0, 2.5])) == "[1.0, 2.5]"
+    assert format_value((1.0, 2, np.array([float("inf")]))) == "(1.0, 2, [inf])"
+
+
+def test_call_line_shortens_long_vecs():
+    assert call_line("foo", {"x": 2.0, "y": 3.0}) == "foo(x=2.0, y=3.0)"
+    line = call_line("fit", {"xs": np.arange(100.0)})
+    assert "(100 values)" in line and "99.0" in line
+
+
+def render(r: RunReport) -> str:
+    out = io.StringIO()
+    print_run(make_console(out), r)
+    return out.getvalue()
+
+
+def test_print_run_plain_text_without_escape_codes():
+    text = render(report(grad={"x": 3.536921536500002, "y": 7.0}, mode="reverse"))
+    assert "\x1b[" not in text
+    assert "foo(x=2.0, y=3.0)" in text
+    assert "value = 21.0" in text
+    assert "gradient (reverse mode)" in text
+    assert "3.536921536500002" in text
+    assert "3 steps" in text
+
+
+def test_print_run_hessian_and_trace():
+    text = render(
+        report(
+            grad={"x": 1.0},
+            hessian={"x": {"x": 2.0}},
+            trace=[Entry("a", 7.0, 2), Entry("i", 0, 3)],
+            mode="forward-over-reverse",
+        )
+    )
+    assert "hessian (forward-over-reverse)" in text
+    assert "trace" in text
+    lines = text.splitlines()
+    assert any(line.split() == ["2", "a", "7.0"] for line in lines)
+    assert any(line.split() == ["3", "i", "0"] for line in lines)
+
+
+def test_long_numbers_are_never_cut():
+    value = np.linspace(0.1, 1.7, 40) / 3.0
+    text = render(report(value=value, grad={"x": value}, mode="reverse"))
+    for x in value:
+        assert repr(float(x)) in text
