@@ -19,9 +19,9 @@ from adlang.errors import UsageError
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
 from adlang.ir.builder import Namer
-from adlang.ir.forward import forward_entry
+from adlang.ir.forward import ForwardMode, forward_entry
 from adlang.ir.printer import print_program
-from adlang.ir.reverse import reverse_entry
+from adlang.ir.reverse import ReverseMode, reverse_entry
 from adlang.ir.simplify import simplify_function
 from adlang.ir.types import tuple_of
 
@@ -59,7 +59,9 @@ def derivative_program(program: ir.Program, fn_name: str, wrt: list[str], mode: 
     if order == 2 and any(p.type.kind == "vec" for p in fn.params if p.name in wrt):
         raise UsageError("--order 2 takes float parameters only (the language has no matrix type for a vec's Hessian)")
     names = Namer(set(program.names) | {"main"})
-    generated = _first_order(program, fn, wrt, passes[0], names)
+    mode = _mode(passes[0], program, names)
+    entry = _entry(mode, fn, wrt)
+    generated = mode.functions() + [entry]
     if order == 2:
         inner = ir.Program(program.functions + tuple(generated))
         generated += _second_order(inner, fn, generated[-1], wrt, passes[1], names)
@@ -70,15 +72,19 @@ def derivative_program(program: ir.Program, fn_name: str, wrt: list[str], mode: 
     return ir.Program(tuple(needed)), entry.name
 
 
-def _first_order(program, fn, wrt, mode, names) -> list[ir.Function]:
-    build = forward_entry if mode == "forward" else reverse_entry
-    return build(program, fn, wrt, names)
+def _mode(name: str, program: ir.Program, names: Namer) -> ForwardMode | ReverseMode:
+    return ForwardMode(program, names) if name == "forward" else ReverseMode(program, names)
+
+
+def _entry(mode: ForwardMode | ReverseMode, fn: ir.Function, wrt: list[str]) -> ir.Function:
+    return forward_entry(mode, fn, wrt) if isinstance(mode, ForwardMode) else reverse_entry(mode, fn, wrt)
 
 
 def _second_order(program, fn, first, wrt, outer_mode, names) -> list[ir.Function]:
     """For each gradient component i, the outer mode of `first`'s output 1 + i; then the entry gathers rows."""
     out: list[ir.Function] = []
     rows: list[str] = []
+    mode = _mode(outer_mode, program, names)
     span = fn.span
     grads_types = first.ret.items
     for i, w in enumerate(wrt):
@@ -88,10 +94,9 @@ def _second_order(program, fn, first, wrt, outer_mode, names) -> list[ir.Functio
         body = (ir.Let(outs, ir.CallFn(first.name, fn.params), span), ir.Let((picked,), outs[1 + i], span),
                 ir.Return((picked,), span))
         picker = ir.Function(picker_name, fn.params, picked.type, body, span)
-        extended = ir.Program(program.functions + tuple(out) + (picker,))
-        row = _first_order(extended, picker, wrt, outer_mode, names)
-        out += [picker] + row
-        rows.append(row[-1].name)
+        row = _entry(mode, picker, wrt)
+        out += [picker, row]
+        rows.append(row.name)
     values = [ir.Var(names.name(f"{fn.name}_value"), grads_types[0])]
     grads = [ir.Var(f"d{fn.name}d{w}", grads_types[1 + i]) for i, w in enumerate(wrt)]
     body: list[ir.Stmt] = [ir.Let(tuple(values + grads), ir.CallFn(first.name, fn.params), span)]
@@ -105,7 +110,7 @@ def _second_order(program, fn, first, wrt, outer_mode, names) -> list[ir.Functio
     body.append(ir.Return(result, span))
     entry = ir.Function(names.name(f"{fn.name}_hessian"), fn.params, tuple_of(v.type for v in result),
                         tuple(body), span)
-    return out + [entry]
+    return mode.functions() + out + [entry]
 
 
 def _reachable(program: ir.Program, generated: list[ir.Function], entry: ir.Function) -> list[ir.Function]:

@@ -46,7 +46,10 @@ class Machine:
     max_steps: int = DEFAULT_MAX_STEPS
     trace: list[TraceEntry] | None = None
     steps: int = 0
-    tape: list = field(default_factory=list)
+    tapes: dict[int, list] = field(default_factory=dict)
+
+    def tape(self, number: int) -> list:
+        return self.tapes.setdefault(number, [])
     compiled: dict[str, Callable] = field(default_factory=dict)
 
     def function(self, name: str) -> Callable:
@@ -178,7 +181,7 @@ class Compiler:
         if isinstance(expr, (ir.Var, ir.Const)):
             return self.getter(expr)
         if isinstance(expr, ir.Pop):
-            return self.pop(span)
+            return self.pop(expr, span)
         if isinstance(expr, ir.CallFn):
             return self.call(expr, span)
         return self.primitive(expr, span)
@@ -247,8 +250,8 @@ class Compiler:
 
         return run
 
-    def pop(self, span: Span) -> Callable[[Env], object]:
-        tape = self.m.tape
+    def pop(self, expr: ir.Pop, span: Span) -> Callable[[Env], object]:
+        tape = self.m.tape(expr.tape)
 
         def run(env):
             if not tape:
@@ -294,7 +297,7 @@ class Compiler:
 
     def push(self, stmt: ir.Push) -> Code:
         get = self.getter(stmt.value)
-        tape = self.m.tape
+        tape = self.m.tape(stmt.tape)
 
         def run(env):
             tape.append(get(env))

@@ -82,7 +82,7 @@ def rename_stmt(s: ir.Stmt, mapping: dict[str, str]) -> ir.Stmt:
     if isinstance(s, ir.Assign):
         return ir.Assign(r(s.target), rename_expr(s.expr, mapping), s.span)
     if isinstance(s, ir.Push):
-        return ir.Push(r(s.value), s.span)
+        return ir.Push(r(s.value), s.span, s.tape)
     if isinstance(s, ir.If):
         return ir.If(r(s.cond), rename_body(s.then, mapping), rename_body(s.orelse, mapping), s.span)
     if isinstance(s, ir.For):

@@ -120,7 +120,7 @@ class FunctionJvp:
             out.append(s)
             if differentiable(s.value):
                 for d in self.directions:
-                    out.append(ir.Push(self.tangent_or_zero(s.value, d, out, s.span), s.span))
+                    out.append(ir.Push(self.tangent_or_zero(s.value, d, out, s.span), s.span, s.tape))
         elif isinstance(s.expr, ir.Pop):
             self.pop(s, out)
         elif isinstance(s.expr, ir.CallFn):
@@ -172,8 +172,9 @@ class FunctionJvp:
         if differentiable(target):
             for d in reversed(self.directions):
                 tangent = self.tangent(target, d)
-                out.append(ir.Let((tangent,), ir.Pop(), s.span) if isinstance(s, ir.Let)
-                           else ir.Assign(tangent, ir.Pop(), s.span))
+                popped = ir.Pop(s.expr.tape)
+                out.append(ir.Let((tangent,), popped, s.span) if isinstance(s, ir.Let)
+                           else ir.Assign(tangent, popped, s.span))
         out.append(s)
 
     def call(self, s: ir.Let | ir.Assign, out: list) -> None:
@@ -230,22 +231,20 @@ def bind_tangent(out: list, tangent: ir.Var, value: ir.Atom, declare: bool, span
 # ---------------------------------------------------------------- the entry
 
 
-def forward_entry(program: ir.Program, fn: ir.Function, wrt: list[str], fn_names: Namer) -> list[ir.Function]:
-    """The functions of a forward-mode derivative program, its entry last.
+def forward_entry(mode: ForwardMode, fn: ir.Function, wrt: list[str]) -> ir.Function:
+    """The entry of a forward-mode derivative program: fn's parameters in, (value, d/dwrt1, ...) out.
 
-    The entry takes fn's parameters and returns (value, d/dwrt1, d/dwrt2, ...).
+    The JVPs it calls are made in `mode` (`mode.functions()`), once for all entries built there.
     """
-    mode = ForwardMode(program, fn_names)
+    fn_names = mode.fn_names
     params = {p.name: p for p in fn.params}
     scalars = tuple(w for w in wrt if params[w].type.kind == "float")
     vecs = [w for w in wrt if params[w].type.kind == "vec"]
     entry_name = fn_names.name(f"{fn.name}_forward")
     if not vecs:
         seeds = lambda p, d: ir.Const(1.0 if p.name == d else 0.0, FLOAT)  # noqa: E731
-        entry = FunctionJvp(mode, fn, scalars, set(scalars), seeds).build(entry_name)
-        return mode.functions() + [entry]
-    entry = _entry_with_vecs(mode, fn, wrt, scalars, vecs, entry_name)
-    return mode.functions() + [entry]
+        return FunctionJvp(mode, fn, scalars, set(scalars), seeds).build(entry_name)
+    return _entry_with_vecs(mode, fn, wrt, scalars, vecs, entry_name)
 
 
 def _entry_with_vecs(mode: ForwardMode, fn: ir.Function, wrt, scalars, vecs, entry_name) -> ir.Function:

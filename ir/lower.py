@@ -250,7 +250,7 @@ class FunctionLowering:
             if declared is None:
                 raise TypeCheckError("`pop()` needs the type of what it restores: `let x: float = pop()`", stmt.span)
             target = self.declare(stmt.names[0], declared)
-            self.emit(ir.Let((target,), ir.Pop(), stmt.span))
+            self.emit(ir.Let((target,), self._pop_expr(stmt.value), stmt.span))
             return
         rhs, got = self.rhs(stmt.value)
         if got.kind == "tuple":
@@ -299,7 +299,7 @@ class FunctionLowering:
                 f"'{target.name}' is the loop variable; it cannot be updated inside its loop", stmt.name.span
             )
         if stmt.op == "=" and self._is_pop(stmt.value):
-            self.emit(ir.Assign(target, ir.Pop(), stmt.span))
+            self.emit(ir.Assign(target, self._pop_expr(stmt.value), stmt.span))
             return
         value: ast.Expr = stmt.value
         if stmt.op != "=":
@@ -316,12 +316,13 @@ class FunctionLowering:
             raise TypeCheckError(
                 f"the result of {call.func}(...) is not used; bind it with `let r = {call.func}(...)`", stmt.span
             )
-        if len(call.args) != 1:
-            raise TypeCheckError("push() takes one value", call.span)
+        if len(call.args) not in (1, 2):
+            raise TypeCheckError("push() takes one value, and optionally a tape number: push(x), push(x, 1)", call.span)
+        tape = self._tape_number(call.args[1:], call.span)
         value = self.atom(call.args[0])
         if value.type.kind == "tuple":
             raise TypeCheckError("push() saves one value, not a tuple", call.span)
-        self.emit(ir.Push(value, stmt.span))
+        self.emit(ir.Push(value, stmt.span, tape))
 
     def stmt_For(self, stmt: ast.For) -> None:
         start = self.int_atom(stmt.start, "the start of a for range")
@@ -494,11 +495,18 @@ class FunctionLowering:
         )
 
     def _is_pop(self, e: ast.Expr) -> bool:
-        if isinstance(e, ast.Call) and e.func == "pop":
-            if e.args:
-                raise TypeCheckError("pop() takes no argument", e.span)
-            return True
-        return False
+        return isinstance(e, ast.Call) and e.func == "pop"
+
+    def _tape_number(self, args: tuple[ast.Expr, ...], span: Span) -> int:
+        """`pop()` and `push(x)` use tape 0; `pop(K)` and `push(x, K)` tape K, an int literal."""
+        if not args:
+            return 0
+        if len(args) == 1 and isinstance(args[0], ast.Num) and isinstance(args[0].value, int) and args[0].value >= 0:
+            return args[0].value
+        raise TypeCheckError("a tape is named by an int literal: push(x, 1), pop(1)", span)
+
+    def _pop_expr(self, e: ast.Call) -> ir.Pop:
+        return ir.Pop(self._tape_number(e.args, e.span))
 
     def logical(self, e: ast.Binary) -> tuple[ir.Expr, Type]:
         """`and`/`or`: both sides evaluated when the right one cannot fail, else short-circuited."""

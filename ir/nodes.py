@@ -63,7 +63,14 @@ class CallFn:
 
 @dataclass(frozen=True)
 class Pop:
-    """The value on top of the tape, removed from it; its type is the target's."""
+    """The value on top of a tape, removed from it; its type is the target's.
+
+    Tapes are numbered: the program's own are 0 (`pop()`), and each reverse pass
+    saves on a tape of its own (`pop(1)`), so a pass applied to a program that
+    already uses the tape never takes the program's values.
+    """
+
+    tape: int = 0
 
 
 Expr = Var | Const | Prim | CallFn | Pop
@@ -96,6 +103,7 @@ class Push:
 
     value: Atom
     span: Span = field(default=NO_SPAN, compare=False)
+    tape: int = 0
 
 
 @dataclass(frozen=True)
@@ -222,6 +230,18 @@ def defined_vars(stmt: Stmt) -> list[Var]:
     if isinstance(stmt, For):
         return [stmt.var]
     return []
+
+
+def tapes_in(functions) -> set[int]:
+    """The tape numbers the functions use."""
+    tapes = {0}
+    for fn in functions:
+        for s in walk(fn.body):
+            if isinstance(s, Push):
+                tapes.add(s.tape)
+            elif isinstance(s, (Let, Assign)) and isinstance(s.expr, Pop):
+                tapes.add(s.expr.tape)
+    return tapes
 
 
 def names_in(fn: Function) -> set[str]:

@@ -31,6 +31,7 @@ class ReverseMode:
         self.fn_names = fn_names
         self.generated: dict[str, ir.Function | None] = {}
         self.order: list[str] = []
+        self.tape = max(ir.tapes_in(program.functions)) + 1
 
     def vjp_name(self, fn_name: str) -> str:
         if fn_name not in self.generated:
@@ -281,8 +282,8 @@ class FunctionVjp:
         return id(s) not in self.first_binds
 
     def save(self, target: ir.Var, span: Span) -> tuple[ir.Stmt, ir.Stmt]:
-        push = ir.Push(target, span)
-        pop = ir.Assign(target, ir.Pop(), span)
+        push = ir.Push(target, span, self.mode.tape)
+        pop = ir.Assign(target, ir.Pop(self.mode.tape), span)
         self.saves.append((target.name, push, pop))
         return push, pop
 
@@ -411,7 +412,7 @@ class FunctionVjp:
         backward: list[ir.Stmt] = []
         if differentiable(s.value):
             back = ir.Var(self.names.temp(), s.value.type)
-            backward.append(ir.Let((back,), ir.Pop(), s.span))
+            backward.append(ir.Let((back,), ir.Pop(s.tape), s.span))
             if self.is_active(s.value):
                 self.accumulate(s.value, back, backward, s.span)
         return [s], backward
@@ -423,7 +424,7 @@ class FunctionVjp:
         if self.saves_old_value(s, in_loop):
             popped = ir.Var(self.names.temp(), target.type)
             push, pop = self.save(target, s.span)
-            forward.extend([ir.Let((popped,), ir.Pop(), s.span), push, ir.Assign(target, popped, s.span)])
+            forward.extend([ir.Let((popped,), s.expr, s.span), push, ir.Assign(target, popped, s.span)])
             backward.append(pop)
         else:
             forward.append(s)
@@ -431,14 +432,14 @@ class FunctionVjp:
             adj = self.adjoints.get(target.name)
             e = self.names.emitter(s.span)
             if self.is_active(target) and adj is not None and adj.name in self.declared:
-                backward.append(ir.Push(adj, s.span))
+                backward.append(ir.Push(adj, s.span, s.expr.tape))
                 zero = zero_expr(e, adj.type, target)
                 backward.extend(e.stmts)
                 backward.append(ir.Assign(adj, zero, s.span))
             else:
                 zero = zero_expr(e, target.type, target)
                 backward.extend(e.stmts)
-                backward.append(ir.Push(zero, s.span))
+                backward.append(ir.Push(zero, s.span, s.expr.tape))
         return forward, backward
 
 
@@ -466,11 +467,12 @@ def _without(body, drops: set[int]):
             yield s
 
 
-def reverse_entry(program: ir.Program, fn: ir.Function, wrt: list[str], fn_names: Namer) -> list[ir.Function]:
-    """The functions of a reverse-mode derivative program, its entry last: (value, d/dwrt1, ...)."""
-    mode = ReverseMode(program, fn_names)
-    entry = FunctionVjp(mode, fn, list(wrt), entry=True).build(fn_names.name(f"{fn.name}_reverse"))
-    return mode.functions() + [entry]
+def reverse_entry(mode: ReverseMode, fn: ir.Function, wrt: list[str]) -> ir.Function:
+    """The entry of a reverse-mode derivative program: fn's parameters in, (value, d/dwrt1, ...) out.
+
+    The callees' VJPs it needs are made in `mode` (`mode.functions()`), once for all entries built there.
+    """
+    return FunctionVjp(mode, fn, list(wrt), entry=True).build(mode.fn_names.name(f"{fn.name}_reverse"))
 
 
 __all__ = ["reverse_entry", "ReverseMode", "Emitter"]

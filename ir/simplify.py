@@ -14,7 +14,7 @@ import math
 from collections import Counter
 
 from adlang.ir import nodes as ir
-from adlang.ir.builder import rename_atom
+from adlang.ir.builder import Namer, rename_atom
 from adlang.ir.primitives import lookup
 
 MAX_ROUNDS = 20
@@ -39,7 +39,7 @@ def _round(fn: ir.Function) -> ir.Function:
     body = _propagate_copies(body, reassigned)
     body = _common_subexpressions(body, reassigned, {})
     body = _sink_temporaries(body)
-    body = _drop_dead(body)
+    body = _drop_dead(body, Namer(ir.names_in(fn)))
     return ir.Function(fn.name, fn.params, fn.ret, body, fn.span)
 
 
@@ -166,7 +166,7 @@ def _substitute_stmt(s, resolve, dropped):
     if isinstance(s, ir.Assign):
         return ir.Assign(s.target, expr(s.expr), s.span)
     if isinstance(s, ir.Push):
-        return ir.Push(resolve(s.value), s.span)
+        return ir.Push(resolve(s.value), s.span, s.tape)
     if isinstance(s, ir.Return):
         return ir.Return(tuple(resolve(a) for a in s.values), s.span)
     if isinstance(s, ir.If):
@@ -251,14 +251,17 @@ def _removable(s: ir.Stmt) -> bool:
     return isinstance(expr, ir.Prim) and lookup(expr.op).total
 
 
-def _drop_dead(body) -> tuple[ir.Stmt, ...]:
+def _drop_dead(body, names: Namer) -> tuple[ir.Stmt, ...]:
     """Remove bindings of variables nobody reads, when they cannot fail."""
     counts = _use_counts(body)
+    kept_updates = {s.target.name for s in ir.walk(body) if isinstance(s, ir.Assign) and not _removable(s)}
 
     def keep(s) -> bool:
         if not _removable(s):
             return True
         target = s.targets[0] if isinstance(s, ir.Let) else s.target
+        if isinstance(s, ir.Let) and target.name in kept_updates:
+            return True
         return counts[target.name] > 0 or _self_use_only(s, target, counts)
 
     def prune(block):
@@ -266,7 +269,7 @@ def _drop_dead(body) -> tuple[ir.Stmt, ...]:
         for s in block:
             if keep(s):
                 out.append(_map_blocks(s, prune))
-        return tuple(_drop_empty(out))
+        return tuple(_drop_empty(out, names))
 
     return prune(body)
 
@@ -277,11 +280,17 @@ def _self_use_only(s, target, counts) -> bool:
     return counts[target.name] > own
 
 
-def _drop_empty(stmts):
+def _drop_empty(stmts, names: Namer):
+    """A loop or an if left with nothing to do goes; an if with only an else branch is negated."""
     for s in stmts:
-        if isinstance(s, (ir.For, ir.While)) and not s.body and isinstance(s, ir.For):
+        if isinstance(s, ir.For) and not s.body:
             continue
-        if isinstance(s, ir.If) and not s.then and not s.orelse:
+        if isinstance(s, ir.If) and not s.then:
+            if not s.orelse:
+                continue
+            negated = ir.Var(names.temp(), s.cond.type)
+            yield ir.Let((negated,), ir.Prim("not", (s.cond,)), s.span)
+            yield ir.If(negated, s.orelse, (), s.span)
             continue
         yield s
 

@@ -87,7 +87,7 @@ class Example:
     @property
     def golden_name(self) -> str:
         """`programs/lecture/foo.ad` -> `lecture__foo`."""
-        return f"{self.path.parent.name}__{self.path.stem}"
+        return golden_stem(self.path)
 
     @property
     def fn(self) -> str:

@@ -844,8 +844,10 @@ def test_push_and_pop_are_checked():
     assert_error_at(err, "`pop()` needs the type", 2, 5)
     err = type_error("def f(x):\n    let y = push(x)\n    return x\n")
     assert_error_at(err, "push() works on the tape", 2, 13)
-    err = type_error("def f(x):\n    push(x, x)\n    return x\n")
+    err = type_error("def f(x):\n    push(x, 1, 2)\n    return x\n")
     assert_error_at(err, "push() takes one value", 2, 5)
+    err = type_error("def f(x):\n    push(x, x)\n    return x\n")
+    assert_error_at(err, "a tape is named by an int literal", 2)
 
 
 def test_push_and_pop_restore_values_last_in_first_out():

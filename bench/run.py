@@ -1,0 +1,362 @@
+"""Benchmarks for adlang: interpreter speed and the cost of a gradient.
+
+    python bench/run.py [--quick] [--out bench/results/latest.json]
+
+Sections (see bench/README.md for how to read them):
+
+1. interpreter speed: statements executed per second on a counted loop, trace off and on;
+2. cost of a gradient: time(gradient) / time(function) for reverse and forward mode, on the
+   loop program at a large trip count and on functions of one vec of n floats;
+3. everything also goes to one JSON file, with the machine it ran on.
+
+Only running the program is timed (`run_function`); building the derivative program is not.
+Each number is the best of a few repeats (time.perf_counter, garbage collector off while
+timing, as timeit does); runs shorter than --min-time are batched and divided.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from adlang.derivatives import derivative_program
+from adlang.interp.interpreter import run_function
+from adlang.ir import nodes as ir
+from adlang.pipeline import compile_source
+
+MAX_STEPS = 10**11
+
+SOURCE = """\
+# The lecture's loop (programs/lecture/loop.ad) with the trip count as a parameter.
+def foo(x, y, n: int):
+    let accum = x
+    for i in 0..n:
+        accum = accum * y
+    return accum
+
+# A function of n floats, given as one vec, written as a scalar loop ...
+def f(v: vec) -> float:
+    let s = 0.0
+    for i in 0..len(v):
+        s = s + sin(v[i]) * v[i]
+    return s
+
+# ... and vectorised.
+def g(v: vec) -> float:
+    return sum(sin(v) * v)
+"""
+
+LOOP_X = 1.5
+LOOP_Y = 1.0000001  # close to 1 so y^n neither overflows nor underflows at n = 10^6
+
+# Tables are wide; when piped (not a terminal) rich would wrap them at 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 150)
+
+
+# ---------------------------------------------------------------- timing
+
+
+def measure(run: Callable[[], object], repeats: int, min_time: float, long_run: float) -> dict:
+    """Best time of one call over `repeats` samples; short calls are batched to at least `min_time`.
+
+    The first call is a warm-up. If it already took `long_run` seconds or more it counts as a
+    sample (so a 10 s run is not repeated more than needed) and no batching happens.
+    """
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        run()
+        first = time.perf_counter() - t0
+        if first >= long_run:
+            samples = [first]
+            for _ in range(max(0, repeats - 1)):
+                t0 = time.perf_counter()
+                run()
+                samples.append(time.perf_counter() - t0)
+            number = 1
+        else:
+            number = max(1, math.ceil(min_time / max(first, 1e-7)))
+            samples = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                for _ in range(number):
+                    run()
+                samples.append((time.perf_counter() - t0) / number)
+    finally:
+        if gc_was_on:
+            gc.enable()
+    return {"best_s": min(samples), "samples_s": samples, "number": number}
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
+    if seconds < 1.0:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def fmt_rate(per_second: float) -> str:
+    if per_second >= 1e6:
+        return f"{per_second / 1e6:.2f} M/s"
+    return f"{per_second / 1e3:.1f} k/s"
+
+
+def close(a, b, tol: float = 1e-7) -> bool:
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    return bool(np.all(np.abs(a - b) <= tol * np.maximum(1.0, np.maximum(np.abs(a), np.abs(b)))))
+
+
+# ---------------------------------------------------------------- machine
+
+
+def machine_info() -> dict:
+    info = {
+        "date": dt.datetime.now(dt.timezone.utc).astimezone().isoformat(timespec="seconds"),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or _cpu_model(),
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "python_version": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "numpy_version": np.__version__,
+    }
+    info.update(_git())
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def _git() -> dict:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                             check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {"git_commit": rev, "git_dirty": bool(dirty)}
+
+
+# ---------------------------------------------------------------- section 1: interpreter speed
+
+
+def bench_interpreter(program: ir.Program, cfg: argparse.Namespace) -> list[dict]:
+    rows = []
+    for n in cfg.interp_ns:
+        for trace in (False, True):
+            if trace and n != min(cfg.interp_ns):
+                continue
+            args = {"x": LOOP_X, "y": LOOP_Y, "n": n}
+            result = run_function(program, "foo", args, trace=trace, max_steps=MAX_STEPS)
+            steps, value = result.steps, result.value
+            del result  # don't keep the trace alive while timing
+            timing = measure(lambda a=args, t=trace: run_function(program, "foo", a, trace=t, max_steps=MAX_STEPS),
+                             cfg.repeats, cfg.min_time, cfg.long_run)
+            ok = close(value, LOOP_X * LOOP_Y**n, 1e-9)
+            rows.append({"n": n, "trace": trace, "steps": steps, "time_s": timing["best_s"],
+                         "steps_per_s": steps / timing["best_s"], "value_ok": ok, "timing": timing})
+    table = Table(title="1. Interpreter speed: foo(x, y, n) = x * y^n as a counted loop")
+    for col in ("n", "trace", "statements", "best time", "statements/s", "ns/statement", "value"):
+        table.add_column(col, justify="left" if col in ("trace", "value") else "right")
+    for r in rows:
+        table.add_row(f"{r['n']:,}", "on" if r["trace"] else "off", f"{r['steps']:,}", fmt_time(r["time_s"]),
+                      fmt_rate(r["steps_per_s"]), f"{1e9 / r['steps_per_s']:.0f}",
+                      "ok" if r["value_ok"] else "WRONG")
+    console.print(table)
+    return rows
+
+
+# ---------------------------------------------------------------- section 2: cost of a gradient
+
+
+def gradient_case(program: ir.Program, fn: str, args: dict, wrt: list[str], expected: dict, cfg: argparse.Namespace,
+                  forward_estimate: float | None) -> dict:
+    """Time fn and its reverse/forward gradient programs on the same arguments; ratios against fn."""
+    base = run_function(program, fn, args, max_steps=MAX_STEPS)
+    base_t = measure(lambda: run_function(program, fn, args, max_steps=MAX_STEPS),
+                     cfg.repeats, cfg.min_time, cfg.long_run)
+    row = {"function": fn, "args": _describe(args), "wrt": wrt, "steps": base.steps, "time_s": base_t["best_s"],
+           "timing": base_t}
+    for mode in ("reverse", "forward"):
+        if mode == "forward" and forward_estimate is not None and forward_estimate > cfg.forward_budget:
+            known = math.isfinite(forward_estimate)
+            why = f"estimated {forward_estimate:.0f} s" if known else "no smaller run to estimate from"
+            row[mode] = {"skipped": True, "estimated_s": forward_estimate if known else None,
+                         "reason": f"{why} > budget {cfg.forward_budget:.0f} s"}
+            continue
+        derived, entry = derivative_program(program, fn, wrt, mode=mode)
+        result = run_function(derived, entry, args, max_steps=MAX_STEPS)
+        timing = measure(lambda d=derived, e=entry: run_function(d, e, args, max_steps=MAX_STEPS),
+                         cfg.repeats, cfg.min_time, cfg.long_run)
+        value, *grads = result.value
+        ok = close(value, base.value, 1e-12) and all(close(g, expected[w]) for g, w in zip(grads, wrt))
+        row[mode] = {"skipped": False, "steps": result.steps, "time_s": timing["best_s"],
+                     "ratio": timing["best_s"] / base_t["best_s"], "steps_ratio": result.steps / base.steps,
+                     "gradient_ok": ok, "timing": timing}
+    return row
+
+
+def _describe(args: dict) -> dict:
+    return {k: (f"vec({len(v)})" if isinstance(v, np.ndarray) else v) for k, v in args.items()}
+
+
+def bench_loop_gradient(program: ir.Program, cfg: argparse.Namespace) -> dict:
+    n = cfg.grad_loop_n
+    args = {"x": LOOP_X, "y": LOOP_Y, "n": n}
+    expected = {"x": LOOP_Y**n, "y": n * LOOP_X * LOOP_Y ** (n - 1)}
+    row = gradient_case(program, "foo", args, ["x", "y"], expected, cfg, None)
+    row["n"] = n
+    table = Table(title=f"2a. Cost of a gradient: foo(x, y, n = {n:,}), d/dx and d/dy")
+    _ratio_columns(table, "n")
+    _ratio_rows(table, f"{n:,}", row)
+    console.print(table)
+    return row
+
+
+def bench_vec_gradient(program: ir.Program, cfg: argparse.Namespace) -> dict:
+    out = {}
+    titles = {"f": escape("2b. Cost of a gradient: f(v) = Σ sin(v[i]) * v[i] as a scalar loop, d/dv, v of length n"),
+              "g": escape("2c. Cost of a gradient: g(v) = sum(sin(v) * v) vectorised, d/dv, v of length n")}
+    for fn in ("f", "g"):
+        rows = []
+        previous: tuple[int, float] | None = None  # (n, forward seconds) to extrapolate the next forward run
+        for n in cfg.vec_ns:
+            rng = np.random.default_rng(n)
+            v = rng.uniform(-2.0, 2.0, n)
+            expected = {"v": np.sin(v) + v * np.cos(v)}
+            estimate = None  # forward mode always runs up to the cap; beyond it, only if it fits the budget
+            if n > cfg.forward_cap:
+                # forward mode runs the function once per unit direction, O(n) each: O(n^2) in all
+                estimate = math.inf if previous is None else previous[1] * (n / previous[0]) ** 2
+            row = gradient_case(program, fn, {"v": v}, ["v"], expected, cfg, estimate)
+            row["n"] = n
+            fwd = row["forward"]
+            previous = None if fwd["skipped"] else (n, fwd["time_s"])
+            rows.append(row)
+        table = Table(title=titles[fn])
+        _ratio_columns(table, "n")
+        for r in rows:
+            _ratio_rows(table, f"{r['n']:,}", r)
+        console.print(table)
+        out[fn] = rows
+    return out
+
+
+def _ratio_columns(table: Table, first: str) -> None:
+    for col in (first, "fn time", "fn stmts", "reverse time", "reverse ×", "rev stmts ×",
+                "forward time", "forward ×", "fwd stmts ×", "gradient"):
+        table.add_column(col, justify="left" if col == "gradient" else "right")
+
+
+def _ratio_rows(table: Table, label: str, row: dict) -> None:
+    rev, fwd = row["reverse"], row["forward"]
+    ratio_style = "green" if rev["ratio"] <= 4 else "yellow"
+    if fwd["skipped"]:
+        est = fwd["estimated_s"]
+        fwd_cells = ["skipped" + (f" (~{est:.0f} s)" if est is not None else ""), "—", "—"]
+        ok = rev["gradient_ok"]
+    else:
+        fwd_cells = [fmt_time(fwd["time_s"]), f"{fwd['ratio']:.1f}", f"{fwd['steps_ratio']:.1f}"]
+        ok = rev["gradient_ok"] and fwd["gradient_ok"]
+    table.add_row(label, fmt_time(row["time_s"]), f"{row['steps']:,}", fmt_time(rev["time_s"]),
+                  f"[{ratio_style}]{rev['ratio']:.2f}[/]", f"{rev['steps_ratio']:.2f}", *fwd_cells,
+                  "ok" if ok else "[red]WRONG[/]")
+
+
+# ---------------------------------------------------------------- main
+
+
+def config(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="adlang benchmarks: interpreter speed and the cost of a gradient")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a run under a minute")
+    parser.add_argument("--out", default="bench/results/latest.json", help="where to write the JSON results")
+    parser.add_argument("--repeats", type=int, default=None, help="samples per measurement (best is kept)")
+    parser.add_argument("--forward-budget", type=float, default=20.0,
+                        help="skip a forward-mode run above --forward-cap estimated to take longer (s)")
+    cfg = parser.parse_args(argv)
+    if cfg.quick:
+        cfg.interp_ns = [10**4, 10**5]
+        cfg.grad_loop_n = 10**5
+        cfg.vec_ns = [10, 100, 1000]
+        cfg.repeats = cfg.repeats or 3
+    else:
+        cfg.interp_ns = [10**5, 10**6]
+        cfg.grad_loop_n = 10**6
+        cfg.vec_ns = [10, 100, 1000, 10000]
+        cfg.repeats = cfg.repeats or 5
+    cfg.forward_cap = 1000  # forward mode always runs up to here; beyond, only if the estimate fits the budget
+    cfg.min_time = 0.05 if cfg.quick else 0.1
+    cfg.long_run = 1.0
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = config(argv)
+    started = time.perf_counter()
+    machine = machine_info()
+    console.print(f"[bold]adlang benchmarks[/] ({'quick' if cfg.quick else 'full'}) — {machine['date']}\n"
+                  f"{machine['platform']}, {machine['cpu_model'] or machine['processor']}, "
+                  f"{machine['cpu_count']} CPUs, Python {machine['python_version']}, numpy {machine['numpy_version']}"
+                  + (f", git {machine['git_commit']}{' (dirty)' if machine.get('git_dirty') else ''}"
+                     if "git_commit" in machine else ""))
+    program = compile_source(SOURCE, "bench/run.py")
+
+    interp = bench_interpreter(program, cfg)
+    loop = bench_loop_gradient(program, cfg)
+    vec = bench_vec_gradient(program, cfg)
+
+    elapsed = time.perf_counter() - started
+    results = {
+        "machine": machine,
+        "config": {"quick": cfg.quick, "repeats": cfg.repeats, "min_time_s": cfg.min_time,
+                   "forward_budget_s": cfg.forward_budget, "forward_cap_n": cfg.forward_cap,
+                   "loop_x": LOOP_X, "loop_y": LOOP_Y, "timer": "time.perf_counter, best of repeats, gc off"},
+        "source": SOURCE,
+        "interpreter": interp,
+        "gradient_loop": loop,
+        "gradient_vec": {"f_scalar_loop": vec["f"], "g_vectorised": vec["g"]},
+        "elapsed_s": elapsed,
+    }
+    out = Path(cfg.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=_json_default) + "\n")
+    console.print(f"wrote {out} in {elapsed:.0f} s")
+    return 0
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

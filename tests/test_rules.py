@@ -1,0 +1,384 @@
+"""The derivative rules of every primitive, one by one, against numbers computed without them.
+
+A table gives, for each differentiable primitive, small expressions that apply
+it through its surface syntax, on floats and on vecs, at points away from kinks
+and inside domains. Each expression is made into a program whose result is a
+float (a vec result is reduced by `dot` with a fixed weight vec), and
+
+- forward and reverse gradients are compared with central finite differences
+  computed here, from plain runs of the program;
+- the JVP/VJP pair is checked by the dot-product test: for g with Jacobian J,
+  <w, J d> computed in forward mode (the derivative along the line
+  p + t d at t = 0) equals <J^T w, d> with J^T w computed in reverse mode.
+
+The table is checked against the registry, so a primitive added without a row
+here fails `test_table_covers_every_differentiable_primitive`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from adlang.derivatives import compute
+from adlang.interp.interpreter import run_function
+from adlang.ir.primitive import no_jvp, no_vjp
+from adlang.ir.primitives import REGISTRY
+from adlang.pipeline import compile_source
+
+# ---------------------------------------------------------------- the table
+
+U = np.array([0.7, -1.3, 0.45])  # a vec away from 0, ties and kinks
+W = np.array([-0.6, 1.1, 0.35])
+POS = np.array([0.8, 1.7, 2.6])  # inside the domain of log, sqrt, dsqrt
+NEG = np.array([-1.2, -0.7, -2.1])
+
+
+def a(**kw):
+    return kw
+
+
+@dataclass(frozen=True)
+class Case:
+    prim: str
+    expr: str
+    point: dict
+    fd_bug: str | None = None  # a known bug that makes the finite-difference test fail (a strict xfail)
+
+    @property
+    def id(self) -> str:
+        return f"{self.prim}:{self.expr}"
+
+
+FORWARD_BROADCAST_BUG = (
+    "forward mode: when only the scalar operand of a vec-scalar `+`/`-` (or the scalar branch of a vec `ifle`) "
+    "carries a tangent, the JVP returns that scalar tangent as the tangent of the vec result (no broadcast)"
+)
+
+CASES = [
+    # arithmetic, scalars, vecs, and vecs mixed with scalars (a scalar's adjoint sums over the vec)
+    Case("add", "a + b", a(a=0.7, b=-1.3)),
+    Case("add", "u + w", a(u=U, w=W)),
+    Case("add", "u + a", a(u=U, a=0.3), fd_bug=FORWARD_BROADCAST_BUG),
+    Case("add", "a + u", a(u=U, a=0.3), fd_bug=FORWARD_BROADCAST_BUG),
+    Case("sub", "a - b", a(a=0.7, b=-1.3)),
+    Case("sub", "u - w", a(u=U, w=W)),
+    Case("sub", "a - u", a(u=U, a=0.3), fd_bug=FORWARD_BROADCAST_BUG),
+    Case("sub", "u - a", a(u=U, a=0.3), fd_bug=FORWARD_BROADCAST_BUG),
+    Case("mul", "a * b", a(a=0.7, b=-1.3)),
+    Case("mul", "u * w", a(u=U, w=W)),
+    Case("mul", "a * u", a(u=U, a=-0.8)),
+    Case("mul", "u * a", a(u=U, a=-0.8)),
+    Case("mul", "a * n", a(a=0.7, n=3)),
+    Case("div", "a / b", a(a=0.7, b=-1.3)),
+    Case("div", "u / w", a(u=U, w=W)),
+    Case("div", "a / u", a(u=U, a=0.9)),
+    Case("div", "u / a", a(u=U, a=0.9)),
+    Case("div", "a / n", a(a=0.7, n=3)),
+    Case("pow", "a ^ b", a(a=1.4, b=0.6)),
+    Case("pow", "a ^ b", a(a=0.6, b=-1.7)),
+    Case("pow", "a ^ 3", a(a=-1.3)),
+    Case("pow", "a ^ 2", a(a=-0.7)),
+    Case("pow", "a ^ -2", a(a=-1.6)),
+    Case("pow", "a ^ n", a(a=-1.3, n=3)),
+    Case("pow", "a ^ 2.0", a(a=-1.3)),
+    Case("pow", "pow(a, b)", a(a=1.4, b=2.5)),
+    Case("pow", "u ^ w", a(u=POS, w=W)),
+    Case("pow", "u ^ a", a(u=POS, a=1.3)),
+    Case("pow", "a ^ u", a(u=U, a=1.8)),
+    Case("pow", "u ^ 3", a(u=U)),
+    Case("pow", "pow(u, n)", a(u=NEG, n=2)),
+    Case("neg", "-a", a(a=0.7)),
+    Case("neg", "-u", a(u=U)),
+    # the scalar math builtins, on floats and elementwise on vecs
+    Case("sin", "sin(a)", a(a=0.7)),
+    Case("sin", "sin(u)", a(u=U)),
+    Case("cos", "cos(a)", a(a=0.7)),
+    Case("cos", "cos(u)", a(u=U)),
+    Case("tan", "tan(a)", a(a=0.7)),
+    Case("tan", "tan(u)", a(u=U)),
+    Case("exp", "exp(a)", a(a=0.7)),
+    Case("exp", "exp(u)", a(u=U)),
+    Case("tanh", "tanh(a)", a(a=0.7)),
+    Case("tanh", "tanh(u)", a(u=U)),
+    Case("log", "log(a)", a(a=0.7)),
+    Case("log", "log(u)", a(u=POS)),
+    Case("sqrt", "sqrt(a)", a(a=0.7)),
+    Case("sqrt", "sqrt(u)", a(u=POS)),
+    Case("dsqrt", "dsqrt(a)", a(a=0.7)),
+    Case("dsqrt", "dsqrt(u)", a(u=POS)),
+    Case("abs", "abs(a)", a(a=0.7)),
+    Case("abs", "abs(a)", a(a=-1.3)),
+    Case("abs", "abs(u)", a(u=U)),
+    Case("float", "float(a)", a(a=0.7)),
+    Case("float", "a * float(n)", a(a=0.7, n=3)),
+    # selections: away from ties
+    Case("min", "min(a, b)", a(a=0.7, b=-1.3)),
+    Case("min", "min(a, b)", a(a=-0.7, b=1.3)),
+    Case("min", "min(u, w)", a(u=U, w=W)),
+    Case("min", "min(u, a)", a(u=U, a=0.2)),
+    Case("min", "min(a, u)", a(u=U, a=0.2)),
+    Case("max", "max(a, b)", a(a=0.7, b=-1.3)),
+    Case("max", "max(a, b)", a(a=-0.7, b=1.3)),
+    Case("max", "max(u, w)", a(u=U, w=W)),
+    Case("max", "max(u, a)", a(u=U, a=0.2)),
+    Case("max", "max(a, u)", a(u=U, a=0.2)),
+    Case("ifle", "ifle(a, b, c, d)", a(a=0.7, b=-1.3, c=0.4, d=-2.2)),
+    Case("ifle", "ifle(a, b, c, d)", a(a=-0.7, b=1.3, c=0.4, d=-2.2)),
+    Case("ifle", "ifle(u, w, v, z)", a(u=U, w=W, v=POS, z=NEG)),
+    Case("ifle", "ifle(a, b, u, w)", a(a=0.1, b=0.2, u=U, w=W)),
+    Case("ifle", "ifle(a, b, u, c)", a(a=0.3, b=0.2, u=U, c=1.5), fd_bug=FORWARD_BROADCAST_BUG),
+    # the vec builtins, indexing, literals and the scatter-add
+    Case("sum", "sum(u)", a(u=U)),
+    Case("sum", "sum(u * u)", a(u=U)),
+    Case("mean", "mean(u)", a(u=U)),
+    Case("mean", "mean(exp(u))", a(u=U)),
+    Case("dot", "dot(u, w)", a(u=U, w=W)),
+    Case("dot", "dot(u, u)", a(u=U)),
+    Case("index", "u[1]", a(u=U)),
+    Case("index", "u[i] * u[0]", a(u=U, i=2)),
+    Case("index", "u[i] * u[i]", a(u=U, i=1)),
+    Case("veclit", "[a, b, a * b]", a(a=0.7, b=-1.3)),
+    Case("veclit", "[a, 2.0, a]", a(a=0.7)),
+    Case("addat", "addat(u, 1, a)", a(u=U, a=0.9)),
+    Case("addat", "addat(u, i, a * a)", a(u=U, a=0.9, i=2)),
+    Case("addat", "addat(zeros(3), 0, a)", a(a=0.9)),
+]
+
+# Primitives whose results carry no derivative: comparisons, logic, sign, and the int/vec constructors.
+NON_DIFFERENTIABLE = {"lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "sign", "len", "zeros", "ones"}
+
+
+def differentiable_primitives() -> set[str]:
+    return {name for name, prim in REGISTRY.items() if prim.jvp is not no_jvp or prim.vjp is not no_vjp}
+
+
+# ---------------------------------------------------------------- building programs from the table
+
+WEIGHTS = np.array([0.9, -1.7, 0.55])  # reduces a vec result to a float: dot(result, weights)
+
+
+def param_text(name: str, value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"{name}: vec"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return f"{name}: int"
+    return name
+
+
+def is_diff(value) -> bool:
+    return isinstance(value, (float, np.ndarray))
+
+
+def result_kind(case: Case) -> str:
+    params = ", ".join(param_text(k, v) for k, v in case.point.items())
+    program = compile_source(f"def g({params}):\n    return {case.expr}\n", "<probe>")
+    return program.function("g").ret.kind
+
+
+def scalar_program(case: Case) -> tuple[str, dict, list[str]]:
+    """f(params...) -> float applying the case's expression; its args and its wrt list."""
+    args = dict(case.point)
+    params = [param_text(k, v) for k, v in args.items()]
+    body = case.expr
+    if result_kind(case) == "vec":
+        params.append("weights_: vec")
+        args["weights_"] = WEIGHTS.copy()
+        body = f"dot({case.expr}, weights_)"
+    text = f"def f({', '.join(params)}) -> float:\n    let r = {body}\n    return r\n"
+    return text, args, [k for k, v in case.point.items() if is_diff(v)]
+
+
+def flat(value) -> np.ndarray:
+    return np.atleast_1d(np.asarray(value, dtype=float))
+
+
+def central_differences(program, fn: str, args: dict, wrt: list[str]) -> dict[str, np.ndarray]:
+    """(f(x + h e_k) - f(x - h e_k)) / 2h for every element of every parameter in wrt."""
+    out = {}
+    for name in wrt:
+        base = flat(args[name])
+        grads = np.zeros_like(base)
+        for k in range(base.shape[0]):
+            h = 1e-6 * max(1.0, abs(base[k]))
+            values = []
+            for step in (h, -h):
+                moved = dict(args)
+                x = base.copy()
+                x[k] += step
+                moved[name] = x if isinstance(args[name], np.ndarray) else float(x[0])
+                values.append(float(run_function(program, fn, moved).value))
+            grads[k] = (values[0] - values[1]) / (2 * h)
+        out[name] = grads
+    return out
+
+
+def assert_close(got, want, rel: float, what: str) -> None:
+    got, want = flat(got), flat(want)
+    assert got.shape == want.shape, f"{what}: shape {got.shape}, wanted {want.shape}"
+    scale = np.maximum(1.0, np.maximum(np.abs(got), np.abs(want)))
+    err = np.abs(got - want) / scale
+    assert np.all(err <= rel), f"{what}: got {got}, wanted {want} (relative error {err.max():.2e})"
+
+
+# ---------------------------------------------------------------- (a) completeness
+
+
+def test_every_primitive_has_callable_rules():
+    missing = [name for name, prim in REGISTRY.items() if not callable(prim.jvp) or not callable(prim.vjp)]
+    assert not missing, f"primitives without a callable JVP or VJP rule: {missing}"
+
+
+def test_table_covers_every_differentiable_primitive():
+    in_table = {c.prim for c in CASES}
+    differentiable = differentiable_primitives()
+    untested = differentiable - in_table
+    assert not untested, f"differentiable primitives without a rule test: {untested}"
+    assert in_table <= set(REGISTRY), f"table rows for unknown primitives: {in_table - set(REGISTRY)}"
+    # every primitive is either tested here or declared to carry no derivative
+    unclassified = set(REGISTRY) - in_table - NON_DIFFERENTIABLE
+    assert not unclassified, f"primitives neither in the rule table nor known to be non-differentiable: {unclassified}"
+    assert NON_DIFFERENTIABLE & differentiable == set(), "a primitive listed as non-differentiable has derivative rules"
+
+
+def test_every_table_expression_applies_its_primitive():
+    """Each row's program really contains the primitive it claims to test."""
+    from adlang.ir import nodes as ir
+
+    for case in CASES:
+        text, _, _ = scalar_program(case)
+        program = compile_source(text, "<rule>")
+        ops = {s.expr.op for s in ir.walk(program.function("f").body)
+               if isinstance(s, (ir.Let, ir.Assign)) and isinstance(s.expr, ir.Prim)}
+        assert case.prim in ops, f"{case.id}: the program does not apply {case.prim} (it applies {sorted(ops)})"
+
+
+@pytest.mark.parametrize("name", sorted(NON_DIFFERENTIABLE))
+def test_non_differentiable_primitives_give_no_derivative(name):
+    prim = REGISTRY[name]
+    assert prim.jvp is no_jvp and prim.vjp is no_vjp
+
+
+def test_sign_carries_no_derivative():
+    """sign(a) * a has derivative sign(a): the sign itself contributes nothing."""
+    program = compile_source("def f(a) -> float:\n    return sign(a) * a\n", "<sign>")
+    for mode in ("forward", "reverse"):
+        for x, want in ((0.7, 1.0), (-1.3, -1.0)):
+            run = compute(program, "f", {"a": x}, wrt=["a"], mode=mode)
+            assert run.grad["a"] == want
+
+
+# ---------------------------------------------------------------- (b) against finite differences
+
+
+def with_known_bugs(cases):
+    return [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(reason=c.fd_bug, strict=True)] if c.fd_bug else [])
+            for c in cases]
+
+
+@pytest.mark.parametrize("case", with_known_bugs(CASES))
+def test_rule_matches_central_differences(case: Case):
+    text, args, wrt = scalar_program(case)
+    program = compile_source(text, "<rule>")
+    fd = central_differences(program, "f", args, wrt)
+    primal = float(run_function(program, "f", args).value)
+    for mode in ("forward", "reverse"):
+        run = compute(program, "f", args, wrt=wrt, mode=mode)
+        assert run.value == pytest.approx(primal, rel=1e-12, abs=1e-12), f"{mode} value"
+        for name in wrt:
+            got = run.grad[name]
+            if isinstance(args[name], np.ndarray):
+                assert isinstance(got, np.ndarray) and got.shape == args[name].shape, f"{mode} d/d{name}: {got!r}"
+            else:
+                assert isinstance(got, float), f"{mode} d/d{name} is {got!r}"
+            assert_close(got, fd[name], 1e-5, f"{case.id} {mode} d/d{name} vs central differences")
+
+
+# ---------------------------------------------------------------- (c) the dot-product test
+
+
+def dot_test_programs(case: Case) -> tuple[str, str, list[str]]:
+    """Two programs around g = the case's expression, with weight w (a vec or a float like g's result).
+
+    jvp: f(t, p_at..., p_dir..., w) = <w, g(p_at + t p_dir, ...)>, whose derivative in t at 0 is <w, J d>.
+    vjp: f(p..., w) = <w, g(p...)>, whose gradient is J^T w.
+    """
+    point = case.point
+    diff = [k for k, v in point.items() if is_diff(v)]
+    kind = result_kind(case)
+    w_param = "w_: vec" if kind == "vec" else "w_"
+    reduce = f"dot(w_, {case.expr})" if kind == "vec" else f"w_ * ({case.expr})"
+    jvp_params = ["t"]
+    lets = []
+    for k, v in point.items():
+        if is_diff(v):
+            jvp_params += [param_text(f"{k}_at", v), param_text(f"{k}_dir", v)]
+            lets.append(f"    let {k} = {k}_at + t * {k}_dir\n")
+        else:
+            jvp_params.append(param_text(k, v))
+    jvp = f"def along({', '.join(jvp_params + [w_param])}) -> float:\n{''.join(lets)}    return {reduce}\n"
+    vjp_params = [param_text(k, v) for k, v in point.items()]
+    vjp = f"def pulled({', '.join(vjp_params + [w_param])}) -> float:\n    return {reduce}\n"
+    return jvp, vjp, diff
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_dot_product_jvp_vjp(case: Case, seed: int):
+    rng = np.random.default_rng(seed)
+    jvp_text, vjp_text, diff = dot_test_programs(case)
+    program = compile_source(jvp_text + "\n" + vjp_text, "<dot test>")
+    kind = result_kind(case)
+    w = rng.normal(size=3) if kind == "vec" else float(rng.normal())
+    directions = {k: (rng.normal(size=v.shape) if isinstance(v, np.ndarray) else float(rng.normal()))
+                  for k, v in case.point.items() if k in diff}
+    along_args = {"t": 0.0, "w_": w}
+    for k, v in case.point.items():
+        if k in diff:
+            along_args[f"{k}_at"] = v
+            along_args[f"{k}_dir"] = directions[k]
+        else:
+            along_args[k] = v
+    w_jd = compute(program, "along", along_args, wrt=["t"], mode="forward").grad["t"]
+    pulled_args = dict(case.point, w_=w)
+    jt_w = compute(program, "pulled", pulled_args, wrt=diff, mode="reverse").grad
+    jt_w_d = sum(float(np.dot(flat(jt_w[k]), flat(directions[k]))) for k in diff)
+    assert w_jd == pytest.approx(jt_w_d, rel=1e-9, abs=1e-12), f"{case.id}: <w, J d> = {w_jd}, <J^T w, d> = {jt_w_d}"
+    # and the JVP itself against a finite difference along the line
+    h = 1e-6
+    plus = float(run_function(program, "along", dict(along_args, t=h)).value)
+    minus = float(run_function(program, "along", dict(along_args, t=-h)).value)
+    assert_close(w_jd, (plus - minus) / (2 * h), 1e-5, f"{case.id}: <w, J d> vs central differences")
+
+
+# ---------------------------------------------------------------- minimal reproductions of known bugs
+
+BROADCAST = {"u": np.array([1.0, 2.0, 3.0]), "a": 0.5, "b": 0.2}
+
+
+@pytest.mark.parametrize(("expr", "want"), [
+    ("sum(u + a)", 3.0),  # d/da sum_i (u_i + a) = len(u)
+    ("sum(a + u)", 3.0),
+    ("sum(u - a)", -3.0),
+    ("sum(a - u)", 3.0),
+    ("sum(ifle(a, b, u, a))", 3.0),  # a > b: the result is a vec of three a's
+])
+def test_reverse_broadcast_scalar_adjoint(expr, want):
+    program = compile_source(f"def f(u: vec, a, b) -> float:\n    return {expr}\n", "<broadcast>")
+    assert compute(program, "f", BROADCAST, wrt=["a"], mode="reverse").grad["a"] == want
+
+
+@pytest.mark.xfail(reason=FORWARD_BROADCAST_BUG, strict=True)
+@pytest.mark.parametrize(("expr", "want"), [
+    ("sum(u + a)", 3.0),
+    ("sum(a + u)", 3.0),
+    ("sum(u - a)", -3.0),
+    ("sum(a - u)", 3.0),
+    ("sum(ifle(a, b, u, a))", 3.0),
+])
+def test_forward_broadcast_scalar_tangent(expr, want):
+    """Forward mode gives 1.0 (or -1.0): the tangent of `u + a` is the float `dada`, not a vec of them."""
+    program = compile_source(f"def f(u: vec, a, b) -> float:\n    return {expr}\n", "<broadcast>")
+    assert compute(program, "f", BROADCAST, wrt=["a"], mode="forward").grad["a"] == want
