@@ -23,6 +23,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -72,36 +73,44 @@ console = Console(width=None if sys.stdout.isatty() else 150)
 
 
 def measure(run: Callable[[], object], repeats: int, min_time: float, long_run: float) -> dict:
-    """Best time of one call over `repeats` samples; short calls are batched to at least `min_time`.
+    """Best time of one call; see `measure_group`."""
+    return measure_group({"run": run}, repeats, min_time, long_run)["run"]
 
-    The first call is a warm-up. If it already took `long_run` seconds or more it counts as a
-    sample (so a 10 s run is not repeated more than needed) and no batching happens.
+
+def measure_group(runs: dict[str, Callable[[], object]], repeats: int, min_time: float,
+                  long_run: float) -> dict[str, dict]:
+    """Best time of one call of each run over `repeats` samples; short calls are batched to at least `min_time`.
+
+    The runs are sampled in turn, round after round, so that a load that comes and goes on a
+    shared machine hits all of them alike and their ratios stay meaningful. The first call of
+    each is a warm-up; if it already took `long_run` seconds or more it counts as a sample
+    (so a 10 s run is not repeated more than needed) and no batching happens.
     """
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
-        t0 = time.perf_counter()
-        run()
-        first = time.perf_counter() - t0
-        if first >= long_run:
-            samples = [first]
-            for _ in range(max(0, repeats - 1)):
+        number: dict[str, int] = {}
+        samples: dict[str, list[float]] = {}
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            first = time.perf_counter() - t0
+            long = first >= long_run
+            number[name] = 1 if long else max(1, math.ceil(min_time / max(first, 1e-7)))
+            samples[name] = [first] if long else []
+        for _ in range(repeats):
+            for name, run in runs.items():
+                if len(samples[name]) >= repeats:
+                    continue
                 t0 = time.perf_counter()
-                run()
-                samples.append(time.perf_counter() - t0)
-            number = 1
-        else:
-            number = max(1, math.ceil(min_time / max(first, 1e-7)))
-            samples = []
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                for _ in range(number):
+                for _ in range(number[name]):
                     run()
-                samples.append((time.perf_counter() - t0) / number)
+                samples[name].append((time.perf_counter() - t0) / number[name])
     finally:
         if gc_was_on:
             gc.enable()
-    return {"best_s": min(samples), "samples_s": samples, "number": number}
+    return {name: {"best_s": min(samples[name]), "median_s": statistics.median(samples[name]),
+                   "samples_s": samples[name], "number": number[name]} for name in runs}
 
 
 def fmt_time(seconds: float) -> str:
@@ -138,9 +147,18 @@ def machine_info() -> dict:
         "python_version": platform.python_version(),
         "python_implementation": platform.python_implementation(),
         "numpy_version": np.__version__,
+        "load_average_at_start": _load(),
     }
     info.update(_git())
     return info
+
+
+def _load() -> list[float] | None:
+    """1, 5 and 15 minute load averages: above the CPU count, other work competed for the CPUs."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def _cpu_model() -> str:
@@ -201,10 +219,9 @@ def gradient_case(program: ir.Program, fn: str, args: dict, wrt: list[str], expe
                   forward_estimate: float | None) -> dict:
     """Time fn and its reverse/forward gradient programs on the same arguments; ratios against fn."""
     base = run_function(program, fn, args, max_steps=MAX_STEPS)
-    base_t = measure(lambda: run_function(program, fn, args, max_steps=MAX_STEPS),
-                     cfg.repeats, cfg.min_time, cfg.long_run)
-    row = {"function": fn, "args": _describe(args), "wrt": wrt, "steps": base.steps, "time_s": base_t["best_s"],
-           "timing": base_t}
+    row = {"function": fn, "args": _describe(args), "wrt": wrt, "steps": base.steps}
+    runs = {"function": lambda: run_function(program, fn, args, max_steps=MAX_STEPS)}
+    results = {}
     for mode in ("reverse", "forward"):
         if mode == "forward" and forward_estimate is not None and forward_estimate > cfg.forward_budget:
             known = math.isfinite(forward_estimate)
@@ -212,14 +229,18 @@ def gradient_case(program: ir.Program, fn: str, args: dict, wrt: list[str], expe
             row[mode] = {"skipped": True, "estimated_s": forward_estimate if known else None,
                          "reason": f"{why} > budget {cfg.forward_budget:.0f} s"}
             continue
-        derived, entry = derivative_program(program, fn, wrt, mode=mode)
-        result = run_function(derived, entry, args, max_steps=MAX_STEPS)
-        timing = measure(lambda d=derived, e=entry: run_function(d, e, args, max_steps=MAX_STEPS),
-                         cfg.repeats, cfg.min_time, cfg.long_run)
+        derived, entry = derivative_program(program, fn, wrt, mode=mode)  # built once, not timed
+        results[mode] = run_function(derived, entry, args, max_steps=MAX_STEPS)
+        runs[mode] = lambda d=derived, e=entry: run_function(d, e, args, max_steps=MAX_STEPS)
+    timings = measure_group(runs, cfg.repeats, cfg.min_time, cfg.long_run)
+    base_s = timings["function"]["best_s"]
+    row.update(time_s=base_s, timing=timings["function"])
+    for mode, result in results.items():
         value, *grads = result.value
         ok = close(value, base.value, 1e-12) and all(close(g, expected[w]) for g, w in zip(grads, wrt))
+        timing = timings[mode]
         row[mode] = {"skipped": False, "steps": result.steps, "time_s": timing["best_s"],
-                     "ratio": timing["best_s"] / base_t["best_s"], "steps_ratio": result.steps / base.steps,
+                     "ratio": timing["best_s"] / base_s, "steps_ratio": result.steps / base.steps,
                      "gradient_ok": ok, "timing": timing}
     return row
 
@@ -306,12 +327,12 @@ def config(argv: list[str] | None) -> argparse.Namespace:
         cfg.interp_ns = [10**4, 10**5]
         cfg.grad_loop_n = 10**5
         cfg.vec_ns = [10, 100, 1000]
-        cfg.repeats = cfg.repeats or 3
+        cfg.repeats = cfg.repeats or 5
     else:
         cfg.interp_ns = [10**5, 10**6]
         cfg.grad_loop_n = 10**6
         cfg.vec_ns = [10, 100, 1000, 10000]
-        cfg.repeats = cfg.repeats or 5
+        cfg.repeats = cfg.repeats or 7
     cfg.forward_cap = 1000  # forward mode always runs up to here; beyond, only if the estimate fits the budget
     cfg.min_time = 0.05 if cfg.quick else 0.1
     cfg.long_run = 1.0
@@ -326,7 +347,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{machine['platform']}, {machine['cpu_model'] or machine['processor']}, "
                   f"{machine['cpu_count']} CPUs, Python {machine['python_version']}, numpy {machine['numpy_version']}"
                   + (f", git {machine['git_commit']}{' (dirty)' if machine.get('git_dirty') else ''}"
-                     if "git_commit" in machine else ""))
+                     if "git_commit" in machine else "")
+                  + (f", load average {machine['load_average_at_start'][0]:.2f}"
+                     if machine["load_average_at_start"] else ""))
     program = compile_source(SOURCE, "bench/run.py")
 
     interp = bench_interpreter(program, cfg)
@@ -344,11 +367,13 @@ def main(argv: list[str] | None = None) -> int:
         "gradient_loop": loop,
         "gradient_vec": {"f_scalar_loop": vec["f"], "g_vectorised": vec["g"]},
         "elapsed_s": elapsed,
+        "load_average_at_end": _load(),
     }
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2, default=_json_default) + "\n")
-    console.print(f"wrote {out} in {elapsed:.0f} s")
+    load = results["load_average_at_end"]
+    console.print(f"wrote {out} in {elapsed:.0f} s" + (f"; load average at end {load[0]:.2f}" if load else ""))
     return 0
 
 
