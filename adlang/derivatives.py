@@ -18,7 +18,7 @@ from rich.table import Table
 from adlang.errors import UsageError
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
-from adlang.ir.builder import Namer
+from adlang.ir.builder import Namer, rename_calls
 from adlang.ir.forward import ForwardMode, forward_entry
 from adlang.ir.printer import print_program
 from adlang.ir.reverse import ReverseMode, reverse_entry
@@ -130,7 +130,12 @@ def _reachable(program: ir.Program, generated: list[ir.Function], entry: ir.Func
         order.append(name)
 
     visit(entry.name)
-    return [table[n] for n in order]
+    functions = [table[n] for n in order]
+    if "main" in order:
+        taken = Namer(set(table))
+        mapping = {"main": taken.name("main_primal")}
+        functions = [rename_calls(f, mapping) for f in functions]
+    return functions
 
 
 # ---------------------------------------------------------------- running

@@ -9,6 +9,7 @@ limit there, pointing at the exact statement that crossed it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -261,6 +262,8 @@ class Compiler:
         return run
 
     def bind(self, target: ir.Var, expr: ir.Expr, span: Span) -> Code:
+        if self.updates_in_place(target, expr):
+            return self.add_at_in_place(target, expr, span)
         compute = self.evaluate(expr, span)
         if _has_length(target.type):
             compute = self.checked(compute, target.type, f"'{target.name}'", span)
@@ -277,6 +280,38 @@ class Compiler:
 
         def run(env):
             env[name] = compute(env)
+
+        return run
+
+    def updates_in_place(self, target: ir.Var, expr: ir.Expr) -> bool:
+        """`w = addat(w, i, x)` without a trace: the scatter-add of reverse mode, worth doing in place."""
+        return (
+            not self.tracing
+            and isinstance(expr, ir.Prim)
+            and expr.op == "addat"
+            and isinstance(expr.args[0], ir.Var)
+            and expr.args[0].name == target.name
+            and not _has_length(target.type)
+        )
+
+    def add_at_in_place(self, target: ir.Var, expr: ir.Prim, span: Span) -> Code:
+        """Vecs are values, so the array is changed in place only when nothing else holds it.
+
+        CPython's reference count tells: the env, the local and getrefcount's argument make 3;
+        more means a copy, the tape or another variable shares it, and the pure copy runs instead.
+        """
+        name = target.name
+        get_index, get_value = self.getter(expr.args[1]), self.getter(expr.args[2])
+        copy_and_add = self.evaluate(expr, span)
+
+        def run(env):
+            w = env[name]
+            i = get_index(env)
+            if sys.getrefcount(w) == 3 and 0 <= i < w.shape[0]:
+                w[i] += get_value(env)
+            else:
+                del w
+                env[name] = copy_and_add(env)
 
         return run
 

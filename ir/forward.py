@@ -85,6 +85,13 @@ class FunctionJvp:
         active_params = [p for p in fn.params if p.name in self.active and differentiable(p)]
         tangent_params = [self.tangent(p, d) for d in self.directions for p in active_params]
         body: list[ir.Stmt] = []
+        for p in fn.params:
+            if p.name in self.varied and p not in active_params and differentiable(p):
+                for d in self.directions:
+                    e = self.names.emitter(fn.span)
+                    zero = zero_expr(e, p.type, p)
+                    body.extend(e.stmts)
+                    body.append(ir.Let((self.tangent(p, d),), zero, fn.span))
         if self.seeds is not None:
             for d in self.directions:
                 for p in active_params:
@@ -150,7 +157,9 @@ class FunctionJvp:
             e = self.names.emitter(s.span)
             tangent = self.tangent_of(e, s.expr, d, result)
             if tangent is None:
-                tangent = zero_expr(e, target.type, target)
+                tangent = zero_expr(e, target.type, result)
+            elif target.type.kind == "vec" and tangent.type.kind != "vec":
+                tangent = e.op("add", e.op("zeros", e.op("len", result)), tangent)
             out.extend(e.stmts)
             bind_tangent(out, self.tangent(target, d), tangent, declare, s.span)
         if overwrites_operand:

@@ -97,9 +97,9 @@ class Hoister:
         if isinstance(s, ir.While):
             counter = ir.Var(self.names.name("trips"), INT)
             self.result.trip_counters.add(counter.name)
-            self.reserved.add(counter.name)
             start = ir.Let((counter,), ir.Const(0, INT), s.span)
-            pre = [start] if depth == 0 else self.hoist_let(start, start.expr, mapping, declarations, in_loop)
+            pre = [start] if depth == 0 else self.hoist_let(start, start.expr, {}, declarations, in_loop)
+            self.reserved.add(counter.name)
             bump = ir.Assign(counter, ir.Prim("add", (counter, ir.Const(1, INT))), s.span)
             body = self.block(s.body, mapping, declarations, depth + 1, True)
             return pre + [ir.While(r(s.cond), (bump,) + body, s.span)]

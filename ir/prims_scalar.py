@@ -193,6 +193,34 @@ def vec_fn(fn: Callable, name: str, domain: Callable | None = None, why: str = "
     return apply
 
 
+def _dpow(a, n):
+    """d(a^n)/da = n * a^(n-1) for an int n; 0 for n = 0 (x^0 is constant, even at 0)."""
+    return 0.0 if n == 0 else n * _pow(a, n - 1)
+
+
+def _dpow_vec(a, n):
+    return np.zeros(np.shape(a)) if n == 0 else n * _pow_vec(a, n - 1)
+
+
+def _dpow_rule(args):
+    a, n = args[0].type, args[1].type
+    if n.kind != "int" or not (a.kind == "vec" or a.is_scalar_number):
+        raise TypeRuleError(f"dpow(a, n) takes a number or a vec and an int, got {type_names(args)}")
+    return a if a.kind == "vec" else FLOAT
+
+
+def _dpow_jvp(e, args, t, r):
+    if t[0] is None:
+        return None
+    a, n = args
+    return e.op("mul", t[0], e.op("mul", n, e.op("dpow", a, e.op("sub", n, Const(1, INT)))))
+
+
+def _dpow_vjp(e, args, r, g, wants):
+    a, n = args
+    return (e.op("mul", g, e.op("mul", n, e.op("dpow", a, e.op("sub", n, Const(1, INT))))), None)
+
+
 def _sign(x):
     return (x > 0) - (x < 0) + 0.0
 
@@ -210,7 +238,17 @@ def _dsqrt_vec(v):
 
 
 def _ifle(a, b, x, y):
-    return x if a <= b else y
+    return float(x if a <= b else y)
+
+
+def _pick(choose: Callable) -> Callable:
+    """min/max on scalars: the chosen operand, a float if either operand is (int only for two ints)."""
+
+    def pick(a, b):
+        r = choose(a, b)
+        return float(r) if type(a) is float or type(b) is float else r
+
+    return pick
 
 
 def _ifle_vec(a, b, x, y):
@@ -277,7 +315,11 @@ def _pow_factors(e, args, r, wants):
     """d(a^b)/da = b * a^(b-1) and d(a^b)/db = a^b * log(a) (an error for a <= 0)."""
     a, b = args
     da = db = None
-    if wants[0]:
+    if wants[0] and isinstance(b, Const) and b.value == 0:
+        da = e.const(0.0)
+    elif wants[0] and b.type.kind == "int" and not isinstance(b, Const):
+        da = e.op("dpow", a, b)
+    elif wants[0]:
         one = e.const(1.0) if b.type.kind != "int" else Const(1, INT)
         da = e.op("mul", b, e.op("pow", a, e.op("sub", b, one)))
     if wants[1]:
@@ -417,6 +459,7 @@ _unary_math(
     lambda e, a, r: e.op("neg", e.op("div", r, e.op("mul", e.const(2.0), a))),
     total=False, uses_result=True,
 )
+_builtin("dpow", 2, _dpow_rule, _dpow, _dpow_vec, _dpow_jvp, _dpow_vjp, total=False)
 _unary_math("abs", abs, np.abs, lambda e, a, r: e.op("sign", a), keep_int=True)
 _builtin("sign", 1, numeric_unary(False), _sign, np.sign, no_jvp, no_vjp)
 
@@ -432,9 +475,9 @@ _builtin("float", 1, _float_rule, float, None, _identity_jvp, _identity_vjp)
 _min_jvp, _min_vjp = _select_rules(_min_parts)
 _max_jvp, _max_vjp = _select_rules(_max_parts)
 _ifle_jvp, _ifle_vjp = _select_rules(_ifle_parts)
-_builtin("min", 2, numeric_binary("min", INT), lambda a, b: b if b < a else a,
+_builtin("min", 2, numeric_binary("min", INT), _pick(lambda a, b: b if b < a else a),
          elementwise(lambda a, b: np.where(np.asarray(b) < a, b, a), "min"), _min_jvp, _min_vjp)
-_builtin("max", 2, numeric_binary("max", INT), lambda a, b: b if b > a else a,
+_builtin("max", 2, numeric_binary("max", INT), _pick(lambda a, b: b if b > a else a),
          elementwise(lambda a, b: np.where(np.asarray(b) > a, b, a), "max"), _max_jvp, _max_vjp)
 _builtin("ifle", 4, lambda args: broadcast_type("ifle()", [a.type for a in args], None),
          _ifle, _ifle_vec, _ifle_jvp, _ifle_vjp)

@@ -62,6 +62,12 @@ def _index_rule(args):
     return FLOAT
 
 
+def _vec_args_rule(what: str, args):
+    if any(a.type.kind != "vec" for a in args):
+        raise TypeRuleError(f"{what} takes vecs, got {type_names(args)}")
+    return vec()
+
+
 def _addat_rule(args):
     w, i, x = (a.type for a in args)
     if w.kind != "vec" or i.kind != "int" or not x.is_scalar_number:
@@ -80,6 +86,17 @@ def _check_index(v, i) -> None:
 def _index(v, i):
     _check_index(v, i)
     return float(v[i])
+
+
+def _addto(d, c):
+    """d + c, where an empty vec stands for a zero of any length (an adjoint not sized yet)."""
+    if d.shape[0] == 0:
+        return np.array(c, dtype=float)
+    if c.shape[0] == 0:
+        return d
+    if d.shape != c.shape:
+        raise DomainError(f"vecs of different lengths ({d.shape[0]} and {c.shape[0]}) in addto")
+    return d + c
 
 
 def _addat(w, i, x):
@@ -169,6 +186,19 @@ def _veclit_vjp(e, args, r, g, wants):
     return tuple(e.op("index", g, Const(k, INT)) if wants[k] else None for k in range(len(args)))
 
 
+def _addto_jvp(e, args, t, r):
+    d, c = args
+    if t[0] is None and t[1] is None:
+        return None
+    td = t[0] if t[0] is not None else e.op("zeros", e.op("len", d))
+    tc = t[1] if t[1] is not None else e.op("zeros", e.op("len", c))
+    return e.op("addto", td, tc)
+
+
+def _addto_vjp(e, args, r, g, wants):
+    return (g, g)
+
+
 def _addat_jvp(e, args, t, r):
     w, i, _ = args
     dw, _, dx = t
@@ -195,6 +225,8 @@ _vec_builtin("dot", 2, _dot_rule, _dot, _dot_jvp, _dot_vjp, total=False)
 _vec_builtin("len", 1, _vec_to(INT), lambda v: int(v.shape[0]), no_jvp, no_vjp)
 register(Primitive("zeros", "call", "zeros", 1, _filled_rule, _filled(0.0), None, no_jvp, no_vjp, False))
 register(Primitive("ones", "call", "ones", 1, _filled_rule, _filled(1.0), None, no_jvp, no_vjp, False))
+_vec_builtin("addto", 2, lambda args: _vec_args_rule("addto(d, c)", args), _addto, _addto_jvp, _addto_vjp,
+             total=False)
 _vec_builtin("addat", 3, _addat_rule, _addat, _addat_jvp, _addat_vjp, total=False)
 register(Primitive("index", "index", "[]", 2, _index_rule, None, _index, _index_jvp, _index_vjp, False))
 register(Primitive("veclit", "veclit", "[]", None, _veclit_rule, _veclit, _veclit, _veclit_jvp, _veclit_vjp))

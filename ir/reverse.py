@@ -20,7 +20,7 @@ from adlang.ir.activity import useful_names, varied_names
 from adlang.ir.builder import Namer, differentiable, rename_body, zero_expr
 from adlang.ir.hoist import hoist
 from adlang.ir.primitives import Emitter, IndexContribution, lookup
-from adlang.ir.types import FLOAT, INT, tuple_of
+from adlang.ir.types import FLOAT, INT, VEC, tuple_of
 
 
 class ReverseMode:
@@ -67,6 +67,9 @@ class FunctionVjp:
         self.trip_counters = hoisted.trip_counters
         varied = varied_names(self.fn, set(active_params))
         self.active = varied & useful_names(self.fn)
+        self.resized = {
+            s.target.name for s in ir.walk(self.fn.body) if isinstance(s, ir.Assign) and s.target.type.kind == "vec"
+        }
         self.adjoints: dict[str, ir.Var] = {}
         self.declared: set[str] = set()
         self.depth = 0
@@ -87,7 +90,8 @@ class FunctionVjp:
 
     def adjoint(self, var: ir.Var) -> ir.Var:
         if var.name not in self.adjoints:
-            self.adjoints[var.name] = ir.Var(self.names.name(f"d{self.prefix}d{var.name}"), var.type)
+            type_ = VEC if var.type.kind == "vec" else var.type
+            self.adjoints[var.name] = ir.Var(self.names.name(f"d{self.prefix}d{var.name}"), type_)
         return self.adjoints[var.name]
 
     def is_active(self, a: ir.Atom) -> bool:
@@ -100,7 +104,10 @@ class FunctionVjp:
         if isinstance(contribution, IndexContribution):
             if adj.name in self.declared or self.depth > 0:
                 self._ensure_declared(adj)
-                value = ir.Prim("addat", (adj, contribution.index, contribution.value))
+                base = adj
+                if var.name in self.resized:
+                    base = e.op("addto", adj, e.op("zeros", e.op("len", var)))
+                value = ir.Prim("addat", (base, contribution.index, contribution.value))
                 out.extend(e.stmts)
                 out.append(ir.Assign(adj, value, span))
             else:
@@ -114,10 +121,20 @@ class FunctionVjp:
         out.extend(e.stmts)
         if adj.name in self.declared or self.depth > 0:
             self._ensure_declared(adj)
-            out.append(ir.Assign(adj, ir.Prim("add", (adj, contribution)), span))
+            add = "addto" if var.type.kind == "vec" else "add"
+            out.append(ir.Assign(adj, ir.Prim(add, (adj, contribution)), span))
         else:
             bind(out, adj, contribution, True, span)
             self.declared.add(adj.name)
+
+    def live(self, target: ir.Var, in_loop: bool) -> bool:
+        """Whether target's adjoint can be nonzero here; in a loop a later trip may feed it, so yes if active."""
+        if not self.is_active(target):
+            return False
+        adj = self.adjoint(target) if in_loop else self.adjoints.get(target.name)
+        if in_loop:
+            self._ensure_declared(adj)
+        return adj is not None and adj.name in self.declared
 
     def _ensure_declared(self, adj: ir.Var) -> None:
         if adj.name not in self.declared:
@@ -298,8 +315,8 @@ class FunctionVjp:
             push, pop = self.save(target, s.span)
             forward.append(push)
         forward.append(s)
+        live = self.live(target, in_loop)
         adj = self.adjoints.get(target.name)
-        live = self.is_active(target) and adj is not None and adj.name in self.declared
         result: ir.Atom = target
         if live and isinstance(s.expr, ir.Prim) and lookup(s.expr.op).vjp_uses_result and saving:
             result = ir.Var(self.names.temp(), target.type)
@@ -331,7 +348,7 @@ class FunctionVjp:
         own = [c for a, c in contributions if a.name == target.name]
         others = [(a, c) for a, c in contributions if a.name != target.name]
         if overwrites:
-            own_value = self.sum_contributions(target, own, out, span)
+            own_value = self.sum_contributions(target, own, out, span, like=g)
             for a, c in others:
                 self.accumulate(a, c, out, span)
             if own_value is not g:
@@ -340,19 +357,19 @@ class FunctionVjp:
             for a, c in others:
                 self.accumulate(a, c, out, span)
 
-    def sum_contributions(self, var: ir.Var, parts, out: list, span: Span) -> ir.Atom:
+    def sum_contributions(self, var: ir.Var, parts, out: list, span: Span, like: ir.Atom) -> ir.Atom:
         e = self.names.emitter(span)
         total = None
         for c in parts:
             if isinstance(c, IndexContribution):
-                base = total if total is not None else zero_expr(e, var.type, var)
+                base = total if total is not None else zero_expr(e, var.type, like)
                 total = e.op("addat", base, c.index, c.value)
             else:
                 if var.type.kind != "vec" and c.type.kind == "vec":
                     c = e.op("sum", c)
                 total = c if total is None else e.op("add", total, c)
         if total is None:
-            total = zero_expr(e, var.type, var)
+            total = zero_expr(e, var.type, like)
         out.extend(e.stmts)
         return total
 
@@ -375,9 +392,8 @@ class FunctionVjp:
         for t in targets:
             if not differentiable(t):
                 continue
-            adj = self.adjoints.get(t.name)
-            if self.is_active(t) and adj is not None and adj.name in self.declared:
-                cotangents.append(adj)
+            if self.live(t, in_loop):
+                cotangents.append(self.adjoints[t.name])
                 live = True
             else:
                 e = self.names.emitter(s.span)
@@ -396,6 +412,13 @@ class FunctionVjp:
         else:
             for a, c in contributions:
                 self.accumulate(a, c, backward, s.span)
+            if in_loop:
+                for g in cotangents:
+                    if isinstance(g, ir.Var) and g.name in self.declared:
+                        e = self.names.emitter(s.span)
+                        zero = zero_expr(e, g.type, g)
+                        backward.extend(e.stmts)
+                        backward.append(ir.Assign(g, zero, s.span))
         return forward, backward
 
     def reset_targets(self, s, targets, out: list) -> None:
@@ -403,7 +426,7 @@ class FunctionVjp:
             adj = self.adjoints.get(s.target.name)
             if adj is not None and adj.name in self.declared:
                 e = self.names.emitter(s.span)
-                zero = zero_expr(e, adj.type, s.target)
+                zero = zero_expr(e, adj.type, adj)
                 out.extend(e.stmts)
                 out.append(ir.Assign(adj, zero, s.span))
 
@@ -429,11 +452,12 @@ class FunctionVjp:
         else:
             forward.append(s)
         if differentiable(target):
+            live = self.live(target, in_loop)
             adj = self.adjoints.get(target.name)
             e = self.names.emitter(s.span)
-            if self.is_active(target) and adj is not None and adj.name in self.declared:
+            if live:
                 backward.append(ir.Push(adj, s.span, s.expr.tape))
-                zero = zero_expr(e, adj.type, target)
+                zero = zero_expr(e, adj.type, adj)
                 backward.extend(e.stmts)
                 backward.append(ir.Assign(adj, zero, s.span))
             else:
