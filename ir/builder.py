@@ -101,13 +101,7 @@ def rename_calls(fn: ir.Function, mapping: dict[str, str]) -> ir.Function:
         if isinstance(s, (ir.Let, ir.Assign)) and isinstance(s.expr, ir.CallFn) and s.expr.fn in mapping:
             call = ir.CallFn(mapping[s.expr.fn], s.expr.args)
             return ir.Let(s.targets, call, s.span) if isinstance(s, ir.Let) else ir.Assign(s.target, call, s.span)
-        if isinstance(s, ir.If):
-            return ir.If(s.cond, block(s.then), block(s.orelse), s.span)
-        if isinstance(s, ir.For):
-            return ir.For(s.var, s.start, s.stop, block(s.body), s.span)
-        if isinstance(s, ir.While):
-            return ir.While(s.cond, block(s.body), s.span)
-        return s
+        return ir.map_blocks(s, block)
 
     def block(body):
         return tuple(stmt(s) for s in body)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from adlang.errors import Span, TypeCheckError
 from adlang.ir import nodes as ir
+from adlang.ir.builder import Namer
 from adlang.ir.primitives import BY_BUILTIN, BY_OPERATOR, TypeRuleError, lookup
 from adlang.ir.types import BOOL, FLOAT, INT, Type, accepts, tuple_of, vec
 from adlang.lang import ast
@@ -131,18 +132,12 @@ class FunctionLowering:
         self.scopes: list[dict[str, ir.Var]] = [{}]
         self.loop_vars: set[str] = set()
         self.blocks: list[list[ir.Stmt]] = [[]]
-        self.taken = _names_in_def(d)
-        self.counter = 0
+        self.names = Namer(_names_in_def(d))
 
     # ------------------------------------------------------------ scopes and blocks
 
     def fresh(self) -> str:
-        while True:
-            self.counter += 1
-            name = f"_{self.counter}"
-            if name not in self.taken:
-                self.taken.add(name)
-                return name
+        return self.names.temp()
 
     def emit(self, stmt: ir.Stmt) -> None:
         self.blocks[-1].append(stmt)

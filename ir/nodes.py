@@ -188,6 +188,17 @@ def blocks_of(stmt: Stmt) -> tuple[tuple[Stmt, ...], ...]:
     return ()
 
 
+def map_blocks(stmt: Stmt, fn) -> Stmt:
+    """The statement with `fn` applied to each of its nested blocks (itself if it has none)."""
+    if isinstance(stmt, If):
+        return If(stmt.cond, fn(stmt.then), fn(stmt.orelse), stmt.span)
+    if isinstance(stmt, For):
+        return For(stmt.var, stmt.start, stmt.stop, fn(stmt.body), stmt.span)
+    if isinstance(stmt, While):
+        return While(stmt.cond, fn(stmt.body), stmt.span)
+    return stmt
+
+
 def walk(body: tuple[Stmt, ...]) -> Iterator[Stmt]:
     """Every statement of a block and of its nested blocks, in source order."""
     for stmt in body:

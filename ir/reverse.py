@@ -479,16 +479,8 @@ def bind(out: list, var: ir.Var, value: ir.Atom, declare: bool, span: Span) -> N
 
 def _without(body, drops: set[int]):
     for s in body:
-        if id(s) in drops:
-            continue
-        if isinstance(s, ir.If):
-            yield ir.If(s.cond, tuple(_without(s.then, drops)), tuple(_without(s.orelse, drops)), s.span)
-        elif isinstance(s, ir.For):
-            yield ir.For(s.var, s.start, s.stop, tuple(_without(s.body, drops)), s.span)
-        elif isinstance(s, ir.While):
-            yield ir.While(s.cond, tuple(_without(s.body, drops)), s.span)
-        else:
-            yield s
+        if id(s) not in drops:
+            yield ir.map_blocks(s, lambda block: tuple(_without(block, drops)))
 
 
 def reverse_entry(mode: ReverseMode, fn: ir.Function, wrt: list[str]) -> ir.Function:

@@ -52,16 +52,6 @@ def _reassigned(fn: ir.Function) -> set[str]:
     return names
 
 
-def _map_blocks(s: ir.Stmt, fn) -> ir.Stmt:
-    if isinstance(s, ir.If):
-        return ir.If(s.cond, fn(s.then), fn(s.orelse), s.span)
-    if isinstance(s, ir.For):
-        return ir.For(s.var, s.start, s.stop, fn(s.body), s.span)
-    if isinstance(s, ir.While):
-        return ir.While(s.cond, fn(s.body), s.span)
-    return s
-
-
 # ---------------------------------------------------------------- folding and identities
 
 
@@ -76,7 +66,7 @@ def _rewrite_block(body, reassigned) -> tuple[ir.Stmt, ...]:
                 s = ir.Let(s.targets, expr, s.span) if isinstance(s, ir.Let) else ir.Assign(target, expr, s.span)
         if isinstance(s, ir.Let) and len(s.targets) == 1 and s.targets[0].name not in reassigned:
             defs[s.targets[0].name] = s.expr
-        out.append(_map_blocks(s, lambda b: _rewrite_block(b, reassigned)))
+        out.append(ir.map_blocks(s, lambda b: _rewrite_block(b, reassigned)))
     return tuple(out)
 
 
@@ -193,7 +183,7 @@ def _common_subexpressions(body, reassigned, available: dict) -> tuple[ir.Stmt, 
                     s = ir.Let(s.targets, available[key], s.span)
                 else:
                     available[key] = t
-        out.append(_map_blocks(s, lambda b: _common_subexpressions(b, reassigned, available)))
+        out.append(ir.map_blocks(s, lambda b: _common_subexpressions(b, reassigned, available)))
     return tuple(out)
 
 
@@ -237,7 +227,7 @@ def _sink_temporaries(body, counts: Counter | None = None) -> tuple[ir.Stmt, ...
                 if any(v.name == temp.name for v in ir.used_vars(u)):
                     break
         i += 1
-    return tuple(_map_blocks(s, lambda b: _sink_temporaries(b, counts)) for s in stmts)
+    return tuple(ir.map_blocks(s, lambda b: _sink_temporaries(b, counts)) for s in stmts)
 
 
 def _removable(s: ir.Stmt) -> bool:
@@ -268,7 +258,7 @@ def _drop_dead(body, names: Namer) -> tuple[ir.Stmt, ...]:
         out = []
         for s in block:
             if keep(s):
-                out.append(_map_blocks(s, prune))
+                out.append(ir.map_blocks(s, prune))
         return tuple(_drop_empty(out, names))
 
     return prune(body)
