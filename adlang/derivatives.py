@@ -20,6 +20,7 @@ from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
 from adlang.ir.builder import Namer, rename_calls
 from adlang.ir.forward import ForwardMode, forward_entry
+from adlang.ir.grads import expand_grads
 from adlang.ir.printer import print_program
 from adlang.ir.reverse import ReverseMode, reverse_entry
 from adlang.ir.simplify import simplify_function
@@ -55,6 +56,7 @@ def derivative_program(program: ir.Program, fn_name: str, wrt: list[str], mode: 
                        order: int = 1, simplify: bool = True) -> tuple[ir.Program, str]:
     """A program whose last function takes fn's parameters and returns (value, gradient..., Hessian...)."""
     passes = split_mode(mode, order)
+    program = expand_grads(program)
     fn = program.function(fn_name)
     if order == 2 and any(p.type.kind == "vec" for p in fn.params if p.name in wrt):
         raise UsageError("--order 2 takes float parameters only (the language has no matrix type for a vec's Hessian)")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from adlang.errors import DomainError, RuntimeFault, Span
 from adlang.ir import nodes as ir
+from adlang.ir.grads import expand_grads
 from adlang.ir.primitives import lookup
 from adlang.ir.types import Type
 
@@ -80,6 +81,7 @@ def run_function(
     max_steps: int = DEFAULT_MAX_STEPS,
 ) -> RunResult:
     """Run one function of a checked program on argument values given by name."""
+    program = expand_grads(program)
     machine = Machine(program, max_steps, [] if trace else None)
     fn = program.function(fn_name)
     if fn is None:

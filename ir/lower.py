@@ -237,6 +237,9 @@ class FunctionLowering:
         method(stmt)
 
     def stmt_Let(self, stmt: ast.Let) -> None:
+        if isinstance(stmt.value, ast.GradCall):
+            self.let_grad(stmt)
+            return
         if len(stmt.names) > 1:
             self.let_destructure(stmt)
             return
@@ -262,6 +265,42 @@ class FunctionLowering:
             type_ = declared
         target = self.declare(stmt.names[0], type_)
         self.emit(ir.Let((target,), rhs, stmt.span))
+
+    def let_grad(self, stmt: ast.Let) -> None:
+        """`let v, d1, d2 = grad f(args) wrt p1, p2`: checked like a call, typed (float, type of p1, ...)."""
+        g: ast.GradCall = stmt.value
+        call = g.call
+        if call.func not in self.defs:
+            choices = list(self.defs)
+            raise TypeCheckError(f"grad needs a function of the program; unknown '{call.func}'"
+                                 f"{did_you_mean(call.func, choices)}", call.span)
+        params, ret = self.signatures[call.func]
+        if ret != FLOAT:
+            raise TypeCheckError(f"grad takes the derivative of a float result, but {call.func} returns {ret}",
+                                 call.span)
+        by_name = {p.name: p for p in params}
+        wrt: list[str] = []
+        for n in g.wrt:
+            p = by_name.get(n.id)
+            if p is None:
+                raise TypeCheckError(f"'{n.id}' is not a parameter of {call.func}({', '.join(by_name)})"
+                                     f"{did_you_mean(n.id, by_name)}", n.span)
+            if p.type.kind not in ("float", "vec"):
+                raise TypeCheckError(f"'{n.id}' is {p.type}; derivatives are taken with respect to float and "
+                                     "vec parameters", n.span)
+            if n.id in wrt:
+                raise TypeCheckError(f"'{n.id}' appears twice after wrt", n.span)
+            wrt.append(n.id)
+        if len(stmt.names) != 1 + len(wrt):
+            raise TypeCheckError(
+                f"grad {call.func}(...) wrt {', '.join(wrt)} gives {1 + len(wrt)} values (the value, then one "
+                f"derivative per parameter), but {len(stmt.names)} names are given", stmt.span)
+        if stmt.type is not None:
+            raise TypeCheckError("a grad let takes no type annotation", stmt.type.span)
+        args = self.call_expr(call).args
+        types = [FLOAT] + [by_name[w].type for w in wrt]
+        targets = tuple(self.declare(n, t) for n, t in zip(stmt.names, types))
+        self.emit(ir.Let(targets, ir.GradOf(call.func, tuple(wrt), args), stmt.span))
 
     def let_destructure(self, stmt: ast.Let) -> None:
         if stmt.type is not None:

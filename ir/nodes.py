@@ -73,7 +73,21 @@ class Pop:
     tape: int = 0
 
 
-Expr = Var | Const | Prim | CallFn | Pop
+@dataclass(frozen=True)
+class GradOf:
+    """`grad f(args) wrt p1, p2`: f's value, then its derivatives with respect to its parameters p1, p2.
+
+    It stays in the IR as written (so it prints back as written) and is expanded
+    into a call of f's reverse-mode derivative program before anything runs or
+    is differentiated (`adlang.ir.grads`).
+    """
+
+    fn: str
+    wrt: tuple[str, ...]
+    args: tuple[Atom, ...]
+
+
+Expr = Var | Const | Prim | CallFn | Pop | GradOf
 
 
 # ---------------------------------------------------------------- statements
@@ -210,7 +224,7 @@ def walk(body: tuple[Stmt, ...]) -> Iterator[Stmt]:
 def atoms_of(expr: Expr) -> tuple[Atom, ...]:
     if isinstance(expr, (Var, Const)):
         return (expr,)
-    if isinstance(expr, (Prim, CallFn)):
+    if isinstance(expr, (Prim, CallFn, GradOf)):
         return expr.args
     return ()
 

@@ -46,6 +46,8 @@ def print_expr(expr: ir.Expr) -> str:
         return f"pop({expr.tape})" if expr.tape else "pop()"
     if isinstance(expr, ir.CallFn):
         return f"{expr.fn}({', '.join(atom(a) for a in expr.args)})"
+    if isinstance(expr, ir.GradOf):
+        return f"grad {expr.fn}({', '.join(atom(a) for a in expr.args)}) wrt {', '.join(expr.wrt)}"
     prim = lookup(expr.op)
     args = expr.args
     if prim.syntax == "infix":

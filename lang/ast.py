@@ -85,6 +85,15 @@ class VecLit:
     span: Span = field(default=Span(0, 0), compare=False)
 
 
+@dataclass(frozen=True)
+class GradCall:
+    """`grad f(a, b) wrt x, y`: f's value and its derivatives with respect to its parameters x, y."""
+
+    call: Call
+    wrt: tuple[Name, ...]
+    span: Span = field(default=Span(0, 0), compare=False)
+
+
 Expr = Num | Bool | Name | Unary | Binary | Call | Index | VecLit
 
 

@@ -183,6 +183,15 @@ class _ToAst(Transformer_NonRecursive):
             raise ParseError("a `let` with several names takes no type: write `let a, b = ...`", type_.span)
         return ast.Let(tuple(_name(n) for n in names), type_, value, _span(meta))
 
+    def grad_call(self, meta, children):
+        grad, call, wrt, *names = children
+        if str(grad) != "grad":
+            raise ParseError(f"expected an expression after '=', found '{grad}'; "
+                             "a derivative is written `grad f(x, y) wrt x`", _token_span(grad))
+        if str(wrt) != "wrt":
+            raise ParseError(f"expected `wrt` after the call in a grad, found '{wrt}'", _token_span(wrt))
+        return ast.GradCall(call, tuple(_name(n) for n in names), _span(meta))
+
     def assign_stmt(self, meta, children):
         name, op, value = children
         return ast.Assign(_name(name), str(op), value, _span(meta))

@@ -262,7 +262,7 @@ class Builder:
         if op == "cube":
             return self.wrap(Expr(f"({a.ad} ^ 3)", f"({a.py} ** 3)", a.bound**3))
         if op == "pow":
-            return self.wrap(Expr(f"pow({a.ad}, 2)", f"{a.py} ** 2", a.bound**2))
+            return self.wrap(Expr(f"pow({a.ad}, 2)", f"({a.py} ** 2)", a.bound**2))
         if op == "powf":
             return Expr(f"((1.5 + sin({a.ad})) ^ 1.5)", f"((1.5 + math.sin({a.py})) ** 1.5)", 2.5**1.5)
         if op == "pown":

@@ -45,28 +45,26 @@ class Case:
     prim: str
     expr: str
     point: dict
-    fd_bug: str | None = None  # a known bug that makes the finite-difference test fail (a strict xfail)
+    bug: str | None = None  # a known bug that makes this row fail: a strict xfail in both tests
 
     @property
     def id(self) -> str:
         return f"{self.prim}:{self.expr}"
 
 
-FORWARD_BROADCAST_BUG = (
-    "forward mode: when only the scalar operand of a vec-scalar `+`/`-` (or the scalar branch of a vec `ifle`) "
-    "carries a tangent, the JVP returns that scalar tangent as the tangent of the vec result (no broadcast)"
-)
+ADDTO_EMPTY = ("the VJP of addto(d, c) gives d the cotangent g itself, so when d is the empty vec (a parameter of "
+               "length 0) reverse mode returns a gradient of length len(c) for it")
 
 CASES = [
     # arithmetic, scalars, vecs, and vecs mixed with scalars (a scalar's adjoint sums over the vec)
     Case("add", "a + b", a(a=0.7, b=-1.3)),
     Case("add", "u + w", a(u=U, w=W)),
-    Case("add", "u + a", a(u=U, a=0.3), fd_bug=FORWARD_BROADCAST_BUG),
-    Case("add", "a + u", a(u=U, a=0.3), fd_bug=FORWARD_BROADCAST_BUG),
+    Case("add", "u + a", a(u=U, a=0.3)),
+    Case("add", "a + u", a(u=U, a=0.3)),
     Case("sub", "a - b", a(a=0.7, b=-1.3)),
     Case("sub", "u - w", a(u=U, w=W)),
-    Case("sub", "a - u", a(u=U, a=0.3), fd_bug=FORWARD_BROADCAST_BUG),
-    Case("sub", "u - a", a(u=U, a=0.3), fd_bug=FORWARD_BROADCAST_BUG),
+    Case("sub", "a - u", a(u=U, a=0.3)),
+    Case("sub", "u - a", a(u=U, a=0.3)),
     Case("mul", "a * b", a(a=0.7, b=-1.3)),
     Case("mul", "u * w", a(u=U, w=W)),
     Case("mul", "a * u", a(u=U, a=-0.8)),
@@ -129,7 +127,7 @@ CASES = [
     Case("ifle", "ifle(a, b, c, d)", a(a=-0.7, b=1.3, c=0.4, d=-2.2)),
     Case("ifle", "ifle(u, w, v, z)", a(u=U, w=W, v=POS, z=NEG)),
     Case("ifle", "ifle(a, b, u, w)", a(a=0.1, b=0.2, u=U, w=W)),
-    Case("ifle", "ifle(a, b, u, c)", a(a=0.3, b=0.2, u=U, c=1.5), fd_bug=FORWARD_BROADCAST_BUG),
+    Case("ifle", "ifle(a, b, u, c)", a(a=0.3, b=0.2, u=U, c=1.5)),
     # the vec builtins, indexing, literals and the scatter-add
     Case("sum", "sum(u)", a(u=U)),
     Case("sum", "sum(u * u)", a(u=U)),
@@ -145,6 +143,16 @@ CASES = [
     Case("addat", "addat(u, 1, a)", a(u=U, a=0.9)),
     Case("addat", "addat(u, i, a * a)", a(u=U, a=0.9, i=2)),
     Case("addat", "addat(zeros(3), 0, a)", a(a=0.9)),
+    # helpers of the derivative programs: dpow(a, n) = n a^(n - 1) for an int n; addto(d, c) = d + c, or c when
+    # d is the empty vec that stands for "no adjoint yet"
+    Case("dpow", "dpow(a, n)", a(a=-1.3, n=3)),
+    Case("dpow", "dpow(a, n)", a(a=0.7, n=0)),
+    Case("dpow", "dpow(a, n)", a(a=0.0, n=1)),
+    Case("dpow", "dpow(a, n)", a(a=0.0, n=2)),
+    Case("dpow", "dpow(u, n)", a(u=U, n=4)),
+    Case("addto", "addto(u, w)", a(u=U, w=W)),
+    Case("addto", "addto(zeros(0), u)", a(u=U)),
+    Case("addto", "addto(e, u)", a(e=np.zeros(0), u=U), bug=ADDTO_EMPTY),
 ]
 
 # Primitives whose results carry no derivative: comparisons, logic, sign, and the int/vec constructors.
@@ -274,7 +282,7 @@ def test_sign_carries_no_derivative():
 
 
 def with_known_bugs(cases):
-    return [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(reason=c.fd_bug, strict=True)] if c.fd_bug else [])
+    return [pytest.param(c, id=c.id, marks=[pytest.mark.xfail(reason=c.bug, strict=True)] if c.bug else [])
             for c in cases]
 
 
@@ -325,7 +333,7 @@ def dot_test_programs(case: Case) -> tuple[str, str, list[str]]:
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.parametrize("case", with_known_bugs(CASES))
 def test_dot_product_jvp_vjp(case: Case, seed: int):
     rng = np.random.default_rng(seed)
     jvp_text, vjp_text, diff = dot_test_programs(case)
@@ -353,32 +361,25 @@ def test_dot_product_jvp_vjp(case: Case, seed: int):
     assert_close(w_jd, (plus - minus) / (2 * h), 1e-5, f"{case.id}: <w, J d> vs central differences")
 
 
-# ---------------------------------------------------------------- minimal reproductions of known bugs
+# ---------------------------------------------------------------- broadcasting a scalar's derivative over a vec
 
 BROADCAST = {"u": np.array([1.0, 2.0, 3.0]), "a": 0.5, "b": 0.2}
 
 
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
 @pytest.mark.parametrize(("expr", "want"), [
     ("sum(u + a)", 3.0),  # d/da sum_i (u_i + a) = len(u)
     ("sum(a + u)", 3.0),
     ("sum(u - a)", -3.0),
     ("sum(a - u)", 3.0),
     ("sum(ifle(a, b, u, a))", 3.0),  # a > b: the result is a vec of three a's
+    ("sum(ifle(b, a, u, a))", 0.0),  # b <= a: the result is u
+    ("sum(min(u, a + 1.0))", 2.0),  # a + 1 = 1.5 is below two of the three elements
+    ("sum(max(a + 1.0, u))", 1.0),
+    ("sum(u * a)", 6.0),
+    ("sum(u / a)", -24.0),
 ])
-def test_reverse_broadcast_scalar_adjoint(expr, want):
+def test_scalar_derivative_broadcast_over_a_vec(expr, want, mode):
+    """Only the scalar operand varies: its tangent must become a vec (forward), its adjoint a sum (reverse)."""
     program = compile_source(f"def f(u: vec, a, b) -> float:\n    return {expr}\n", "<broadcast>")
-    assert compute(program, "f", BROADCAST, wrt=["a"], mode="reverse").grad["a"] == want
-
-
-@pytest.mark.xfail(reason=FORWARD_BROADCAST_BUG, strict=True)
-@pytest.mark.parametrize(("expr", "want"), [
-    ("sum(u + a)", 3.0),
-    ("sum(a + u)", 3.0),
-    ("sum(u - a)", -3.0),
-    ("sum(a - u)", 3.0),
-    ("sum(ifle(a, b, u, a))", 3.0),
-])
-def test_forward_broadcast_scalar_tangent(expr, want):
-    """Forward mode gives 1.0 (or -1.0): the tangent of `u + a` is the float `dada`, not a vec of them."""
-    program = compile_source(f"def f(u: vec, a, b) -> float:\n    return {expr}\n", "<broadcast>")
-    assert compute(program, "f", BROADCAST, wrt=["a"], mode="forward").grad["a"] == want
+    assert compute(program, "f", BROADCAST, wrt=["a"], mode=mode).grad["a"] == pytest.approx(want, rel=1e-14)

@@ -1,0 +1,83 @@
+"""Expanding `grad f(args) wrt p`: a call of f's reverse-mode derivative program, generated once.
+
+Derivatives inside the language are derivative programs like any other, so a
+function that uses `grad` can itself be differentiated (the outer pass then
+differentiates the inner derivative program), and nested derivatives cannot
+confuse their perturbations: each level is a function with variables of its own.
+"""
+
+from __future__ import annotations
+
+from adlang.ir import nodes as ir
+from adlang.ir.builder import Namer
+from adlang.ir.reverse import ReverseMode, reverse_entry
+from adlang.ir.simplify import simplify_function
+
+
+def has_grads(program: ir.Program) -> bool:
+    return any(isinstance(getattr(s, "expr", None), ir.GradOf) for fn in program.functions for s in ir.walk(fn.body))
+
+
+def expand_grads(program: ir.Program) -> ir.Program:
+    """The program with every GradOf replaced by a call; the derivative functions are appended."""
+    if not has_grads(program):
+        return program
+    return _Expander(program).run()
+
+
+class _Expander:
+    def __init__(self, program: ir.Program):
+        self.program = program
+        self.names = Namer(set(program.names) | {"main"})
+        self.expanded: dict[str, ir.Function] = {}
+        self.generated: dict[tuple[str, tuple[str, ...]], ir.Function] = {}
+
+    def run(self) -> ir.Program:
+        for fn in self.program.functions:
+            self.expand(fn.name)
+        functions = [self.expanded[fn.name] for fn in self.program.functions]
+        return ir.Program(tuple(functions) + tuple(self.generated.values()))
+
+    def expand(self, name: str) -> ir.Function:
+        if name not in self.expanded:
+            fn = self.program.function(name)
+            self.expanded[name] = ir.Function(fn.name, fn.params, fn.ret, self.block(fn.body), fn.span)
+        return self.expanded[name]
+
+    def block(self, body) -> tuple[ir.Stmt, ...]:
+        out = []
+        for s in body:
+            if isinstance(s, ir.Let) and isinstance(s.expr, ir.GradOf):
+                g = s.expr
+                s = ir.Let(s.targets, ir.CallFn(self.derivative(g.fn, g.wrt), g.args), s.span)
+            out.append(ir.map_blocks(s, self.block))
+        return tuple(out)
+
+    def derivative(self, fn_name: str, wrt: tuple[str, ...]) -> str:
+        key = (fn_name, wrt)
+        if key not in self.generated:
+            for callee in self._callees(fn_name):
+                self.expand(callee)
+            current = ir.Program(tuple(self.expanded.values()) + tuple(self.generated.values()))
+            mode = ReverseMode(current, self.names)
+            entry = reverse_entry(mode, current.function(fn_name), list(wrt))
+            for f in mode.functions() + [entry]:
+                self.generated[(f.name, ())] = simplify_function(f)
+            self.generated[key] = self.generated.pop((entry.name, ()))
+        return self.generated[key].name
+
+    def _callees(self, name: str) -> list[str]:
+        """name and every function it reaches by calls or grads, callees first."""
+        order: list[str] = []
+
+        def visit(n: str) -> None:
+            if n in order:
+                return
+            for s in ir.walk(self.program.function(n).body):
+                expr = getattr(s, "expr", None)
+                if isinstance(expr, (ir.CallFn, ir.GradOf)):
+                    visit(expr.fn)
+            order.append(n)
+
+        visit(name)
+        return order
