@@ -1,4 +1,4 @@
-"""The `adlang` command: run, ir, diff, check and repl.
+"""The `adlang` command: run, ir, diff, check, optimize and repl.
 
 `main` returns the exit code (the console script and `python -m adlang` pass
 it to sys.exit). Every failure becomes a message and an exit code, never a
@@ -37,7 +37,7 @@ from adlang.report import (
 DEFAULT_MAX_STEPS = 100_000_000
 FIRST_ORDER_MODES = ("forward", "reverse")
 SECOND_ORDER_MODES = ("forward-over-reverse", "reverse-over-reverse", "forward-over-forward", "reverse-over-forward")
-COMMANDS = ("run", "ir", "diff", "check", "repl")
+COMMANDS = ("run", "ir", "diff", "check", "optimize", "repl")
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 1  # as rich does when the reader of stdout goes away
@@ -103,6 +103,7 @@ def build_parser() -> tuple[_Parser, dict[str, _Parser]]:
         "ir": _ir_parser(sub),
         "diff": _diff_parser(sub),
         "check": _check_parser(sub),
+        "optimize": _optimize_parser(sub),
         "repl": sub.add_parser("repl", help="an interactive session", allow_abbrev=False),
     }
     commands["repl"].add_argument("file", nargs="?", metavar="FILE", help="a program to load first")
@@ -166,6 +167,26 @@ def _check_parser(sub: Any) -> _Parser:
     return p
 
 
+def _optimize_parser(sub: Any) -> _Parser:
+    p = sub.add_parser(
+        "optimize",
+        help="minimize a function over some of its parameters",
+        description="Minimize a float function of FILE over the --wrt parameters, starting from the "
+        "arguments NAME=VALUE (every parameter given, as for run).",
+        allow_abbrev=False,
+    )
+    _add_file_and_args(p)
+    _add_wrt(p)
+    _add_fn(p)
+    p.add_argument("--method", metavar="M", help="gd (default), momentum, adam or newton")
+    p.add_argument("--steps", metavar="N", help="at most N steps (default 1000; newton 50)")
+    p.add_argument("--lr", metavar="R", help="the learning rate (default 0.01; not for newton)")
+    p.add_argument("--tol", metavar="T", help="stop when the gradient's norm is <= T (default 1e-8)")
+    p.add_argument("--mode", metavar="M", help="forward or reverse (default) for the gradient")
+    _add_json(p)
+    return p
+
+
 def _add_file_and_args(p: _Parser) -> None:
     p.add_argument("file", metavar="FILE")
     p.add_argument("args", nargs="*", default=[], metavar="NAME=VALUE", help="the function's arguments")
@@ -208,7 +229,8 @@ def parse_command_line(argv: list[str]) -> argparse.Namespace:
 
 def _dispatch(argv: list[str], ctx: _Context) -> int:
     ns = parse_command_line(argv)
-    handler = {"run": _cmd_run, "ir": _cmd_ir, "diff": _cmd_diff, "check": _cmd_check, "repl": _cmd_repl}
+    handler = {"run": _cmd_run, "ir": _cmd_ir, "diff": _cmd_diff, "check": _cmd_check, "optimize": _cmd_optimize,
+               "repl": _cmd_repl}
     return handler[ns.command](ns, ctx)
 
 
@@ -298,6 +320,24 @@ def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
     else:
         make_console().print(outcome)
     return 0 if outcome.ok else 1
+
+
+def _cmd_optimize(ns: argparse.Namespace, ctx: _Context) -> int:
+    optimize = _optional_module("adlang.optimize", "optimize is")
+    options = optimize.parse_options(ns.method, ns.steps, ns.lr, ns.tol, ns.mode)
+    program = _load(ctx, ns.file)
+    fn = pick_function(program, ns.fn, ns.file)
+    wrt = parse_wrt(ns.wrt, fn, "--wrt")
+    args = bind_arguments(fn, ns.args)
+    console = None if ctx.json else make_console()
+    total = optimize.default_steps(options["method"], options["steps"])
+    with optimize.progress(console, fn.name, total) as on_step:
+        result = optimize.optimize(program, fn.name, args, wrt, on_step=on_step, **options)
+    if ctx.json:
+        print(dump_json(optimize.result_object(result)))
+    else:
+        optimize.print_result(console, result)
+    return 0
 
 
 def _cmd_repl(ns: argparse.Namespace, ctx: _Context) -> int:

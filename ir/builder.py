@@ -109,5 +109,23 @@ def rename_calls(fn: ir.Function, mapping: dict[str, str]) -> ir.Function:
     return ir.Function(mapping.get(fn.name, fn.name), fn.params, fn.ret, block(fn.body), fn.span)
 
 
+def without_empty_blocks(body, names: Namer) -> tuple[ir.Stmt, ...]:
+    """adlang has no empty block: a for loop with no body goes, an if with only an else branch is
+    negated, an if with neither goes."""
+    out: list[ir.Stmt] = []
+    for s in body:
+        s = ir.map_blocks(s, lambda block: without_empty_blocks(block, names))
+        if isinstance(s, ir.For) and not s.body:
+            continue
+        if isinstance(s, ir.If) and not s.then:
+            if s.orelse:
+                negated = ir.Var(names.temp(), s.cond.type)
+                out.append(ir.Let((negated,), ir.Prim("not", (s.cond,)), s.span))
+                out.append(ir.If(negated, s.orelse, (), s.span))
+            continue
+        out.append(s)
+    return tuple(out)
+
+
 def differentiable(a: ir.Atom) -> bool:
     return a.type.kind in ("float", "vec")

@@ -25,7 +25,7 @@ class Hoisted:
     fn: ir.Function
     in_loop_lets: set[str] = field(default_factory=set)
     first_binds: set[int] = field(default_factory=set)
-    trip_counters: set[str] = field(default_factory=set)
+    counter_steps: set[int] = field(default_factory=set)
 
 
 def assigned_in(body) -> set[str]:
@@ -96,11 +96,11 @@ class Hoister:
             return pre + [ir.For(var, start, stop, body, s.span)]
         if isinstance(s, ir.While):
             counter = ir.Var(self.names.name("trips"), INT)
-            self.result.trip_counters.add(counter.name)
             start = ir.Let((counter,), ir.Const(0, INT), s.span)
             pre = [start] if depth == 0 else self.hoist_let(start, start.expr, {}, declarations, in_loop)
             self.reserved.add(counter.name)
             bump = ir.Assign(counter, ir.Prim("add", (counter, ir.Const(1, INT))), s.span)
+            self.result.counter_steps.add(id(bump))
             body = self.block(s.body, mapping, declarations, depth + 1, True)
             return pre + [ir.While(r(s.cond), (bump,) + body, s.span)]
         raise TypeError(s)

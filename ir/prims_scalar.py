@@ -193,32 +193,35 @@ def vec_fn(fn: Callable, name: str, domain: Callable | None = None, why: str = "
     return apply
 
 
-def _dpow(a, n):
-    """d(a^n)/da = n * a^(n-1) for an int n; 0 for n = 0 (x^0 is constant, even at 0)."""
-    return 0.0 if n == 0 else n * _pow(a, n - 1)
+def _dpow(a, n, c):
+    """c * a^(n-1): the derivative of a^n is dpow(a, n, n). 0 where c = 0, even where a^(n-1) is undefined."""
+    return 0.0 if c == 0 else c * _pow(a, n - 1)
 
 
-def _dpow_vec(a, n):
-    return np.zeros(np.shape(a)) if n == 0 else n * _pow_vec(a, n - 1)
+def _dpow_vec(a, n, c):
+    return np.zeros(np.shape(a)) if c == 0 else c * _pow_vec(a, n - 1)
 
 
 def _dpow_rule(args):
-    a, n = args[0].type, args[1].type
-    if n.kind != "int" or not (a.kind == "vec" or a.is_scalar_number):
-        raise TypeRuleError(f"dpow(a, n) takes a number or a vec and an int, got {type_names(args)}")
+    a, n, c = (x.type for x in args)
+    if n.kind != "int" or c.kind != "int" or not (a.kind == "vec" or a.is_scalar_number):
+        raise TypeRuleError(f"dpow(a, n, c) takes a number or a vec and two ints, got {type_names(args)}")
     return a if a.kind == "vec" else FLOAT
 
 
+def _dpow_factor(e, args):
+    """d/da [c a^(n-1)] = c (n-1) a^(n-2) = dpow(a, n - 1, c * (n - 1)): closed under differentiation."""
+    a, n, c = args
+    lower = e.op("sub", n, Const(1, INT))
+    return e.op("dpow", a, lower, e.op("mul", c, lower))
+
+
 def _dpow_jvp(e, args, t, r):
-    if t[0] is None:
-        return None
-    a, n = args
-    return e.op("mul", t[0], e.op("mul", n, e.op("dpow", a, e.op("sub", n, Const(1, INT)))))
+    return None if t[0] is None else e.op("mul", t[0], _dpow_factor(e, args))
 
 
 def _dpow_vjp(e, args, r, g, wants):
-    a, n = args
-    return (e.op("mul", g, e.op("mul", n, e.op("dpow", a, e.op("sub", n, Const(1, INT))))), None)
+    return (e.op("mul", g, _dpow_factor(e, args)), None, None)
 
 
 def _sign(x):
@@ -318,7 +321,7 @@ def _pow_factors(e, args, r, wants):
     if wants[0] and isinstance(b, Const) and b.value == 0:
         da = e.const(0.0)
     elif wants[0] and b.type.kind == "int" and not isinstance(b, Const):
-        da = e.op("dpow", a, b)
+        da = e.op("dpow", a, b, b)
     elif wants[0]:
         one = e.const(1.0) if b.type.kind != "int" else Const(1, INT)
         da = e.op("mul", b, e.op("pow", a, e.op("sub", b, one)))
@@ -459,7 +462,7 @@ _unary_math(
     lambda e, a, r: e.op("neg", e.op("div", r, e.op("mul", e.const(2.0), a))),
     total=False, uses_result=True,
 )
-_builtin("dpow", 2, _dpow_rule, _dpow, _dpow_vec, _dpow_jvp, _dpow_vjp, total=False)
+_builtin("dpow", 3, _dpow_rule, _dpow, _dpow_vec, _dpow_jvp, _dpow_vjp, total=False)
 _unary_math("abs", abs, np.abs, lambda e, a, r: e.op("sign", a), keep_int=True)
 _builtin("sign", 1, numeric_unary(False), _sign, np.sign, no_jvp, no_vjp)
 

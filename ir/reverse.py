@@ -17,7 +17,7 @@ from __future__ import annotations
 from adlang.errors import Span
 from adlang.ir import nodes as ir
 from adlang.ir.activity import useful_names, varied_names
-from adlang.ir.builder import Namer, differentiable, rename_body, zero_expr
+from adlang.ir.builder import Namer, differentiable, rename_body, without_empty_blocks, zero_expr
 from adlang.ir.hoist import hoist
 from adlang.ir.primitives import Emitter, IndexContribution, lookup
 from adlang.ir.types import FLOAT, INT, VEC, tuple_of
@@ -64,7 +64,7 @@ class FunctionVjp:
         self.fn = hoisted.fn
         self.in_loop_lets = hoisted.in_loop_lets
         self.first_binds = hoisted.first_binds
-        self.trip_counters = hoisted.trip_counters
+        self.counter_steps = hoisted.counter_steps
         varied = varied_names(self.fn, set(active_params))
         self.active = varied & useful_names(self.fn)
         self.resized = {
@@ -222,7 +222,9 @@ class FunctionVjp:
             if name not in needed:
                 drops.add(id(push))
                 drops.add(id(pop))
-        return list(_without(forward, drops)), list(_without(backward, drops))
+        forward = without_empty_blocks(tuple(_without(forward, drops)), self.names)
+        backward = without_empty_blocks(tuple(_without(backward, drops)), self.names)
+        return list(forward), list(backward)
 
     # ------------------------------------------------------------ blocks
 
@@ -294,7 +296,7 @@ class FunctionVjp:
     # ------------------------------------------------------------ saving and restoring
 
     def saves_old_value(self, s: ir.Stmt, in_loop: bool) -> bool:
-        if not isinstance(s, ir.Assign) or s.target.name in self.trip_counters:
+        if not isinstance(s, ir.Assign) or id(s) in self.counter_steps:
             return False
         return id(s) not in self.first_binds
 

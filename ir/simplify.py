@@ -14,7 +14,7 @@ import math
 from collections import Counter
 
 from adlang.ir import nodes as ir
-from adlang.ir.builder import Namer, rename_atom
+from adlang.ir.builder import Namer, rename_atom, without_empty_blocks
 from adlang.ir.primitives import lookup
 
 MAX_ROUNDS = 20
@@ -62,7 +62,7 @@ def _rewrite_block(body, reassigned) -> tuple[ir.Stmt, ...]:
         if isinstance(s, (ir.Let, ir.Assign)) and isinstance(s.expr, ir.Prim):
             target = s.targets[0] if isinstance(s, ir.Let) else s.target
             if not (isinstance(s, ir.Let) and len(s.targets) > 1):
-                expr = _simplify_expr(s.expr, target, defs)
+                expr = _simplify_expr(s.expr, target, defs, reassigned)
                 s = ir.Let(s.targets, expr, s.span) if isinstance(s, ir.Let) else ir.Assign(target, expr, s.span)
         if isinstance(s, ir.Let) and len(s.targets) == 1 and s.targets[0].name not in reassigned:
             defs[s.targets[0].name] = s.expr
@@ -74,7 +74,7 @@ def _is_const(a, value) -> bool:
     return isinstance(a, ir.Const) and not isinstance(a.value, bool) and a.value == value
 
 
-def _simplify_expr(expr: ir.Prim, target: ir.Var, defs) -> ir.Expr:
+def _simplify_expr(expr: ir.Prim, target: ir.Var, defs, reassigned) -> ir.Expr:
     prim = lookup(expr.op)
     args = expr.args
     if args and all(isinstance(a, ir.Const) for a in args) and target.type.kind in ("float", "int", "bool"):
@@ -98,7 +98,9 @@ def _simplify_expr(expr: ir.Prim, target: ir.Var, defs) -> ir.Expr:
     elif expr.op == "neg" and isinstance(args[0], ir.Var):
         inner = defs.get(args[0].name)
         if isinstance(inner, ir.Prim) and inner.op == "neg":
-            same = inner.args[0]
+            operand = inner.args[0]
+            if isinstance(operand, ir.Const) or operand.name not in reassigned:
+                same = operand
     elif expr.op == "sub" and _is_const(args[0], 0) and target.type.kind == args[1].type.kind:
         return ir.Prim("neg", (args[1],))
     if same is not None and same.type.kind == target.type.kind:
@@ -259,30 +261,15 @@ def _drop_dead(body, names: Namer) -> tuple[ir.Stmt, ...]:
         for s in block:
             if keep(s):
                 out.append(ir.map_blocks(s, prune))
-        return tuple(_drop_empty(out, names))
+        return tuple(out)
 
-    return prune(body)
+    return without_empty_blocks(prune(body), names)
 
 
 def _self_use_only(s, target, counts) -> bool:
     """An update like `x = x + 1` whose only reader is itself keeps x alive only for itself: dead."""
     own = sum(1 for v in ir.used_vars(s) if v.name == target.name)
     return counts[target.name] > own
-
-
-def _drop_empty(stmts, names: Namer):
-    """A loop or an if left with nothing to do goes; an if with only an else branch is negated."""
-    for s in stmts:
-        if isinstance(s, ir.For) and not s.body:
-            continue
-        if isinstance(s, ir.If) and not s.then:
-            if not s.orelse:
-                continue
-            negated = ir.Var(names.temp(), s.cond.type)
-            yield ir.Let((negated,), ir.Prim("not", (s.cond,)), s.span)
-            yield ir.If(negated, s.orelse, (), s.span)
-            continue
-        yield s
 
 
 def rename_uses(body, mapping):

@@ -27,19 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = sorted((ROOT / "programs").glob("lecture/*.ad")) + sorted((ROOT / "programs").glob("examples/*.ad"))
 FIRST_ORDER = ("forward", "reverse")
 
-# Known bugs in the derivative passes, with their minimal reproductions at the end of this file (strict xfails).
-NEG_NEG = ("the simplifier folds `let a = -b; ...; c = -a` into `c = b` even where b is updated in between: in "
-           "reverse mode of `x = 1.0 - (-y)` the adjoint dxdx is reset to 0 before dxdy = -(-dxdx) is read, so "
-           "d/dy is 0 instead of 1 (unsimplified, the program gives 1)")
-EMPTY_BLOCK = ("--no-simplify: the reverse pass leaves an empty block (the backward loop of a while loop whose body "
-               "has no adjoint, the backward branch of an if whose branch has none) and the printer prints it as "
-               "`for trip_rev in 0..trips:` or `if _1:` with nothing under it: invalid adlang (a parse error)")
-INT_POWER = ("the second derivative of x ^ n for an int variable n is built from dpow(x, n - 1) = (n - 1) x ^ (n - 2): "
-             "at x = 0 with n = 0 it computes 0 ^ -2 ('0 to a negative power') in all four modes, though x ^ 0 is "
-             "the constant 1")
-WHILE_TRIPS = ("reverse mode: a while loop inside a for (or while) loop keeps one trip counter; the backward sweep "
-               "replays the last outer trip's count for every outer trip, so when the inner trip count varies the "
-               "gradient is wrong (no error)")
 SECOND_ORDER = ("forward-over-reverse", "reverse-over-reverse", "forward-over-forward", "reverse-over-forward")
 
 
@@ -1010,10 +997,9 @@ def test_reverse_while_inside_an_if():
     assert compute(program, "f", {"x": 0.3}, wrt=["x"], mode="reverse").grad["x"] == pytest.approx(8 * 0.3)
 
 
-# ---------------------------------------------------------------- minimal reproductions of known bugs
+# ---------------------------------------------------------------- more bugs found by these tests, fixed since
 
 
-@pytest.mark.xfail(reason=NEG_NEG, strict=True)
 def test_reverse_of_an_update_through_a_double_negation():
     program = compile_text("""
         def f(x, y) -> float:
@@ -1022,12 +1008,11 @@ def test_reverse_of_an_update_through_a_double_negation():
     """)
     args = {"x": 0.5, "y": 0.3}
     unsimplified, entry = derivative_program(program, "f", ["x", "y"], "reverse", simplify=False)
-    assert run_function(unsimplified, entry, args).value == (pytest.approx(1.3), 0.0, 1.0)  # this one works
-    assert compute(program, "f", args, wrt=["x", "y"], mode="forward").grad == {"x": 0.0, "y": 1.0}  # so does this
+    assert run_function(unsimplified, entry, args).value == (pytest.approx(1.3), 0.0, 1.0)
+    assert compute(program, "f", args, wrt=["x", "y"], mode="forward").grad == {"x": 0.0, "y": 1.0}
     assert compute(program, "f", args, wrt=["x", "y"], mode="reverse").grad == {"x": 0.0, "y": 1.0}
 
 
-@pytest.mark.xfail(reason=EMPTY_BLOCK, strict=True)
 @pytest.mark.parametrize("text", [
     """
     def f(x) -> float:
@@ -1057,7 +1042,6 @@ def test_unsimplified_reverse_program_is_valid(text):
         assert run_function(reparsed, entry_of(printed), args).value[1] == 1.0
 
 
-@pytest.mark.xfail(reason=INT_POWER, strict=True)
 @pytest.mark.parametrize("mode", SECOND_ORDER)
 def test_int_variable_power_zero_second_derivative_at_zero(mode):
     program = compile_text("""
@@ -1068,9 +1052,8 @@ def test_int_variable_power_zero_second_derivative_at_zero(mode):
     assert (run.value, run.grad["x"], run.hessian["x"]["x"]) == (1.0, 0.0, 0.0)
 
 
-@pytest.mark.xfail(reason=WHILE_TRIPS, strict=True)
 def test_reverse_while_with_varying_trips_inside_a_for():
-    """s = x * x^2 * x^1 = x^4: forward mode gives 4 x^3 = 1.372 at 0.7, reverse mode 1.176 (x * x^1 * x^1...)."""
+    """s = x * x^2 * x^1 = x^4: 4 x^3 at 0.7 in both modes (reverse mode once replayed the last trip count)."""
     program = compile_text("""
         def f(x) -> float:
             let s = x

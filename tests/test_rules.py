@@ -143,13 +143,14 @@ CASES = [
     Case("addat", "addat(u, 1, a)", a(u=U, a=0.9)),
     Case("addat", "addat(u, i, a * a)", a(u=U, a=0.9, i=2)),
     Case("addat", "addat(zeros(3), 0, a)", a(a=0.9)),
-    # helpers of the derivative programs: dpow(a, n) = n a^(n - 1) for an int n; addto(d, c) = d + c, or c when
+    # helpers of the derivative programs: dpow(a, n, c) = c a^(n - 1) for ints n and c; addto(d, c) = d + c, or c when
     # d is the empty vec that stands for "no adjoint yet"
-    Case("dpow", "dpow(a, n)", a(a=-1.3, n=3)),
-    Case("dpow", "dpow(a, n)", a(a=0.7, n=0)),
-    Case("dpow", "dpow(a, n)", a(a=0.0, n=1)),
-    Case("dpow", "dpow(a, n)", a(a=0.0, n=2)),
-    Case("dpow", "dpow(u, n)", a(u=U, n=4)),
+    Case("dpow", "dpow(a, n, n)", a(a=-1.3, n=3)),
+    Case("dpow", "dpow(a, n, n)", a(a=0.7, n=0)),
+    Case("dpow", "dpow(a, n, n)", a(a=0.0, n=1)),
+    Case("dpow", "dpow(a, n, n)", a(a=0.0, n=2)),
+    Case("dpow", "dpow(a, n, 2 * n)", a(a=1.7, n=3)),
+    Case("dpow", "dpow(u, n, n)", a(u=U, n=4)),
     Case("addto", "addto(u, w)", a(u=U, w=W)),
     Case("addto", "addto(zeros(0), u)", a(u=U)),
     Case("addto", "addto(e, u)", a(e=np.zeros(0), u=U), bug=ADDTO_EMPTY),

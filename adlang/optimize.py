@@ -1,0 +1,474 @@
+"""`adlang optimize`: minimize a float function over some of its float and vec parameters.
+
+The derivative program is built once (first order in forward or reverse mode;
+for Newton's method the Hessian program, forward over the chosen mode) and run
+by the interpreter at every step, so a step costs one run of that program.
+
+Methods, all over the wrt parameters flattened into one vector x with gradient g:
+
+- `gd`: x -= lr * g.
+- `momentum` (heavy ball): v = 0.9 v + g; x -= lr * v.
+- `adam`: the usual betas 0.9 and 0.999, eps 1e-8, bias-corrected moments.
+- `newton`: solve H d = g (numpy) and try x - d. If H is singular (or d is not
+  finite, or not a descent direction: g . d <= 0), or the step would raise the
+  loss, the step is damped: it is halved up to 30 times until the loss falls;
+  if no Newton step works, the same is tried along -g. (The full Newton step
+  may also leave the loss equal up to rounding, as it does next to the
+  minimum; a damped step must lower it, so the search cannot cycle.) When
+  nothing lowers the loss the search stops as stalled (not converged). Trial
+  points are scored with the function itself, not the Hessian program.
+  Newton takes float parameters only, and has no learning rate (`--lr` with
+  it is a usage error rather than silently ignored).
+
+Stopping: converged when the Euclidean norm of the gradient over all wrt
+parameters is <= tol; otherwise after `steps` steps. The history holds the
+loss at the start and after each step (steps + 1 values, the last is `loss`).
+A loss or gradient entry that becomes inf or nan stops with a RuntimeFault at
+the function's `def` line saying at which step and what to change; runtime
+errors raised by the function itself propagate unchanged.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from adlang.arguments import parse_number
+from adlang.errors import RuntimeFault, UsageError
+from adlang.ir import nodes as ir
+from adlang.report import format_value, to_json_value
+
+METHODS = ("gd", "momentum", "adam", "newton")
+MODES = ("forward", "reverse")
+DEFAULT_STEPS = 1000
+DEFAULT_NEWTON_STEPS = 50
+DEFAULT_LR = 0.01
+DEFAULT_TOL = 1e-8
+MOMENTUM_BETA = 0.9
+ADAM_BETA1 = 0.9
+ADAM_BETA2 = 0.999
+ADAM_EPS = 1e-8
+MAX_HALVINGS = 30
+
+OnStep = Callable[[int, float], None]
+
+
+@dataclass
+class OptimizeResult:
+    """Where the search ended; `params` holds only the wrt parameters (floats, or arrays for vecs)."""
+
+    function: str
+    method: str
+    params: dict[str, Any]
+    loss: float
+    grad_norm: float
+    steps: int
+    converged: bool
+    history: list[float] = field(default_factory=list)
+    tol: float = DEFAULT_TOL
+    stalled: bool = False
+
+
+# ---------------------------------------------------------------- options
+
+
+def parse_options(method: str | None = None, steps: str | None = None, lr: str | None = None,
+                  tol: str | None = None, mode: str | None = None) -> dict[str, Any]:
+    """The command line's option texts as keyword arguments of `optimize`; mistakes are UsageErrors."""
+    chosen = parse_method(method)
+    return {
+        "method": chosen,
+        "steps": parse_steps(steps),
+        "lr": parse_lr(lr, chosen),
+        "tol": parse_tol(tol),
+        "mode": parse_mode(mode),
+    }
+
+
+def parse_method(text: str | None) -> str:
+    if text is None:
+        return "gd"
+    name = text.strip()
+    if name not in METHODS:
+        raise UsageError(f"unknown --method '{text}'{_suggest(name, METHODS)} (methods: {', '.join(METHODS)})")
+    return name
+
+
+def parse_steps(text: str | None) -> int | None:
+    if text is None:
+        return None
+    word = text.strip().replace("_", "")
+    if not word.isdigit() or int(word) < 1:
+        raise UsageError(f"--steps needs a positive whole number of steps, not '{text}'")
+    return int(word)
+
+
+def parse_lr(text: str | None, method: str = "gd") -> float | None:
+    if text is None:
+        return None
+    if method == "newton":
+        raise UsageError("--lr is not used by --method newton (it takes Newton steps, halving them "
+                         "when the loss would rise); leave it out")
+    value = parse_number(text)
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise UsageError(f"--lr needs a positive number, as --lr 0.01, not '{text}'")
+    return float(value)
+
+
+def parse_tol(text: str | None) -> float:
+    if text is None:
+        return DEFAULT_TOL
+    value = parse_number(text)
+    if value is None or not math.isfinite(value) or value < 0:
+        raise UsageError(f"--tol needs a number >= 0, as --tol 1e-8, not '{text}'")
+    return float(value)
+
+
+def parse_mode(text: str | None) -> str:
+    if text is None:
+        return "reverse"
+    mode = text.strip()
+    if mode not in MODES:
+        raise UsageError(f"unknown --mode '{text}'{_suggest(mode, MODES)} (optimize modes: {', '.join(MODES)})")
+    return mode
+
+
+def default_steps(method: str, steps: int | None) -> int:
+    """The step limit: as given, else 1000 (50 for newton)."""
+    if steps is not None:
+        return steps
+    return DEFAULT_NEWTON_STEPS if method == "newton" else DEFAULT_STEPS
+
+
+def _suggest(name: str, candidates: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+# ---------------------------------------------------------------- the search
+
+
+def optimize(program: ir.Program, fn_name: str, args: dict[str, Any], wrt: list[str], *, method: str = "gd",
+             steps: int | None = None, lr: float | None = None, tol: float = DEFAULT_TOL, mode: str = "reverse",
+             on_step: OnStep | None = None) -> OptimizeResult:
+    """Minimizes `fn_name` over the `wrt` parameters from the values in `args` (every parameter given).
+
+    `on_step(step, loss)` is called for the start (step 0) and after every step.
+    """
+    fn = program.function(fn_name)
+    if fn is None:
+        raise UsageError(f"unknown function '{fn_name}'")
+    method = parse_method(method)
+    mode = parse_mode(mode)
+    steps = default_steps(method, steps)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise UsageError(f"steps must be a positive whole number, not {steps!r}")
+    if lr is not None and method == "newton":
+        raise UsageError("lr is not used by method newton")
+    lr = DEFAULT_LR if lr is None else float(lr)
+    if not (math.isfinite(lr) and lr > 0):
+        raise UsageError(f"lr must be a positive number, not {lr!r}")
+    if not (math.isfinite(tol) and tol >= 0):
+        raise UsageError(f"tol must be a number >= 0, not {tol!r}")
+    layout = _Layout(fn, wrt, args, method)
+    search = _Search(program, fn, args, layout, method, mode, lr, on_step)
+    return search.run(steps, float(tol))
+
+
+class _Layout:
+    """The wrt parameters as one flat float vector, and back."""
+
+    def __init__(self, fn: ir.Function, wrt: list[str], args: dict[str, Any], method: str):
+        params = {p.name: p for p in fn.params}
+        self.names = list(wrt)
+        if fn.ret.kind != "float":
+            raise UsageError(f"optimize needs a function whose result is a float, but {fn.name} returns {fn.ret}")
+        if not self.names or len(set(self.names)) != len(self.names):
+            raise UsageError("name each parameter to optimize over once, as --wrt m,b")
+        self.sizes: list[int | None] = []  # None for a float
+        for name in self.names:
+            param = params.get(name)
+            if param is None or not param.type.is_differentiable:
+                raise UsageError(f"'{name}' is not a float or vec parameter of {fn.name}")
+            if param.type.kind == "vec":
+                if method == "newton":
+                    raise UsageError(
+                        f"--method newton takes float parameters only, but '{name}' is a vec (the language has "
+                        "no matrix type for its Hessian); use --method gd, momentum or adam"
+                    )
+                self.sizes.append(len(args[name]))
+            else:
+                self.sizes.append(None)
+
+    def pack(self, values: dict[str, Any] | tuple) -> np.ndarray:
+        items = [values[n] for n in self.names] if isinstance(values, dict) else list(values)
+        parts = [np.atleast_1d(np.asarray(v, dtype=float)) for v in items]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def unpack(self, x: np.ndarray) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        at = 0
+        for name, size in zip(self.names, self.sizes):
+            if size is None:
+                out[name] = float(x[at])
+                at += 1
+            else:
+                out[name] = np.array(x[at:at + size], dtype=float)
+                at += size
+        return out
+
+    def entry_name(self, k: int) -> str:
+        """The parameter (and element) that flat entry k belongs to: `m` or `w[3]`."""
+        at = 0
+        for name, size in zip(self.names, self.sizes):
+            width = 1 if size is None else size
+            if k < at + width:
+                return name if size is None else f"{name}[{k - at}]"
+            at += width
+        return "?"
+
+
+class _Search:
+    def __init__(self, program: ir.Program, fn: ir.Function, args: dict[str, Any], layout: _Layout, method: str,
+                 mode: str, lr: float, on_step: OnStep | None):
+        from adlang.derivatives import derivative_program
+
+        self.program = program
+        self.fn = fn
+        self.args = dict(args)
+        self.layout = layout
+        self.method = method
+        self.lr = lr
+        self.on_step = on_step
+        if method == "newton":
+            self.derived, self.entry = derivative_program(program, fn.name, layout.names,
+                                                          mode=f"forward-over-{mode}", order=2)
+        else:
+            self.derived, self.entry = derivative_program(program, fn.name, layout.names, mode=mode, order=1)
+
+    # one run of the derivative program
+
+    def evaluate(self, x: np.ndarray, step: int) -> tuple[float, np.ndarray, np.ndarray | None]:
+        from adlang.interp.interpreter import run_function
+
+        outputs = run_function(self.derived, self.entry, self._arguments(x)).value
+        n = len(self.layout.names)
+        loss = float(outputs[0])
+        grad = self.layout.pack(tuple(outputs[1:1 + n]))
+        hessian = None
+        if self.method == "newton":
+            hessian = np.array(outputs[1 + n:], dtype=float).reshape(n, n)
+        self._check_finite(loss, grad, step)
+        return loss, grad, hessian
+
+    def loss_at(self, x: np.ndarray) -> float:
+        from adlang.interp.interpreter import run_function
+
+        return float(run_function(self.program, self.fn.name, self._arguments(x)).value)
+
+    def _arguments(self, x: np.ndarray) -> dict[str, Any]:
+        args = dict(self.args)
+        args.update(self.layout.unpack(x))
+        return args
+
+    def _check_finite(self, loss: float, grad: np.ndarray, step: int) -> None:
+        if math.isfinite(loss) and np.all(np.isfinite(grad)):
+            return
+        if not math.isfinite(loss):
+            what = f"the loss became {_shown(loss)}"
+        else:
+            k = int(np.flatnonzero(~np.isfinite(grad))[0])
+            what = f"the gradient became {_shown(grad[k])} (d/d{self.layout.entry_name(k)})"
+        if step == 0:
+            what = what.replace("became", "is", 1)
+            message = (f"{what} at the starting point, before any step; start from other values of "
+                       f"{', '.join(self.layout.names)}")
+        elif self.method == "newton":
+            message = (f"{what} at step {step} (--method newton); start from other values of "
+                       f"{', '.join(self.layout.names)} or try --method gd with a small --lr")
+        else:
+            message = f"{what} at step {step}; lower --lr (now {self.lr:g}) or try --method newton"
+        raise RuntimeFault(message, self.fn.span)
+
+    # the loop
+
+    def run(self, steps: int, tol: float) -> OptimizeResult:
+        x = self.layout.pack(self.args)
+        loss, grad, hessian = self.evaluate(x, 0)
+        history = [loss]
+        self._report(0, loss)
+        state = _State(np.zeros_like(x), np.zeros_like(x))
+        taken = 0
+        converged = stalled = False
+        while True:
+            if float(np.linalg.norm(grad)) <= tol:
+                converged = True
+                break
+            if taken == steps:
+                break
+            if self.method == "newton":
+                moved = self.newton_step(x, loss, grad, hessian)
+                if moved is None:
+                    stalled = True
+                    break
+                x = moved
+            else:
+                x = self.first_order_step(x, grad, state, taken + 1)
+            taken += 1
+            loss, grad, hessian = self.evaluate(x, taken)
+            history.append(loss)
+            self._report(taken, loss)
+        return OptimizeResult(
+            function=self.fn.name,
+            method=self.method,
+            params=self.layout.unpack(x),
+            loss=loss,
+            grad_norm=float(np.linalg.norm(grad)),
+            steps=taken,
+            converged=converged,
+            history=history,
+            tol=tol,
+            stalled=stalled,
+        )
+
+    def _report(self, step: int, loss: float) -> None:
+        if self.on_step is not None:
+            self.on_step(step, loss)
+
+    def first_order_step(self, x: np.ndarray, g: np.ndarray, state: _State, t: int) -> np.ndarray:
+        if self.method == "gd":
+            return x - self.lr * g
+        if self.method == "momentum":
+            state.first = MOMENTUM_BETA * state.first + g
+            return x - self.lr * state.first
+        state.first = ADAM_BETA1 * state.first + (1 - ADAM_BETA1) * g
+        state.second = ADAM_BETA2 * state.second + (1 - ADAM_BETA2) * g * g
+        first = state.first / (1 - ADAM_BETA1 ** t)
+        second = state.second / (1 - ADAM_BETA2 ** t)
+        return x - self.lr * first / (np.sqrt(second) + ADAM_EPS)
+
+    def newton_step(self, x: np.ndarray, loss: float, g: np.ndarray, h: np.ndarray | None) -> np.ndarray | None:
+        """x - d with H d = g, damped by halving; then along -g; None if neither lowers the loss."""
+        newton = _solve(h, g)
+        directions = [g] if newton is None else [newton, g]
+        slack = 4 * np.finfo(float).eps * abs(loss)
+        for d in directions:
+            t = 1.0
+            for _ in range(MAX_HALVINGS + 1):
+                trial = x - t * d
+                value = self.loss_at(trial)
+                # a full Newton step may leave the loss the same up to rounding (near the minimum);
+                # a damped or gradient step must lower it, so the search cannot cycle
+                full_newton = d is newton and t == 1.0
+                lower = value <= loss + slack if full_newton else value < loss
+                if math.isfinite(value) and lower and not np.array_equal(trial, x):
+                    return trial
+                t /= 2
+        return None
+
+
+@dataclass
+class _State:
+    """Momentum's velocity, or Adam's first and second moments."""
+
+    first: np.ndarray
+    second: np.ndarray
+
+
+def _solve(h: np.ndarray | None, g: np.ndarray) -> np.ndarray | None:
+    """The Newton direction, or None if H is singular or the direction does not go down."""
+    if h is None or not np.all(np.isfinite(h)):
+        return None
+    try:
+        d = np.linalg.solve(h, g)
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(d)) or float(np.dot(g, d)) <= 0:
+        return None
+    return d
+
+
+def _shown(x: float) -> str:
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    return "inf" if x > 0 else "-inf"
+
+
+# ---------------------------------------------------------------- output
+
+
+def result_object(result: OptimizeResult) -> dict[str, Any]:
+    """The JSON object of `adlang optimize --json`."""
+    return {
+        "function": result.function,
+        "method": result.method,
+        "params": to_json_value(result.params),
+        "loss": to_json_value(result.loss),
+        "grad_norm": to_json_value(result.grad_norm),
+        "steps": int(result.steps),
+        "converged": bool(result.converged),
+        "history": to_json_value(result.history),
+    }
+
+
+def outcome_line(result: OptimizeResult) -> str:
+    steps = f"{result.steps} step{'s' if result.steps != 1 else ''}"
+    if result.converged:
+        return f"converged after {steps} (gradient norm <= {result.tol:g})"
+    if result.stalled:
+        return f"stalled after {steps}: no damped Newton or gradient step lowers the loss"
+    hint = "raise --steps" if result.method == "newton" else "raise --steps or --lr"
+    return f"ran out of steps after {steps} (gradient norm still > {result.tol:g}; {hint})"
+
+
+def print_result(console: Console, result: OptimizeResult) -> None:
+    """The parameters found, then the loss, gradient norm, steps and how the search ended."""
+    title = f"{result.function} minimized with {result.method}"
+    console.print(Text(title, style="bold"), soft_wrap=True)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold")
+    table.add_column("parameter", overflow="fold")
+    table.add_column("value", overflow="fold")
+    for name, value in result.params.items():
+        table.add_row(name, format_value(value))
+    console.print(table)
+    for label, value in (("loss", format_value(result.loss)), ("gradient norm", format_value(result.grad_norm)),
+                         ("steps", str(result.steps))):
+        console.print(Text.assemble((label, "bold cyan"), " = ", value), soft_wrap=True)
+    style = "green" if result.converged else "yellow"
+    console.print(Text(outcome_line(result), style=style), soft_wrap=True)
+
+
+@contextmanager
+def progress(console: Console | None, function: str, total: int) -> Iterator[OnStep | None]:
+    """A transient progress bar (step and loss) when `console` is a terminal; else no callback."""
+    if console is None or not console.is_terminal:
+        yield None
+        return
+    bar = Progress(
+        TextColumn(f"optimizing {function}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task("optimize", total=total, loss="")
+
+        def on_step(step: int, loss: float) -> None:
+            bar.update(task, completed=step, loss=f"{loss:.6g}")
+
+        yield on_step

@@ -1,0 +1,284 @@
+"""`adlang optimize`: the methods on the lecture's line fit (against numpy.polyfit), stopping, divergence,
+the JSON object and usage errors, through `adlang.optimize` and through `python -m adlang optimize`."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from helpers import ROOT, compile_text
+
+from adlang.arguments import bind_arguments
+from adlang.errors import RuntimeFault, UsageError
+from adlang.optimize import optimize, parse_options
+from adlang.pipeline import compile_source
+
+LINEFIT = "programs/lecture/linefit.ad"
+CSV = "programs/data/line_samples.csv"
+DATA = [f"xs=@{CSV}:x", f"ys=@{CSV}:y"]
+LOSS_DEF_LINE = 12  # `def loss(m, b, xs: vec, ys: vec) -> float:` in linefit.ad
+BASE = ["optimize", LINEFIT, "--fn", "loss", "--wrt", "m,b", "m=0", "b=0", *DATA]
+ERR_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): runtime error: (?P<msg>.*)$", re.M)
+
+WRONG_KINDS = """\
+def f(x, n: int) -> float:
+    return x * n
+
+def g(x) -> vec:
+    return [x, x]
+"""
+
+
+@pytest.fixture(scope="module")
+def linefit():
+    """The program, the arguments m=0 b=0 with the shipped samples, and numpy's least-squares line."""
+    program = compile_source((ROOT / LINEFIT).read_text(), LINEFIT)
+    fn = program.function("loss")
+    args = bind_arguments(fn, ["m=0", "b=0", *(word.replace("@", f"@{ROOT}/") for word in DATA)])
+    data = np.genfromtxt(ROOT / CSV, delimiter=",", names=True)
+    m, b = np.polyfit(data["x"], data["y"], 1)
+    return program, args, (float(m), float(b))
+
+
+def fitted(result) -> tuple[float, float]:
+    return result.params["m"], result.params["b"]
+
+
+# ---------------------------------------------------------------- the API
+
+
+def test_newton_reaches_the_least_squares_line(linefit):
+    program, args, best = linefit
+    result = optimize(program, "loss", args, ["m", "b"], method="newton")
+    assert result.converged and result.steps <= 10
+    assert fitted(result) == pytest.approx(best, abs=1e-8)
+    assert result.grad_norm <= 1e-8
+    assert len(result.history) == result.steps + 1 and result.history[-1] == result.loss
+    assert result.history[0] == pytest.approx(45.3536040478551)
+
+
+@pytest.mark.parametrize(
+    ("method", "lr", "mode"),
+    [("gd", 0.05, "reverse"), ("adam", 0.1, "reverse"), ("momentum", None, "reverse"), ("gd", 0.05, "forward")],
+)
+def test_first_order_methods_get_close(linefit, method, lr, mode):
+    program, args, best = linefit
+    result = optimize(program, "loss", args, ["m", "b"], method=method, lr=lr, mode=mode)
+    assert fitted(result) == pytest.approx(best, abs=1e-3)
+    assert result.steps <= 1000 and result.method == method
+
+
+def test_gd_runs_out_of_steps_with_a_small_rate(linefit):
+    program, args, _ = linefit
+    result = optimize(program, "loss", args, ["m", "b"], steps=20)
+    assert not result.converged and result.steps == 20 and len(result.history) == 21
+    assert all(later < earlier for earlier, later in zip(result.history, result.history[1:]))
+
+
+def test_tol_stops_early(linefit):
+    program, args, _ = linefit
+    loose = optimize(program, "loss", args, ["m", "b"], lr=0.05, tol=1e-2)
+    tight = optimize(program, "loss", args, ["m", "b"], lr=0.05)
+    assert loose.converged and tight.converged
+    assert loose.grad_norm <= 1e-2 < optimize(program, "loss", args, ["m", "b"], lr=0.05, steps=loose.steps - 1,
+                                             tol=1e-2).grad_norm
+    assert loose.steps < tight.steps
+
+
+def test_progress_callback_sees_every_step(linefit):
+    program, args, _ = linefit
+    seen = []
+    result = optimize(program, "loss", args, ["m", "b"], steps=5, on_step=lambda k, loss: seen.append((k, loss)))
+    assert seen == list(enumerate(result.history)) and [k for k, _ in seen] == [0, 1, 2, 3, 4, 5]
+
+
+def test_divergence_is_a_runtime_fault_at_the_def(linefit):
+    program, args, _ = linefit
+    with pytest.raises(RuntimeFault) as info:
+        optimize(program, "loss", args, ["m", "b"], lr=5.0)
+    err = info.value
+    assert err.span.line == LOSS_DEF_LINE and err.span.col == 1
+    assert re.search(r"the loss became inf at step \d+; lower --lr \(now 5\)", err.message), err.message
+
+
+def test_non_finite_start_is_reported_as_such(linefit):
+    program, args, _ = linefit
+    with pytest.raises(RuntimeFault, match="the loss is inf at the starting point, before any step"):
+        optimize(program, "loss", {**args, "m": 1e200}, ["m", "b"])
+
+
+def test_vec_parameters():
+    program = compile_text("""
+        def f(v: vec, t: vec) -> float:
+            let d = v - t
+            return dot(d, d)
+        """)
+    target = np.array([1.0, 2.0, 3.0])
+    args = {"v": np.zeros(3), "t": target}
+    for mode in ("reverse", "forward"):
+        result = optimize(program, "f", args, ["v"], lr=0.1, mode=mode)
+        assert result.converged and isinstance(result.params["v"], np.ndarray)
+        assert result.params["v"] == pytest.approx(target, abs=1e-8)
+    assert np.array_equal(args["v"], np.zeros(3))  # the starting values are not changed in place
+    with pytest.raises(UsageError, match="newton takes float parameters only"):
+        optimize(program, "f", args, ["v"], method="newton")
+
+
+def test_newton_falls_back_when_the_hessian_is_singular():
+    program = compile_text("""
+        def f(x, y) -> float:
+            return (x + y - 1.0) ^ 2
+        """)
+    result = optimize(program, "f", {"x": 0.0, "y": 0.0}, ["x", "y"], method="newton")
+    assert result.converged and result.loss == 0.0
+    assert result.params["x"] + result.params["y"] == pytest.approx(1.0)
+
+
+def test_newton_goes_down_where_the_hessian_is_negative():
+    """Plain Newton from 0.5 would climb to cos's maximum at 0; the damped search goes down to pi."""
+    program = compile_text("""
+        def f(x) -> float:
+            return cos(x)
+        """)
+    result = optimize(program, "f", {"x": 0.5}, ["x"], method="newton")
+    assert result.converged and result.params["x"] == pytest.approx(np.pi, abs=1e-8)
+    assert all(later < earlier for earlier, later in zip(result.history, result.history[1:]))
+
+
+def test_runtime_errors_of_the_function_propagate():
+    program = compile_text("""
+        def f(x) -> float:
+            let y = x * 2.0
+            return sqrt(y)
+        """)
+    with pytest.raises(RuntimeFault) as info:
+        optimize(program, "f", {"x": 1.0}, ["x"], lr=4.0)
+    assert "sqrt" in info.value.message and info.value.span.line == 3
+
+
+def test_parse_options():
+    assert parse_options() == {"method": "gd", "steps": None, "lr": None, "tol": 1e-8, "mode": "reverse"}
+    assert parse_options("adam", "1_000", "0.5", "0", "forward") == {
+        "method": "adam", "steps": 1000, "lr": 0.5, "tol": 0.0, "mode": "forward"}
+    bad = [
+        (("sgd",), "did you mean 'gd'?.*gd, momentum, adam, newton"),
+        ((None, "0"), "--steps"),
+        ((None, "ten"), "--steps"),
+        ((None, "2.5"), "--steps"),
+        ((None, None, "0"), "--lr"),
+        ((None, None, "-0.1"), "--lr"),
+        ((None, None, "inf"), "--lr"),
+        ((None, None, "fast"), "--lr"),
+        ((None, None, None, "-1e-3"), "--tol"),
+        ((None, None, None, "nan"), "--tol"),
+        (("newton", None, "0.1"), "--lr is not used by --method newton"),
+        ((None, None, None, None, "forward-over-reverse"), "forward, reverse"),
+    ]
+    for options, message in bad:
+        with pytest.raises(UsageError, match=message):
+            parse_options(*options)
+
+
+# ---------------------------------------------------------------- the command line
+
+
+@dataclass
+class Outcome:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> dict:
+        assert self.out.count("\n") == 1, self.out  # exactly one JSON object, on one line
+        obj = json.loads(self.out)
+        assert isinstance(obj, dict)
+        return obj
+
+
+def adlang(*args: str, cwd=ROOT) -> Outcome:
+    proc = subprocess.run([sys.executable, "-m", "adlang", *args], capture_output=True, text=True, timeout=60,
+                          cwd=cwd, stdin=subprocess.DEVNULL)
+    assert "Traceback" not in proc.stdout and "Traceback" not in proc.stderr, proc.stderr
+    return Outcome(proc.returncode, proc.stdout, proc.stderr)
+
+
+def test_cli_newton_json(linefit):
+    _, _, best = linefit
+    r = adlang(*BASE, "--method", "newton", "--json")
+    assert r.code == 0 and r.err == ""
+    obj = r.json()
+    assert set(obj) == {"function", "method", "params", "loss", "grad_norm", "steps", "converged", "history"}
+    assert obj["function"] == "loss" and obj["method"] == "newton" and obj["converged"] is True
+    assert set(obj["params"]) == {"m", "b"}
+    assert (obj["params"]["m"], obj["params"]["b"]) == pytest.approx(best, abs=1e-8)
+    assert isinstance(obj["steps"], int) and 1 <= obj["steps"] <= 10
+    assert len(obj["history"]) == obj["steps"] + 1 and obj["history"][-1] == obj["loss"]
+    assert obj["grad_norm"] <= 1e-8
+
+
+def test_cli_adam_with_options_and_vec_params_as_lists(linefit):
+    _, _, best = linefit
+    obj = adlang(*BASE, "--method", "adam", "--lr", "0.1", "--steps", "2000", "--json").json()
+    assert obj["converged"] and (obj["params"]["m"], obj["params"]["b"]) == pytest.approx(best, abs=1e-3)
+    obj = adlang(*BASE, "--steps", "3", "--tol", "0", "--mode", "forward", "--json").json()
+    assert obj["steps"] == 3 and obj["converged"] is False and len(obj["history"]) == 4
+    obj = adlang("optimize", "programs/examples/logistic.ad", "w=[0.5,-0.25]", "b=0.1", "x1=[1,2]",
+                 "x2=[-1,0.5]", "x3=[2,-1]", "--wrt", "w,b", "--steps", "2", "--json").json()
+    assert isinstance(obj["params"]["w"], list) and len(obj["params"]["w"]) == 2
+
+
+def test_cli_tol_stops_early():
+    obj = adlang(*BASE, "--lr", "0.05", "--tol", "0.01", "--json").json()
+    assert obj["converged"] is True and obj["grad_norm"] <= 0.01 and obj["steps"] < 300
+
+
+def test_cli_text_output():
+    r = adlang(*BASE, "--lr", "0.05")
+    assert r.code == 0 and r.err == ""
+    assert re.search(r"^\s*m\s+2\.0239", r.out, re.M) and re.search(r"^\s*b\s+0\.9554", r.out, re.M)
+    assert "loss = 0.0450336" in r.out and "gradient norm = " in r.out
+    assert re.search(r"converged after \d+ steps", r.out)
+    assert "\x1b" not in r.out and "optimizing" not in r.out  # no progress bar off a terminal
+    r = adlang(*BASE, "--steps", "5")
+    assert r.code == 0 and "steps = 5" in r.out and "ran out of steps after 5 steps" in r.out
+
+
+def test_cli_divergence_is_a_runtime_error():
+    r = adlang(*BASE, "--lr", "5")
+    assert r.code == 1 and r.out == ""
+    match = ERR_LINE.search(r.err)
+    assert match, r.err
+    assert match["file"] == LINEFIT and int(match["line"]) == LOSS_DEF_LINE and match["col"] == "1"
+    assert re.fullmatch(r"the loss became inf at step \d+; lower --lr \(now 5\) or try --method newton",
+                        match["msg"])
+    assert "def loss(m, b, xs: vec, ys: vec) -> float:" in r.err
+    r = adlang(*BASE, "--lr", "5", "--json")
+    assert r.code == 1
+    error = r.json()["error"]
+    assert error["kind"] == "runtime" and error["line"] == LOSS_DEF_LINE and "--lr" in error["message"]
+
+
+def test_cli_usage_errors(tmp_path):
+    def usage(outcome: Outcome, *fragments: str) -> None:
+        assert outcome.code == 2, outcome
+        assert outcome.err.startswith("adlang: usage error: "), outcome.err
+        for fragment in fragments:
+            assert fragment in outcome.err, (fragment, outcome.err)
+
+    usage(adlang(*BASE, "--method", "bfgs"), "'bfgs'", "gd, momentum, adam, newton")
+    usage(adlang(*BASE, "--steps", "0"), "--steps")
+    usage(adlang(*BASE, "--lr", "-1"), "--lr")
+    usage(adlang(*BASE, "--tol", "-1"), "--tol")
+    usage(adlang(*BASE, "--wrt", "m,xs", "--method", "newton"), "float parameters only", "'xs'")
+    path = tmp_path / "kinds.ad"
+    path.write_text(WRONG_KINDS)
+    usage(adlang("optimize", str(path), "--fn", "f", "--wrt", "n", "x=1", "n=2"), "'n'", "int")
+    usage(adlang("optimize", str(path), "--fn", "g", "--wrt", "x", "x=1"), "result is a float")
+    usage(adlang("optimize", LINEFIT, "--fn", "loss", "--wrt", "m,b", "m=0", *DATA), "missing argument 'b'")
+    r = adlang(*BASE, "--method", "bfgs", "--json")
+    assert r.code == 2 and r.json()["error"]["kind"] == "usage" and r.json()["error"]["line"] is None
