@@ -90,14 +90,13 @@ def _second_order(program, fn, first, wrt, outer_mode, names) -> list[ir.Functio
     span = fn.span
     grads_types = first.ret.items
     for i, w in enumerate(wrt):
-        picker_name = names.name(f"{fn.name}_d{w}")
-        outs = tuple(ir.Var(f"_{k + 1}", t) for k, t in enumerate(grads_types))
-        picked = ir.Var(f"d{fn.name}d{w}", grads_types[1 + i])
-        body = (ir.Let(outs, ir.CallFn(first.name, fn.params), span), ir.Let((picked,), outs[1 + i], span),
-                ir.Return((picked,), span))
-        picker = ir.Function(picker_name, fn.params, picked.type, body, span)
+        # The first-order program itself, returning only d/dw: the outer pass then reads like the
+        # lecture's slides (dbdx, then ddbdxddbdx, ddbdxddbda, ddbdxdx).
+        picked = first.returned.values[1 + i]
+        body = first.body[:-1] + (ir.Return((picked,), first.returned.span),)
+        picker = ir.Function(names.name(f"{fn.name}_d{w}"), first.params, picked.type, body, span)
         row = _entry(mode, picker, wrt)
-        out += [picker, row]
+        out.append(row)
         rows.append(row.name)
     values = [ir.Var(names.name(f"{fn.name}_value"), grads_types[0])]
     grads = [ir.Var(f"d{fn.name}d{w}", grads_types[1 + i]) for i, w in enumerate(wrt)]

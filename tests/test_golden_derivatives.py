@@ -30,8 +30,21 @@ def test_derivative_program_golden(path: Path, mode: str, request):
     check_golden(f"{golden_stem(path)}.{mode}.ad", text, request)
 
 
+LECTURE = [p for p in PROGRAM_PATHS if p.parent.name == "lecture"]
+
+
+@pytest.mark.parametrize("mode", ["reverse-over-reverse", "forward-over-reverse"])
+@pytest.mark.parametrize("path", LECTURE, ids=golden_stem)
+def test_second_order_program_golden(path: Path, mode: str, request):
+    """The lecture's examples at second order: reverse over reverse is the lecture's own way."""
+    program = compile_source(path.read_text(), str(path))
+    fn = pick_function(program, None, str(path))
+    text = diff_source(program, fn.name, _wrt(path), mode, order=2)
+    check_golden(f"{golden_stem(path)}.{mode}.ad", text, request)
+
+
 def test_every_derivative_golden_has_a_program():
     stems = {golden_stem(p) for p in PROGRAM_PATHS}
-    for mode in ("forward", "reverse"):
+    for mode in ("forward", "reverse", "reverse-over-reverse", "forward-over-reverse"):
         for golden in GOLDEN_DIR.glob(f"*.{mode}.ad"):
             assert golden.name.removesuffix(f".{mode}.ad") in stems, f"stale golden file {golden.name}"
