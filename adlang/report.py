@@ -159,7 +159,12 @@ def run_object(report: RunReport) -> dict[str, Any]:
 
 
 def trace_object(entry: Any) -> dict[str, Any]:
-    return {"name": entry.name, "value": to_json_value(entry.value), "line": int(entry.line)}
+    """The spec's name, value and line; a convention note (abs at 0, a tie) only where there is one."""
+    obj = {"name": entry.name, "value": to_json_value(entry.value), "line": int(entry.line)}
+    note = getattr(entry, "note", None)
+    if note:
+        obj["note"] = note
+    return obj
 
 
 # ---------------------------------------------------------------- values for a person
@@ -264,16 +269,20 @@ def hessian_table(hessian: dict[str, Any]) -> Table:
 
 
 def trace_lines(trace: list[Any]) -> list[str]:
-    """The trace as aligned `line  name  value` rows under a header.
+    """The trace as aligned `line  name  value` rows under a header, a convention note after its value.
 
     Plain text rather than a rich Table: a loop can bind millions of times,
     and a Table measures every cell before drawing.
     """
     rows = [(str(entry.line), entry.name, format_value(entry.value)) for entry in trace]
+    notes = [getattr(entry, "note", None) for entry in trace]
     line_w = max([len("line")] + [len(r[0]) for r in rows])
     name_w = max([len("name")] + [len(r[1]) for r in rows])
     lines = [f"{'line':>{line_w}}  {'name':<{name_w}}  value"]
-    lines += [f"{line:>{line_w}}  {name:<{name_w}}  {value}" for line, name, value in rows]
+    lines += [
+        f"{line:>{line_w}}  {name:<{name_w}}  {value}" + (f"  (note: {note})" if note else "")
+        for (line, name, value), note in zip(rows, notes)
+    ]
     return lines
 
 

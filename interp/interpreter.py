@@ -2,9 +2,11 @@
 
 Each function is turned once into a tree of Python closures, one per
 statement, that read and write a dict of variables; running is then walking
-that tree. Tracing builds other closures, so a run without a trace pays
-nothing for it. Steps are counted a block at a time and checked against the
-limit there, pointing at the exact statement that crossed it.
+that tree. Tracing builds other closures, and so does recording (every
+binding, tape push and pop, call and return appended to a list of events, for
+the REPL's stepper), so a run without either pays nothing for them. Steps
+are counted a block at a time and checked against the limit there, pointing
+at the exact statement that crossed it.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from adlang.errors import DomainError, RuntimeFault, Span
+from adlang.interp.events import Event
+from adlang.interp.notes import kink_note
 from adlang.ir import nodes as ir
 from adlang.ir.grads import expand_grads
 from adlang.ir.primitives import lookup
+from adlang.ir.printer import atom as atom_text
 from adlang.ir.types import Type
 
 DEFAULT_MAX_STEPS = 100_000_000
@@ -31,6 +36,7 @@ class TraceEntry:
     value: object
     line: int
     span: Span | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -42,17 +48,38 @@ class RunResult:
 
 @dataclass
 class Machine:
-    """The state of one run: step count and limit, the tape, the trace if asked for."""
+    """The state of one run: step count and limit, the tape, the trace or the events if asked for.
+
+    `note` holds a convention note of a temporary (left out of the trace) until
+    the next traced binding takes it; `depth`, `loops` and `frame` place events.
+    """
 
     program: ir.Program
     max_steps: int = DEFAULT_MAX_STEPS
     trace: list[TraceEntry] | None = None
     steps: int = 0
     tapes: dict[int, list] = field(default_factory=dict)
+    compiled: dict[str, Callable] = field(default_factory=dict)
+    events: list[Event] | None = None
+    note: str | None = None
+    depth: int = 0
+    loops: int = 0
+    frame: int = 0
+    frames: int = 0
 
     def tape(self, number: int) -> list:
         return self.tapes.setdefault(number, [])
-    compiled: dict[str, Callable] = field(default_factory=dict)
+
+    def take_note(self, own: str | None = None) -> str | None:
+        """A pending note of a temporary joined with the binding's own note."""
+        pending, self.note = self.note, None
+        if pending is None:
+            return own
+        return pending if own is None else f"{pending}; {own}"
+
+    def event(self, kind: str, name: str, value: object, stmt: ir.Stmt | None, function: str, tape: int = 0,
+              note: str | None = None) -> None:
+        self.events.append(Event(kind, name, value, stmt, function, self.frame, self.depth, self.loops, tape, note))
 
     def function(self, name: str) -> Callable:
         code = self.compiled.get(name)
@@ -79,10 +106,15 @@ def run_function(
     *,
     trace: bool = False,
     max_steps: int = DEFAULT_MAX_STEPS,
+    events: list[Event] | None = None,
 ) -> RunResult:
-    """Run one function of a checked program on argument values given by name."""
+    """Run one function of a checked program on argument values given by name.
+
+    With `events` (a list the caller keeps, so it survives an error) the run
+    records into it instead of tracing.
+    """
     program = expand_grads(program)
-    machine = Machine(program, max_steps, [] if trace else None)
+    machine = Machine(program, max_steps, [] if trace and events is None else None, events=events)
     fn = program.function(fn_name)
     if fn is None:
         raise RuntimeFault(f"no function '{fn_name}' in the program")
@@ -90,6 +122,9 @@ def run_function(
     for param, value in zip(fn.params, values):
         check_length(param.type, value, f"argument '{param.name}'", fn.span)
     value = machine.function(fn_name)(*values)
+    if machine.note is not None and machine.trace:
+        last = machine.trace[-1]
+        last.note = f"{last.note}; {machine.note}" if last.note else machine.note
     return RunResult(value, machine.steps, machine.trace)
 
 
@@ -105,8 +140,12 @@ class Compiler:
     def __init__(self, machine: Machine):
         self.m = machine
         self.tracing = machine.trace is not None
+        self.recording = machine.events is not None
+        self.fn_name = ""
+        self.current: ir.Stmt | None = None
 
     def function(self, fn: ir.Function) -> Callable:
+        self.fn_name = fn.name
         names = [p.name for p in fn.params]
         body = self.block(fn.body[:-1])
         ret = fn.returned
@@ -126,7 +165,25 @@ class Compiler:
                 return getters[0](env)
             return tuple(g(env) for g in getters)
 
-        return call
+        return self.recorded_call(fn, names, call) if self.recording else call
+
+    def recorded_call(self, fn: ir.Function, names: list[str], call: Callable) -> Callable:
+        """The call between a "call" event (in a new frame) and a "return" event."""
+        m = self.m
+
+        def run(*values):
+            caller = m.frame
+            m.frames += 1
+            m.frame = m.frames
+            m.event("call", fn.name, dict(zip(names, values)), None, fn.name)
+            m.depth += 1
+            value = call(*values)
+            m.depth -= 1
+            m.event("return", fn.name, value, fn.returned, fn.name)
+            m.frame = caller
+            return value
+
+        return run
 
     def checked(self, get: Callable[[Env], object], type_: Type, what: str, span: Span) -> Callable[[Env], object]:
         """`get` followed by the length check of a `vec(N)` (only built where the type has a length)."""
@@ -157,11 +214,12 @@ class Compiler:
         return run
 
     def statement(self, stmt: ir.Stmt) -> Code:
+        self.current = stmt
         if isinstance(stmt, ir.Let) and len(stmt.targets) > 1:
             return self.destructure(stmt)
         if isinstance(stmt, (ir.Let, ir.Assign)):
             target = stmt.targets[0] if isinstance(stmt, ir.Let) else stmt.target
-            return self.bind(target, stmt.expr, stmt.span)
+            return self.bind(target, stmt.expr, stmt)
         if isinstance(stmt, ir.Push):
             return self.push(stmt)
         if isinstance(stmt, ir.If):
@@ -261,34 +319,85 @@ class Compiler:
                 raise RuntimeFault("pop() on an empty tape: every pop needs a push before it", span)
             return tape.pop()
 
-        return run
+        if not self.recording:
+            return run
+        m, number, stmt, fn_name = self.m, expr.tape, self.current, self.fn_name
 
-    def bind(self, target: ir.Var, expr: ir.Expr, span: Span) -> Code:
+        def recorded(env):
+            value = run(env)
+            m.event("pop", f"tape {number}", value, stmt, fn_name, number)
+            return value
+
+        return recorded
+
+    def bind(self, target: ir.Var, expr: ir.Expr, stmt: ir.Stmt) -> Code:
+        span = stmt.span
         if self.updates_in_place(target, expr):
             return self.add_at_in_place(target, expr, span)
         compute = self.evaluate(expr, span)
         if _has_length(target.type):
             compute = self.checked(compute, target.type, f"'{target.name}'", span)
         name = target.name
-        if self.tracing and not ir.is_temp(name):
-            trace = self.m.trace
-            line = span.line
-
-            def traced(env):
-                value = env[name] = compute(env)
-                trace.append(TraceEntry(name, value, line, span))
-
-            return traced
+        if self.recording:
+            return self.recorded_bind(name, compute, kink_note(expr), stmt)
+        if self.tracing:
+            return self.traced_bind(name, compute, kink_note(expr), span)
 
         def run(env):
             env[name] = compute(env)
 
         return run
 
+    def traced_bind(self, name: str, compute: Callable, note: Callable | None, span: Span) -> Code:
+        """A binding that appends to the trace; a temporary's note waits for the next traced binding."""
+        m = self.m
+        trace = m.trace
+        line = span.line
+        if ir.is_temp(name):
+            if note is None:
+
+                def run(env):
+                    env[name] = compute(env)
+
+                return run
+
+            def pending(env):
+                text = note(env)
+                env[name] = compute(env)
+                if text is not None:
+                    m.note = m.take_note(text)
+
+            return pending
+        if note is None:
+
+            def traced(env):
+                value = env[name] = compute(env)
+                trace.append(TraceEntry(name, value, line, span, m.take_note() if m.note else None))
+
+            return traced
+
+        def noted(env):
+            text = note(env)
+            value = env[name] = compute(env)
+            trace.append(TraceEntry(name, value, line, span, m.take_note(text)))
+
+        return noted
+
+    def recorded_bind(self, name: str, compute: Callable, note: Callable | None, stmt: ir.Stmt) -> Code:
+        m, fn_name = self.m, self.fn_name
+
+        def recorded(env):
+            text = note(env) if note is not None else None
+            value = env[name] = compute(env)
+            m.event("bind", name, value, stmt, fn_name, note=text)
+
+        return recorded
+
     def updates_in_place(self, target: ir.Var, expr: ir.Expr) -> bool:
         """`w = addat(w, i, x)` without a trace: the scatter-add of reverse mode, worth doing in place."""
         return (
             not self.tracing
+            and not self.recording
             and isinstance(expr, ir.Prim)
             and expr.op == "addat"
             and isinstance(expr.args[0], ir.Var)
@@ -320,21 +429,35 @@ class Compiler:
     def destructure(self, stmt: ir.Let) -> Code:
         compute = self.evaluate(stmt.expr, stmt.span)
         names = [t.name for t in stmt.targets]
-        trace = self.m.trace
+        m = self.m
+        trace = m.trace
         line = stmt.span.line
+        fn_name = self.fn_name
+        recording = self.recording
 
         def run(env):
             values = compute(env)
             for name, value in zip(names, values):
                 env[name] = value
-                if trace is not None and not ir.is_temp(name):
-                    trace.append(TraceEntry(name, value, line, stmt.span))
+                if recording:
+                    m.event("bind", name, value, stmt, fn_name)
+                elif trace is not None and not ir.is_temp(name):
+                    trace.append(TraceEntry(name, value, line, stmt.span, m.take_note() if m.note else None))
 
         return run
 
     def push(self, stmt: ir.Push) -> Code:
         get = self.getter(stmt.value)
         tape = self.m.tape(stmt.tape)
+        if self.recording:
+            m, number, fn_name, what = self.m, stmt.tape, self.fn_name, atom_text(stmt.value)
+
+            def recorded(env):
+                value = get(env)
+                tape.append(value)
+                m.event("push", what, value, stmt, fn_name, number)
+
+            return recorded
 
         def run(env):
             tape.append(get(env))
@@ -361,6 +484,8 @@ class Compiler:
         m = self.m
         trace = m.trace
         line = stmt.span.line
+        if self.recording:
+            return self.recorded_for(stmt, start, stop, body)
 
         def run(env):
             for i in range(start(env), stop(env)):
@@ -369,8 +494,26 @@ class Compiler:
                     raise m.step_limit(stmt)
                 env[name] = i
                 if trace is not None:
-                    trace.append(TraceEntry(name, i, line, stmt.span))
+                    trace.append(TraceEntry(name, i, line, stmt.span, m.take_note() if m.note else None))
                 body(env)
+
+        return run
+
+    def recorded_for(self, stmt: ir.For, start: Callable, stop: Callable, body: Code) -> Code:
+        """The loop variable is recorded inside the loop, one level deeper, so `over` skips the whole loop."""
+        name, m, fn_name = stmt.var.name, self.m, self.fn_name
+
+        def run(env):
+            first, last = start(env), stop(env)
+            m.loops += 1
+            for i in range(first, last):
+                m.steps += 1
+                if m.steps > m.max_steps:
+                    raise m.step_limit(stmt)
+                env[name] = i
+                m.event("bind", name, i, stmt, fn_name)
+                body(env)
+            m.loops -= 1
 
         return run
 
@@ -386,7 +529,15 @@ class Compiler:
                     raise m.step_limit(stmt)
                 body(env)
 
-        return run
+        if not self.recording:
+            return run
+
+        def recorded(env):
+            m.loops += 1
+            run(env)
+            m.loops -= 1
+
+        return recorded
 
 
 def _has_length(type_: Type) -> bool:

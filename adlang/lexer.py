@@ -1,0 +1,36 @@
+"""A Pygments lexer for adlang, so the REPL (and rich) can colour adlang code."""
+
+from __future__ import annotations
+
+from pygments.lexer import RegexLexer, bygroups, words
+from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, Whitespace
+
+KEYWORDS = ("def", "let", "for", "in", "while", "if", "elif", "else", "return", "and", "or", "not")
+TYPES = ("float", "int", "bool", "vec")
+BUILTINS = (
+    "sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "abs", "min", "max", "pow", "sum", "mean", "dot", "len",
+    "zeros", "ones", "dpow", "addto", "sign", "ifle", "dsqrt", "addat", "push", "pop", "grad", "wrt",
+)
+
+
+class AdlangLexer(RegexLexer):
+    name = "adlang"
+    aliases = ["adlang"]
+    filenames = ["*.ad"]
+
+    tokens = {
+        "root": [
+            (r"#.*?$", Comment.Single),
+            (r"\s+", Whitespace),
+            (r"(def)(\s+)([A-Za-z_]\w*)", bygroups(Keyword, Whitespace, Name.Function)),
+            (words(("true", "false"), suffix=r"\b"), Keyword.Constant),
+            (words(KEYWORDS, suffix=r"\b"), Keyword),
+            (words(TYPES, suffix=r"\b"), Keyword.Type),
+            (words(BUILTINS, suffix=r"\b"), Name.Builtin),
+            (r"(\d+\.(?!\.)\d*|\.\d+)([eE][+-]?\d+)?|\d+[eE][+-]?\d+", Number.Float),
+            (r"\d+", Number.Integer),
+            (r"[A-Za-z_]\w*", Name),
+            (r"->|\.\.|[-+*/]=|[<>=!]=|[-+*/^<>=]", Operator),
+            (r"[()\[\],:]", Punctuation),
+        ]
+    }

@@ -1,0 +1,376 @@
+"""`adlang repl [FILE]`: define functions, run them, see their transforms and step through derivative programs.
+
+At a terminal it uses prompt_toolkit (history, completion, highlighting,
+multi-line `def`s); otherwise it reads commands line by line and prints plain
+text, so a session can be scripted and tested. Errors are shown as the CLI
+shows them and never end the session.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterator
+
+from rich.syntax import Syntax
+from rich.text import Text
+
+from adlang import cli
+from adlang.arguments import bind_arguments, signature
+from adlang.errors import AdlangError, UsageError
+from adlang.lexer import AdlangLexer
+from adlang.report import dump_json, format_value, internal_line, make_console, print_run, run_object
+from adlang.session import Session
+from adlang.step_view import show_move, show_tape, show_vars, show_where
+from adlang.stepper import Stepper
+
+HISTORY_FILE = "~/.adlang_history"
+MAX_STEPS = 10_000_000
+STEP_COMMANDS = ("next", "over", "continue", "break", "clear", "vars", "tape", "where", "back", "quit")
+STEP_ALIASES = {"n": "next", "o": "over", "c": "continue", "b": "break", "v": "vars", "t": "tape", "w": "where",
+                "p": "back", "q": "quit"}
+COMMANDS = (":help", ":load", ":reload", ":list", ":run", ":ir", ":diff", ":step", ":quit")
+MODES = cli.FIRST_ORDER_MODES + cli.SECOND_ORDER_MODES
+LET = re.compile(r"let\s+([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::\s*[^=]+)?=(?!=)\s*(.+)")
+UPDATE = re.compile(r"([A-Za-z_]\w*)\s*=(?!=)\s*(.+)")
+
+HELP = """\
+Type a `def` block to add or replace a function (it ends at a blank line),
+an expression to evaluate it, `let x = EXPR` to keep a value in the session.
+
+  :load FILE               the functions of FILE (replacing the session's)
+  :reload                  FILE again; functions typed since are kept
+  :list                    functions and session variables
+  :run F x=2 y=3 [--grad x,y] [--mode M] [--order 2] [--trace] [--json]
+                           as `adlang run` (the same arguments and output)
+  :ir [F]                  the typed IR
+  :diff F wrt x,y [forward|reverse|A-over-B] [order 2] [raw]
+                           the derivative program (raw: not simplified)
+  :step F x=2 y=3 [wrt x,y] [mode] [order 2] [raw]
+                           step through F's derivative program (reverse mode
+                           by default), or F itself without wrt
+  :help                    this list
+  :quit                    leave (Ctrl-D too; Ctrl-C stops a running program)
+
+While stepping (the program has run once, recorded; moving is replaying that
+record, so `back` shows an earlier binding again without undoing anything):
+  next (n)                 one binding
+  over (o)                 one binding, running a call or loop through
+  continue (c)             to the next breakpoint, else to the end
+  break LINE (b)           stop at LINE of the original program; alone: list
+  clear [LINE]             remove a breakpoint (all without LINE)
+  vars (v)                 every live primal and adjoint value
+  tape (t)                 the pushes and pops so far and what each tape holds
+  where (w)                the derivative program around the current binding
+  back (p)                 the previous binding
+  quit (q)                 stop stepping
+"""
+
+
+class Repl:
+    def __init__(self, interactive: bool):
+        self.interactive = interactive
+        self.console = make_console()
+        self.session = Session()
+        self.stepper: Stepper | None = None
+        self.done = False
+
+    # ------------------------------------------------------------ one entry
+
+    def execute(self, text: str) -> None:
+        """One command, definition, `let` or expression; every failure is reported and the session goes on."""
+        try:
+            self._execute(text)
+        except AdlangError as err:
+            self.error(self.session.format(err))
+        except KeyboardInterrupt:
+            self.error("interrupted")
+        except SystemExit:
+            pass
+        except RecursionError:
+            self.error("adlang: runtime error: the program nests too deeply")
+        except Exception as err:  # a bug in adlang: one line, and the session goes on
+            if os.environ.get("ADLANG_DEBUG") == "1":
+                import traceback
+
+                traceback.print_exc()
+            self.error(internal_line(f"{type(err).__name__}: {err} (a bug in adlang)"))
+
+    def _execute(self, text: str) -> None:
+        stripped = text.strip()
+        if not stripped or stripped.startswith("#"):
+            return
+        word, _, rest = stripped.partition(" ")
+        if self.stepper is not None and STEP_ALIASES.get(word, word) in STEP_COMMANDS:
+            self.step_command(STEP_ALIASES.get(word, word), rest.split())
+        elif stripped.startswith(":"):
+            self.command(word[1:], rest.split())
+        elif DEF_START.match(text):
+            names = self.session.define(text)
+            self.say(f"defined {', '.join(names)}")
+        else:
+            self.value(stripped)
+
+    def command(self, name: str, words: list[str]) -> None:
+        handler = {"help": self.cmd_help, "load": self.cmd_load, "reload": self.cmd_reload, "list": self.cmd_list,
+                   "run": self.cmd_run, "ir": self.cmd_ir, "diff": self.cmd_diff, "step": self.cmd_step,
+                   "quit": self.cmd_quit, "q": self.cmd_quit}.get(name)
+        if handler is None:
+            raise UsageError(f"unknown command ':{name}'{cli._suggest(':' + name, COMMANDS)} (:help lists them)")
+        handler(words)
+
+    # ------------------------------------------------------------ commands
+
+    def cmd_help(self, words: list[str]) -> None:
+        self.console.file.write(HELP)
+
+    def cmd_quit(self, words: list[str]) -> None:
+        self.done = True
+
+    def cmd_load(self, words: list[str]) -> None:
+        if len(words) != 1:
+            raise UsageError(":load takes one file")
+        names = self.session.load(words[0])
+        self.stepper = None
+        self.say(f"loaded {words[0]}: {', '.join(names) or 'no functions'}")
+
+    def cmd_reload(self, words: list[str]) -> None:
+        names = self.session.reload()
+        self.say(f"reloaded {self.session.file}: {', '.join(names) or 'no functions'}")
+
+    def cmd_list(self, words: list[str]) -> None:
+        for fn in self.session.program.functions:
+            self.say(signature(fn))
+        for name, value in self.session.variables.items():
+            self.say(f"{name} = {format_value(value)}")
+        if not self.session.program.functions and not self.session.variables:
+            self.say("nothing defined yet")
+
+    def cmd_run(self, words: list[str]) -> None:
+        fn_name, words = self._function_word(words)
+        ns = cli.build_parser()[1]["run"].parse_intermixed_args([self.session_name, *words])
+        mode, order = cli.derivative_mode(ns.mode, ns.order, ns.grad is not None)
+        max_steps = cli.parse_max_steps(ns.max_steps)
+        program = self.session.program
+        fn = cli.pick_function(program, fn_name or ns.fn, self.session_name)
+        wrt = cli.parse_wrt(ns.grad, fn, "--grad") if ns.grad is not None else None
+        args = bind_arguments(fn, ns.args)
+        report = cli._compute(program, fn, args, wrt, mode, order, ns.trace, max_steps)
+        if ns.json:
+            print(dump_json(run_object(report)))
+        else:
+            print_run(self.console, report)
+
+    def cmd_ir(self, words: list[str]) -> None:
+        from adlang.ir.printer import print_function, print_program
+
+        program = self.session.program
+        if words:
+            self.code(print_function(cli.pick_function(program, words[0], self.session_name), types=True))
+        else:
+            self.code(print_program(program, types=True))
+
+    def cmd_diff(self, words: list[str]) -> None:
+        from adlang.derivatives import diff_source
+
+        fn, wrt, mode, order, raw, rest = self._derivative_words(words, need_wrt=True)
+        if rest:
+            raise UsageError(f":diff does not take '{rest[0]}' (see :help)")
+        self.code(diff_source(self.session.program, fn.name, wrt, mode, order, simplify=not raw))
+
+    def cmd_step(self, words: list[str]) -> None:
+        from adlang.derivatives import derivative_program
+
+        fn, wrt, mode, order, raw, rest = self._derivative_words(words, need_wrt=False)
+        args = bind_arguments(fn, rest)
+        original = self.session.program
+        if wrt is None:
+            program, entry, shown = original, fn.name, None
+        else:
+            program, entry = derivative_program(original, fn.name, wrt, mode, order, simplify=not raw)
+            shown = mode
+        self.stepper = Stepper.start(program, entry, args, original, shown)
+        what = f"{entry} ({mode} mode)" if wrt is not None else entry
+        count = len(self.stepper.stops())
+        self.say(f"stepping {what}: {count} binding(s) recorded; next, over, continue, break LINE, vars, tape, "
+                 "where, back, quit")
+
+    def step_command(self, name: str, words: list[str]) -> None:
+        stepper = self.stepper
+        origin = self.session.origin
+        if name == "quit":
+            self.stepper = None
+            self.say("stopped stepping")
+        elif name in ("next", "over", "continue", "back"):
+            if name != "back" and stepper.at_end:
+                show_move(self.console, stepper, stepper.next(), origin)
+                return
+            move = {"next": stepper.next, "over": stepper.over, "continue": stepper.cont, "back": stepper.back}[name]()
+            if name == "back" and move.stop is None:
+                self.say(f"at the start of {stepper.entry}: nothing has run before this")
+                return
+            show_move(self.console, stepper, move, origin, quiet=name in ("over", "continue"))
+        elif name in ("break", "clear"):
+            self._breakpoints(name, words)
+        elif name == "vars":
+            show_vars(self.console, stepper)
+        elif name == "tape":
+            show_tape(self.console, stepper, origin)
+        else:
+            show_where(self.console, stepper, origin)
+
+    def _breakpoints(self, name: str, words: list[str]) -> None:
+        stepper = self.stepper
+        if words and not all(w.isdigit() for w in words):
+            raise UsageError(f"{name} takes line numbers of the original program")
+        lines = {int(w) for w in words}
+        if name == "break":
+            stepper.breakpoints |= lines
+        else:
+            stepper.breakpoints = stepper.breakpoints - lines if lines else set()
+        shown = ", ".join(str(n) for n in sorted(stepper.breakpoints)) or "none"
+        self.say(f"breakpoints: {shown}")
+
+    # ------------------------------------------------------------ values
+
+    def value(self, text: str) -> None:
+        """`let a, b = EXPR`, `x = EXPR` for a session variable, or an expression to print."""
+        let = LET.fullmatch(text)
+        update = UPDATE.fullmatch(text)
+        if let:
+            names = [n.strip() for n in let.group(1).split(",")]
+            self._store(names, self.session.evaluate(let.group(2), MAX_STEPS))
+        elif update and update.group(1) in self.session.variables:
+            self._store([update.group(1)], self.session.evaluate(update.group(2), MAX_STEPS))
+        else:
+            self.say(format_value(self.session.evaluate(text, MAX_STEPS)))
+
+    def _store(self, names: list[str], value: object) -> None:
+        if len(names) > 1 and (not isinstance(value, tuple) or len(value) != len(names)):
+            raise UsageError(f"{len(names)} names, but the value is {format_value(value)}")
+        values = list(value) if len(names) > 1 else [value]
+        if any(isinstance(v, tuple) for v in values):
+            raise UsageError("a tuple cannot be kept whole: name its parts, as let a, b = ...")
+        for name, v in zip(names, values):
+            self.session.variables[name] = v
+            self.say(f"{name} = {format_value(v)}")
+
+    # ------------------------------------------------------------ helpers
+
+    @property
+    def session_name(self) -> str:
+        return self.session.file or "<session>"
+
+    def _function_word(self, words: list[str]) -> tuple[str | None, list[str]]:
+        if words and "=" not in words[0] and not words[0].startswith("-"):
+            return words[0], words[1:]
+        return None, words
+
+    def _derivative_words(self, words: list[str], need_wrt: bool):
+        """F, then `wrt x,y`, a mode, `order N` and `raw` in any order; what is left (the arguments)."""
+        fn_name, words = self._function_word(words)
+        fn = cli.pick_function(self.session.program, fn_name, self.session_name)
+        wrt_text = mode = order = None
+        raw = False
+        rest: list[str] = []
+        items = iter(words)
+        for word in items:
+            if word in ("wrt", "--wrt", "--grad"):
+                wrt_text = next(items, "")
+            elif word in ("order", "--order"):
+                order = next(items, "")
+            elif word in MODES:
+                mode = word
+            elif word in ("raw", "--no-simplify"):
+                raw = True
+            elif word == "--mode":
+                mode = next(items, "")
+            else:
+                rest.append(word)
+        if wrt_text is None:
+            if need_wrt:
+                raise UsageError("name the parameters to differentiate by: wrt x,y")
+            if mode is not None or order is not None:
+                raise UsageError("a mode or order needs wrt x,y (the parameters to differentiate by)")
+            return fn, None, None, 1, raw, rest
+        mode, level = cli.derivative_mode(mode, order, True)
+        return fn, cli.parse_wrt(wrt_text, fn, "wrt"), mode, level, raw, rest
+
+    def say(self, text: str) -> None:
+        self.console.print(Text(text), soft_wrap=True)
+
+    def code(self, text: str) -> None:
+        """Program text: exactly as `adlang ir`/`adlang diff` print it, coloured at a terminal."""
+        if self.interactive:
+            self.console.print(Syntax(text.rstrip("\n"), AdlangLexer(), background_color="default"))
+        else:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+    def error(self, text: str) -> None:
+        sys.stdout.flush()
+        print(text, file=sys.stderr, flush=True)
+
+    @property
+    def prompt(self) -> str:
+        return "(step) " if self.stepper is not None else "adlang> "
+
+
+DEF_START = re.compile(r"def\s")
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_entries(lines: Iterator[str]) -> Iterator[str]:
+    """Entries of a script: one line each, except a `def` block, which runs to a blank line."""
+    block: list[str] = []
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        if block:
+            if line.strip():
+                block.append(line)
+                continue
+            yield "\n".join(block) + "\n"
+            block = []
+        elif DEF_START.match(line):
+            block = [line]
+        else:
+            yield line
+    if block:
+        yield "\n".join(block) + "\n"
+
+
+def run_script(repl: Repl, stream) -> int:
+    for entry in read_entries(iter(stream)):
+        repl.execute(entry)
+        sys.stdout.flush()
+        if repl.done:
+            break
+    return 0
+
+
+def run_terminal(repl: Repl) -> int:
+    from adlang.repl_terminal import prompt_session
+
+    session = prompt_session(repl)
+    while not repl.done:
+        try:
+            text = session.prompt(repl.prompt)
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            break
+        repl.execute(text)
+    return 0
+
+
+def main(path: str | None) -> int:
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    repl = Repl(interactive)
+    if path is not None:
+        repl.execute(f":load {path}")
+    if interactive:
+        repl.say("adlang repl: :help lists the commands, Ctrl-D leaves")
+        return run_terminal(repl)
+    return run_script(repl, sys.stdin)

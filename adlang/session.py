@@ -1,0 +1,170 @@
+"""The REPL's state: the functions defined so far (from a file or typed), and the session's variables.
+
+All functions are compiled together as one source, so they can call each
+other; each keeps where its text came from, so an error or a stepped line is
+shown at its place in the file or in what was typed, not in the joined text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from adlang.cli import read_source
+from adlang.errors import AdlangError, Span, UsageError
+from adlang.interp.interpreter import run_function
+from adlang.ir import nodes as ir
+from adlang.pipeline import compile_source
+from adlang.report import format_error
+
+SOURCE_NAME = "<session>"
+INPUT_NAME = "<input>"
+DEF_NAME = re.compile(r"def\s+([A-Za-z_]\w*)")
+EVAL_PREFIX = "    return "
+
+
+@dataclass
+class Definition:
+    """One function's text; its line k is line `first_line + k - 1` of `origin`, shifted `col_shift` columns."""
+
+    name: str
+    text: str
+    origin: str
+    first_line: int = 1
+    col_shift: int = 0
+
+
+@dataclass
+class Session:
+    file: str | None = None
+    file_defs: list[Definition] = field(default_factory=list)
+    typed: dict[str, Definition] = field(default_factory=dict)
+    variables: dict[str, object] = field(default_factory=dict)
+    program: ir.Program = field(default_factory=lambda: ir.Program(()))
+    placed: list[tuple[int, Definition]] = field(default_factory=list)
+
+    # ------------------------------------------------------------ functions
+
+    def load(self, path: str) -> list[str]:
+        """FILE's functions replace every function of the session (nothing changes if FILE has an error)."""
+        defs = split_definitions(read_source(path), path)
+        self._adopt(defs, {})
+        self.file = path
+        return [d.name for d in defs]
+
+    def reload(self) -> list[str]:
+        """The file again; functions typed since stay, replacing the file's of the same name."""
+        if self.file is None:
+            raise UsageError("no file loaded yet: use :load FILE")
+        defs = split_definitions(read_source(self.file), self.file)
+        self._adopt(defs, self.typed)
+        return [d.name for d in defs]
+
+    def define(self, text: str) -> list[str]:
+        """Typed `def` blocks: each adds a function or replaces the one of that name."""
+        defs = split_definitions(text, INPUT_NAME)
+        if not defs:
+            raise UsageError("a definition starts with 'def NAME(...):'")
+        typed = dict(self.typed)
+        for d in defs:
+            typed.pop(d.name, None)
+            typed[d.name] = d
+        self._adopt(self.file_defs, typed)
+        return [d.name for d in defs]
+
+    def _adopt(self, file_defs: list[Definition], typed: dict[str, Definition]) -> None:
+        defs = [d for d in file_defs if d.name not in typed] + list(typed.values())
+        program, placed = self._compile(defs)
+        self.file_defs, self.typed, self.program, self.placed = file_defs, typed, program, placed
+
+    def _compile(self, defs: list[Definition]) -> tuple[ir.Program, list[tuple[int, Definition]]]:
+        placed, line = [], 1
+        for d in defs:
+            placed.append((line, d))
+            line += d.text.count("\n")
+        try:
+            return compile_source(self.source(defs), SOURCE_NAME), placed
+        except AdlangError as err:
+            err.placed = placed
+            raise
+
+    @staticmethod
+    def source(defs: list[Definition]) -> str:
+        return "".join(d.text for d in defs)
+
+    # ------------------------------------------------------------ places
+
+    def origin(self, line: int, placed: list[tuple[int, Definition]] | None = None) -> tuple[str, int, str]:
+        """Line `line` of the joined source as (file or <input>, its line there, its text)."""
+        for start, d in reversed(self.placed if placed is None else placed):
+            if line >= start:
+                lines = d.text.split("\n")
+                k = line - start
+                text = lines[k] if k < len(lines) else ""
+                return d.origin, d.first_line + k, text[d.col_shift:] if k else text
+        return SOURCE_NAME, line, ""
+
+    def format(self, err: AdlangError) -> str:
+        """The CLI's error text, placed in the file or the input the error's line came from."""
+        span = err.span
+        if err.kind == "usage" or span is None or span.line < 1:
+            return format_error(err, INPUT_NAME, None)
+        placed = getattr(err, "placed", self.placed)
+        origin, line, text = self.origin(span.line, placed)
+        shift = next((d.col_shift for s, d in reversed(placed) if span.line >= s), 0)
+        if shift and line == 0:
+            shift = 0
+        moved = Span(line, max(1, span.col - shift), line, max(1, span.end_col - shift))
+        shown = AdlangError(err.message, moved)
+        shown.kind = err.kind
+        return format_error(shown, origin, "\n" * max(0, line - 1) + text)
+
+    # ------------------------------------------------------------ values
+
+    def evaluate(self, expr: str, max_steps: int) -> object:
+        """An expression over the session's variables: the body of a temporary function taking them."""
+        name = self._fresh("repl_value")
+        params = ", ".join(f"{k}: {value_type(v)}" for k, v in self.variables.items())
+        text = f"def {name}({params}):\n{EVAL_PREFIX}{expr}\n"
+        wrapper = Definition(name, text, INPUT_NAME, 0, len(EVAL_PREFIX))
+        defs = [d for d in self.file_defs if d.name not in self.typed] + list(self.typed.values()) + [wrapper]
+        program, placed = self._compile(defs)
+        try:
+            return run_function(program, name, dict(self.variables), max_steps=max_steps).value
+        except AdlangError as err:
+            err.placed = placed
+            raise
+
+    def _fresh(self, base: str) -> str:
+        names = set(self.program.names) | set(self.variables)
+        k = 0
+        while f"{base}{k or ''}" in names:
+            k += 1
+        return f"{base}{k or ''}"
+
+
+def value_type(value: object) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, np.integer)):
+        return "int"
+    if isinstance(value, np.ndarray):
+        return "vec"
+    return "float"
+
+
+def split_definitions(text: str, origin: str) -> list[Definition]:
+    """Text cut before each `def` at the start of a line; comments before the first go with it."""
+    if not text.endswith("\n"):
+        text += "\n"
+    lines = text.split("\n")[:-1]
+    starts = [i for i, line in enumerate(lines) if DEF_NAME.match(line)]
+    defs = []
+    for k, start in enumerate(starts):
+        begin = 0 if k == 0 else start
+        end = starts[k + 1] if k + 1 < len(starts) else len(lines)
+        body = "\n".join(lines[begin:end]) + "\n"
+        defs.append(Definition(DEF_NAME.match(lines[start]).group(1), body, origin, begin + 1))
+    return defs

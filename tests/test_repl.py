@@ -1,0 +1,152 @@
+"""The REPL as a script drives it (stdin piped, plain output), and the stepper, lexer and notes on their own."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+from helpers import ROOT
+from pygments.token import Comment, Keyword, Name, Number
+
+from adlang.derivatives import derivative_program
+from adlang.interp.interpreter import run_function
+from adlang.ir import nodes as ir
+from adlang.ir.printer import print_program, print_statement
+from adlang.lexer import AdlangLexer
+from adlang.pipeline import compile_source
+from adlang.stepper import Stepper, statement_lines
+
+FOO = str(ROOT / "programs/lecture/foo.ad")
+LOOP = str(ROOT / "programs/lecture/loop.ad")
+KINK = """\
+def f(x, y):
+    let a = abs(x)
+    let m = max(x, y)
+    return a + m
+"""
+
+
+def repl(script: str, *files: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "adlang", "repl", *files], input=script, capture_output=True,
+                          text=True, cwd=ROOT, timeout=60)
+
+
+def cli(*words: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "adlang", *words], capture_output=True, text=True, cwd=ROOT,
+                          timeout=60)
+    return done.stdout
+
+
+def test_stepping_foo_in_reverse_mode_shows_the_lecture_in_order():
+    out = repl(":step foo x=2 y=3 wrt x,y\n" + "next\n" * 7, FOO).stdout
+    expected = [("a = 7.0", 6), ("b = 21.0", 7), ("dbdb = 1.0", 8), ("dbda = 3.0", 7), ("dbdy = 7.0", 7),
+                ("dbdx = 3.0", 6)]
+    steps = re.findall(r"^\S+:\d+  .*?    (\w+ = \S+)\n  from \S+ line (\d+):", out, re.M)
+    assert [(s, int(n)) for s, n in steps] == expected
+    assert "end of the run: foo_reverse returned (21.0, 3.0, 7.0)" in out
+    assert "\x1b[" not in out
+
+
+def test_break_continue_and_back():
+    out = repl(":step foo x=2 y=3 wrt x,y\nbreak 8\ncontinue\nnext\nback\nback\n", FOO).stdout
+    lines = [line for line in out.splitlines() if " = " in line and not line.startswith("  ")]
+    assert [line.split("    ")[-1] for line in lines] == ["dbdb = 1.0", "dbda = 3.0", "dbdb = 1.0", "b = 21.0"]
+
+
+def test_tape_shows_pushes_in_the_forward_sweep_and_pops_in_the_backward_sweep():
+    out = repl(":step foo x=1.5 y=1.1 wrt x,y\nbreak 9\ncontinue\ncontinue\ntape\nclear\nbreak 10\n"
+               "continue\nnext\nnext\nnext\nnext\ntape\n", LOOP).stdout
+    forward, backward = out.split("breakpoints: none")
+    assert "tape 1 now holds 2 value(s): [1.5, 1.6500000000000001]" in forward
+    assert re.search(r"^  push accum\s+tape 1\s+1\.5\s+line 9$", forward, re.M) and "pop " not in forward
+    assert re.search(r"^  pop 3\.215383215000002 from tape 1$", backward, re.M)
+    assert re.search(r"^  pop\s+tape 1\s+3\.215383215000002\s+line 9$", backward, re.M)
+    assert "tape 1 now holds 8 value(s)" in backward
+
+
+def test_stepper_unit_over_skips_a_loop_and_vars_shows_adjoints():
+    program = compile_source(open(LOOP).read(), "loop.ad")
+    derived, entry = derivative_program(program, "foo", ["x", "y"])
+    stepper = Stepper.start(derived, entry, {"x": 1.5, "y": 1.1}, program, "reverse")
+    assert stepper.next().stop.name == "accum"
+    after = stepper.over().stop
+    assert after.name == "accum_final"
+    kinds = {name: kind for name, _, kind in stepper.frame_values()}
+    assert kinds["x"] == "parameter" and kinds["accum"] == "primal"
+    stepper.over()
+    assert {name: kind for name, _, kind in stepper.frame_values()}["daccumdaccum"] == "adjoint"
+    assert stepper.back().stop is after
+
+
+def test_statement_lines_follow_the_printer():
+    original = compile_source((ROOT / "programs/examples/piecewise.ad").read_text())
+    program, _ = derivative_program(original, original.functions[-1].name, [original.functions[-1].params[0].name])
+    printed = print_program(program).split("\n")
+    for fn in program.functions:
+        for stmt in ir.walk(fn.body):
+            line = statement_lines(program)[id(stmt)]
+            assert printed[line - 1].strip().removeprefix("el") == print_statement(stmt).strip()
+
+
+def test_errors_leave_the_session_usable():
+    script = "1 +\ntrue + 1\nsqrt(-1.0)\n:nope\ndef g(x):\n    return x +\n\n:run foo x=2 y=3\n"
+    done = repl(script, FOO)
+    assert "<input>:1:4: parse error" in done.stderr
+    assert "<input>:1:1: type error" in done.stderr
+    assert "runtime error: sqrt of -1.0" in done.stderr
+    assert "unknown command ':nope'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "value = 21.0" in done.stdout
+
+
+def test_diff_ir_and_run_match_the_cli():
+    out = repl(":diff foo wrt x,y\n:ir foo\n:run foo x=2 y=3 --grad x,y --trace\n:diff foo wrt x,y forward raw\n",
+               FOO).stdout
+    assert cli("diff", FOO, "--wrt", "x,y") in out
+    assert cli("ir", FOO, "--fn", "foo") in out
+    assert cli("run", FOO, "x=2", "y=3", "--grad", "x,y", "--trace") in out
+    assert cli("diff", FOO, "--wrt", "x,y", "--mode", "forward", "--no-simplify") in out
+
+
+def test_define_run_let_and_expressions():
+    script = "def sq(x):\n    let a = x * x\n    return a + 1.0\n\nsq(3.0)\nlet z = sq(2.0) + 1\nz * 2\n:list\n"
+    out = repl(script).stdout.splitlines()
+    assert out[:4] == ["defined sq", "10.0", "z = 6.0", "12.0"]
+    assert "sq(x)" in out and "z = 6.0" in out[4:]
+
+
+def test_redefining_replaces_a_function():
+    out = repl("def h(x):\n    return x\n\ndef h(x):\n    return 2.0 * x\n\nh(4.0)\n").stdout
+    assert out.splitlines()[-1] == "8.0"
+
+
+def test_kink_notes_in_the_stepper_and_in_the_trace(tmp_path):
+    out = repl(f"def f(x, y):\n{KINK.split(chr(10), 1)[1]}\n:step f x=0 y=0 wrt x,y\n" + "next\n" * 12).stdout
+    assert "note: abs at x = 0" in out and "abs'(0) = 0" in out
+    assert "note: max(x, y) at a tie: the derivative goes to the first argument, x" in out
+    path = tmp_path / "kink.ad"
+    path.write_text(KINK)
+    assert "(note: abs at x = 0" in cli("run", str(path), "x=0", "y=0", "--trace")
+    assert "note" not in cli("run", str(path), "x=1", "y=0", "--trace", "--json")
+
+
+def test_trace_notes_do_not_change_the_json_keys():
+    program = compile_source(KINK)
+    trace = run_function(program, "f", {"x": 0.0, "y": 0.0}, trace=True).trace
+    assert [e.name for e in trace] == ["a", "m"] and trace[0].note and trace[1].note
+
+
+def test_lexer_tokens():
+    tokens = [(t, v) for t, v in AdlangLexer().get_tokens("def f(x):  # c\n    for i in 1..10:\n        let a = 2.5\n")
+              if v.strip()]
+    assert (Keyword, "def") in tokens and (Name.Function, "f") in tokens and (Keyword, "let") in tokens
+    assert (Comment.Single, "# c") in tokens
+    assert (Number.Integer, "1") in tokens and (Number.Integer, "10") in tokens and (Number.Float, "2.5") in tokens
+
+
+def test_help_lists_every_command():
+    out = repl(":help\n").stdout
+    for word in (":load", ":reload", ":list", ":run", ":ir", ":diff", ":step", "next", "over", "continue", "break",
+                 "vars", "tape", "where", "back", "quit", "replay"):
+        assert word in out
