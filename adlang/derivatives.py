@@ -24,7 +24,7 @@ from adlang.ir.grads import expand_grads
 from adlang.ir.printer import print_program
 from adlang.ir.reverse import ReverseMode, reverse_entry
 from adlang.ir.simplify import simplify_function
-from adlang.ir.types import tuple_of
+from adlang.ir.types import FLOAT, tuple_of
 
 FIRST_ORDER = ("forward", "reverse")
 
@@ -83,10 +83,16 @@ def _entry(mode: ForwardMode | ReverseMode, fn: ir.Function, wrt: list[str]) -> 
 
 
 def _second_order(program, fn, first, wrt, outer_mode, names) -> list[ir.Function]:
-    """For each gradient component i, the outer mode of `first`'s output 1 + i; then the entry gathers rows."""
+    """The outer mode applied to `first`'s gradient outputs; the entry returns value, gradient, Hessian rows.
+
+    Forward mode differentiates every output along every direction in one pass, so
+    it takes `first` whole; reverse mode takes one gradient component at a time.
+    """
+    mode = _mode(outer_mode, program, names)
+    if isinstance(mode, ForwardMode):
+        return _second_order_forward(mode, fn, first, wrt, names)
     out: list[ir.Function] = []
     rows: list[str] = []
-    mode = _mode(outer_mode, program, names)
     span = fn.span
     grads_types = first.ret.items
     for i, w in enumerate(wrt):
@@ -112,6 +118,22 @@ def _second_order(program, fn, first, wrt, outer_mode, names) -> list[ir.Functio
     entry = ir.Function(names.name(f"{fn.name}_hessian"), fn.params, tuple_of(v.type for v in result),
                         tuple(body), span)
     return mode.functions() + out + [entry]
+
+
+def _second_order_forward(mode: ForwardMode, fn, first, wrt, names) -> list[ir.Function]:
+    """Tangents of (value, gradient) along every parameter: row i of the Hessian is the tangent of d/dwrt_i."""
+    span = fn.span
+    n = len(wrt)
+    tangents = forward_entry(mode, first, wrt)
+    values = [ir.Var(names.name(f"{fn.name}_value"), FLOAT)]
+    grads = [ir.Var(f"d{fn.name}d{w}", FLOAT) for w in wrt]
+    value_slopes = [ir.Var(f"_{k + 1}", FLOAT) for k in range(n)]
+    hessian = [ir.Var(f"d2{fn.name}d{p}d{q}", FLOAT) for p in wrt for q in wrt]
+    call = ir.Let(tuple(values + grads + value_slopes + hessian), ir.CallFn(tangents.name, fn.params), span)
+    result = tuple(values + grads + hessian)
+    entry = ir.Function(names.name(f"{fn.name}_hessian"), fn.params, tuple_of(v.type for v in result),
+                        (call, ir.Return(result, span)), span)
+    return mode.functions() + [tangents, entry]
 
 
 def _reachable(program: ir.Program, generated: list[ir.Function], entry: ir.Function) -> list[ir.Function]:
@@ -143,9 +165,16 @@ def _reachable(program: ir.Program, generated: list[ir.Function], entry: ir.Func
 
 
 def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mode: str = "reverse",
-            order: int = 1, trace: bool = False, max_steps: int = 100_000_000) -> DerivativeRun:
+            order: int = 1, trace: bool = False, max_steps: int = 100_000_000,
+            engine: str = "interp") -> DerivativeRun:
+    """Build the derivative program and run it: `engine="compiled"` runs it compiled unless `trace` asks for one."""
     derived, entry = derivative_program(program, fn_name, wrt, mode, order)
-    result = run_function(derived, entry, args, trace=trace, max_steps=max_steps)
+    if engine == "compiled" and not trace:
+        from adlang.interp.compiled import run_compiled
+
+        result = run_compiled(derived, entry, args, max_steps=max_steps)
+    else:
+        result = run_function(derived, entry, args, trace=trace, max_steps=max_steps)
     outputs = result.value
     n = len(wrt)
     grad = {w: outputs[1 + i] for i, w in enumerate(wrt)}

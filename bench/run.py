@@ -1,4 +1,4 @@
-"""Benchmarks for adlang: interpreter speed and the cost of a gradient.
+"""Benchmarks for adlang: interpreter speed, the cost of a gradient and of second derivatives.
 
     python bench/run.py [--quick] [--out bench/results/latest.json]
 
@@ -7,7 +7,10 @@ Sections (see bench/README.md for how to read them):
 1. interpreter speed: statements executed per second on a counted loop, trace off and on;
 2. cost of a gradient: time(gradient) / time(function) for reverse and forward mode, on the
    loop program at a large trip count and on functions of one vec of n floats;
-3. everything also goes to one JSON file, with the machine it ran on.
+3. cost of second derivatives: the full Hessian of a function of n float parameters in each of
+   the four mode pairs, and one Hessian-vector product written with `grad`, against the function;
+
+and everything also goes to one JSON file, with the machine it ran on.
 
 Only running the program is timed (`run_function`); building the derivative program is not.
 Each number is the best of a few repeats (time.perf_counter, garbage collector off while
@@ -28,6 +31,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -312,26 +316,193 @@ def _ratio_rows(table: Table, label: str, row: dict) -> None:
                   "ok" if ok else "[red]WRONG[/]")
 
 
+# ---------------------------------------------------------------- section 3: cost of second derivatives
+
+# The four ways to build a Hessian, each with how its cost grows with n. The outer mode is applied to each
+# of the n gradient components in turn (one row each); reverse mode costs a constant times what it
+# differentiates, forward mode n times (vector forward mode carries one tangent per parameter). So
+# reverse over reverse is n rows × O(n), forward over reverse and reverse over forward n^3, forward over forward n^4.
+HESSIAN_MODES = {"forward-over-reverse": 3, "reverse-over-reverse": 2, "forward-over-forward": 4,
+                 "reverse-over-forward": 3}
+
+
+def second_order_source(n: int, hvp: bool = True) -> str:
+    """f(x0, ..., x{n-1}) = Σ x_i^2 + Σ sin(x_i) * x_{i+1} as straight-line code, and hvp_dir(x, u) = ∇f(x) · u.
+
+    The Hessian needs float parameters (the language has no matrix type), so each x_i is a parameter of its own.
+    """
+    xs = [f"x{i}" for i in range(n)]
+    us = [f"u{i}" for i in range(n)]
+    gs = [f"g{i}" for i in range(n)]
+    lines = [f"def f({', '.join(xs)}) -> float:", "    let s = x0 ^ 2"]
+    lines += [f"    s = s + sin(x{i - 1}) * x{i} + x{i} ^ 2" for i in range(1, n)]
+    lines += ["    return s"]
+    if not hvp:
+        return "\n".join(lines) + "\n"
+    lines += ["",
+              "# The derivative of f along u, written with `grad`: its gradient with respect to x is H u.",
+              f"def hvp_dir({', '.join(xs + us)}) -> float:",
+              f"    let v, {', '.join(gs)} = grad f({', '.join(xs)}) wrt {', '.join(xs)}",
+              f"    return {' + '.join(f'{g} * {u}' for g, u in zip(gs, us))}"]
+    return "\n".join(lines) + "\n"
+
+
+def second_order_expected(x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """f's value, gradient and Hessian by hand: H is tridiagonal."""
+    value = float(np.sum(x**2) + np.sum(np.sin(x[:-1]) * x[1:]))
+    grad = 2.0 * x
+    grad[:-1] += np.cos(x[:-1]) * x[1:]
+    grad[1:] += np.sin(x[:-1])
+    hessian = np.diag(2.0 - np.append(np.sin(x[:-1]) * x[1:], 0.0))
+    k = np.arange(len(x) - 1)
+    hessian[k, k + 1] = hessian[k + 1, k] = np.cos(x[:-1])
+    return value, grad, hessian
+
+
+@contextmanager
+def gc_paused():
+    """Building a Hessian program (about 10^5 statements at n = 100) and running it once to check it are not
+    timed; with the garbage collector on, its passes over the growing heap take longer than the work itself."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def bench_second_order(cfg: argparse.Namespace) -> dict:
+    rows = []
+    previous: dict[str, tuple[int, float]] = {}  # mode -> (n, seconds, measured or estimated) to extrapolate from
+    for n in cfg.hessian_ns:
+        row = second_order_case(n, cfg, previous)
+        for mode, h in row["hessian"].items():
+            previous[mode] = (n, h["estimated_s"] if h["skipped"] else h["time_s"])
+        rows.append(row)
+        gc.collect()  # the big derivative programs are cyclic garbage now; don't let them weigh on the next n
+    table = Table(title=escape("3. Cost of second derivatives: f(x0, ..., x{n-1}) = Σ x_i^2 + Σ sin(x_i) * x_{i+1}, "
+                               "straight-line, w.r.t. all n parameters"))
+    for col in ("n", "program", "time", "statements", "time × f", "stmts × f", "result"):
+        table.add_column(col, justify="left" if col in ("program", "result") else "right")
+    for r in rows:
+        _second_order_row(table, r["n"], "f", r | {"ratio": 1.0, "steps_ratio": 1.0}, None, r["value_ok"])
+        _second_order_row(table, r["n"], "gradient, reverse", r["gradient"], None, r["gradient"]["gradient_ok"])
+        for mode, h in r["hessian"].items():
+            _second_order_row(table, r["n"], f"Hessian, {mode}", h, None, h.get("hessian_ok"))
+        hvp = r["hvp"]
+        _second_order_row(table, r["n"], "H·u = ∇(∇f·u), reverse", hvp, "green" if hvp["ratio"] <= 10 else "yellow",
+                          hvp["hvp_ok"])
+        table.add_section()
+    console.print(table)
+    return {"source_example": second_order_source(3), "rows": rows}
+
+
+def _second_order_row(table: Table, n: int, label: str, r: dict, style: str | None, ok: bool | None) -> None:
+    if r.get("skipped"):
+        est = r["estimated_s"]
+        table.add_row(f"{n:,}", label, "skipped" + (f" (~{est:,.0f} s)" if est is not None else ""), "—", "—", "—", "")
+        return
+    ratio = f"{r['ratio']:,.2f}" if r["ratio"] < 100 else f"{r['ratio']:,.0f}"
+    table.add_row(f"{n:,}", label, fmt_time(r["time_s"]), f"{r['steps']:,}", f"[{style}]{ratio}[/]" if style else ratio,
+                  f"{r['steps_ratio']:,.1f}", "ok" if ok else "[red]WRONG[/]")
+
+
+def second_order_case(n: int, cfg: argparse.Namespace, previous: dict[str, tuple[int, float]]) -> dict:
+    """Time f, its reverse gradient, its Hessian in each mode pair and H·u via `grad`; ratios against f."""
+    # f on its own: run_function expands every `grad` of the program it is given on each call, so
+    # timing f inside the program that also holds hvp_dir would time building f's gradient as well
+    program = compile_source(second_order_source(n, hvp=False), "bench/run.py")
+    with_hvp = compile_source(second_order_source(n), "bench/run.py")
+    xs = [f"x{i}" for i in range(n)]
+    rng = np.random.default_rng(n)
+    x = rng.uniform(-2.0, 2.0, n)
+    u = rng.uniform(-1.0, 1.0, n)
+    args = dict(zip(xs, x.tolist()))
+    hvp_args = args | {f"u{i}": float(u[i]) for i in range(n)}
+    value, grad, hessian = second_order_expected(x)
+
+    base = run_function(program, "f", args, max_steps=MAX_STEPS)
+    row: dict = {"n": n, "function": "f", "wrt": f"x0..x{n - 1}", "steps": base.steps,
+                 "value_ok": close(base.value, value, 1e-12), "hessian": {}}
+    runs = {"function": lambda: run_function(program, "f", args, max_steps=MAX_STEPS)}
+    built: dict[str, tuple[ir.Program, str, dict]] = {}  # name -> (derivative program, entry, arguments)
+    with gc_paused():
+        built["gradient"] = (*derivative_program(program, "f", xs, "reverse"), args)
+        for mode, power in HESSIAN_MODES.items():
+            if mode in previous:
+                n_prev, seconds = previous[mode]
+                estimate = seconds * (n / n_prev) ** power
+                if estimate > cfg.hessian_budget:
+                    row["hessian"][mode] = {"skipped": True, "estimated_s": estimate,
+                                            "reason": f"estimated {estimate:.0f} s > budget {cfg.hessian_budget:.0f} s "
+                                                      f"(cost grows as n^{power})"}
+                    continue
+            built[mode] = (*derivative_program(program, "f", xs, mode, order=2), args)
+        built["hvp"] = (*derivative_program(with_hvp, "hvp_dir", xs, "reverse"), hvp_args)
+        results = {name: run_function(d, e, a, max_steps=MAX_STEPS) for name, (d, e, a) in built.items()}
+    for name, (d, e, a) in built.items():
+        runs[name] = lambda d=d, e=e, a=a: run_function(d, e, a, max_steps=MAX_STEPS)
+    timings = measure_group(runs, cfg.repeats, cfg.min_time, cfg.long_run)
+    base_s = timings["function"]["best_s"]
+    row.update(time_s=base_s, timing=timings["function"])
+
+    def cost(name: str) -> dict:
+        timing = timings[name]
+        return {"skipped": False, "steps": results[name].steps, "time_s": timing["best_s"],
+                "ratio": timing["best_s"] / base_s, "steps_ratio": results[name].steps / base.steps, "timing": timing}
+
+    out = results["gradient"].value
+    row["gradient"] = cost("gradient") | {"gradient_ok": close(out[0], value, 1e-12) and close(out[1:], grad)}
+    measured_hessians = {}
+    for mode in HESSIAN_MODES:
+        if mode not in results:
+            continue
+        out = results[mode].value
+        h = np.array(out[1 + n:], dtype=float).reshape(n, n)
+        measured_hessians[mode] = h
+        ok = close(out[0], value, 1e-12) and close(out[1:1 + n], grad) and close(h, hessian)
+        row["hessian"][mode] = cost(mode) | {"hessian_ok": ok,
+                                             "max_abs_error": float(np.max(np.abs(h - hessian)))}
+    row["hessian"] = {mode: row["hessian"][mode] for mode in HESSIAN_MODES}  # skipped ones in their place
+    out = results["hvp"].value
+    hu = np.array(out[1:], dtype=float)
+    # H u from a Hessian of (a), measured here (reverse over reverse runs at every n), and from the formula
+    against = next(iter(sorted(measured_hessians, key=lambda m: m != "reverse-over-reverse")), None)
+    ok = close(out[0], grad @ u, 1e-12) and close(hu, hessian @ u)
+    if against is not None:
+        ok = ok and close(hu, measured_hessians[against] @ u)
+    row["hvp"] = cost("hvp") | {"function": "hvp_dir", "hvp_ok": ok, "checked_against": (
+        f"{against} Hessian × u and " if against else "") + "the analytic H × u",
+        "max_abs_error": float(np.max(np.abs(hu - hessian @ u)))}
+    return row
+
+
 # ---------------------------------------------------------------- main
 
 
 def config(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="adlang benchmarks: interpreter speed and the cost of a gradient")
+    parser = argparse.ArgumentParser(description="adlang benchmarks: interpreter speed, the cost of a gradient "
+                                                 "and of second derivatives")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a run under a minute")
     parser.add_argument("--out", default="bench/results/latest.json", help="where to write the JSON results")
     parser.add_argument("--repeats", type=int, default=None, help="samples per measurement (best is kept)")
     parser.add_argument("--forward-budget", type=float, default=20.0,
                         help="skip a forward-mode run above --forward-cap estimated to take longer (s)")
+    parser.add_argument("--hessian-budget", type=float, default=20.0,
+                        help="skip a Hessian run at a larger n estimated to take longer (s)")
     cfg = parser.parse_args(argv)
     if cfg.quick:
         cfg.interp_ns = [10**4, 10**5]
         cfg.grad_loop_n = 10**5
         cfg.vec_ns = [10, 100, 1000]
+        cfg.hessian_ns = [10]
         cfg.repeats = cfg.repeats or 5
     else:
         cfg.interp_ns = [10**5, 10**6]
         cfg.grad_loop_n = 10**6
         cfg.vec_ns = [10, 100, 1000, 10000]
+        cfg.hessian_ns = [10, 100]
         cfg.repeats = cfg.repeats or 7
     cfg.forward_cap = 1000  # forward mode always runs up to here; beyond, only if the estimate fits the budget
     cfg.min_time = 0.05 if cfg.quick else 0.1
@@ -355,17 +526,20 @@ def main(argv: list[str] | None = None) -> int:
     interp = bench_interpreter(program, cfg)
     loop = bench_loop_gradient(program, cfg)
     vec = bench_vec_gradient(program, cfg)
+    second = bench_second_order(cfg)
 
     elapsed = time.perf_counter() - started
     results = {
         "machine": machine,
         "config": {"quick": cfg.quick, "repeats": cfg.repeats, "min_time_s": cfg.min_time,
                    "forward_budget_s": cfg.forward_budget, "forward_cap_n": cfg.forward_cap,
+                   "hessian_budget_s": cfg.hessian_budget, "hessian_ns": cfg.hessian_ns,
                    "loop_x": LOOP_X, "loop_y": LOOP_Y, "timer": "time.perf_counter, best of repeats, gc off"},
         "source": SOURCE,
         "interpreter": interp,
         "gradient_loop": loop,
         "gradient_vec": {"f_scalar_loop": vec["f"], "g_vectorised": vec["g"]},
+        "second_order": second,
         "elapsed_s": elapsed,
         "load_average_at_end": _load(),
     }

@@ -8,6 +8,8 @@ confuse their perturbations: each level is a function with variables of its own.
 
 from __future__ import annotations
 
+import weakref
+
 from adlang.ir import nodes as ir
 from adlang.ir.builder import Namer
 from adlang.ir.reverse import ReverseMode, reverse_entry
@@ -18,11 +20,24 @@ def has_grads(program: ir.Program) -> bool:
     return any(isinstance(getattr(s, "expr", None), ir.GradOf) for fn in program.functions for s in ir.walk(fn.body))
 
 
+_RECENT: list[tuple[weakref.ref, ir.Program]] = []
+_RECENT_SIZE = 8
+
+
 def expand_grads(program: ir.Program) -> ir.Program:
-    """The program with every GradOf replaced by a call; the derivative functions are appended."""
-    if not has_grads(program):
-        return program
-    return _Expander(program).run()
+    """The program with every GradOf replaced by a call; the derivative functions are appended.
+
+    The last few programs are remembered by identity (weakly), so running a
+    function that uses grad many times (an optimizer, a benchmark) builds its
+    derivative programs once.
+    """
+    for ref, expanded in _RECENT:
+        if ref() is program:
+            return expanded
+    expanded = _Expander(program).run() if has_grads(program) else program
+    _RECENT.insert(0, (weakref.ref(program), expanded))
+    del _RECENT[_RECENT_SIZE:]
+    return expanded
 
 
 class _Expander:

@@ -1,0 +1,453 @@
+"""The compiled engine: a program's IR turned into Python source, exec'd once and cached.
+
+It gives exactly what the interpreter (`interpreter.run_function`) gives: the
+same value bit for bit, the same step count, the same runtime errors at the
+same statements. Every operation calls the evaluation function of the registry
+(`prim.evaluator(arg_types)`), bound as a name of the generated module; only
+`+ - *` on scalars, comparisons and negation are written as Python operators,
+and `+ - *` fall back to the registry's function when the result is NaN, so the
+error is the registry's own.
+
+Safety: no user text ever becomes code. Variables are `v_NAME` and functions
+`f_NAME` when the name is an identifier of the language (a prefix makes it no
+Python keyword or builtin), else a numbered name; constants other than plain
+ints, bools and finite floats, spans, types and messages live in tables that
+the code reads by index.
+
+Shape of the generated module: one factory `_make(max_steps, tapes)` holding
+every function of the program as a nested function, so each run gets fresh
+functions sharing one step counter (`_steps`, a closure cell). A function keeps
+its count in a local and writes it back around calls and at its return. Steps
+are counted as the interpreter counts them (a block's statements on entering
+it, one per loop trip, one per return) and checked there; on crossing the limit
+a helper finds the statement the interpreter names. Runtime errors of
+operations are caught once per function (a try block costs nothing until it
+raises) and placed through a table from generated line numbers to statements.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import weakref
+from dataclasses import dataclass, field
+
+from adlang.errors import DomainError, RuntimeFault, Span
+from adlang.interp.interpreter import DEFAULT_MAX_STEPS, RunResult, check_length
+from adlang.ir import nodes as ir
+from adlang.ir.grads import expand_grads
+from adlang.ir.primitives import lookup
+from adlang.ir.prims_scalar import _add, _mul, _sub
+from adlang.ir.types import Type
+
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SCALAR_KINDS = ("float", "int", "bool")
+# Written as Python operators when every operand is a scalar: the registry's own function for these is
+# `r = a OP b` plus a NaN check, which the generated code redoes by calling that function on NaN.
+NAN_CHECKED = {"add": ("+", _add), "sub": ("-", _sub), "mul": ("*", _mul)}
+PLAIN_BINARY = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+
+
+def run_compiled(
+    program: ir.Program, fn_name: str, args: dict[str, object], *, max_steps: int = DEFAULT_MAX_STEPS
+) -> RunResult:
+    """Run one function of a checked program, as `run_function` does (without a trace)."""
+    compiled = compile_program(program)
+    fn = compiled.program.function(fn_name)
+    if fn is None:
+        raise RuntimeFault(f"no function '{fn_name}' in the program")
+    values = [args[p.name] for p in fn.params]
+    for param, value in zip(fn.params, values):
+        check_length(param.type, value, f"argument '{param.name}'", fn.span)
+    tapes: dict[int, list] = {}
+    functions, steps = compiled.make(max_steps, tapes)
+    value = functions[fn_name](*values)
+    return RunResult(value, steps(), None)
+
+
+# ---------------------------------------------------------------- the cache
+
+_CACHE: dict[int, tuple[weakref.ref, Compiled]] = {}
+CACHE_SIZE = 64
+
+
+def compile_program(program: ir.Program) -> Compiled:
+    """The compiled module of this very Program object (by identity: spans take no part in equality)."""
+    key = id(program)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0]() is program:
+        return hit[1]
+    compiled = Generator(expand_grads(program)).module()
+    if len(_CACHE) >= CACHE_SIZE:
+        del _CACHE[next(iter(_CACHE))]
+    _CACHE[key] = (weakref.ref(program, _forget(key)), compiled)
+    return compiled
+
+
+def _forget(key: int):
+    """The callback dropping a dead program's entry (not a newer program's that took its id)."""
+    cache = _CACHE
+
+    def forget(ref: weakref.ref) -> None:
+        entry = cache.get(key)
+        if entry is not None and entry[0] is ref:
+            del cache[key]
+
+    return forget
+
+
+@dataclass
+class Compiled:
+    program: ir.Program
+    source: str
+    make: object  # make(max_steps, tapes) -> ({function name: callable}, steps())
+
+
+# ---------------------------------------------------------------- what the generated code calls
+
+
+@dataclass
+class Tables:
+    """Everything the code refers to by index: constants, statements, checks, places of lines."""
+
+    consts: list = field(default_factory=list)
+    stmts: list = field(default_factory=list)  # the statements a step-limit error names
+    blocks: list = field(default_factory=list)  # blocks, for the statement a block entry crosses the limit at
+    checks: list = field(default_factory=list)  # (type, what, span) of vec(N) length checks
+    faults: list = field(default_factory=list)  # ready-made errors: (message, span)
+    lines: dict = field(default_factory=dict)  # generated line -> (primitive, span)
+    max_steps: int = 0
+
+    def index(self, table: list, item) -> int:
+        table.append(item)
+        return len(table) - 1
+
+
+def _runtime(tables: Tables) -> dict:
+    """The names the generated module reads besides the evaluation functions and constants."""
+
+    def limit(max_steps: int, k: int) -> RuntimeFault:
+        return RuntimeFault(
+            f"the program ran past the step limit of {max_steps:,} statements; "
+            "a loop may not end (raise it with --max-steps N)",
+            tables.stmts[k].span,
+        )
+
+    def over_block(steps: int, max_steps: int, b: int) -> RuntimeFault:
+        stmts = tables.blocks[b]
+        count = len(stmts)
+        return limit_at(max_steps, stmts[count - (steps - max_steps)])
+
+    def over_trip(steps: int, max_steps: int, k: int, b: int) -> RuntimeFault:
+        count = len(tables.blocks[b])
+        if steps - count > max_steps:
+            return limit(max_steps, k)
+        return over_block(steps, max_steps, b)
+
+    def limit_at(max_steps: int, stmt: ir.Stmt) -> RuntimeFault:
+        return RuntimeFault(
+            f"the program ran past the step limit of {max_steps:,} statements; "
+            "a loop may not end (raise it with --max-steps N)",
+            stmt.span,
+        )
+
+    def check(value, k: int) -> None:
+        type_, what, span = tables.checks[k]
+        check_length(type_, value, what, span)
+
+    def fault(k: int) -> RuntimeFault:
+        message, span = tables.faults[k]
+        return RuntimeFault(message, span)
+
+    def placed(err: Exception) -> Exception:
+        """A primitive's error as the interpreter reports it, at the statement of the line it came from."""
+        info = tables.lines.get(err.__traceback__.tb_lineno) if err.__traceback__ is not None else None
+        if info is None:
+            return err
+        prim, span = info
+        return RuntimeFault(str(err) if isinstance(err, DomainError) else f"{prim.describe()}: {err}", span)
+
+    return {
+        "_limit": limit,
+        "_over_block": over_block,
+        "_over_trip": over_trip,
+        "_check": check,
+        "_fault": fault,
+        "_placed": placed,
+        "_CATCH": (DomainError, ArithmeticError, ValueError),
+        "_rc": sys.getrefcount,
+    }
+
+
+# ---------------------------------------------------------------- the generator
+
+
+class Generator:
+    def __init__(self, program: ir.Program):
+        self.program = program
+        self.tables = Tables()
+        self.lines: list[str] = []
+        self.globals: dict[str, object] = {}
+        self.fn_names = {fn.name: self._name("f_", fn.name, i) for i, fn in enumerate(program.functions)}
+        self.var_names: dict[str, str] = {}
+        self.evaluators: dict[int, str] = {}
+        self.const_names: dict[tuple, str] = {}
+        self.tape_names: dict[int, str] = {}
+        self.temps = 0
+
+    @staticmethod
+    def _name(prefix: str, name: str, number: int) -> str:
+        return prefix + name if IDENT.fullmatch(name) else f"{prefix[0]}n{number}_"
+
+    # ------------------------------------------------------------ output
+
+    def emit(self, depth: int, text: str, place: tuple | None = None) -> None:
+        self.lines.append("    " * depth + text)
+        if place is not None:
+            self.tables.lines[len(self.lines)] = place
+
+    def module(self) -> Compiled:
+        self.emit(0, "def _make(_max, _tapes):")
+        self.emit(1, "_steps = 0")
+        tape_line = len(self.lines)
+        self.emit(1, "")  # the tapes, once every function is written
+        for fn in self.program.functions:
+            self.function(fn)
+        self.emit(1, "def _count():")
+        self.emit(2, "return _steps")
+        entries = ", ".join(f"{k!r}: {v}" for k, v in self._entry_names())
+        self.emit(1, f"return {{{entries}}}, _count")
+        tapes = "; ".join(f"{name} = _tapes.setdefault({int(number)}, [])" for number, name in self.tape_names.items())
+        self.lines[tape_line] = "    " + (tapes or "pass")
+        source = "\n".join(self.lines) + "\n"
+        namespace = dict(self.globals)
+        namespace.update(_runtime(self.tables))
+        namespace["__builtins__"] = {"range": range, "len": len}
+        exec(compile(source, "<adlang compiled>", "exec"), namespace)
+        return Compiled(self.program, source, namespace["_make"])
+
+    def _entry_names(self):
+        # the keys are written with repr (a Python string literal), never as code
+        return [(fn.name, self.fn_names[fn.name]) for fn in self.program.functions]
+
+    def bind(self, prefix: str, value: object, table: dict, key) -> str:
+        name = table.get(key)
+        if name is None:
+            name = f"{prefix}{len(table)}"
+            table[key] = name
+            self.globals[name] = value
+        return name
+
+    # ------------------------------------------------------------ names and atoms
+
+    def var(self, name: str) -> str:
+        mangled = self.var_names.get(name)
+        if mangled is None:
+            mangled = self._name("v_", name, len(self.var_names))
+            self.var_names[name] = mangled
+        return mangled
+
+    def atom(self, a: ir.Atom) -> str:
+        if isinstance(a, ir.Var):
+            return self.var(a.name)
+        value = a.value
+        kind = type(value)
+        if kind is bool or kind is int:
+            return repr(value)
+        if kind is float and math.isfinite(value):
+            text = repr(value)
+            return f"({text})" if text.startswith("-") else text
+        return self.bind("_k", value, self.const_names, (kind, repr(value), id(value)))
+
+    def temp(self) -> str:
+        self.temps += 1
+        return f"_t{self.temps}"
+
+    def tape(self, number: int) -> str:
+        name = self.tape_names.get(number)
+        if name is None:
+            name = f"_T{len(self.tape_names)}"
+            self.tape_names[number] = name
+        return name
+
+    # ------------------------------------------------------------ functions
+
+    def function(self, fn: ir.Function) -> None:
+        self.var_names = {}
+        params = ", ".join(self.var(p.name) for p in fn.params)
+        name = self.fn_names[fn.name]
+        start = len(self.lines)
+        self.emit(1, f"def {name}({params}):")
+        try:
+            self._function_body(fn)
+        except RuntimeFault as err:  # the interpreter raises this on the function's first call
+            del self.lines[start + 1:]
+            k = self.tables.index(self.tables.faults, (err.message, err.span))
+            self.emit(2, f"raise _fault({k})")
+
+    def _function_body(self, fn: ir.Function) -> None:
+        self.emit(2, "nonlocal _steps")
+        self.emit(2, "st = _steps")
+        self.emit(2, "try:")
+        self.block(fn.body[:-1], 3)
+        ret = fn.returned
+        k = self.tables.index(self.tables.stmts, ret)
+        self.emit(3, "st += 1")
+        self.emit(3, f"if st > _max: raise _limit(_max, {k})")
+        ret_types = fn.ret.items if fn.ret.kind == "tuple" else (fn.ret,)
+        values = [self.atom(a) for a in ret.values]
+        if len(values) == len(ret_types):
+            for value, type_ in zip(values, ret_types):
+                self.length_check(3, value, type_, f"the result of '{fn.name}'", ret.span)
+        self.emit(3, "_steps = st")
+        self.emit(3, f"return {values[0]}" if len(values) == 1 else f"return ({', '.join(values)},)")
+        self.emit(2, "except _CATCH as err:")
+        self.emit(3, "raise _placed(err) from None")
+
+    def length_check(self, depth: int, value: str, type_: Type, what: str, span: Span) -> None:
+        if type_.kind == "vec" and type_.length is not None:
+            k = self.tables.index(self.tables.checks, (type_, what, span))
+            self.emit(depth, f"_check({value}, {k})")
+
+    # ------------------------------------------------------------ blocks and statements
+
+    def block(self, stmts: tuple[ir.Stmt, ...], depth: int, trip: int | None = None) -> None:
+        """A block: its steps counted on entry (with the trip of the loop it is the body of, if any)."""
+        count = len(stmts)
+        b = self.tables.index(self.tables.blocks, stmts)
+        if trip is not None:
+            self.emit(depth, f"st += {count + 1}")
+            self.emit(depth, f"if st > _max: raise _over_trip(st, _max, {trip}, {b})")
+        elif count:
+            self.emit(depth, f"st += {count}")
+            self.emit(depth, f"if st > _max: raise _over_block(st, _max, {b})")
+        for stmt in stmts:
+            self.statement(stmt, depth)
+        if not count and trip is None:
+            self.emit(depth, "pass")
+
+    def statement(self, stmt: ir.Stmt, depth: int) -> None:
+        if isinstance(stmt, ir.Let) and len(stmt.targets) > 1:
+            self.destructure(stmt, depth)
+        elif isinstance(stmt, (ir.Let, ir.Assign)):
+            target = stmt.targets[0] if isinstance(stmt, ir.Let) else stmt.target
+            self.assign(target, stmt.expr, stmt, depth)
+        elif isinstance(stmt, ir.Push):
+            self.emit(depth, f"{self.tape(stmt.tape)}.append({self.atom(stmt.value)})")
+        elif isinstance(stmt, ir.If):
+            self.emit(depth, f"if {self.atom(stmt.cond)}:")
+            self.block(stmt.then, depth + 1)
+            self.emit(depth, "else:")
+            self.block(stmt.orelse, depth + 1)
+        elif isinstance(stmt, ir.For):
+            k = self.tables.index(self.tables.stmts, stmt)
+            loop_var, start, stop = self.var(stmt.var.name), self.atom(stmt.start), self.atom(stmt.stop)
+            self.emit(depth, f"for {loop_var} in range({start}, {stop}):")
+            self.block(stmt.body, depth + 1, trip=k)
+        elif isinstance(stmt, ir.While):
+            k = self.tables.index(self.tables.stmts, stmt)
+            self.emit(depth, f"while {self.atom(stmt.cond)}:")
+            self.block(stmt.body, depth + 1, trip=k)
+        else:
+            raise RuntimeFault("`return` must be the last statement", stmt.span)
+
+    def destructure(self, stmt: ir.Let, depth: int) -> None:
+        value = self.expression(stmt.expr, stmt.span, depth)
+        targets = ", ".join(self.var(t.name) for t in stmt.targets)
+        self.emit(depth, f"{targets} = {value}")
+        self.after(stmt.expr, depth)
+
+    def after(self, expr: ir.Expr, depth: int) -> None:
+        """After a call, the function's count takes the callee's steps."""
+        if isinstance(expr, ir.CallFn) and self.program.function(expr.fn) is not None:
+            self.emit(depth, "st = _steps")
+
+    def assign(self, target: ir.Var, expr: ir.Expr, stmt: ir.Stmt, depth: int) -> None:
+        name = self.var(target.name)
+        has_length = target.type.kind == "vec" and target.type.length is not None
+        if (
+            isinstance(expr, ir.Prim)
+            and expr.op == "addat"
+            and isinstance(expr.args[0], ir.Var)
+            and expr.args[0].name == target.name
+            and not has_length
+        ):
+            self.add_at_in_place(name, expr, stmt.span, depth)
+            return
+        if isinstance(expr, ir.Prim) and self.inline(name, expr, stmt.span, depth):
+            pass
+        else:
+            value = self.expression(expr, stmt.span, depth)
+            self.emit(depth, f"{name} = {value}", self.place(expr, stmt.span))
+            self.after(expr, depth)
+        self.length_check(depth, name, target.type, f"'{target.name}'", stmt.span)
+
+    def place(self, expr: ir.Expr, span: Span) -> tuple | None:
+        return (lookup(expr.op), span) if isinstance(expr, ir.Prim) else None
+
+    def inline(self, name: str, expr: ir.Prim, span: Span, depth: int) -> bool:
+        """`+ - *`, comparisons and negation of scalars as Python operators; False where not."""
+        if not all(a.type.kind in SCALAR_KINDS for a in expr.args):
+            return False
+        prim = lookup(expr.op)
+        args = [self.atom(a) for a in expr.args]
+        place = (prim, span)
+        if expr.op in NAN_CHECKED and len(args) == 2:
+            op, fn = NAN_CHECKED[expr.op]
+            if prim.evaluator(tuple(a.type for a in expr.args)) is not fn:
+                return False
+            t = self.temp()
+            self.emit(depth, f"{t} = {args[0]} {op} {args[1]}", place)
+            self.emit(depth, f"if {t} != {t}: {t} = {self.evaluator(expr)}({args[0]}, {args[1]})", place)
+            self.emit(depth, f"{name} = {t}", place)
+            return True
+        if expr.op in PLAIN_BINARY and len(args) == 2:
+            self.emit(depth, f"{name} = {args[0]} {PLAIN_BINARY[expr.op]} {args[1]}", place)
+            return True
+        if expr.op == "neg" and len(args) == 1:
+            self.emit(depth, f"{name} = -{args[0]}", place)
+            return True
+        return False
+
+    def evaluator(self, expr: ir.Prim) -> str:
+        fn = lookup(expr.op).evaluator(tuple(a.type for a in expr.args))
+        return self.bind("_p", fn, self.evaluators, id(fn))
+
+    def expression(self, expr: ir.Expr, span: Span, depth: int) -> str:
+        """Python for the value of `expr`; statements it needs first (a pop's check, a call's) are emitted."""
+        if isinstance(expr, (ir.Var, ir.Const)):
+            return self.atom(expr)
+        if isinstance(expr, ir.Prim):
+            return f"{self.evaluator(expr)}({', '.join(self.atom(a) for a in expr.args)})"
+        if isinstance(expr, ir.Pop):
+            tape = self.tape(expr.tape)
+            k = self.tables.index(
+                self.tables.faults, ("pop() on an empty tape: every pop needs a push before it", span)
+            )
+            self.emit(depth, f"if not {tape}: raise _fault({k})")
+            return f"{tape}.pop()"
+        if isinstance(expr, ir.CallFn):
+            return self.call(expr, span, depth)
+        raise RuntimeFault(f"the compiled engine cannot run {type(expr).__name__}", span)
+
+    def call(self, expr: ir.CallFn, span: Span, depth: int) -> str:
+        callee = self.program.function(expr.fn)
+        if callee is None:
+            k = self.tables.index(self.tables.faults, (f"no function '{expr.fn}' in the program", None))
+            self.emit(depth, f"raise _fault({k})")
+            return "None"
+        args = [self.atom(a) for a in expr.args]
+        for value, param in zip(args, callee.params):
+            self.length_check(depth, value, param.type, f"argument '{param.name}' of {expr.fn}", span)
+        self.emit(depth, "_steps = st")
+        return f"{self.fn_names[expr.fn]}({', '.join(args)})"
+
+    def add_at_in_place(self, name: str, expr: ir.Prim, span: Span, depth: int) -> None:
+        """`w = addat(w, i, x)`: in place when nothing else holds the array (the local and the argument: 2)."""
+        i, x = self.atom(expr.args[1]), self.atom(expr.args[2])
+        t = self.temp()
+        self.emit(depth, f"{t} = {i}")
+        self.emit(depth, f"if _rc({name}) == 2 and 0 <= {t} < {name}.shape[0]: {name}[{t}] += {x}")
+        value = f"{self.evaluator(expr)}({', '.join(self.atom(a) for a in expr.args)})"
+        self.emit(depth, f"else: {name} = {value}", (lookup(expr.op), span))

@@ -1,0 +1,329 @@
+"""The compiled engine (`--engine compiled`) against the interpreter: same values bit for bit, steps, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import PROGRAM_PATHS, ROOT, compile_text, load_example, src
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import generated, points
+
+from adlang.derivatives import compute, derivative_program
+from adlang.errors import RuntimeFault
+from adlang.interp.compiled import compile_program, run_compiled
+from adlang.interp.interpreter import run_function
+from adlang.pipeline import compile_source
+
+
+def same(a, b) -> bool:
+    """Equal bit for bit: floats by value and sign of zero, vecs elementwise, tuples item by item."""
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (
+            isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b)
+            and np.array_equal(np.signbit(a), np.signbit(b))
+        )
+    return type(a) is type(b) and a == b and np.signbit(a) == np.signbit(b)
+
+
+def copied(args: dict) -> dict:
+    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in args.items()}
+
+
+def assert_same_run(program, fn: str, args: dict, max_steps: int = 100_000_000) -> None:
+    expected = run_function(program, fn, copied(args), max_steps=max_steps)
+    got = run_compiled(program, fn, copied(args), max_steps=max_steps)
+    assert same(got.value, expected.value), (got.value, expected.value)
+    assert got.steps == expected.steps
+    assert got.trace is None
+
+
+def both_errors(program, fn: str, args: dict, max_steps: int = 100_000_000) -> tuple[RuntimeFault, RuntimeFault]:
+    with pytest.raises(RuntimeFault) as interp:
+        run_function(program, fn, copied(args), max_steps=max_steps)
+    with pytest.raises(RuntimeFault) as compiled:
+        run_compiled(program, fn, copied(args), max_steps=max_steps)
+    a, b = interp.value, compiled.value
+    assert b.message == a.message
+    assert b.span == a.span and (b.span is None or (b.span.line, b.span.col) == (a.span.line, a.span.col))
+    return a, b
+
+
+# ---------------------------------------------------------------- every example and its derivative programs
+
+MODES = ["forward", "reverse"]
+
+
+@pytest.mark.parametrize("path", PROGRAM_PATHS, ids=lambda p: p.stem)
+def test_examples_match_the_interpreter(path):
+    ex = load_example(path)
+    assert_same_run(ex.program, ex.fn, ex.args)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("path", PROGRAM_PATHS, ids=lambda p: p.stem)
+def test_derivative_programs_of_examples_match_the_interpreter(path, mode):
+    ex = load_example(path)
+    if not ex.wrt:
+        pytest.skip("no parameters to differentiate")
+    derived, entry = derivative_program(ex.program, ex.fn, ex.wrt, mode)
+    assert_same_run(derived, entry, ex.args)
+
+
+@pytest.mark.parametrize("path", PROGRAM_PATHS, ids=lambda p: p.stem)
+def test_second_order_of_examples_matches_the_interpreter(path):
+    ex = load_example(path)
+    fn = ex.program.function(ex.fn)
+    wrt = [w for w in ex.wrt if fn is not None and any(p.name == w and p.type.kind == "float" for p in fn.params)]
+    if not wrt or len(wrt) != len(ex.wrt):
+        pytest.skip("order 2 takes float parameters only")
+    derived, entry = derivative_program(ex.program, ex.fn, wrt, "reverse-over-reverse", order=2)
+    assert_same_run(derived, entry, ex.args)
+
+
+def test_compute_threads_the_engine():
+    ex = load_example(ROOT / "programs" / "lecture" / "foo.ad")
+    a = compute(ex.program, ex.fn, ex.args, wrt=ex.wrt)
+    b = compute(ex.program, ex.fn, ex.args, wrt=ex.wrt, engine="compiled")
+    assert same(b.value, a.value) and b.steps == a.steps
+    assert all(same(b.grad[w], a.grad[w]) for w in ex.wrt)
+
+
+# ---------------------------------------------------------------- random programs
+
+RANDOM = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                          HealthCheck.data_too_large])
+
+
+@RANDOM
+@given(generated(), st.data())
+def test_random_programs_match_the_interpreter(gen, data):
+    program = compile_source(gen.source, "<generated>")
+    args = data.draw(points(gen.arg_names), label="args")
+    assert_same_run(program, gen.fn, args, max_steps=1_000_000)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(generated(smooth=True), st.data(), st.sampled_from(MODES))
+def test_derivatives_of_random_programs_match_the_interpreter(gen, data, mode):
+    program = compile_source(gen.source, "<generated>")
+    args = data.draw(points(gen.arg_names), label="args")
+    fn = program.function(gen.fn)
+    wrt = [p.name for p in fn.params if p.type.kind in ("float", "vec")]
+    derived, entry = derivative_program(program, gen.fn, wrt, mode)
+    assert_same_run(derived, entry, args, max_steps=1_000_000)
+
+
+@RANDOM
+@given(generated(), st.data(), st.integers(1, 200))
+def test_step_limit_anywhere_in_random_programs(gen, data, limit):
+    """Whatever statement crosses the limit, both engines name it (or both finish with the same count)."""
+    program = compile_source(gen.source, "<generated>")
+    args = data.draw(points(gen.arg_names), label="args")
+    full = run_function(program, gen.fn, copied(args)).steps
+    if limit >= full:
+        assert_same_run(program, gen.fn, args, max_steps=limit)
+    else:
+        both_errors(program, gen.fn, args, max_steps=limit)
+
+
+# ---------------------------------------------------------------- runtime errors
+
+LOOP = src("""
+    def f(x, n: int) -> float:
+        let r = 0.0
+        for i in 0..n:
+            let d = 2.0 - i
+            r = r + x / d
+        return r
+""")
+
+
+@pytest.mark.parametrize(
+    "text, args, line, fragment",
+    [
+        (LOOP, dict(x=1.0, n=5), 5, "division by zero"),
+        ("def f(x) -> float:\n    let y = x - 3.0\n    return sqrt(y)\n", dict(x=1.0), 3, "sqrt"),
+        ("def f(x) -> float:\n    let y = log(x)\n    return y\n", dict(x=-1.0), 2, "log"),
+        ("def f(v: vec, i: int) -> float:\n    let a = 1.0\n    return v[i] * a\n", dict(v=np.ones(3), i=3), 3,
+         "out of range"),
+        ("def f(x) -> float:\n    let y: float = pop()\n    return x + y\n", dict(x=1.0), 2, "empty tape"),
+        ("def f(x) -> float:\n    let y = x * 1e308\n    let z = y * 10.0\n    let w = z - z\n    return w\n",
+         dict(x=1.0), 4, "NaN"),
+        ("def f(x) -> float:\n    let y = x * 1e308\n    let z = y * 10.0\n    return z * 0.0\n", dict(x=1.0), 4,
+         "NaN"),
+        ("def f(v: vec(3)) -> float:\n    return sum(v)\n", dict(v=np.ones(2)), 1, "length 2"),
+        ("def g(v: vec(3)) -> float:\n    return sum(v)\n\ndef f(v: vec) -> float:\n    let a = 1.0\n"
+         "    let s = g(v)\n    return s\n", dict(v=np.ones(2)), 6, "length 2"),
+        ("def f(v: vec) -> vec(2):\n    let w = v\n    return w\n", dict(v=np.ones(3)), 3, "length 3"),
+        ("def f(v: vec) -> float:\n    let w: vec(2) = v\n    return sum(w)\n", dict(v=np.ones(3)), 2, "length 3"),
+    ],
+)
+def test_runtime_errors_are_the_same(text, args, line, fragment):
+    program = compile_text(text)
+    a, b = both_errors(program, "f", args)
+    assert fragment in b.message
+    assert b.span.line == line
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13, 50, 51])
+def test_step_limit_points_at_the_same_statement(limit):
+    program = compile_text("""
+        def g(x) -> float:
+            let y = x * 2.0
+            return y
+
+        def f(x, n: int) -> float:
+            let r = 0.0
+            let k = 0
+            for i in 0..n:
+                r = r + g(x)
+                if i > 1:
+                    r = r - 1.0
+            while k < n:
+                k = k + 1
+            return r
+    """)
+    args = dict(x=1.5, n=4)
+    if limit >= run_function(program, "f", args).steps:
+        assert_same_run(program, "f", args, max_steps=limit)
+    else:
+        a, b = both_errors(program, "f", args, max_steps=limit)
+        assert "step limit" in b.message
+
+
+def test_tapes_are_numbered_and_fresh_each_run():
+    program = compile_text("""
+        def f(x) -> float:
+            push(x)
+            push(2.0 * x, 1)
+            let a: float = pop(1)
+            let b: float = pop()
+            return a - b
+    """)
+    assert_same_run(program, "f", dict(x=3.0))
+    assert_same_run(program, "f", dict(x=3.0))
+
+
+def test_addat_in_place_never_changes_a_shared_vec():
+    program = compile_text("""
+        def f(v: vec) -> float:
+            let w = v
+            let u = w
+            for i in 0..len(v):
+                w = addat(w, i, 1.0)
+            push(w)
+            let z = w
+            w = addat(w, 0, 5.0)
+            let t: vec = pop()
+            return sum(u) + sum(w) * 10.0 + sum(z) * 100.0 + sum(t) * 1000.0
+    """)
+    v = np.array([1.0, 2.0, 3.0])
+    assert_same_run(program, "f", dict(v=v))
+    run_compiled(program, "f", dict(v=v))
+    assert np.array_equal(v, [1.0, 2.0, 3.0])
+
+
+# ---------------------------------------------------------------- names that are Python's
+
+
+def test_python_keywords_and_builtins_as_names():
+    program = compile_text("""
+        def os(import_x, self) -> float:
+            let exec = import_x * self
+            return exec
+
+        def print(x) -> (float, float):
+            return x, -x
+
+        def f(lambda_, eval, n: int) -> float:
+            let import = 1.0
+            let self = 2.0
+            let True = 3.0
+            let None = os(import, self)
+            let _steps = 0.5
+            let st = 0.25
+            let _max = 0.125
+            let range = 0.0
+            for __import__ in 0..n:
+                range = range + float(__import__)
+            let a, b = print(lambda_)
+            return import + self + True + None + eval + a + b + range + _steps + st + _max
+    """)
+    assert_same_run(program, "f", {"lambda_": 1.5, "eval": 0.5, "n": 3})
+    source = compile_program(program).source
+    assert "v_import" in source and "f_os" in source and "def os" not in source
+
+
+def test_the_cache_is_per_program_object():
+    text = "def f(x) -> float:\n    let y = 1.0 / x\n    return y\n"
+    first = compile_text(text)
+    second = compile_text("# one\n# two\n" + text)
+    assert first == second  # spans take no part in equality
+    assert compile_program(first) is compile_program(first)
+    assert compile_program(first) is not compile_program(second)
+    with pytest.raises(RuntimeFault) as err:
+        run_compiled(second, "f", dict(x=0.0))
+    assert err.value.span.line == 4
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "adlang", *args], capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("extra", [[], ["--grad", "x,y"], ["--grad", "x,y", "--mode", "forward"],
+                                   ["--grad", "x,y", "--order", "2"]])
+def test_cli_json_is_the_same(extra):
+    path = str(ROOT / "programs" / "lecture" / "foo.ad")
+    a = cli("run", path, "x=2", "y=3", "--json", *extra)
+    b = cli("run", path, "x=2", "y=3", "--json", "--engine", "compiled", *extra)
+    assert a.returncode == b.returncode == 0, a.stderr + b.stderr
+    assert json.loads(a.stdout) == json.loads(b.stdout)
+
+
+def test_cli_errors_are_the_same(tmp_path):
+    path = tmp_path / "div.ad"
+    path.write_text(LOOP)
+    a = cli("run", str(path), "x=1", "n=5", "--json")
+    b = cli("run", str(path), "x=1", "n=5", "--json", "--engine", "compiled")
+    assert a.returncode == b.returncode == 1
+    assert a.stdout == b.stdout
+
+
+def test_cli_trace_falls_back_to_the_interpreter():
+    path = str(ROOT / "programs" / "lecture" / "foo.ad")
+    a = cli("run", path, "x=2", "y=3", "--json", "--trace")
+    b = cli("run", path, "x=2", "y=3", "--json", "--trace", "--engine", "compiled")
+    assert b.returncode == 0 and json.loads(a.stdout) == json.loads(b.stdout)
+    assert json.loads(b.stdout)["trace"]
+
+
+def test_cli_refuses_an_unknown_engine():
+    r = cli("run", str(ROOT / "programs" / "lecture" / "foo.ad"), "x=2", "y=3", "--engine", "jit")
+    assert r.returncode == 2
+
+
+def test_an_error_in_a_callee_is_placed_in_the_callee():
+    program = compile_text("""
+        def g(x, d) -> float:
+            let y = x / d
+            return y
+
+        def f(x, n: int) -> float:
+            let r = 0.0
+            for i in 0..n:
+                r = r + g(x, 2.0 - float(i))
+            return r
+    """)
+    a, b = both_errors(program, "f", dict(x=1.0, n=4))
+    assert b.span.line == 2 and "division by zero" in b.message
