@@ -35,6 +35,18 @@ MODES = cli.FIRST_ORDER_MODES + cli.SECOND_ORDER_MODES
 LET = re.compile(r"let\s+([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::\s*[^=]+)?=(?!=)\s*(.+)")
 UPDATE = re.compile(r"([A-Za-z_]\w*)\s*=(?!=)\s*(.+)")
 
+
+
+def _is_step_command(name: str, rest: str) -> bool:
+    """`q` alone quits stepping, `q * 2` is an expression: only break and clear take a word (a line number)."""
+    if name not in STEP_COMMANDS:
+        return False
+    words = rest.split()
+    if name in ("break", "clear"):
+        return len(words) <= 1 and all(w.isdigit() for w in words)
+    return not words
+
+
 HELP = """\
 Type a `def` block to add or replace a function (it ends at a blank line),
 an expression to evaluate it, `let x = EXPR` to keep a value in the session.
@@ -102,7 +114,7 @@ class Repl:
         if not stripped or stripped.startswith("#"):
             return
         word, _, rest = stripped.partition(" ")
-        if self.stepper is not None and STEP_ALIASES.get(word, word) in STEP_COMMANDS:
+        if self.stepper is not None and _is_step_command(STEP_ALIASES.get(word, word), rest):
             self.step_command(STEP_ALIASES.get(word, word), rest.split())
         elif stripped.startswith(":"):
             self.command(word[1:], rest.split())

@@ -150,3 +150,10 @@ def test_help_lists_every_command():
     for word in (":load", ":reload", ":list", ":run", ":ir", ":diff", ":step", "next", "over", "continue", "break",
                  "vars", "tape", "where", "back", "quit", "replay"):
         assert word in out
+
+
+def test_a_step_command_word_starting_an_expression_is_an_expression():
+    """While stepping, `q` alone quits, but `q * 2` with a session variable q is evaluated."""
+    out = repl(":step foo x=2 y=3 wrt x,y\nlet q = 3.0\nq * 2\nn\nq\n:quit\n", FOO).stdout
+    assert "6.0" in out
+    assert out.index("6.0") < out.index("a = 7.0", out.index("6.0")) < out.index("stopped stepping")
