@@ -19,7 +19,7 @@ from adlang.ir import nodes as ir
 from adlang.ir.activity import useful_names, varied_names
 from adlang.ir.builder import Namer, differentiable, rename_body, without_empty_blocks, zero_expr
 from adlang.ir.hoist import hoist
-from adlang.ir.primitives import Emitter, IndexContribution, lookup
+from adlang.ir.primitives import IndexContribution, lookup
 from adlang.ir.types import FLOAT, INT, VEC, tuple_of
 
 
@@ -42,10 +42,6 @@ class ReverseMode:
             self.generated[fn_name] = built
             self.order.append(fn_name)
         return self.generated[fn_name].name
-
-    def vjp_returns(self, fn_name: str) -> list[str]:
-        fn = self.program.function(fn_name)
-        return [p.name for p in fn.params if differentiable(p)]
 
     def functions(self) -> list[ir.Function]:
         return [self.generated[k] for k in self.order]
@@ -238,7 +234,7 @@ class FunctionVjp:
             backward.extend(bwd_part)
         return [stmt for part in reversed(forward_parts) for stmt in part], backward
 
-    def nested(self, body, in_loop: bool, span: Span):
+    def nested(self, body, in_loop: bool):
         self.depth += 1
         try:
             return self.block(body, in_loop)
@@ -261,12 +257,12 @@ class FunctionVjp:
 
     def compound(self, s, in_loop):
         if isinstance(s, ir.If):
-            then_f, then_b = self.nested(s.then, in_loop, s.span)
-            else_f, else_b = self.nested(s.orelse, in_loop, s.span)
+            then_f, then_b = self.nested(s.then, in_loop)
+            else_f, else_b = self.nested(s.orelse, in_loop)
             forward = [ir.If(s.cond, tuple(then_f), tuple(else_f), s.span)]
             return forward, self.make_if(s.cond, then_b, else_b, s.span)
         if isinstance(s, ir.For):
-            body_f, body_b = self.nested(s.body, True, s.span)
+            body_f, body_b = self.nested(s.body, True)
             forward = [ir.For(s.var, s.start, s.stop, tuple(body_f), s.span)]
             if not body_b:
                 return forward, []
@@ -275,7 +271,7 @@ class FunctionVjp:
             last = e.op("sub", e.op("add", s.start, s.stop), ir.Const(1, INT))
             back_body = [ir.Let((s.var,), ir.Prim("sub", (last, step)), s.span)] + body_b
             return forward, e.stmts + [ir.For(step, s.start, s.stop, tuple(back_body), s.span)]
-        body_f, body_b = self.nested(s.body, True, s.span)
+        body_f, body_b = self.nested(s.body, True)
         counter = s.body[0].target
         forward = [ir.While(s.cond, tuple(body_f), s.span)]
         if not body_b:
@@ -492,5 +488,3 @@ def reverse_entry(mode: ReverseMode, fn: ir.Function, wrt: list[str]) -> ir.Func
     """
     return FunctionVjp(mode, fn, list(wrt), entry=True).build(mode.fn_names.name(f"{fn.name}_reverse"))
 
-
-__all__ = ["reverse_entry", "ReverseMode", "Emitter"]

@@ -14,7 +14,7 @@ import math
 from collections import Counter
 
 from adlang.ir import nodes as ir
-from adlang.ir.builder import Namer, rename_atom, without_empty_blocks
+from adlang.ir.builder import Namer, without_empty_blocks
 from adlang.ir.primitives import lookup
 
 MAX_ROUNDS = 20
@@ -270,7 +270,3 @@ def _self_use_only(s, target, counts) -> bool:
     """An update like `x = x + 1` whose only reader is itself keeps x alive only for itself: dead."""
     own = sum(1 for v in ir.used_vars(s) if v.name == target.name)
     return counts[target.name] > own
-
-
-def rename_uses(body, mapping):
-    return _substitute(body, lambda a: rename_atom(a, mapping), set())
