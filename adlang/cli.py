@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import Any
 
 from adlang.arguments import bind_arguments, signature
-from adlang.errors import AdlangError, UsageError
+from adlang.errors import AdlangError, RuntimeFault, TypeCheckError, UsageError
 from adlang.ir.nodes import Function, Program
 from adlang.report import (
     RunReport,
@@ -71,6 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _drop_stdout()
         return EXIT_BROKEN_PIPE
+    except RecursionError:
+        # A safety net: the limits of nesting (README, "Limits") are checked up front.
+        return _fail(ctx, TypeCheckError(
+            "the program is nested too deeply for adlang; split deep expressions with let "
+            "and move deeply nested blocks into functions of their own"))
+    except MemoryError:
+        return _fail(ctx, RuntimeFault("out of memory; use smaller vecs or fewer steps"))
     except Exception as err:
         return _internal(ctx, err)
 

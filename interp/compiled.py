@@ -38,7 +38,7 @@ from adlang.interp.interpreter import DEFAULT_MAX_STEPS, RunResult, check_length
 from adlang.ir import nodes as ir
 from adlang.ir.grads import expand_grads
 from adlang.ir.primitives import lookup
-from adlang.ir.prims_scalar import _add, _mul, _sub
+from adlang.ir.prims_scalar import INT_MAX, INT_MIN, _add, _mul, _sub
 from adlang.ir.types import Type
 
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -54,6 +54,10 @@ def run_compiled(
 ) -> RunResult:
     """Run one function of a checked program, as `run_function` does (without a trace)."""
     compiled = compile_program(program)
+    if compiled is None:  # nested deeper than Python compiles: the interpreter gives the same results
+        from adlang.interp.interpreter import run_function
+
+        return run_function(program, fn_name, args, max_steps=max_steps)
     fn = compiled.program.function(fn_name)
     if fn is None:
         raise RuntimeFault(f"no function '{fn_name}' in the program")
@@ -68,17 +72,24 @@ def run_compiled(
 
 # ---------------------------------------------------------------- the cache
 
-_CACHE: dict[int, tuple[weakref.ref, Compiled]] = {}
+_CACHE: dict[int, tuple[weakref.ref, Compiled | None]] = {}
 CACHE_SIZE = 64
 
 
-def compile_program(program: ir.Program) -> Compiled:
-    """The compiled module of this very Program object (by identity: spans take no part in equality)."""
+def compile_program(program: ir.Program) -> Compiled | None:
+    """The compiled module of this very Program object (by identity: spans take no part in equality).
+
+    None where Python cannot compile the generated code: blocks nested deeper than its limits
+    (20 nested loops, 100 levels of indentation); `run_compiled` then runs the interpreter.
+    """
     key = id(program)
     hit = _CACHE.get(key)
     if hit is not None and hit[0]() is program:
         return hit[1]
-    compiled = Generator(expand_grads(program)).module()
+    try:
+        compiled = Generator(expand_grads(program)).module()
+    except (SyntaxError, RecursionError, MemoryError):  # IndentationError is a SyntaxError
+        compiled = None
     if len(_CACHE) >= CACHE_SIZE:
         del _CACHE[next(iter(_CACHE))]
     _CACHE[key] = (weakref.ref(program, _forget(key)), compiled)
@@ -400,6 +411,9 @@ class Generator:
             t = self.temp()
             self.emit(depth, f"{t} = {args[0]} {op} {args[1]}", place)
             self.emit(depth, f"if {t} != {t}: {t} = {self.evaluator(expr)}({args[0]}, {args[1]})", place)
+            if all(a.type.kind == "int" for a in expr.args):  # the registry's 64-bit check, and its error
+                self.emit(depth, f"if not {INT_MIN} <= {t} <= {INT_MAX}: {t} = {self.evaluator(expr)}"
+                                 f"({args[0]}, {args[1]})", place)
             self.emit(depth, f"{name} = {t}", place)
             return True
         if expr.op in PLAIN_BINARY and len(args) == 2:

@@ -40,7 +40,8 @@ def useful_names(fn: ir.Function) -> set[str]:
     changed = True
     while changed:
         changed = False
-        for defs, uses, stmt in pairs:
+        # Backwards, the way usefulness flows: straight-line code settles in one pass, not one per statement.
+        for defs, uses, stmt in reversed(pairs):
             if any(d.name in useful for d in defs):
                 if isinstance(stmt.expr, ir.Pop):
                     new = [v for p in pushes for v in ir.used_vars(p)]

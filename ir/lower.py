@@ -20,10 +20,18 @@ from adlang.lang import ast
 
 TAPE_BUILTINS = ("push", "pop")
 
+# Limits of nesting (README, "Limits"): deeper programs are refused up front with a type error,
+# since the passes after parsing walk blocks and expressions recursively.
+MAX_BLOCK_DEPTH = 200
+MAX_EXPR_DEPTH = 200
+MAX_VEC_LITERAL = 100_000
+
 
 def lower(module: ast.Module) -> ir.Program:
     """Check a parsed module and lower every function, in source order."""
     defs = _collect_definitions(module)
+    for d in module.functions:
+        _check_nesting(d)
     order = _callees_first(defs)
     signatures: dict[str, tuple[tuple[ir.Var, ...], Type]] = {}
     lowered: dict[str, ir.Function] = {}
@@ -53,18 +61,69 @@ def _collect_definitions(module: ast.Module) -> dict[str, ast.FunctionDef]:
     return defs
 
 
+def _children(node) -> list:
+    """The sub-nodes of a syntax-tree node (or the items of a tuple), in source order."""
+    if isinstance(node, tuple):
+        return list(node)
+    if hasattr(node, "__dataclass_fields__"):
+        return [getattr(node, f) for f in node.__dataclass_fields__ if f != "span"]
+    return []
+
+
+def _walk(node) -> Iterator:
+    """Every node of a syntax tree, in source order (pre-order), without recursion."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        yield item
+        stack.extend(reversed(_children(item)))
+
+
 def _calls_in(node) -> Iterator[ast.Call]:
     """Every call in a syntax tree, in source order."""
-    if isinstance(node, ast.Call):
-        yield node
-    if isinstance(node, tuple):
-        for item in node:
-            yield from _calls_in(item)
-        return
-    if hasattr(node, "__dataclass_fields__"):
-        for field_name in node.__dataclass_fields__:
-            if field_name != "span":
-                yield from _calls_in(getattr(node, field_name))
+    return (item for item in _walk(node) if isinstance(item, ast.Call))
+
+
+_TOO_DEEP_BLOCKS = (f"blocks nested too deeply (more than {MAX_BLOCK_DEPTH} levels); "
+                    "move the inner blocks into a function of their own")
+
+
+def _check_nesting(d: ast.FunctionDef) -> None:
+    """Blocks nested more than MAX_BLOCK_DEPTH deep, or expressions more than MAX_EXPR_DEPTH, are errors.
+
+    An expression's depth is what lowering needs: the left operand of `+ - * / ^` and comparisons
+    adds none (a long sum is lowered by a loop), every other operand one level. An `elif` counts
+    as a block inside the `else` of the `if` before it, which is what it is.
+    """
+    stack: list[tuple[object, int, int]] = [(stmt, 1, 0) for stmt in d.body]
+    while stack:
+        node, blocks, exprs = stack.pop()
+        if isinstance(node, (ast.For, ast.While, ast.If)) and blocks > MAX_BLOCK_DEPTH:
+            raise TypeCheckError(_TOO_DEEP_BLOCKS, node.span)
+        if isinstance(node, (ast.For, ast.While)):
+            stack.extend((s, blocks + 1, 0) for s in node.body)
+            exprs_of = [node.start, node.stop] if isinstance(node, ast.For) else [node.cond]
+            stack.extend((e, blocks, 1) for e in exprs_of)
+        elif isinstance(node, ast.If):
+            for i, (cond, body) in enumerate(node.branches):
+                if blocks + i > MAX_BLOCK_DEPTH:
+                    raise TypeCheckError(_TOO_DEEP_BLOCKS + " (each `elif` is one level deeper)", cond.span)
+                stack.append((cond, blocks + i, 1))
+                stack.extend((s, blocks + i + 1, 0) for s in body)
+            if node.orelse is not None:
+                stack.extend((s, blocks + len(node.branches), 0) for s in node.orelse)
+        elif isinstance(node, ast.Expr):
+            if exprs > MAX_EXPR_DEPTH and not isinstance(node, (ast.Name, ast.Num, ast.Bool)):
+                raise TypeCheckError(
+                    f"expression nested too deeply (more than {MAX_EXPR_DEPTH} levels); split it with let",
+                    node.span)
+            for child in _children(node):
+                same = isinstance(node, ast.Binary) and node.op not in ("and", "or") and child is node.left
+                stack.append((child, blocks, exprs if same else exprs + 1))
+        elif isinstance(node, tuple):
+            stack.extend((item, blocks, exprs) for item in node)
+        elif hasattr(node, "__dataclass_fields__"):
+            stack.extend((child, blocks, exprs + 1) for child in _children(node))
 
 
 def _callees_first(defs: dict[str, ast.FunctionDef]) -> list[str]:
@@ -106,20 +165,7 @@ def type_from_ref(ref: ast.TypeRef) -> Type:
 
 
 def _names_in_def(d: ast.FunctionDef) -> set[str]:
-    names: set[str] = set()
-
-    def visit(node) -> None:
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        if isinstance(node, tuple):
-            for item in node:
-                visit(item)
-        elif hasattr(node, "__dataclass_fields__"):
-            for field_name in node.__dataclass_fields__:
-                visit(getattr(node, field_name))
-
-    visit(d)
-    return names
+    return {item.id for item in _walk(d) if isinstance(item, ast.Name)}
 
 
 class FunctionLowering:
@@ -450,7 +496,7 @@ class FunctionLowering:
         if isinstance(e, ast.Binary):
             if e.op in ("and", "or"):
                 return self.logical(e)
-            return self.prim(BY_OPERATOR[(e.op, 2)].name, (self.atom(e.left), self.atom(e.right)), e.span)
+            return self.binary_chain(e)
         if isinstance(e, ast.Call):
             if e.func in self.defs:
                 call = self.call_expr(e)
@@ -459,8 +505,27 @@ class FunctionLowering:
         if isinstance(e, ast.Index):
             return self.prim("index", (self.atom(e.target), self.atom(e.index)), e.span)
         if isinstance(e, ast.VecLit):
+            if len(e.items) > MAX_VEC_LITERAL:
+                raise TypeCheckError(
+                    f"a vec literal of {len(e.items):,} elements, more than the limit of {MAX_VEC_LITERAL:,}; "
+                    "load large data with x=@file.npy", e.span)
             return self.prim("veclit", tuple(self.atom(item) for item in e.items), e.span)
         raise TypeCheckError(f"unsupported expression {type(e).__name__}", getattr(e, "span", None))
+
+    def binary_chain(self, e: ast.Binary) -> tuple[ir.Expr, Type]:
+        """`a + b + c + ...` (left-nested) lowered by a loop down its left side, not by recursion.
+
+        The temporaries come out in the order the recursive lowering gives them.
+        """
+        spine = [e]
+        while isinstance(spine[-1].left, ast.Binary) and spine[-1].left.op not in ("and", "or"):
+            spine.append(spine[-1].left)
+        left = self.atom(spine[-1].left)
+        for b in reversed(spine[1:]):
+            rhs, type_ = self.prim(BY_OPERATOR[(b.op, 2)].name, (left, self.atom(b.right)), b.span)
+            left = ir.Var(self.fresh(), type_)
+            self.emit(ir.Let((left,), rhs, b.span))
+        return self.prim(BY_OPERATOR[(e.op, 2)].name, (left, self.atom(e.right)), e.span)
 
     def _const(self, value) -> tuple[ir.Const, Type]:
         type_ = INT if isinstance(value, int) and not isinstance(value, bool) else FLOAT

@@ -116,19 +116,31 @@ def elementwise(fn: Callable, what: str) -> Callable:
     return apply
 
 
+# Ints are 64-bit (README, "Limits"): `+ - *` on two ints past this range is a runtime error,
+# not a number with a million digits. The compiled engine checks the same bounds inline.
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+
+
+def int_result(r: int) -> int:
+    if INT_MIN <= r <= INT_MAX:
+        return r
+    raise DomainError(f"int overflow: {r} does not fit in 64 bits; use floats for numbers this large")
+
+
 def _add(a, b):
     r = a + b
-    return not_nan(r, "inf + -inf") if type(r) is float else r
+    return not_nan(r, "inf + -inf") if type(r) is float else int_result(r)
 
 
 def _sub(a, b):
     r = a - b
-    return not_nan(r, "inf - inf") if type(r) is float else r
+    return not_nan(r, "inf - inf") if type(r) is float else int_result(r)
 
 
 def _mul(a, b):
     r = a * b
-    return not_nan(r, "0 * inf") if type(r) is float else r
+    return not_nan(r, "0 * inf") if type(r) is float else int_result(r)
 
 
 def _div(a, b):
@@ -146,6 +158,8 @@ def _div_vec(a, b):
 
 
 def _pow(a, b):
+    if a < 0 and b in (math.inf, -math.inf):
+        raise DomainError(f"a negative base ({a}) to an infinite power ({b}) is undefined")
     if a < 0 and b != int(b):
         raise DomainError(f"a negative base ({a}) to a power that is not a whole number ({b})")
     if a == 0 and b < 0:
@@ -159,6 +173,8 @@ def _pow(a, b):
 def _pow_vec(a, b):
     check_lengths(a, b)
     base, exponent = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if np.any((base < 0) & np.isinf(exponent)):
+        raise DomainError("a negative base to an infinite power is undefined")
     if np.any((base < 0) & (exponent != np.round(exponent))):
         raise DomainError("a negative base to a power that is not a whole number")
     if np.any((base == 0) & (exponent < 0)):

@@ -21,7 +21,10 @@ from lark.indenter import Indenter
 from adlang.errors import ParseError, Span
 from adlang.lang import ast
 
-__all__ = ["parse"]
+__all__ = ["MAX_SOURCE_CHARS", "parse"]
+
+# The parser reads about 100,000 characters a second: a program is at most 1,000,000 (README, "Limits").
+MAX_SOURCE_CHARS = 1_000_000
 
 _LAYOUT = frozenset({"_NL", "_INDENT", "_DEDENT"})
 _OPENERS = {"LPAR": ")", "LSQB": "]"}
@@ -284,6 +287,14 @@ def parse(source: str, filename: str = "<input>") -> ast.Module:
     carry only a span, and the caller names the file.
     """
     del filename
+    if len(source) > MAX_SOURCE_CHARS:
+        line = source.count("\n", 0, MAX_SOURCE_CHARS) + 1
+        col = MAX_SOURCE_CHARS - source.rfind("\n", 0, MAX_SOURCE_CHARS)
+        raise ParseError(
+            f"the program is {len(source):,} characters, more than adlang reads ({MAX_SOURCE_CHARS:,}); "
+            "split it into smaller files, and load large data with x=@file.npy",
+            _at(line, col),
+        )
     if not source.endswith("\n"):
         source += "\n"
     _check_first_line(source)
