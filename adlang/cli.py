@@ -218,6 +218,9 @@ def _add_mode_and_order(p: _Parser) -> None:
     modes = ", ".join(FIRST_ORDER_MODES + SECOND_ORDER_MODES)
     p.add_argument("--mode", metavar="M", help=f"{modes} (default reverse; X-over-Y needs --order 2)")
     p.add_argument("--order", metavar="N", help="1 (default) or 2: also the second derivatives")
+    p.add_argument("--checkpoint", metavar="S", default="none",
+                   help="reverse mode of long loops: none (default: store every iteration), sqrt or every:K "
+                   "(store the loop state every K iterations, recompute in between)")
 
 
 def _add_json(p: _Parser) -> None:
@@ -255,7 +258,7 @@ def _cmd_run(ns: argparse.Namespace, ctx: _Context) -> int:
     fn = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.grad, fn, "--grad") if ns.grad is not None else None
     args = bind_arguments(fn, ns.args)
-    report = _compute(program, fn, args, wrt, mode, order, ns.trace, max_steps, ns.engine)
+    report = _compute(program, fn, args, wrt, mode, order, ns.trace, max_steps, ns.engine, ns.checkpoint)
     if ctx.json:
         print(dump_json(run_object(report)))
     else:
@@ -273,6 +276,7 @@ def _compute(
     trace: bool,
     max_steps: int,
     engine: str = "interp",
+    checkpoint: str = "none",
 ) -> RunReport:
     """A plain run (the interpreter, or the compiled engine unless tracing), or a run with derivatives."""
     if wrt is None:
@@ -288,7 +292,8 @@ def _compute(
     else:
         derivatives = _optional_module("adlang.derivatives", "derivatives are")
         result = derivatives.compute(
-            program, fn.name, args, wrt=wrt, mode=mode, order=order, trace=trace, max_steps=max_steps, engine=engine
+            program, fn.name, args, wrt=wrt, mode=mode, order=order, trace=trace, max_steps=max_steps, engine=engine,
+            checkpoint=checkpoint,
         )
         grad = result.grad
         hessian = result.hessian if order == 2 else None
@@ -301,6 +306,7 @@ def _compute(
         hessian=hessian,
         trace=(result.trace or []) if trace else None,
         mode=mode if wrt is not None else None,
+        tape_peak=result.tape_peak if wrt is not None else None,
     )
 
 
@@ -322,7 +328,8 @@ def _cmd_diff(ns: argparse.Namespace, ctx: _Context) -> int:
     fn = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.wrt, fn, "--wrt")
     derivatives = _optional_module("adlang.derivatives", "derivatives are")
-    text = derivatives.diff_source(program, fn.name, wrt, mode, order, simplify=not ns.no_simplify)
+    text = derivatives.diff_source(program, fn.name, wrt, mode, order, simplify=not ns.no_simplify,
+                                   checkpoint=ns.checkpoint)
     _write_text(text, ctx, {"function": fn.name, "program": text})
     return 0
 

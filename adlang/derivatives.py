@@ -19,6 +19,7 @@ from adlang.errors import UsageError
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
 from adlang.ir.builder import Namer, rename_calls
+from adlang.ir.checkpoint import checkpoint_loops, parse_strategy
 from adlang.ir.forward import ForwardMode, forward_entry
 from adlang.ir.grads import expand_grads
 from adlang.ir.printer import print_program
@@ -36,6 +37,7 @@ class DerivativeRun:
     hessian: dict[str, dict[str, object]] | None
     trace: list | None
     steps: int
+    tape_peak: int = 0
 
 
 def split_mode(mode: str, order: int) -> list[str]:
@@ -53,10 +55,16 @@ def split_mode(mode: str, order: int) -> list[str]:
 
 
 def derivative_program(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "reverse",
-                       order: int = 1, simplify: bool = True) -> tuple[ir.Program, str]:
-    """A program whose last function takes fn's parameters and returns (value, gradient..., Hessian...)."""
+                       order: int = 1, simplify: bool = True, checkpoint: str = "none") -> tuple[ir.Program, str]:
+    """A program whose last function takes fn's parameters and returns (value, gradient..., Hessian...).
+
+    `checkpoint` (none, sqrt, every:K) applies to fn's top-level loops when the inner pass is reverse mode.
+    """
     passes = split_mode(mode, order)
     program = expand_grads(program)
+    parse_strategy(checkpoint)
+    if passes[0] == "reverse":
+        program = checkpoint_loops(program, fn_name, checkpoint, Namer(set(program.names) | {"main"}))
     fn = program.function(fn_name)
     if order == 2 and any(p.type.kind == "vec" for p in fn.params if p.name in wrt):
         raise UsageError("--order 2 takes float parameters only (the language has no matrix type for a vec's Hessian)")
@@ -166,9 +174,9 @@ def _reachable(program: ir.Program, generated: list[ir.Function], entry: ir.Func
 
 def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mode: str = "reverse",
             order: int = 1, trace: bool = False, max_steps: int = 100_000_000,
-            engine: str = "interp") -> DerivativeRun:
+            engine: str = "interp", checkpoint: str = "none") -> DerivativeRun:
     """Build the derivative program and run it: `engine="compiled"` runs it compiled unless `trace` asks for one."""
-    derived, entry = derivative_program(program, fn_name, wrt, mode, order)
+    derived, entry = derivative_program(program, fn_name, wrt, mode, order, checkpoint=checkpoint)
     if engine == "compiled" and not trace:
         from adlang.interp.compiled import run_compiled
 
@@ -182,12 +190,12 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
     if order == 2:
         flat = outputs[1 + n:]
         hessian = {p: {q: flat[i * n + j] for j, q in enumerate(wrt)} for i, p in enumerate(wrt)}
-    return DerivativeRun(outputs[0], grad, hessian, result.trace, result.steps)
+    return DerivativeRun(outputs[0], grad, hessian, result.trace, result.steps, result.tape_peak)
 
 
 def diff_source(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "reverse", order: int = 1,
-                simplify: bool = True) -> str:
-    derived, _ = derivative_program(program, fn_name, wrt, mode, order, simplify)
+                simplify: bool = True, checkpoint: str = "none") -> str:
+    derived, _ = derivative_program(program, fn_name, wrt, mode, order, simplify, checkpoint)
     return print_program(derived)
 
 

@@ -139,6 +139,7 @@ class RunReport:
     hessian: dict[str, Any] | None = None
     trace: list[Any] | None = None
     mode: str | None = None
+    tape_peak: int | None = None  # with --grad: the most values the tapes held at once
 
 
 def run_object(report: RunReport) -> dict[str, Any]:
@@ -155,6 +156,8 @@ def run_object(report: RunReport) -> dict[str, Any]:
     if report.trace is not None:
         obj["trace"] = [trace_object(entry) for entry in report.trace]
     obj["stats"] = {"steps": int(report.steps)}
+    if report.tape_peak is not None:
+        obj["stats"]["tape_peak"] = int(report.tape_peak)
     return obj
 
 
@@ -224,7 +227,10 @@ def print_run(console: Console, report: RunReport) -> None:
     if report.trace is not None:
         _print_trace(console, report.trace)
     console.print()
-    console.print(Text(f"{report.steps} step{'s' if report.steps != 1 else ''}", style="dim"))
+    stats = f"{report.steps} step{'s' if report.steps != 1 else ''}"
+    if report.tape_peak is not None:
+        stats += f", tape peak: {report.tape_peak} value{'s' if report.tape_peak != 1 else ''}"
+    console.print(Text(stats, style="dim"))
 
 
 def _section(console: Console, title: str, table: Table) -> None:

@@ -17,7 +17,9 @@ the code reads by index.
 Shape of the generated module: one factory `_make(max_steps, tapes)` holding
 every function of the program as a nested function, so each run gets fresh
 functions sharing one step counter (`_steps`, a closure cell). A function keeps
-its count in a local and writes it back around calls and at its return. Steps
+its count in a local and writes it back around calls and at its return; the
+tape count (`_held`, `_peak`: values on the tapes now and at most) lives in
+closure cells too, updated at every push and pop. Steps
 are counted as the interpreter counts them (a block's statements on entering
 it, one per loop trip, one per return) and checked there; on crossing the limit
 a helper finds the statement the interpreter names. Runtime errors of
@@ -33,8 +35,10 @@ import sys
 import weakref
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from adlang.errors import DomainError, RuntimeFault, Span
-from adlang.interp.interpreter import DEFAULT_MAX_STEPS, RunResult, check_length
+from adlang.interp.interpreter import DEFAULT_MAX_STEPS, RunResult, check_length, tape_size
 from adlang.ir import nodes as ir
 from adlang.ir.grads import expand_grads
 from adlang.ir.primitives import lookup
@@ -65,9 +69,9 @@ def run_compiled(
     for param, value in zip(fn.params, values):
         check_length(param.type, value, f"argument '{param.name}'", fn.span)
     tapes: dict[int, list] = {}
-    functions, steps = compiled.make(max_steps, tapes)
+    functions, steps, tape_peak = compiled.make(max_steps, tapes)
     value = functions[fn_name](*values)
-    return RunResult(value, steps(), None)
+    return RunResult(value, steps(), None, tape_peak())
 
 
 # ---------------------------------------------------------------- the cache
@@ -112,7 +116,7 @@ def _forget(key: int):
 class Compiled:
     program: ir.Program
     source: str
-    make: object  # make(max_steps, tapes) -> ({function name: callable}, steps())
+    make: object  # make(max_steps, tapes) -> ({function name: callable}, steps(), tape_peak())
 
 
 # ---------------------------------------------------------------- what the generated code calls
@@ -188,6 +192,7 @@ def _runtime(tables: Tables) -> dict:
         "_placed": placed,
         "_CATCH": (DomainError, ArithmeticError, ValueError),
         "_rc": sys.getrefcount,
+        "_nd": np.ndarray,
     }
 
 
@@ -220,15 +225,17 @@ class Generator:
 
     def module(self) -> Compiled:
         self.emit(0, "def _make(_max, _tapes):")
-        self.emit(1, "_steps = 0")
+        self.emit(1, "_steps = 0; _held = 0; _peak = 0")
         tape_line = len(self.lines)
         self.emit(1, "")  # the tapes, once every function is written
         for fn in self.program.functions:
             self.function(fn)
         self.emit(1, "def _count():")
         self.emit(2, "return _steps")
+        self.emit(1, "def _tape_peak():")
+        self.emit(2, "return _peak")
         entries = ", ".join(f"{k!r}: {v}" for k, v in self._entry_names())
-        self.emit(1, f"return {{{entries}}}, _count")
+        self.emit(1, f"return {{{entries}}}, _count, _tape_peak")
         tapes = "; ".join(f"{name} = _tapes.setdefault({int(number)}, [])" for number, name in self.tape_names.items())
         self.lines[tape_line] = "    " + (tapes or "pass")
         source = "\n".join(self.lines) + "\n"
@@ -271,6 +278,13 @@ class Generator:
             return f"({text})" if text.startswith("-") else text
         return self.bind("_k", value, self.const_names, (kind, repr(value), id(value)))
 
+    @staticmethod
+    def size(a: ir.Atom | None, value: str) -> str:
+        """Python for how many values a tape entry holds (`tape_size`): a constant's is known here."""
+        if isinstance(a, ir.Const):
+            return str(tape_size(a.value))
+        return f"({value}.size if {value}.__class__ is _nd else 1)"
+
     def temp(self) -> str:
         self.temps += 1
         return f"_t{self.temps}"
@@ -298,7 +312,7 @@ class Generator:
             self.emit(2, f"raise _fault({k})")
 
     def _function_body(self, fn: ir.Function) -> None:
-        self.emit(2, "nonlocal _steps")
+        self.emit(2, "nonlocal _steps, _held, _peak")
         self.emit(2, "st = _steps")
         self.emit(2, "try:")
         self.block(fn.body[:-1], 3)
@@ -345,7 +359,10 @@ class Generator:
             target = stmt.targets[0] if isinstance(stmt, ir.Let) else stmt.target
             self.assign(target, stmt.expr, stmt, depth)
         elif isinstance(stmt, ir.Push):
-            self.emit(depth, f"{self.tape(stmt.tape)}.append({self.atom(stmt.value)})")
+            value = self.atom(stmt.value)
+            self.emit(depth, f"{self.tape(stmt.tape)}.append({value})")
+            self.emit(depth, f"_held += {self.size(stmt.value, value)}")
+            self.emit(depth, "if _held > _peak: _peak = _held")
         elif isinstance(stmt, ir.If):
             self.emit(depth, f"if {self.atom(stmt.cond)}:")
             self.block(stmt.then, depth + 1)
@@ -392,6 +409,8 @@ class Generator:
             value = self.expression(expr, stmt.span, depth)
             self.emit(depth, f"{name} = {value}", self.place(expr, stmt.span))
             self.after(expr, depth)
+            if isinstance(expr, ir.Pop):
+                self.emit(depth, f"_held -= {self.size(None, name)}")
         self.length_check(depth, name, target.type, f"'{target.name}'", stmt.span)
 
     def place(self, expr: ir.Expr, span: Span) -> tuple | None:
@@ -440,7 +459,7 @@ class Generator:
                 self.tables.faults, ("pop() on an empty tape: every pop needs a push before it", span)
             )
             self.emit(depth, f"if not {tape}: raise _fault({k})")
-            return f"{tape}.pop()"
+            return f"{tape}.pop()"  # its values leave the count in `assign`, the only place a pop is
         if isinstance(expr, ir.CallFn):
             return self.call(expr, span, depth)
         raise RuntimeFault(f"the compiled engine cannot run {type(expr).__name__}", span)

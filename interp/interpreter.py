@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from adlang.errors import DomainError, RuntimeFault, Span
 from adlang.interp.events import Event
 from adlang.interp.notes import kink_note
@@ -44,11 +46,27 @@ class RunResult:
     value: object
     steps: int
     trace: list[TraceEntry] | None = None
+    tape_peak: int = 0
+
+
+class TapeCount:
+    """How many values the tapes hold now and at most (all tapes together; a vec counts its length)."""
+
+    __slots__ = ("held", "peak")
+
+    def __init__(self) -> None:
+        self.held = 0
+        self.peak = 0
+
+
+def tape_size(value: object) -> int:
+    """The values one tape entry holds: a vec its length, a float, int or bool 1."""
+    return value.size if value.__class__ is np.ndarray else 1
 
 
 @dataclass
 class Machine:
-    """The state of one run: step count and limit, the tape, the trace or the events if asked for.
+    """The state of one run: step count and limit, the tapes and their count, the trace or the events if asked for.
 
     `note` holds a convention note of a temporary (left out of the trace) until
     the next traced binding takes it; `depth`, `loops` and `frame` place events.
@@ -59,6 +77,7 @@ class Machine:
     trace: list[TraceEntry] | None = None
     steps: int = 0
     tapes: dict[int, list] = field(default_factory=dict)
+    count: TapeCount = field(default_factory=TapeCount)
     compiled: dict[str, Callable] = field(default_factory=dict)
     events: list[Event] | None = None
     note: str | None = None
@@ -125,7 +144,7 @@ def run_function(
     if machine.note is not None and machine.trace:
         last = machine.trace[-1]
         last.note = f"{last.note}; {machine.note}" if last.note else machine.note
-    return RunResult(value, machine.steps, machine.trace)
+    return RunResult(value, machine.steps, machine.trace, machine.count.peak)
 
 
 def check_length(type_: Type, value: object, what: str, span: Span | None) -> None:
@@ -313,11 +332,15 @@ class Compiler:
 
     def pop(self, expr: ir.Pop, span: Span) -> Callable[[Env], object]:
         tape = self.m.tape(expr.tape)
+        count = self.m.count
+        nd = np.ndarray
 
         def run(env):
             if not tape:
                 raise RuntimeFault("pop() on an empty tape: every pop needs a push before it", span)
-            return tape.pop()
+            value = tape.pop()
+            count.held -= value.size if value.__class__ is nd else 1
+            return value
 
         if not self.recording:
             return run
@@ -449,20 +472,25 @@ class Compiler:
     def push(self, stmt: ir.Push) -> Code:
         get = self.getter(stmt.value)
         tape = self.m.tape(stmt.tape)
-        if self.recording:
-            m, number, fn_name, what = self.m, stmt.tape, self.fn_name, atom_text(stmt.value)
-
-            def recorded(env):
-                value = get(env)
-                tape.append(value)
-                m.event("push", what, value, stmt, fn_name, number)
-
-            return recorded
+        count = self.m.count
+        nd = np.ndarray
 
         def run(env):
-            tape.append(get(env))
+            value = get(env)
+            tape.append(value)
+            held = count.held = count.held + (value.size if value.__class__ is nd else 1)
+            if held > count.peak:
+                count.peak = held
 
-        return run
+        if not self.recording:
+            return run
+        m, number, fn_name, what = self.m, stmt.tape, self.fn_name, atom_text(stmt.value)
+
+        def recorded(env):
+            run(env)
+            m.event("push", what, tape[-1], stmt, fn_name, number)
+
+        return recorded
 
     def if_(self, stmt: ir.If) -> Code:
         cond = self.getter(stmt.cond)

@@ -41,6 +41,7 @@ def assert_same_run(program, fn: str, args: dict, max_steps: int = 100_000_000) 
     got = run_compiled(program, fn, copied(args), max_steps=max_steps)
     assert same(got.value, expected.value), (got.value, expected.value)
     assert got.steps == expected.steps
+    assert got.tape_peak == expected.tape_peak
     assert got.trace is None
 
 
@@ -91,7 +92,7 @@ def test_compute_threads_the_engine():
     ex = load_example(ROOT / "programs" / "lecture" / "foo.ad")
     a = compute(ex.program, ex.fn, ex.args, wrt=ex.wrt)
     b = compute(ex.program, ex.fn, ex.args, wrt=ex.wrt, engine="compiled")
-    assert same(b.value, a.value) and b.steps == a.steps
+    assert same(b.value, a.value) and b.steps == a.steps and b.tape_peak == a.tape_peak
     assert all(same(b.grad[w], a.grad[w]) for w in ex.wrt)
 
 
