@@ -61,6 +61,11 @@ class FunctionVjp:
         self.in_loop_lets = hoisted.in_loop_lets
         self.first_binds = hoisted.first_binds
         self.counter_steps = hoisted.counter_steps
+        assigned = [s.target.name for s in ir.walk(self.fn.body) if isinstance(s, ir.Assign)]
+        self.assigned_once = {n for n in assigned if assigned.count(n) == 1}
+        top_level = {v.name for s in self.fn.body if isinstance(s, ir.Let) for v in s.targets}
+        self.fixed = (top_level | {p.name for p in self.fn.params}) - set(assigned)
+        self.frames: list[tuple[set[str], list[ir.Stmt]] | None] = []
         varied = varied_names(self.fn, set(active_params))
         self.active = varied & useful_names(self.fn)
         self.resized = {
@@ -257,21 +262,29 @@ class FunctionVjp:
 
     def compound(self, s, in_loop):
         if isinstance(s, ir.If):
+            self.frames.append(None)
             then_f, then_b = self.nested(s.then, in_loop)
             else_f, else_b = self.nested(s.orelse, in_loop)
+            self.frames.pop()
             forward = [ir.If(s.cond, tuple(then_f), tuple(else_f), s.span)]
             return forward, self.make_if(s.cond, then_b, else_b, s.span)
         if isinstance(s, ir.For):
+            outer = self.frames[-1][0] if self.frames and self.frames[-1] is not None else set()
+            recomputed: list[ir.Stmt] = []
+            self.frames.append((outer | {s.var.name}, recomputed))
             body_f, body_b = self.nested(s.body, True)
+            self.frames.pop()
             forward = [ir.For(s.var, s.start, s.stop, tuple(body_f), s.span)]
             if not body_b:
                 return forward, []
             e = self.names.emitter(s.span)
             step = ir.Var(self.names.name(f"{s.var.name}_rev"), INT)
             last = e.op("sub", e.op("add", s.start, s.stop), ir.Const(1, INT))
-            back_body = [ir.Let((s.var,), ir.Prim("sub", (last, step)), s.span)] + body_b
+            back_body = [ir.Let((s.var,), ir.Prim("sub", (last, step)), s.span)] + recomputed + body_b
             return forward, e.stmts + [ir.For(step, s.start, s.stop, tuple(back_body), s.span)]
+        self.frames.append(None)
         body_f, body_b = self.nested(s.body, True)
+        self.frames.pop()
         counter = s.body[0].target
         forward = [ir.While(s.cond, tuple(body_f), s.span)]
         if not body_b:
@@ -296,6 +309,18 @@ class FunctionVjp:
             return False
         return id(s) not in self.first_binds
 
+    def recomputable(self, s: ir.Stmt) -> bool:
+        """A loop's own `let` (hoisted) that depends only on loop variables and fixed values: the backward
+        sweep recomputes it at the top of each trip instead of saving it on the tape (the lecture's trade)."""
+        frame = self.frames[-1] if self.frames else None
+        if frame is None or not isinstance(s, ir.Assign) or not isinstance(s.expr, (ir.Prim, ir.Var, ir.Const)):
+            return False
+        if s.target.name not in self.in_loop_lets or s.target.name not in self.assigned_once:
+            return False
+        loop_vars = frame[0]
+        return all(isinstance(a, ir.Const) or a.name in loop_vars or a.name in self.fixed
+                   for a in ir.atoms_of(s.expr))
+
     def save(self, target: ir.Var, span: Span) -> tuple[ir.Stmt, ir.Stmt]:
         push = ir.Push(target, span, self.mode.tape)
         pop = ir.Assign(target, ir.Pop(self.mode.tape), span)
@@ -309,6 +334,9 @@ class FunctionVjp:
         forward: list[ir.Stmt] = []
         backward: list[ir.Stmt] = []
         saving = self.saves_old_value(s, in_loop)
+        if saving and self.recomputable(s):
+            self.frames[-1][1].append(s)
+            saving = False
         if saving:
             push, pop = self.save(target, s.span)
             forward.append(push)
