@@ -3,16 +3,15 @@
 `for i in a..b: body` becomes a while loop over segments of K iterations, each
 segment a call of a generated function that runs those iterations:
 
-    let seg_lo = a
-    ...
-    while seg_go:
-        let seg_hi = min(seg_lo + seg_k, seg_stop)
+    let seg_start = a
+    ...  (seg_count = ceil((b - a) / K), counted)
+    for seg in 0..seg_count:
+        let seg_lo = seg_start + seg * K
+        let seg_hi = min(seg_lo + K, seg_stop)
         accum = foo_segment(y, accum, seg_lo, seg_hi)
-        seg_lo = seg_hi
-        seg_go = seg_lo < seg_stop
 
-Reverse mode then saves only the loop state at each segment's start (the call's
-arguments, restored from the tape), and reverses a segment by calling the
+Reverse mode then saves only the loop state at each segment's start (restored
+from the tape; the bounds are recomputed), and reverses a segment by calling the
 segment's VJP, which runs the segment forward again and reverses it with a
 tape of K iterations: memory O(n / K + K) instead of O(n), each iteration
 computed twice. `sqrt` picks K = ceil(sqrt(n)) when the loop starts.
@@ -117,28 +116,31 @@ def _segment_function(fn: ir.Function, loop: ir.For, fn_names: Namer) -> ir.Func
 
 
 def _segment_loop(loop: ir.For, segment: ir.Function, kind: str, k: int, names: Namer) -> list[ir.Stmt]:
+    """The loop as a for loop over segments; a segment's bounds are lets of the segment index and fixed
+    values, so reverse mode recomputes them instead of saving them: only the state is saved per segment."""
     span = loop.span
     carried = _carried(loop)
     inputs = _inputs(loop, carried)
     out: list[ir.Stmt] = []
 
-    def let(base: str, expr: ir.Expr, type_=INT) -> ir.Var:
-        var = ir.Var(names.name(base), type_)
-        out.append(ir.Let((var,), expr, span))
+    def let(base: str, expr: ir.Expr, type_=INT, into: list | None = None) -> ir.Var:
+        var = ir.Var(names.name(base) if base else names.temp(), type_)
+        (out if into is None else into).append(ir.Let((var,), expr, span))
         return var
 
-    lo = let("seg_lo", loop.start)
+    start = let("seg_start", loop.start)
     stop = let("seg_stop", loop.stop)
     if kind == "every":
         size: ir.Atom = ir.Const(k, INT)
     else:
-        size = _ceil_sqrt(lo, stop, names, out, span)
-    go = let("seg_go", ir.Prim("lt", (lo, stop)), BOOL)
+        size = let("seg_size", _ceil_sqrt(start, stop, names, out, span))
+    count = _segment_count(start, stop, size, names, out, span)
+    j = ir.Var(names.name("seg"), INT)
     body: list[ir.Stmt] = []
-    end = ir.Var(names.temp(), INT)
-    body.append(ir.Let((end,), ir.Prim("add", (lo, size)), span))
-    hi = ir.Var(names.name("seg_hi"), INT)
-    body.append(ir.Let((hi,), ir.Prim("min", (end, stop)), span))
+    offset = let("", ir.Prim("mul", (j, size)), into=body)
+    lo = let("seg_lo", ir.Prim("add", (start, offset)), into=body)
+    end = let("", ir.Prim("add", (lo, size)), into=body)
+    hi = let("seg_hi", ir.Prim("min", (end, stop)), into=body)
     call = ir.CallFn(segment.name, tuple(inputs + carried) + (lo, hi))
     if len(carried) == 1:
         body.append(ir.Assign(carried[0], call, span))
@@ -146,10 +148,28 @@ def _segment_loop(loop: ir.For, segment: ir.Function, kind: str, k: int, names: 
         results = tuple(ir.Var(names.temp(), v.type) for v in carried)
         body.append(ir.Let(results, call, span))
         body.extend(ir.Assign(v, r, span) for v, r in zip(carried, results))
-    body.append(ir.Assign(lo, hi, span))
-    body.append(ir.Assign(go, ir.Prim("lt", (lo, stop)), span))
-    out.append(ir.While(go, tuple(body), span))
+    out.append(ir.For(j, ir.Const(0, INT), count, tuple(body), span))
     return out
+
+
+def _segment_count(start: ir.Var, stop: ir.Var, size: ir.Atom, names: Namer, out: list, span) -> ir.Var:
+    """ceil((stop - start) / size) by counting (the language has no integer division), kept in a variable
+    that is never updated, so the counter itself is not saved for the backward sweep."""
+    count = ir.Var(names.name("seg_count"), INT)
+    covered = ir.Var(names.name("seg_covered"), INT)
+    more = ir.Var(names.temp(), BOOL)
+    out.append(ir.Let((count,), ir.Const(0, INT), span))
+    out.append(ir.Let((covered,), start, span))
+    out.append(ir.Let((more,), ir.Prim("lt", (covered, stop)), span))
+    step = (
+        ir.Assign(count, ir.Prim("add", (count, ir.Const(1, INT))), span),
+        ir.Assign(covered, ir.Prim("add", (covered, size)), span),
+        ir.Assign(more, ir.Prim("lt", (covered, stop)), span),
+    )
+    out.append(ir.While(more, step, span))
+    total = ir.Var(names.name("seg_total"), INT)
+    out.append(ir.Let((total,), count, span))
+    return total
 
 
 def _ceil_sqrt(lo: ir.Var, stop: ir.Var, names: Namer, out: list, span) -> ir.Var:

@@ -270,8 +270,8 @@ class FunctionVjp:
             return forward, self.make_if(s.cond, then_b, else_b, s.span)
         if isinstance(s, ir.For):
             outer = self.frames[-1][0] if self.frames and self.frames[-1] is not None else set()
-            recomputed: list[ir.Stmt] = []
-            self.frames.append((outer | {s.var.name}, recomputed))
+            recomputed = self.recomputable_lets(s.body, outer | {s.var.name})
+            self.frames.append((outer | {s.var.name}, {id(r) for r in recomputed}))
             body_f, body_b = self.nested(s.body, True)
             self.frames.pop()
             forward = [ir.For(s.var, s.start, s.stop, tuple(body_f), s.span)]
@@ -309,17 +309,19 @@ class FunctionVjp:
             return False
         return id(s) not in self.first_binds
 
-    def recomputable(self, s: ir.Stmt) -> bool:
-        """A loop's own `let` (hoisted) that depends only on loop variables and fixed values: the backward
-        sweep recomputes it at the top of each trip instead of saving it on the tape (the lecture's trade)."""
-        frame = self.frames[-1] if self.frames else None
-        if frame is None or not isinstance(s, ir.Assign) or not isinstance(s.expr, (ir.Prim, ir.Var, ir.Const)):
-            return False
-        if s.target.name not in self.in_loop_lets or s.target.name not in self.assigned_once:
-            return False
-        loop_vars = frame[0]
-        return all(isinstance(a, ir.Const) or a.name in loop_vars or a.name in self.fixed
-                   for a in ir.atoms_of(s.expr))
+    def recomputable_lets(self, body, loop_vars: set[str]) -> list[ir.Stmt]:
+        """A loop's own `let`s (hoisted) that depend only on loop variables, fixed values and each other, in
+        order: the backward sweep recomputes them at the top of each trip instead of saving them on the tape
+        (the lecture's trade). Only statements directly in the loop body, never one under an if."""
+        known = set(loop_vars) | self.fixed
+        out = []
+        for s in body:
+            if (isinstance(s, ir.Assign) and isinstance(s.expr, (ir.Prim, ir.Var, ir.Const))
+                    and s.target.name in self.in_loop_lets and s.target.name in self.assigned_once
+                    and all(isinstance(a, ir.Const) or a.name in known for a in ir.atoms_of(s.expr))):
+                out.append(s)
+                known.add(s.target.name)
+        return out
 
     def save(self, target: ir.Var, span: Span) -> tuple[ir.Stmt, ir.Stmt]:
         push = ir.Push(target, span, self.mode.tape)
@@ -334,8 +336,7 @@ class FunctionVjp:
         forward: list[ir.Stmt] = []
         backward: list[ir.Stmt] = []
         saving = self.saves_old_value(s, in_loop)
-        if saving and self.recomputable(s):
-            self.frames[-1][1].append(s)
+        if saving and self.frames and self.frames[-1] is not None and id(s) in self.frames[-1][1]:
             saving = False
         if saving:
             push, pop = self.save(target, s.span)
