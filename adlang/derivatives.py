@@ -148,19 +148,7 @@ def _reachable(program: ir.Program, generated: list[ir.Function], entry: ir.Func
     """The functions the entry needs, callees first, the entry last; the original `main` renamed away."""
     table = {f.name: f for f in program.functions}
     table.update({f.name: f for f in generated})
-    order: list[str] = []
-    seen: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in seen:
-            return
-        seen.add(name)
-        for s in ir.walk(table[name].body):
-            if isinstance(s, (ir.Let, ir.Assign)) and isinstance(s.expr, ir.CallFn):
-                visit(s.expr.fn)
-        order.append(name)
-
-    visit(entry.name)
+    order = ir.callees_first(table, entry.name)
     functions = [table[n] for n in order]
     if "main" in order:
         taken = Namer(set(table))

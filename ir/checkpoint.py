@@ -157,16 +157,10 @@ def _segment_count(start: ir.Var, stop: ir.Var, size: ir.Atom, names: Namer, out
     that is never updated, so the counter itself is not saved for the backward sweep."""
     count = ir.Var(names.name("seg_count"), INT)
     covered = ir.Var(names.name("seg_covered"), INT)
-    more = ir.Var(names.temp(), BOOL)
     out.append(ir.Let((count,), ir.Const(0, INT), span))
     out.append(ir.Let((covered,), start, span))
-    out.append(ir.Let((more,), ir.Prim("lt", (covered, stop)), span))
-    step = (
-        ir.Assign(count, ir.Prim("add", (count, ir.Const(1, INT))), span),
-        ir.Assign(covered, ir.Prim("add", (covered, size)), span),
-        ir.Assign(more, ir.Prim("lt", (covered, stop)), span),
-    )
-    out.append(ir.While(more, step, span))
+    _while_less(covered, stop, [(count, ir.Prim("add", (count, ir.Const(1, INT)))),
+                                (covered, ir.Prim("add", (covered, size)))], names, out, span)
     total = ir.Var(names.name("seg_total"), INT)
     out.append(ir.Let((total,), count, span))
     return total
@@ -180,12 +174,15 @@ def _ceil_sqrt(lo: ir.Var, stop: ir.Var, names: Namer, out: list, span) -> ir.Va
     out.append(ir.Let((size,), ir.Const(1, INT), span))
     square = ir.Var(names.temp(), INT)
     out.append(ir.Let((square,), ir.Prim("mul", (size, size)), span))
-    small = ir.Var(names.temp(), BOOL)
-    out.append(ir.Let((small,), ir.Prim("lt", (square, n)), span))
-    grow = (
-        ir.Assign(size, ir.Prim("add", (size, ir.Const(1, INT))), span),
-        ir.Assign(square, ir.Prim("mul", (size, size)), span),
-        ir.Assign(small, ir.Prim("lt", (square, n)), span),
-    )
-    out.append(ir.While(small, grow, span))
+    _while_less(square, n, [(size, ir.Prim("add", (size, ir.Const(1, INT)))),
+                            (square, ir.Prim("mul", (size, size)))], names, out, span)
     return size
+
+
+def _while_less(left: ir.Var, right: ir.Var, updates, names: Namer, out: list, span) -> None:
+    """`while left < right:` doing the updates (target, expression) in order; the condition is recomputed last."""
+    more = ir.Var(names.temp(), BOOL)
+    test = ir.Prim("lt", (left, right))
+    out.append(ir.Let((more,), test, span))
+    body = tuple(ir.Assign(target, expr, span) for target, expr in updates) + (ir.Assign(more, test, span),)
+    out.append(ir.While(more, body, span))

@@ -45,13 +45,14 @@ class _Expander:
         self.program = program
         self.names = Namer(set(program.names) | {"main"})
         self.expanded: dict[str, ir.Function] = {}
-        self.generated: dict[tuple[str, tuple[str, ...]], ir.Function] = {}
+        self.generated: list[ir.Function] = []
+        self.entries: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def run(self) -> ir.Program:
         for fn in self.program.functions:
             self.expand(fn.name)
         functions = [self.expanded[fn.name] for fn in self.program.functions]
-        return ir.Program(tuple(functions) + tuple(self.generated.values()))
+        return ir.Program(tuple(functions) + tuple(self.generated))
 
     def expand(self, name: str) -> ir.Function:
         if name not in self.expanded:
@@ -70,29 +71,12 @@ class _Expander:
 
     def derivative(self, fn_name: str, wrt: tuple[str, ...]) -> str:
         key = (fn_name, wrt)
-        if key not in self.generated:
-            for callee in self._callees(fn_name):
+        if key not in self.entries:
+            for callee in ir.callees_first({f.name: f for f in self.program.functions}, fn_name):
                 self.expand(callee)
-            current = ir.Program(tuple(self.expanded.values()) + tuple(self.generated.values()))
+            current = ir.Program(tuple(self.expanded.values()) + tuple(self.generated))
             mode = ReverseMode(current, self.names)
             entry = reverse_entry(mode, current.function(fn_name), list(wrt))
-            for f in mode.functions() + [entry]:
-                self.generated[(f.name, ())] = simplify_function(f)
-            self.generated[key] = self.generated.pop((entry.name, ()))
-        return self.generated[key].name
-
-    def _callees(self, name: str) -> list[str]:
-        """name and every function it reaches by calls or grads, callees first."""
-        order: list[str] = []
-
-        def visit(n: str) -> None:
-            if n in order:
-                return
-            for s in ir.walk(self.program.function(n).body):
-                expr = getattr(s, "expr", None)
-                if isinstance(expr, (ir.CallFn, ir.GradOf)):
-                    visit(expr.fn)
-            order.append(n)
-
-        visit(name)
-        return order
+            self.generated.extend(simplify_function(f) for f in mode.functions() + [entry])
+            self.entries[key] = entry.name
+        return self.entries[key]

@@ -257,6 +257,25 @@ def defined_vars(stmt: Stmt) -> list[Var]:
     return []
 
 
+def callees_first(functions: dict[str, Function], root: str) -> list[str]:
+    """root and every function it reaches by calls or grads, callees first (programs never recurse)."""
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        for s in walk(functions[name].body):
+            expr = getattr(s, "expr", None)
+            if isinstance(expr, (CallFn, GradOf)):
+                visit(expr.fn)
+        order.append(name)
+
+    visit(root)
+    return order
+
+
 def tapes_in(functions) -> set[int]:
     """The tape numbers the functions use."""
     tapes = {0}

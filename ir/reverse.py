@@ -74,7 +74,7 @@ class FunctionVjp:
         self.adjoints: dict[str, ir.Var] = {}
         self.declared: set[str] = set()
         self.depth = 0
-        self.pending: list[ir.Var] = []
+        self.pending: list[tuple[ir.Var, ir.Var]] = []  # (adjoint, its primal), to declare before a block
         self.saves: list[tuple[str, ir.Stmt, ir.Stmt]] = []
         returned = [v for v in self.fn.returned.values if isinstance(v, ir.Var)]
         self.prefix = returned[0].name if len(self.fn.returned.values) == 1 and returned else fn.name
@@ -104,7 +104,7 @@ class FunctionVjp:
         e = self.names.emitter(span)
         if isinstance(contribution, IndexContribution):
             if adj.name in self.declared or self.depth > 0:
-                self._ensure_declared(adj)
+                self._ensure_declared(adj, var)
                 base = adj
                 if var.name in self.resized:
                     base = e.op("addto", adj, e.op("zeros", e.op("len", var)))
@@ -121,7 +121,7 @@ class FunctionVjp:
             contribution = e.op("sum", contribution)
         out.extend(e.stmts)
         if adj.name in self.declared or self.depth > 0:
-            self._ensure_declared(adj)
+            self._ensure_declared(adj, var)
             add = "addto" if var.type.kind == "vec" else "add"
             out.append(ir.Assign(adj, ir.Prim(add, (adj, contribution)), span))
         else:
@@ -134,19 +134,18 @@ class FunctionVjp:
             return False
         adj = self.adjoint(target) if in_loop else self.adjoints.get(target.name)
         if in_loop:
-            self._ensure_declared(adj)
+            self._ensure_declared(adj, target)
         return adj is not None and adj.name in self.declared
 
-    def _ensure_declared(self, adj: ir.Var) -> None:
+    def _ensure_declared(self, adj: ir.Var, primal: ir.Var) -> None:
         if adj.name not in self.declared:
             self.declared.add(adj.name)
-            self.pending.append(adj)
+            self.pending.append((adj, primal))
 
     def take_pending(self, span: Span) -> list[ir.Stmt]:
         """Zero declarations for adjoints first reached inside a block, to go before it."""
         out: list[ir.Stmt] = []
-        for adj in self.pending:
-            primal = next(ir.Var(n, adj.type) for n, a in self.adjoints.items() if a is adj)
+        for adj, primal in self.pending:
             e = self.names.emitter(span)
             zero = zero_expr(e, adj.type, primal)
             out.extend(e.stmts)

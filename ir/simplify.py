@@ -254,7 +254,7 @@ def _drop_dead(body, names: Namer) -> tuple[ir.Stmt, ...]:
         target = s.targets[0] if isinstance(s, ir.Let) else s.target
         if isinstance(s, ir.Let) and target.name in kept_updates:
             return True
-        return counts[target.name] > 0 or _self_use_only(s, target, counts)
+        return counts[target.name] > 0
 
     def prune(block):
         out = []
@@ -264,9 +264,3 @@ def _drop_dead(body, names: Namer) -> tuple[ir.Stmt, ...]:
         return tuple(out)
 
     return without_empty_blocks(prune(body), names)
-
-
-def _self_use_only(s, target, counts) -> bool:
-    """An update like `x = x + 1` whose only reader is itself keeps x alive only for itself: dead."""
-    own = sum(1 for v in ir.used_vars(s) if v.name == target.name)
-    return counts[target.name] > own
