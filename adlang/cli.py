@@ -307,6 +307,8 @@ def _compute(
         trace=(result.trace or []) if trace else None,
         mode=mode if wrt is not None else None,
         tape_peak=result.tape_peak if wrt is not None else None,
+        recomputed=result.recomputed if wrt is not None else None,
+        loops=result.loops if wrt is not None else [],
     )
 
 

@@ -10,7 +10,7 @@ pass's output, tape and all, as the lecture does by hand.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from rich.table import Table
@@ -20,6 +20,7 @@ from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
 from adlang.ir.builder import Namer, rename_calls
 from adlang.ir.checkpoint import checkpoint_loops, parse_strategy
+from adlang.ir.checkpoint_schedules import pass_schedule, simulate
 from adlang.ir.forward import ForwardMode, forward_entry
 from adlang.ir.grads import expand_grads
 from adlang.ir.printer import print_program
@@ -38,6 +39,41 @@ class DerivativeRun:
     trace: list | None
     steps: int
     tape_peak: int = 0
+    recomputed: int = 0  # loop iterations run again (see `recomputed_iterations`)
+    loops: list[LoopStats] = field(default_factory=list)  # each checkpointed loop
+
+
+@dataclass
+class LoopStats:
+    """A checkpointed loop in one run: its trips, the iterations run again, and what its schedule predicts."""
+
+    line: int
+    strategy: str
+    trips: int
+    recomputed: int
+    predicted: int
+
+
+def recomputed_iterations(loop_trips: dict[tuple[int, int, str], int]) -> int:
+    """Iterations run more than once: for each source loop reverse mode ran backwards, the iterations
+    run forwards (first sweep, checkpoint recomputation, a callee's VJP running it again) beyond
+    the ones reversed. Loops over checkpoint segments have a role of their own and are left out."""
+    total = 0
+    for (line, col, role), back in loop_trips.items():
+        if role == "backward" and back > 0:
+            total += max(0, loop_trips.get((line, col, ""), 0) - back)
+    return total
+
+
+def loop_stats(loops, loop_trips: dict[tuple[int, int, str], int]) -> list[LoopStats]:
+    out = []
+    for loop in loops:
+        key = (loop.span.line, loop.span.col)
+        trips = loop_trips.get((*key, "backward"), 0)
+        forward = loop_trips.get((*key, ""), 0)
+        predicted = simulate(pass_schedule(loop.strategy, trips), trips).recomputed_steps
+        out.append(LoopStats(loop.span.line, loop.strategy, trips, max(0, forward - trips), predicted))
+    return out
 
 
 def split_mode(mode: str, order: int) -> list[str]:
@@ -58,18 +94,27 @@ def derivative_program(program: ir.Program, fn_name: str, wrt: list[str], mode: 
                        order: int = 1, simplify: bool = True, checkpoint: str = "none") -> tuple[ir.Program, str]:
     """A program whose last function takes fn's parameters and returns (value, gradient..., Hessian...).
 
-    `checkpoint` (none, sqrt, every:K) applies to fn's top-level loops when the inner pass is reverse mode.
+    `checkpoint` (none, sqrt, every:K, revolve:S) applies to fn's top-level loops when the inner pass is
+    reverse mode.
     """
+    derived, entry, _ = _derive(program, fn_name, wrt, mode, order, simplify, checkpoint)
+    return derived, entry
+
+
+def _derive(program, fn_name, wrt, mode, order, simplify, checkpoint):
+    """`derivative_program`, and the loops it checkpointed."""
     passes = split_mode(mode, order)
     program = expand_grads(program)
     parse_strategy(checkpoint)
+    custom, loops = {}, ()
     if passes[0] == "reverse":
-        program = checkpoint_loops(program, fn_name, checkpoint, Namer(set(program.names) | {"main"}))
+        checkpointed = checkpoint_loops(program, fn_name, checkpoint, Namer(set(program.names) | {"main"}))
+        program, custom, loops = checkpointed.program, checkpointed.custom_vjps, checkpointed.loops
     fn = program.function(fn_name)
     if order == 2 and any(p.type.kind == "vec" for p in fn.params if p.name in wrt):
         raise UsageError("--order 2 takes float parameters only (the language has no matrix type for a vec's Hessian)")
     names = Namer(set(program.names) | {"main"})
-    mode = _mode(passes[0], program, names)
+    mode = ForwardMode(program, names) if passes[0] == "forward" else ReverseMode(program, names, custom)
     entry = _entry(mode, fn, wrt)
     generated = mode.functions() + [entry]
     if order == 2:
@@ -79,7 +124,7 @@ def derivative_program(program: ir.Program, fn_name: str, wrt: list[str], mode: 
         generated = [simplify_function(f) for f in generated]
     entry = generated[-1]
     needed = _reachable(program, generated, entry)
-    return ir.Program(tuple(needed)), entry.name
+    return ir.Program(tuple(needed)), entry.name, loops
 
 
 def _mode(name: str, program: ir.Program, names: Namer) -> ForwardMode | ReverseMode:
@@ -164,7 +209,7 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
             order: int = 1, trace: bool = False, max_steps: int = 100_000_000,
             engine: str = "interp", checkpoint: str = "none") -> DerivativeRun:
     """Build the derivative program and run it: `engine="compiled"` runs it compiled unless `trace` asks for one."""
-    derived, entry = derivative_program(program, fn_name, wrt, mode, order, checkpoint=checkpoint)
+    derived, entry, loops = _derive(program, fn_name, wrt, mode, order, True, checkpoint)
     if engine == "compiled" and not trace:
         from adlang.interp.compiled import run_compiled
 
@@ -178,7 +223,8 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
     if order == 2:
         flat = outputs[1 + n:]
         hessian = {p: {q: flat[i * n + j] for j, q in enumerate(wrt)} for i, p in enumerate(wrt)}
-    return DerivativeRun(outputs[0], grad, hessian, result.trace, result.steps, result.tape_peak)
+    return DerivativeRun(outputs[0], grad, hessian, result.trace, result.steps, result.tape_peak,
+                         recomputed_iterations(result.loop_trips), loop_stats(loops, result.loop_trips))
 
 
 def diff_source(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "reverse", order: int = 1,

@@ -19,6 +19,10 @@ class Span:
     col: int
     end_line: int = 0
     end_col: int = 0
+    # What a generated loop does for the source loop at this place: "" runs its iterations,
+    # "backward" runs them backwards (reverse mode), "schedule" counts or walks checkpoint segments.
+    # Engines count iterations by (line, col, role), so `stats.recomputed` can tell them apart.
+    role: str = ""
 
     def __repr__(self) -> str:
         return f"{self.line}:{self.col}"

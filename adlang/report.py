@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import numpy as np
@@ -140,6 +140,8 @@ class RunReport:
     trace: list[Any] | None = None
     mode: str | None = None
     tape_peak: int | None = None  # with --grad: the most values the tapes held at once
+    recomputed: int | None = None  # with --grad: loop iterations run again
+    loops: list[Any] = field(default_factory=list)  # with --checkpoint: one LoopStats per checkpointed loop
 
 
 def run_object(report: RunReport) -> dict[str, Any]:
@@ -158,6 +160,14 @@ def run_object(report: RunReport) -> dict[str, Any]:
     obj["stats"] = {"steps": int(report.steps)}
     if report.tape_peak is not None:
         obj["stats"]["tape_peak"] = int(report.tape_peak)
+    if report.recomputed is not None:
+        obj["stats"]["recomputed"] = int(report.recomputed)
+    if report.loops:
+        obj["stats"]["checkpoint"] = [
+            {"line": loop.line, "strategy": loop.strategy, "trips": loop.trips, "recomputed": loop.recomputed,
+             "predicted": loop.predicted}
+            for loop in report.loops
+        ]
     return obj
 
 
@@ -230,7 +240,24 @@ def print_run(console: Console, report: RunReport) -> None:
     stats = f"{report.steps} step{'s' if report.steps != 1 else ''}"
     if report.tape_peak is not None:
         stats += f", tape peak: {report.tape_peak} value{'s' if report.tape_peak != 1 else ''}"
+    if report.recomputed is not None:
+        stats += f", recomputed: {report.recomputed} loop iteration{'s' if report.recomputed != 1 else ''}"
     console.print(Text(stats, style="dim"))
+    for loop in report.loops:
+        console.print(Text(loop_line(loop), style="dim"), soft_wrap=True)
+
+
+def loop_line(loop: Any) -> str:
+    """One checkpointed loop: what it recomputed against what its schedule predicts."""
+    text = (f"checkpoint {loop.strategy}, loop on line {loop.line}: {loop.trips} trips, "
+            f"{loop.recomputed} iterations run again; predicted {loop.predicted}")
+    if loop.strategy.startswith("revolve") and loop.trips:
+        advances = loop.predicted - loop.trips
+        text += (f" = {advances} advances (r*l - C(s+r, s+1), Griewank and Walther) "
+                 f"+ {loop.trips} taped re-runs, one per reversed iteration")
+    elif loop.strategy != "none" and loop.trips:
+        text += " (every segment run again, taped, before it is reversed)"
+    return text
 
 
 def _section(console: Console, title: str, table: Table) -> None:

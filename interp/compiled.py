@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adlang.errors import DomainError, RuntimeFault, Span
-from adlang.interp.interpreter import DEFAULT_MAX_STEPS, RunResult, check_length, tape_size
+from adlang.interp.interpreter import DEFAULT_MAX_STEPS, RunResult, check_length, loop_key, tape_size
 from adlang.ir import nodes as ir
 from adlang.ir.grads import expand_grads
 from adlang.ir.primitives import lookup
@@ -69,9 +69,14 @@ def run_compiled(
     for param, value in zip(fn.params, values):
         check_length(param.type, value, f"argument '{param.name}'", fn.span)
     tapes: dict[int, list] = {}
-    functions, steps, tape_peak = compiled.make(max_steps, tapes)
+    trips = [0] * len(compiled.loops)
+    functions, steps, tape_peak = compiled.make(max_steps, tapes, trips)
     value = functions[fn_name](*values)
-    return RunResult(value, steps(), None, tape_peak())
+    loop_trips: dict[tuple[int, int, str], int] = {}
+    for key, count in zip(compiled.loops, trips):
+        if count:
+            loop_trips[key] = loop_trips.get(key, 0) + count
+    return RunResult(value, steps(), None, tape_peak(), loop_trips)
 
 
 # ---------------------------------------------------------------- the cache
@@ -116,7 +121,8 @@ def _forget(key: int):
 class Compiled:
     program: ir.Program
     source: str
-    make: object  # make(max_steps, tapes) -> ({function name: callable}, steps(), tape_peak())
+    make: object  # make(max_steps, tapes, trips) -> ({function name: callable}, steps(), tape_peak())
+    loops: list  # the loop key (line, col, role) counted at each index of `trips`
 
 
 # ---------------------------------------------------------------- what the generated code calls
@@ -132,6 +138,7 @@ class Tables:
     checks: list = field(default_factory=list)  # (type, what, span) of vec(N) length checks
     faults: list = field(default_factory=list)  # ready-made errors: (message, span)
     lines: dict = field(default_factory=dict)  # generated line -> (primitive, span)
+    loops: list = field(default_factory=list)  # the loop key of each counter in `_trips`
     max_steps: int = 0
 
     def index(self, table: list, item) -> int:
@@ -224,7 +231,7 @@ class Generator:
             self.tables.lines[len(self.lines)] = place
 
     def module(self) -> Compiled:
-        self.emit(0, "def _make(_max, _tapes):")
+        self.emit(0, "def _make(_max, _tapes, _trips):")
         self.emit(1, "_steps = 0; _held = 0; _peak = 0")
         tape_line = len(self.lines)
         self.emit(1, "")  # the tapes, once every function is written
@@ -243,7 +250,7 @@ class Generator:
         namespace.update(_runtime(self.tables))
         namespace["__builtins__"] = {"range": range, "len": len}
         exec(compile(source, "<adlang compiled>", "exec"), namespace)
-        return Compiled(self.program, source, namespace["_make"])
+        return Compiled(self.program, source, namespace["_make"], self.tables.loops)
 
     def _entry_names(self):
         # the keys are written with repr (a Python string literal), never as code
@@ -371,11 +378,15 @@ class Generator:
         elif isinstance(stmt, ir.For):
             k = self.tables.index(self.tables.stmts, stmt)
             loop_var, start, stop = self.var(stmt.var.name), self.atom(stmt.start), self.atom(stmt.stop)
+            counter = self.tables.index(self.tables.loops, loop_key(stmt))
+            self.emit(depth, f"_trips[{counter}] += len(range({start}, {stop}))")
             self.emit(depth, f"for {loop_var} in range({start}, {stop}):")
             self.block(stmt.body, depth + 1, trip=k)
         elif isinstance(stmt, ir.While):
             k = self.tables.index(self.tables.stmts, stmt)
+            counter = self.tables.index(self.tables.loops, loop_key(stmt))
             self.emit(depth, f"while {self.atom(stmt.cond)}:")
+            self.emit(depth + 1, f"_trips[{counter}] += 1")
             self.block(stmt.body, depth + 1, trip=k)
         else:
             raise RuntimeFault("`return` must be the last statement", stmt.span)

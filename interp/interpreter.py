@@ -47,6 +47,7 @@ class RunResult:
     steps: int
     trace: list[TraceEntry] | None = None
     tape_peak: int = 0
+    loop_trips: dict[tuple[int, int, str], int] = field(default_factory=dict)
 
 
 class TapeCount:
@@ -85,6 +86,7 @@ class Machine:
     loops: int = 0
     frame: int = 0
     frames: int = 0
+    trips: dict[tuple[int, int, str], int] = field(default_factory=dict)
 
     def tape(self, number: int) -> list:
         return self.tapes.setdefault(number, [])
@@ -144,7 +146,7 @@ def run_function(
     if machine.note is not None and machine.trace:
         last = machine.trace[-1]
         last.note = f"{last.note}; {machine.note}" if last.note else machine.note
-    return RunResult(value, machine.steps, machine.trace, machine.count.peak)
+    return RunResult(value, machine.steps, machine.trace, machine.count.peak, machine.trips)
 
 
 def check_length(type_: Type, value: object, what: str, span: Span | None) -> None:
@@ -512,11 +514,14 @@ class Compiler:
         m = self.m
         trace = m.trace
         line = stmt.span.line
+        trips, key = m.trips, loop_key(stmt)
         if self.recording:
             return self.recorded_for(stmt, start, stop, body)
 
         def run(env):
-            for i in range(start(env), stop(env)):
+            span = range(start(env), stop(env))
+            trips[key] = trips.get(key, 0) + len(span)
+            for i in span:
                 m.steps += 1
                 if m.steps > m.max_steps:
                     raise m.step_limit(stmt)
@@ -531,10 +536,13 @@ class Compiler:
         """The loop variable is recorded inside the loop, one level deeper, so `over` skips the whole loop."""
         name, m, fn_name = stmt.var.name, self.m, self.fn_name
 
+        trips, key = m.trips, loop_key(stmt)
+
         def run(env):
-            first, last = start(env), stop(env)
+            span = range(start(env), stop(env))
+            trips[key] = trips.get(key, 0) + len(span)
             m.loops += 1
-            for i in range(first, last):
+            for i in span:
                 m.steps += 1
                 if m.steps > m.max_steps:
                     raise m.step_limit(stmt)
@@ -549,13 +557,17 @@ class Compiler:
         cond = self.getter(stmt.cond)
         body = self.block(stmt.body)
         m = self.m
+        trips, key = m.trips, loop_key(stmt)
 
         def run(env):
+            count = 0
             while cond(env):
                 m.steps += 1
                 if m.steps > m.max_steps:
                     raise m.step_limit(stmt)
+                count += 1
                 body(env)
+            trips[key] = trips.get(key, 0) + count
 
         if not self.recording:
             return run
@@ -566,6 +578,11 @@ class Compiler:
             m.loops -= 1
 
         return recorded
+
+
+def loop_key(loop: ir.For | ir.While) -> tuple[int, int, str]:
+    """Counts of loop iterations are kept by source loop and by role (see `Span.role`)."""
+    return loop.span.line, loop.span.col, loop.span.role
 
 
 def _has_length(type_: Type) -> bool:

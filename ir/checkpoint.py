@@ -19,52 +19,79 @@ computed twice. `sqrt` picks K = ceil(sqrt(n)) when the loop starts.
 
 from __future__ import annotations
 
-from adlang.errors import UsageError
+from dataclasses import dataclass, field, replace
+
+from adlang.errors import Span, UsageError
 from adlang.ir import nodes as ir
 from adlang.ir.builder import Namer
+from adlang.ir.reverse import CustomVjp
+from adlang.ir.revolve import revolve_vjp
 from adlang.ir.types import BOOL, INT, tuple_of
 
 
 def parse_strategy(text: str) -> tuple[str, int]:
-    """`none`, `sqrt` or `every:K` -> (kind, K); revolve is planned, see ir/checkpoint_schedules.py."""
+    """`none`, `sqrt`, `every:K` or `revolve:S` -> (kind, K or S)."""
     if text in ("none", "sqrt"):
         return text, 0
     kind, _, number = text.partition(":")
-    if kind == "every" and number.isdigit() and int(number) >= 1:
-        return "every", int(number)
-    if kind == "revolve":
-        raise UsageError("--checkpoint revolve:S is not available yet (its schedule is planned in "
-                         "ir/checkpoint_schedules.py); use every:K or sqrt")
-    raise UsageError(f"unknown --checkpoint '{text}'; choose none, sqrt or every:K (K a whole number >= 1)")
+    if kind in ("every", "revolve") and number.isdigit() and int(number) >= 1:
+        return kind, int(number)
+    raise UsageError(f"unknown --checkpoint '{text}'; choose none, sqrt, every:K (K a whole number >= 1) "
+                     "or revolve:S (S snapshots, S >= 1)")
 
 
-def checkpoint_loops(program: ir.Program, fn_name: str, strategy: str, fn_names: Namer) -> ir.Program:
-    """The program with fn's top-level for loops checkpointed; the segment functions are added before fn."""
+@dataclass(frozen=True)
+class CheckpointedLoop:
+    """A loop the pass rewrote: where it is (its iterations are counted there) and how."""
+
+    span: Span
+    strategy: str
+
+
+@dataclass(frozen=True)
+class Checkpointed:
+    """The rewritten program, the VJPs reverse mode must take for its loop functions, and the loops."""
+
+    program: ir.Program
+    custom_vjps: dict[str, CustomVjp] = field(default_factory=dict)
+    loops: tuple[CheckpointedLoop, ...] = ()
+
+
+def checkpoint_loops(program: ir.Program, fn_name: str, strategy: str, fn_names: Namer) -> Checkpointed:
+    """The program with fn's top-level for loops checkpointed; the functions they call are added before fn."""
     kind, k = parse_strategy(strategy)
     if kind == "none":
-        return program
+        return Checkpointed(program)
     fn = program.function(fn_name)
     names = Namer(ir.names_in(fn))
-    segments: list[ir.Function] = []
+    added: list[ir.Function] = []
+    custom: dict[str, CustomVjp] = {}
+    loops: list[CheckpointedLoop] = []
     body: list[ir.Stmt] = []
     for s in fn.body:
-        if isinstance(s, ir.For) and _can_checkpoint(s):
-            segment = _segment_function(fn, s, fn_names)
-            segments.append(segment)
-            body.extend(_segment_loop(s, segment, kind, k, names))
-        else:
+        if not (isinstance(s, ir.For) and _can_checkpoint(s)):
             body.append(s)
-    if not segments:
-        return program
+            continue
+        loops.append(CheckpointedLoop(s.span, strategy))
+        if kind == "revolve":
+            loop_fn = _segment_function(fn, s, fn_names, "loop")
+            custom[loop_fn.name] = revolve_vjp(k)
+            body.extend(_loop_call(s, loop_fn, names))
+        else:
+            loop_fn = _segment_function(fn, s, fn_names, "segment")
+            body.extend(_segment_loop(s, loop_fn, kind, k, names))
+        added.append(loop_fn)
+    if not added:
+        return Checkpointed(program)
     rewritten = ir.Function(fn.name, fn.params, fn.ret, tuple(body), fn.span)
     functions = []
     for f in program.functions:
         if f.name == fn_name:
-            functions.extend(segments)
+            functions.extend(added)
             functions.append(rewritten)
         else:
             functions.append(f)
-    return ir.Program(tuple(functions))
+    return Checkpointed(ir.Program(tuple(functions)), custom, tuple(loops))
 
 
 def _can_checkpoint(loop: ir.For) -> bool:
@@ -104,7 +131,8 @@ def _inputs(loop: ir.For, carried: list[ir.Var]) -> list[ir.Var]:
     return list(out.values())
 
 
-def _segment_function(fn: ir.Function, loop: ir.For, fn_names: Namer) -> ir.Function:
+def _segment_function(fn: ir.Function, loop: ir.For, fn_names: Namer, role: str) -> ir.Function:
+    """The loop as a function of what it reads and carries, running iterations lo..hi."""
     carried = _carried(loop)
     inputs = _inputs(loop, carried)
     taken = {v.name for v in carried + inputs} | _declared_inside(loop)
@@ -112,7 +140,22 @@ def _segment_function(fn: ir.Function, loop: ir.For, fn_names: Namer) -> ir.Func
     lo, hi = ir.Var(local.name("lo"), INT), ir.Var(local.name("hi"), INT)
     body = (ir.For(loop.var, lo, hi, loop.body, loop.span), ir.Return(tuple(carried), loop.span))
     ret = carried[0].type if len(carried) == 1 else tuple_of(v.type for v in carried)
-    return ir.Function(fn_names.name(f"{fn.name}_segment"), tuple(inputs + carried) + (lo, hi), ret, body, loop.span)
+    return ir.Function(fn_names.name(f"{fn.name}_{role}"), tuple(inputs + carried) + (lo, hi), ret, body, loop.span)
+
+
+def _loop_call(loop: ir.For, loop_fn: ir.Function, names: Namer) -> list[ir.Stmt]:
+    """`state = foo_loop(inputs, state, start, stop)`: reverse mode saves the state before it, and
+    reverses it with the revolve VJP of `foo_loop` (ir/revolve.py)."""
+    carried = _carried(loop)
+    args = tuple(_inputs(loop, carried) + carried) + (loop.start, loop.stop)
+    return _assign_state(carried, ir.CallFn(loop_fn.name, args), names, loop.span)
+
+
+def _assign_state(carried: list[ir.Var], call: ir.CallFn, names: Namer, span: Span) -> list[ir.Stmt]:
+    if len(carried) == 1:
+        return [ir.Assign(carried[0], call, span)]
+    results = tuple(ir.Var(names.temp(), v.type) for v in carried)
+    return [ir.Let(results, call, span)] + [ir.Assign(v, r, span) for v, r in zip(carried, results)]
 
 
 def _segment_loop(loop: ir.For, segment: ir.Function, kind: str, k: int, names: Namer) -> list[ir.Stmt]:
@@ -141,15 +184,14 @@ def _segment_loop(loop: ir.For, segment: ir.Function, kind: str, k: int, names: 
     lo = let("seg_lo", ir.Prim("add", (start, offset)), into=body)
     end = let("", ir.Prim("add", (lo, size)), into=body)
     hi = let("seg_hi", ir.Prim("min", (end, stop)), into=body)
-    call = ir.CallFn(segment.name, tuple(inputs + carried) + (lo, hi))
-    if len(carried) == 1:
-        body.append(ir.Assign(carried[0], call, span))
-    else:
-        results = tuple(ir.Var(names.temp(), v.type) for v in carried)
-        body.append(ir.Let(results, call, span))
-        body.extend(ir.Assign(v, r, span) for v, r in zip(carried, results))
-    out.append(ir.For(j, ir.Const(0, INT), count, tuple(body), span))
+    body.extend(_assign_state(carried, ir.CallFn(segment.name, tuple(inputs + carried) + (lo, hi)), names, span))
+    out.append(ir.For(j, ir.Const(0, INT), count, tuple(body), schedule_span(span)))
     return out
+
+
+def schedule_span(span: Span) -> Span:
+    """The place of a loop over checkpoint segments: the source loop's, with a role of its own."""
+    return replace(span, role="schedule")
 
 
 def _segment_count(start: ir.Var, stop: ir.Var, size: ir.Atom, names: Namer, out: list, span) -> ir.Var:
@@ -185,4 +227,4 @@ def _while_less(left: ir.Var, right: ir.Var, updates, names: Namer, out: list, s
     test = ir.Prim("lt", (left, right))
     out.append(ir.Let((more,), test, span))
     body = tuple(ir.Assign(target, expr, span) for target, expr in updates) + (ir.Assign(more, test, span),)
-    out.append(ir.While(more, body, span))
+    out.append(ir.While(more, body, schedule_span(span)))

@@ -77,7 +77,9 @@ __all__ = [
     "brute_force_cost",
     "every_schedule",
     "none_schedule",
+    "pass_schedule",
     "repetition_number",
+    "revolve_split",
     "revolve_schedule",
     "schedule_for",
     "simulate",
@@ -279,6 +281,21 @@ def _t(n: int, s: int) -> int:
     return binomial_cost(n, s)
 
 
+def revolve_split(n: int, s: int) -> int:
+    """How many of ``n >= 2`` steps to advance before the next snapshot, with ``s >= 1`` snapshots.
+
+    ``s`` counts the snapshot holding the current state. With one snapshot
+    nothing else can be stored, so advance to the last step (``n - 1``);
+    otherwise an optimal split point (:func:`_split`). A driver that advances
+    by this, snapshots where two or more steps remain, reverses a single step
+    at once and restores its newest snapshot when it runs out reproduces
+    :func:`revolve_schedule` action for action.
+    """
+    if n < 2 or s < 1:
+        raise ValueError(f"need n >= 2 and s >= 1, got n={n}, s={s}")
+    return n - 1 if s == 1 else _split(n, s)
+
+
 def _split(n: int, s: int) -> int:
     """An optimal split ``m`` (1 <= m < n) for reversing ``n >= 2`` steps with ``s >= 2`` snapshots.
 
@@ -364,6 +381,34 @@ def schedule_for(strategy: str, n: int) -> list[Action]:
         count = int(arg)
         return every_schedule(n, count) if name == "every" else revolve_schedule(n, count)
     raise ValueError(f"unknown checkpointing strategy {strategy!r}")
+
+
+def pass_schedule(strategy: str, n: int) -> list[Action]:
+    """The schedule adlang's checkpoint pass (ir/checkpoint.py) runs for a loop of ``n`` iterations.
+
+    The pass first runs the whole loop untaped, since the code after it needs
+    its result, and then reverses it: ``every:K`` and ``sqrt`` snapshot the
+    start of every segment on that sweep and recompute each segment, taped,
+    before reversing it (recomputed: ``n``); ``revolve:S`` saves the loop's
+    first state, and its VJP restores it and runs :func:`revolve_schedule`
+    (recomputed: ``binomial_cost(n, S)`` advances plus ``n`` fused steps).
+    ``none`` is :func:`none_schedule`.
+    """
+    name, _, arg = strategy.partition(":")
+    if name == "none" or n == 0:
+        return none_schedule(n)
+    if name == "revolve":
+        return [Snapshot(0), Advance(0, n), Restore(0), Forget(0), *revolve_schedule(n, int(arg))]
+    k = sqrt_interval(n) if name == "sqrt" else int(arg)
+    starts = list(range(0, n, k))
+    out: list[Action] = []
+    for a in starts:
+        out += [Snapshot(a), Advance(a, min(a + k, n))]
+    for a in reversed(starts):
+        b = min(a + k, n)
+        out += [Restore(a), Forget(a), Advance(a, b, record=True)]
+        out.extend(ReverseStep(i) for i in range(b - 1, a - 1, -1))
+    return out
 
 
 # ---------------------------------------------------------------------- simulation

@@ -14,6 +14,9 @@ on get adjoints (activity analysis).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 from adlang.errors import Span
 from adlang.ir import nodes as ir
 from adlang.ir.activity import useful_names, varied_names
@@ -22,29 +25,48 @@ from adlang.ir.hoist import hoist
 from adlang.ir.primitives import IndexContribution, lookup
 from adlang.ir.types import FLOAT, INT, VEC, tuple_of
 
+# custom(mode, fn, name) -> (fn's VJP named `name`, the functions that VJP calls that the mode does not make)
+CustomVjp = Callable[["ReverseMode", ir.Function, str], tuple[ir.Function, list[ir.Function]]]
+
 
 class ReverseMode:
-    """Builds reverse-mode derivative functions for one program; each callee's VJP once."""
+    """Builds reverse-mode derivative functions for one program; each callee's VJP once.
 
-    def __init__(self, program: ir.Program, fn_names: Namer):
+    A callee named in `custom` gets the VJP that function builds instead of the
+    taped one (checkpointing writes a loop function's VJP this way); it takes the
+    same arguments and returns the same adjoints, so call sites do not change.
+    """
+
+    def __init__(self, program: ir.Program, fn_names: Namer, custom: dict[str, CustomVjp] | None = None):
         self.program = program
         self.fn_names = fn_names
+        self.custom = custom or {}
         self.generated: dict[str, ir.Function | None] = {}
         self.order: list[str] = []
+        self.helpers: list[ir.Function] = []
         self.tape = max(ir.tapes_in(program.functions)) + 1
 
     def vjp_name(self, fn_name: str) -> str:
         if fn_name not in self.generated:
             self.generated[fn_name] = None
             fn = self.program.function(fn_name)
-            active = [p.name for p in fn.params if differentiable(p)]
-            built = FunctionVjp(self, fn, active, entry=False).build(self.fn_names.name(f"{fn_name}_vjp"))
+            name = self.fn_names.name(f"{fn_name}_vjp")
+            if fn_name in self.custom:
+                built, helpers = self.custom[fn_name](self, fn, name)
+                self.helpers.extend(helpers)
+            else:
+                built = self.taped_vjp(fn, name)
             self.generated[fn_name] = built
             self.order.append(fn_name)
         return self.generated[fn_name].name
 
+    def taped_vjp(self, fn: ir.Function, name: str) -> ir.Function:
+        """fn's VJP that tapes what fn overwrites: fn's arguments and the output's cotangents in, adjoints out."""
+        active = [p.name for p in fn.params if differentiable(p)]
+        return FunctionVjp(self, fn, active, entry=False).build(name)
+
     def functions(self) -> list[ir.Function]:
-        return [self.generated[k] for k in self.order]
+        return self.helpers + [self.generated[k] for k in self.order]
 
 
 class FunctionVjp:
@@ -280,7 +302,7 @@ class FunctionVjp:
             step = ir.Var(self.names.name(f"{s.var.name}_rev"), INT)
             last = e.op("sub", e.op("add", s.start, s.stop), ir.Const(1, INT))
             back_body = [ir.Let((s.var,), ir.Prim("sub", (last, step)), s.span)] + recomputed + body_b
-            return forward, e.stmts + [ir.For(step, s.start, s.stop, tuple(back_body), s.span)]
+            return forward, e.stmts + [ir.For(step, s.start, s.stop, tuple(back_body), backward_span(s.span))]
         self.frames.append(None)
         body_f, body_b = self.nested(s.body, True)
         self.frames.pop()
@@ -289,7 +311,7 @@ class FunctionVjp:
         if not body_b:
             return forward, []
         step = ir.Var(self.names.name("trip_rev"), INT)
-        return forward, [ir.For(step, ir.Const(0, INT), counter, tuple(body_b), s.span)]
+        return forward, [ir.For(step, ir.Const(0, INT), counter, tuple(body_b), backward_span(s.span))]
 
     def make_if(self, cond, then_b, else_b, span) -> list[ir.Stmt]:
         if not then_b and not else_b:
@@ -491,6 +513,11 @@ class FunctionVjp:
                 backward.extend(e.stmts)
                 backward.append(ir.Push(zero, s.span, s.expr.tape))
         return forward, backward
+
+
+def backward_span(span: Span) -> Span:
+    """The place of a loop that runs another loop's iterations backwards (engines count those apart)."""
+    return replace(span, role=f"{span.role} backward".lstrip())
 
 
 def bind(out: list, var: ir.Var, value: ir.Atom, declare: bool, span: Span) -> None:

@@ -1,4 +1,4 @@
-"""Checkpointed reverse mode (`--checkpoint every:K`, `sqrt`): the same gradients, less tape.
+"""Checkpointed reverse mode (`--checkpoint every:K`, `sqrt`, `revolve:S`): the same gradients, less tape.
 
 Every strategy must give the numbers of plain reverse mode (to 1e-12 relative),
 on every example with a loop and on random programs; the printed program must
@@ -17,13 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import generated, points
 
-from adlang.derivatives import compute, derivative_program, diff_source
+from adlang.derivatives import compute, derivative_program, diff_source, loop_stats
 from adlang.errors import UsageError
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
+from adlang.ir.checkpoint_schedules import binomial_cost, brute_force_cost
 from adlang.pipeline import compile_source
 
-STRATEGIES = ["every:1", "every:2", "every:3", "every:7", "sqrt"]
+STRATEGIES = ["every:1", "every:2", "every:3", "every:7", "sqrt", "revolve:1", "revolve:2", "revolve:3", "revolve:5"]
 LOOP_PROGRAMS = [p for p in PROGRAM_PATHS if "for " in p.read_text()]
 
 
@@ -60,7 +61,7 @@ def test_the_lecture_loop_is_split_into_segments_that_are_recomputed():
     assert out[1] == pytest.approx(y**9, rel=1e-12) and out[2] == pytest.approx(9 * x * y**8, rel=1e-12)
 
 
-@pytest.mark.parametrize("strategy", ["every:2", "sqrt"])
+@pytest.mark.parametrize("strategy", ["every:2", "sqrt", "revolve:2"])
 def test_lecture_loop_checkpoint_golden(strategy, request):
     path = PROGRAM_PATHS[0].parent.parent / "lecture" / "loop.ad"
     text = diff_source(compile_source(path.read_text(), str(path)), "foo", ["x", "y"], "reverse",
@@ -69,7 +70,7 @@ def test_lecture_loop_checkpoint_golden(strategy, request):
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 9, 10, 17])
-@pytest.mark.parametrize("strategy", ["every:1", "every:4", "sqrt"])
+@pytest.mark.parametrize("strategy", ["every:1", "every:4", "sqrt", "revolve:1", "revolve:2", "revolve:4"])
 def test_trip_counts_including_empty_loops(n, strategy):
     program = compile_text("""
         def f(x, v: vec, n: int) -> float:
@@ -92,13 +93,14 @@ def test_trip_counts_including_empty_loops(n, strategy):
 def test_second_order_over_a_checkpointed_loop():
     program = compile_source(open(PROGRAM_PATHS[0].parent.parent / "lecture" / "loop.ad").read(), "loop.ad")
     x, y = 1.5, 1.1
-    for mode in ("forward-over-reverse", "reverse-over-reverse"):
-        run = compute(program, "foo", {"x": x, "y": y}, wrt=["x", "y"], mode=mode, order=2, checkpoint="every:4")
-        assert run.hessian["y"]["y"] == pytest.approx(72 * x * y**7, rel=1e-10)
-        assert run.hessian["x"]["y"] == pytest.approx(9 * y**8, rel=1e-10)
+    for strategy in ("every:4", "revolve:2"):
+        for mode in ("forward-over-reverse", "reverse-over-reverse"):
+            run = compute(program, "foo", {"x": x, "y": y}, wrt=["x", "y"], mode=mode, order=2, checkpoint=strategy)
+            assert run.hessian["y"]["y"] == pytest.approx(72 * x * y**7, rel=1e-10)
+            assert run.hessian["x"]["y"] == pytest.approx(9 * y**8, rel=1e-10)
 
 
-@pytest.mark.parametrize("bad", ["every:0", "every:x", "often", "revolve:2"])
+@pytest.mark.parametrize("bad", ["every:0", "every:x", "often", "revolve:0", "revolve:", "revolve:s"])
 def test_bad_strategies_are_usage_errors(bad):
     program = compile_text("""
         def f(x) -> float:
@@ -161,3 +163,97 @@ def test_sqrt_checkpointing_keeps_the_tape_within_two_square_roots(n):
     assert checked.tape_peak == segments - 1 + k
     assert checked.tape_peak <= 2 * np.sqrt(n)
     assert close(checked.grad["y"], plain.grad["y"], 1e-11)
+
+
+LOOP = """
+    def f(x, y, n: int) -> float:
+        let accum = x
+        for i in 0..n:
+            accum = accum * y
+        return accum
+"""
+
+
+@pytest.mark.parametrize("engine", ["interp", "compiled"])
+@pytest.mark.parametrize("strategy", ["none", "every:1", "every:3", "sqrt", "revolve:1", "revolve:2", "revolve:3"])
+def test_recomputed_iterations_are_what_the_schedule_predicts(strategy, engine):
+    """Measured: iterations the engine ran forwards beyond those it reversed. Predicted: the abstract
+    machine of ir/checkpoint_schedules.py running the schedule the pass emits."""
+    program = compile_text(LOOP)
+    for n in (0, 1, 2, 3, 9, 10, 17, 60):
+        run = compute(program, "f", {"x": 1.5, "y": 1.01, "n": n}, wrt=["x", "y"], mode="reverse",
+                      checkpoint=strategy, engine=engine)
+        assert run.grad["y"] == pytest.approx(n * 1.5 * 1.01 ** (n - 1) if n else 0.0, rel=1e-12)
+        if strategy == "none":
+            assert run.loops == [] and run.recomputed == 0
+            continue
+        [loop] = run.loops
+        assert (loop.trips, loop.strategy) == (n, strategy)
+        assert loop.recomputed == loop.predicted == run.recomputed, (n, loop)
+        if strategy.startswith("revolve") and n:
+            assert loop.predicted == binomial_cost(n, int(strategy[8:])) + n
+        elif n:
+            assert loop.predicted == n  # every segment once more, taped
+
+
+def test_revolve_recomputes_the_brute_force_minimum():
+    """For every l <= 60 and s <= 4, the advances revolve:s runs (the iterations run again, less the one
+    taped re-run per reversed iteration) are Griewank and Walther's r*l - C(s+r, s+1) and the minimum
+    that a dynamic program over split points finds."""
+    program = compile_text(LOOP)
+    for s in range(1, 5):
+        derived, entry = derivative_program(program, "f", ["x", "y"], "reverse", checkpoint=f"revolve:{s}")
+        loops = _checkpointed_loops(program, f"revolve:{s}")
+        for n in range(1, 61):
+            result = run_function(derived, entry, {"x": 1.5, "y": 1.01, "n": n})
+            [loop] = loop_stats(loops, result.loop_trips)
+            advances = loop.recomputed - n
+            assert advances == binomial_cost(n, s) == brute_force_cost(n, s), (n, s, advances)
+
+
+def test_the_issue_figures_of_the_binomial_cost():
+    assert binomial_cost(10, 2) == 20 and binomial_cost(6733, 82) == 16629
+
+
+@pytest.mark.parametrize("snapshots", [1, 2, 3, 6])
+def test_revolve_holds_at_most_its_snapshots(snapshots):
+    """The newest snapshot lives in variables, older ones on the tape (its iteration and the state);
+    reversing one iteration tapes that iteration's value: 2 (s - 1) + 1 values at most, whatever n."""
+    program = compile_text(LOOP)
+    n = 300
+    args = {"x": 1.5, "y": 1.001, "n": n}
+    plain = compute(program, "f", args, wrt=["x", "y"], mode="reverse")
+    checked = compute(program, "f", args, wrt=["x", "y"], mode="reverse", checkpoint=f"revolve:{snapshots}")
+    assert plain.tape_peak == n
+    assert checked.tape_peak <= 2 * (snapshots - 1) + 1
+    assert close(checked.grad["y"], plain.grad["y"], 1e-12)
+
+
+def test_revolve_with_vec_and_int_state_and_several_carried_values():
+    program = compile_text("""
+        def f(x, v: vec, n: int) -> float:
+            let s = x
+            let w = v
+            let k = 0
+            for i in 0..n:
+                w = w * s + sin(w)
+                k = k + 2
+                s = s * 0.9 + sum(w) * 0.01 + float(k) * 0.001
+            return s + sum(w)
+    """)
+    args = {"x": 0.7, "v": np.array([0.3, -0.2, 0.5]), "n": 13}
+    plain = compute(program, "f", args, wrt=["x", "v"], mode="reverse")
+    forward = compute(program, "f", args, wrt=["x", "v"], mode="forward")
+    for s in (1, 2, 4):
+        checked = compute(program, "f", args, wrt=["x", "v"], mode="reverse", checkpoint=f"revolve:{s}")
+        for w in ("x", "v"):
+            assert close(checked.grad[w], plain.grad[w]) and close(checked.grad[w], forward.grad[w], 1e-9)
+        [loop] = checked.loops
+        assert loop.recomputed == loop.predicted == binomial_cost(13, s) + 13
+
+
+def _checkpointed_loops(program, strategy):
+    from adlang.ir.builder import Namer
+    from adlang.ir.checkpoint import checkpoint_loops
+
+    return checkpoint_loops(program, "f", strategy, Namer(set(program.names))).loops

@@ -144,6 +144,9 @@ CASES = [
     Case("abs", "abs(y)", 0.4),
     Case("abs", "abs(-3)", 3),
     Case("abs", "abs(u)", np.abs(U)),
+    Case("revolve_advance", "revolve_advance(n, 1)", N - 1),  # one snapshot: advance to the last step
+    # split 10 steps with 2 snapshots at 6: 6 + t(4, 1) + t(6, 2) = 6 + 6 + 8 = 20 = binomial_cost(10, 2)
+    Case("revolve_advance", "revolve_advance(10, 2)", 6),
     Case("sign", "sign(y)", -1.0),
     Case("sign", "sign(0.0)", 0.0),
     Case("sign", "sign(m)", 1.0),

@@ -157,7 +157,8 @@ CASES = [
 ]
 
 # Primitives whose results carry no derivative: comparisons, logic, sign, and the int/vec constructors.
-NON_DIFFERENTIABLE = {"lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "sign", "len", "zeros", "ones"}
+NON_DIFFERENTIABLE = {"lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "sign", "len", "zeros", "ones",
+                      "revolve_advance"}
 
 
 def differentiable_primitives() -> set[str]:

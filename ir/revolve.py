@@ -1,0 +1,188 @@
+"""Binomial checkpointing (`--checkpoint revolve:S`): a loop function's VJP that holds at most S states.
+
+The checkpoint pass turns the loop into a call `state = foo_loop(inputs, state, lo, hi)`.
+Reverse mode saves the state before the call and, on the way back, calls
+`foo_loop_vjp`, which this module writes instead of the taped VJP. It is
+Griewank and Walther's revolve as one adlang while loop over the iterations
+`lo + capo` still to reverse (`fine` of them are left), so it needs no recursion:
+
+- `left == 0`: every iteration past the newest snapshot is reversed: restore it;
+- `left == 1`: reverse iteration `lo + capo` at once, by `foo_loop_taped_vjp` over
+  that one iteration (it runs it again, taped); a snapshot of that state is freed;
+- the state is not saved yet: take a snapshot (the newest stays in variables,
+  older ones go on the tape);
+- otherwise advance `revolve_advance(left, free)` iterations with `foo_loop`.
+
+Snapshots are taken and freed last in, first out, so the tape holds them.
+With S snapshots (the one of the loop's first state included) the advances
+run `r*l - C(S + r, S + 1)` iterations for l iterations, the optimum
+(`checkpoint_schedules.binomial_cost`), and each iteration is run once more,
+taped, to be reversed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+
+from adlang.ir import nodes as ir
+from adlang.ir.builder import Namer, differentiable, zero_expr
+from adlang.ir.types import BOOL, INT, VEC
+
+
+def revolve_vjp(snapshots: int):
+    """The custom-VJP builder `ReverseMode` calls for a loop function checkpointed with revolve:S."""
+    return partial(_build, snapshots)
+
+
+def _build(snapshots: int, mode, loop_fn: ir.Function, name: str) -> tuple[ir.Function, list[ir.Function]]:
+    taped = mode.taped_vjp(loop_fn, mode.fn_names.name(f"{loop_fn.name}_taped_vjp"))
+    driver = _Driver(mode.tape, loop_fn, taped, snapshots)
+    return driver.function(name), [taped]
+
+
+class _Driver:
+    def __init__(self, tape: int, loop_fn: ir.Function, taped: ir.Function, snapshots: int):
+        self.tape = tape
+        self.loop_fn = loop_fn
+        self.taped = taped
+        self.snapshots = snapshots
+        self.span = loop_fn.span
+        self.names = Namer({p.name for p in taped.params} | {loop_fn.name, taped.name})
+        *self.args, self.lo, self.hi = loop_fn.params
+        self.state = [v for v in loop_fn.returned.values if isinstance(v, ir.Var)]
+        carried = {v.name for v in self.state}
+        self.inputs = [p for p in self.args if p.name not in carried]
+        cotangents = taped.params[len(loop_fn.params):]
+        self.cotangent = dict(zip([v.name for v in self.state if differentiable(v)], cotangents))
+        single = len(self.state) == 1
+        self.prefix = self.state[0].name if single else loop_fn.name
+
+    # ------------------------------------------------------------ small builders
+
+    def var(self, base: str, type_) -> ir.Var:
+        return ir.Var(self.names.name(base), type_)
+
+    def let(self, out: list, base: str, expr: ir.Expr, type_=INT) -> ir.Var:
+        var = self.var(base, type_)
+        out.append(ir.Let((var,), expr, self.span))
+        return var
+
+    def set(self, out: list, var: ir.Var, expr: ir.Expr) -> None:
+        out.append(ir.Assign(var, expr, self.span))
+
+    def prim(self, op: str, *args: ir.Atom) -> ir.Prim:
+        return ir.Prim(op, args)
+
+    def call_into(self, out: list, targets: list[ir.Var], call: ir.CallFn, base: str) -> list[ir.Var]:
+        """`targets = call` for one target; `let t1, t2 = call` then the assignments for several."""
+        if len(targets) == 1:
+            self.set(out, targets[0], call)
+            return targets
+        temps = [self.var(f"{base}_{t.name}", t.type) for t in targets]
+        out.append(ir.Let(tuple(temps), call, self.span))
+        for t, v in zip(targets, temps):
+            self.set(out, t, v)
+        return temps
+
+    # ------------------------------------------------------------ the function
+
+    def function(self, name: str) -> ir.Function:
+        c = ir.Const
+        out: list[ir.Stmt] = []
+        fine = self.let(out, "fine", self.prim("sub", self.hi, self.lo))
+        capo = self.let(out, "capo", c(0, INT))
+        top = self.let(out, "top", c(-1, INT))
+        held = self.let(out, "held", c(0, INT))
+        snaps = {v.name: self.let(out, f"{v.name}_snap", v, v.type) for v in self.state}
+        adjoints = {}
+        for u in self.inputs:
+            if differentiable(u):
+                e = self.names.emitter(self.span)
+                zero = zero_expr(e, u.type, u)
+                out.extend(e.stmts)
+                adjoints[u.name] = self.let(out, f"d{self.prefix}d{u.name}", zero,
+                                            VEC if u.type.kind == "vec" else u.type)
+        more = self.let(out, "more", self.prim("gt", fine, c(0, INT)), BOOL)
+        body: list[ir.Stmt] = []
+        left = self.let(body, "left", self.prim("sub", fine, capo))
+        restore = self.let(body, "restore", self.prim("eq", left, c(0, INT)), BOOL)
+        then_restore: list[ir.Stmt] = []
+        self.set(then_restore, capo, top)
+        for v in self.state:
+            self.set(then_restore, v, snaps[v.name])
+        otherwise: list[ir.Stmt] = []
+        last = self.let(otherwise, "last", self.prim("eq", left, c(1, INT)), BOOL)
+        reverse = self.reverse_one(fine, capo, top, held, snaps, adjoints)
+        not_last: list[ir.Stmt] = []
+        fresh = self.let(not_last, "fresh", self.prim("ne", top, capo), BOOL)
+        not_last.append(ir.If(fresh, tuple(self.snapshot(capo, top, held, snaps)),
+                              tuple(self.advance(left, capo, held)), self.span))
+        otherwise.append(ir.If(last, tuple(reverse), tuple(not_last), self.span))
+        body.append(ir.If(restore, tuple(then_restore), tuple(otherwise), self.span))
+        self.set(body, more, self.prim("gt", fine, c(0, INT)))
+        out.append(ir.While(more, tuple(body), replace(self.span, role="schedule")))
+        grads = []
+        for p in self.loop_fn.params:
+            if differentiable(p):
+                grads.append(adjoints[p.name] if p.name in adjoints else self.cotangent[p.name])
+        out.append(ir.Return(tuple(grads), self.span))
+        return ir.Function(name, self.taped.params, self.taped.ret, tuple(out), self.span)
+
+    def reverse_one(self, fine, capo, top, held, snaps, adjoints) -> list[ir.Stmt]:
+        """Reverse iteration lo + capo from the state held, freeing its snapshot if it has one."""
+        c = ir.Const
+        out: list[ir.Stmt] = []
+        freed = self.let(out, "freed", self.prim("eq", top, capo), BOOL)
+        free: list[ir.Stmt] = []
+        self.set(free, held, self.prim("sub", held, c(1, INT)))
+        older = self.let(free, "older", self.prim("gt", held, c(0, INT)), BOOL)
+        restore_older: list[ir.Stmt] = []
+        for v in reversed(self.state):
+            self.set(restore_older, snaps[v.name], ir.Pop(self.tape))
+        self.set(restore_older, top, ir.Pop(self.tape))
+        none_left: list[ir.Stmt] = []
+        self.set(none_left, top, c(-1, INT))
+        free.append(ir.If(older, tuple(restore_older), tuple(none_left), self.span))
+        out.append(ir.If(freed, tuple(free), (), self.span))
+        first = self.let(out, "i", self.prim("add", self.lo, capo))
+        after = self.let(out, "i_next", self.prim("add", first, c(1, INT)))
+        args = tuple(self.args) + (first, after) + tuple(self.cotangent.values())
+        diff_params = [p for p in self.loop_fn.params if differentiable(p)]
+        results = [self.var(f"d{self.prefix}d{p.name}_step", p.type) for p in diff_params]
+        out.append(ir.Let(tuple(results), ir.CallFn(self.taped.name, args), self.span))
+        for p, r in zip(diff_params, results):
+            if p.name in adjoints:
+                total = adjoints[p.name]
+                self.set(out, total, self.prim("addto" if p.type.kind == "vec" else "add", total, r))
+            else:
+                self.set(out, self.cotangent[p.name], r)
+        self.set(out, fine, self.prim("sub", fine, c(1, INT)))
+        return out
+
+    def snapshot(self, capo, top, held, snaps) -> list[ir.Stmt]:
+        """Keep the state before iteration lo + capo; the newest snapshot before it goes on the tape."""
+        c = ir.Const
+        out: list[ir.Stmt] = []
+        older = self.let(out, "older", self.prim("gt", held, c(0, INT)), BOOL)
+        save = [ir.Push(top, self.span, self.tape)] + [ir.Push(snaps[v.name], self.span, self.tape)
+                                                       for v in self.state]
+        out.append(ir.If(older, tuple(save), (), self.span))
+        self.set(out, top, capo)
+        for v in self.state:
+            self.set(out, snaps[v.name], v)
+        self.set(out, held, self.prim("add", held, c(1, INT)))
+        return out
+
+    def advance(self, left, capo, held) -> list[ir.Stmt]:
+        """Run as many iterations as revolve says before the next snapshot."""
+        c = ir.Const
+        out: list[ir.Stmt] = []
+        free = self.let(out, "free", self.prim("sub", c(self.snapshots + 1, INT), held))
+        ahead = self.let(out, "ahead", self.prim("revolve_advance", left, free))
+        start = self.let(out, "a", self.prim("add", self.lo, capo))
+        self.set(out, capo, self.prim("add", capo, ahead))
+        stop = self.let(out, "b", self.prim("add", self.lo, capo))
+        args = tuple(self.args) + (start, stop)
+        self.call_into(out, self.state, ir.CallFn(self.loop_fn.name, args), "advanced")
+        return out
