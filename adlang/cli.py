@@ -197,6 +197,7 @@ def _optimize_parser(sub: Any) -> _Parser:
     p.add_argument("--lr", metavar="R", help="the learning rate (default 0.01; not for newton)")
     p.add_argument("--tol", metavar="T", help="stop when the gradient's norm is <= T (default 1e-8)")
     p.add_argument("--mode", metavar="M", help="forward or reverse (default) for the gradient")
+    _add_checkpoint(p)
     _add_json(p)
     return p
 
@@ -218,9 +219,15 @@ def _add_mode_and_order(p: _Parser) -> None:
     modes = ", ".join(FIRST_ORDER_MODES + SECOND_ORDER_MODES)
     p.add_argument("--mode", metavar="M", help=f"{modes} (default reverse; X-over-Y needs --order 2)")
     p.add_argument("--order", metavar="N", help="1 (default) or 2: also the second derivatives")
+    _add_checkpoint(p)
+
+
+def _add_checkpoint(p: _Parser) -> None:
     p.add_argument("--checkpoint", metavar="S", default="none",
-                   help="reverse mode of long loops: none (default: store every iteration), sqrt or every:K "
-                   "(store the loop state every K iterations, recompute in between)")
+                   help="reverse mode of long loops: none (default: store every iteration), every:K (store "
+                   "the loop state every K iterations, recompute in between), sqrt (K = sqrt(trips)) or "
+                   "revolve:S (binomial checkpointing with S snapshots); a loop's `# checkpoint: S` comment "
+                   "overrides it")
 
 
 def _add_json(p: _Parser) -> None:
@@ -361,7 +368,7 @@ def _cmd_optimize(ns: argparse.Namespace, ctx: _Context) -> int:
     console = None if ctx.json else make_console()
     total = optimize.default_steps(options["method"], options["steps"])
     with optimize.progress(console, fn.name, total) as on_step:
-        result = optimize.optimize(program, fn.name, args, wrt, on_step=on_step, **options)
+        result = optimize.optimize(program, fn.name, args, wrt, on_step=on_step, checkpoint=ns.checkpoint, **options)
     if ctx.json:
         print(dump_json(optimize.result_object(result)))
     else:

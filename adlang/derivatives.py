@@ -51,7 +51,8 @@ class LoopStats:
     strategy: str
     trips: int
     recomputed: int
-    predicted: int
+    predicted: int | None  # None where the loop may run more than once (in a callee, inside a loop)
+    counted: bool = False  # a while loop: one more run counts its trips first
 
 
 def recomputed_iterations(loop_trips: dict[tuple[int, int, str], int]) -> int:
@@ -71,8 +72,11 @@ def loop_stats(loops, loop_trips: dict[tuple[int, int, str], int]) -> list[LoopS
         key = (loop.span.line, loop.span.col)
         trips = loop_trips.get((*key, "backward"), 0)
         forward = loop_trips.get((*key, ""), 0)
-        predicted = simulate(pass_schedule(loop.strategy, trips), trips).recomputed_steps
-        out.append(LoopStats(loop.span.line, loop.strategy, trips, max(0, forward - trips), predicted))
+        predicted = None
+        if loop.predictable:
+            predicted = simulate(pass_schedule(loop.strategy, trips), trips).recomputed_steps
+            predicted += trips if loop.counted else 0  # the run that counts a while loop's trips
+        out.append(LoopStats(loop.span.line, loop.strategy, trips, max(0, forward - trips), predicted, loop.counted))
     return out
 
 

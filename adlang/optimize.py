@@ -161,10 +161,11 @@ def _suggest(name: str, candidates: tuple[str, ...]) -> str:
 
 def optimize(program: ir.Program, fn_name: str, args: dict[str, Any], wrt: list[str], *, method: str = "gd",
              steps: int | None = None, lr: float | None = None, tol: float = DEFAULT_TOL, mode: str = "reverse",
-             on_step: OnStep | None = None) -> OptimizeResult:
+             on_step: OnStep | None = None, checkpoint: str = "none") -> OptimizeResult:
     """Minimizes `fn_name` over the `wrt` parameters from the values in `args` (every parameter given).
 
-    `on_step(step, loss)` is called for the start (step 0) and after every step.
+    `on_step(step, loss)` is called for the start (step 0) and after every step; `checkpoint` is
+    the reverse pass's checkpointing strategy, as for `run --grad`.
     """
     fn = program.function(fn_name)
     if fn is None:
@@ -182,7 +183,7 @@ def optimize(program: ir.Program, fn_name: str, args: dict[str, Any], wrt: list[
     if not (math.isfinite(tol) and tol >= 0):
         raise UsageError(f"tol must be a number >= 0, not {tol!r}")
     layout = _Layout(fn, wrt, args, method)
-    search = _Search(program, fn, args, layout, method, mode, lr, on_step)
+    search = _Search(program, fn, args, layout, method, mode, lr, on_step, checkpoint)
     return search.run(steps, float(tol))
 
 
@@ -241,7 +242,7 @@ class _Layout:
 
 class _Search:
     def __init__(self, program: ir.Program, fn: ir.Function, args: dict[str, Any], layout: _Layout, method: str,
-                 mode: str, lr: float, on_step: OnStep | None):
+                 mode: str, lr: float, on_step: OnStep | None, checkpoint: str = "none"):
         from adlang.derivatives import derivative_program
 
         self.program = program
@@ -253,9 +254,10 @@ class _Search:
         self.on_step = on_step
         if method == "newton":
             self.derived, self.entry = derivative_program(program, fn.name, layout.names,
-                                                          mode=f"forward-over-{mode}", order=2)
+                                                          mode=f"forward-over-{mode}", order=2, checkpoint=checkpoint)
         else:
-            self.derived, self.entry = derivative_program(program, fn.name, layout.names, mode=mode, order=1)
+            self.derived, self.entry = derivative_program(program, fn.name, layout.names, mode=mode, order=1,
+                                                          checkpoint=checkpoint)
 
     # one run of the derivative program
 

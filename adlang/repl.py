@@ -54,12 +54,12 @@ an expression to evaluate it, `let x = EXPR` to keep a value in the session.
   :load FILE               the functions of FILE (replacing the session's)
   :reload                  FILE again; functions typed since are kept
   :list                    functions and session variables
-  :run F x=2 y=3 [--grad x,y] [--mode M] [--order 2] [--trace] [--json]
+  :run F x=2 y=3 [--grad x,y] [--mode M] [--order 2] [--checkpoint S] [--trace] [--json]
                            as `adlang run` (the same arguments and output)
   :ir [F]                  the typed IR
-  :diff F wrt x,y [forward|reverse|A-over-B] [order 2] [raw]
+  :diff F wrt x,y [forward|reverse|A-over-B] [order 2] [checkpoint S] [raw]
                            the derivative program (raw: not simplified)
-  :step F x=2 y=3 [wrt x,y] [mode] [order 2] [raw]
+  :step F x=2 y=3 [wrt x,y] [mode] [order 2] [checkpoint S] [raw]
                            step through F's derivative program (reverse mode
                            by default), or F itself without wrt
   :help                    this list
@@ -168,7 +168,7 @@ class Repl:
         fn = cli.pick_function(program, fn_name or ns.fn, self.session_name)
         wrt = cli.parse_wrt(ns.grad, fn, "--grad") if ns.grad is not None else None
         args = bind_arguments(fn, ns.args)
-        report = cli._compute(program, fn, args, wrt, mode, order, ns.trace, max_steps)
+        report = cli._compute(program, fn, args, wrt, mode, order, ns.trace, max_steps, ns.engine, ns.checkpoint)
         if ns.json:
             print(dump_json(run_object(report)))
         else:
@@ -186,21 +186,23 @@ class Repl:
     def cmd_diff(self, words: list[str]) -> None:
         from adlang.derivatives import diff_source
 
-        fn, wrt, mode, order, raw, rest = self._derivative_words(words, need_wrt=True)
+        fn, wrt, mode, order, raw, checkpoint, rest = self._derivative_words(words, need_wrt=True)
         if rest:
             raise UsageError(f":diff does not take '{rest[0]}' (see :help)")
-        self.code(diff_source(self.session.program, fn.name, wrt, mode, order, simplify=not raw))
+        self.code(diff_source(self.session.program, fn.name, wrt, mode, order, simplify=not raw,
+                              checkpoint=checkpoint))
 
     def cmd_step(self, words: list[str]) -> None:
         from adlang.derivatives import derivative_program
 
-        fn, wrt, mode, order, raw, rest = self._derivative_words(words, need_wrt=False)
+        fn, wrt, mode, order, raw, checkpoint, rest = self._derivative_words(words, need_wrt=False)
         args = bind_arguments(fn, rest)
         original = self.session.program
         if wrt is None:
             program, entry, shown = original, fn.name, None
         else:
-            program, entry = derivative_program(original, fn.name, wrt, mode, order, simplify=not raw)
+            program, entry = derivative_program(original, fn.name, wrt, mode, order, simplify=not raw,
+                                                checkpoint=checkpoint)
             shown = mode
         self.stepper = Stepper.start(program, entry, args, original, shown)
         what = f"{entry} ({mode} mode)" if wrt is not None else entry
@@ -280,10 +282,11 @@ class Repl:
         return None, words
 
     def _derivative_words(self, words: list[str], need_wrt: bool):
-        """F, then `wrt x,y`, a mode, `order N` and `raw` in any order; what is left (the arguments)."""
+        """F, then `wrt x,y`, a mode, `order N`, `checkpoint S` and `raw` in any order; what is left (the arguments)."""
         fn_name, words = self._function_word(words)
         fn = cli.pick_function(self.session.program, fn_name, self.session_name)
         wrt_text = mode = order = None
+        checkpoint = "none"
         raw = False
         rest: list[str] = []
         items = iter(words)
@@ -298,16 +301,18 @@ class Repl:
                 raw = True
             elif word == "--mode":
                 mode = next(items, "")
+            elif word in ("checkpoint", "--checkpoint"):
+                checkpoint = next(items, "")
             else:
                 rest.append(word)
         if wrt_text is None:
             if need_wrt:
                 raise UsageError("name the parameters to differentiate by: wrt x,y")
-            if mode is not None or order is not None:
-                raise UsageError("a mode or order needs wrt x,y (the parameters to differentiate by)")
-            return fn, None, None, 1, raw, rest
+            if mode is not None or order is not None or checkpoint != "none":
+                raise UsageError("a mode, order or checkpoint needs wrt x,y (the parameters to differentiate by)")
+            return fn, None, None, 1, raw, checkpoint, rest
         mode, level = cli.derivative_mode(mode, order, True)
-        return fn, cli.parse_wrt(wrt_text, fn, "wrt"), mode, level, raw, rest
+        return fn, cli.parse_wrt(wrt_text, fn, "wrt"), mode, level, raw, checkpoint, rest
 
     def say(self, text: str) -> None:
         self.console.print(Text(text), soft_wrap=True)

@@ -164,8 +164,8 @@ def run_object(report: RunReport) -> dict[str, Any]:
         obj["stats"]["recomputed"] = int(report.recomputed)
     if report.loops:
         obj["stats"]["checkpoint"] = [
-            {"line": loop.line, "strategy": loop.strategy, "trips": loop.trips, "recomputed": loop.recomputed,
-             "predicted": loop.predicted}
+            {"line": loop.line, "loop": "while" if loop.counted else "for", "strategy": loop.strategy,
+             "trips": loop.trips, "recomputed": loop.recomputed, "predicted": loop.predicted}
             for loop in report.loops
         ]
     return obj
@@ -250,13 +250,18 @@ def print_run(console: Console, report: RunReport) -> None:
 def loop_line(loop: Any) -> str:
     """One checkpointed loop: what it recomputed against what its schedule predicts."""
     text = (f"checkpoint {loop.strategy}, loop on line {loop.line}: {loop.trips} trips, "
-            f"{loop.recomputed} iterations run again; predicted {loop.predicted}")
+            f"{loop.recomputed} iterations run again")
+    if loop.predicted is None:
+        return text + " (in a called function or inside a loop: no single schedule to predict)"
+    text += f"; predicted {loop.predicted}"
     if loop.strategy.startswith("revolve") and loop.trips:
         advances = loop.predicted - loop.trips
         text += (f" = {advances} advances (r*l - C(s+r, s+1), Griewank and Walther) "
                  f"+ {loop.trips} taped re-runs, one per reversed iteration")
     elif loop.strategy != "none" and loop.trips:
         text += " (every segment run again, taped, before it is reversed)"
+    if loop.counted and loop.trips:
+        text += f"; a while loop: {loop.trips} of them counted its trips first"
     return text
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from adlang.errors import Span
 from adlang.ir import nodes as ir
 from adlang.ir.primitives import Emitter
@@ -86,9 +88,9 @@ def rename_stmt(s: ir.Stmt, mapping: dict[str, str]) -> ir.Stmt:
     if isinstance(s, ir.If):
         return ir.If(r(s.cond), rename_body(s.then, mapping), rename_body(s.orelse, mapping), s.span)
     if isinstance(s, ir.For):
-        return ir.For(r(s.var), r(s.start), r(s.stop), rename_body(s.body, mapping), s.span)
+        return replace(s, var=r(s.var), start=r(s.start), stop=r(s.stop), body=rename_body(s.body, mapping))
     if isinstance(s, ir.While):
-        return ir.While(r(s.cond), rename_body(s.body, mapping), s.span)
+        return replace(s, cond=r(s.cond), body=rename_body(s.body, mapping))
     if isinstance(s, ir.Return):
         return ir.Return(tuple(r(a) for a in s.values), s.span)
     raise TypeError(s)

@@ -42,10 +42,17 @@ def parse_strategy(text: str) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class CheckpointedLoop:
-    """A loop the pass rewrote: where it is (its iterations are counted there) and how."""
+    """A loop the pass rewrote: where it is (its iterations are counted there) and how.
+
+    `predictable`: it runs once per run (in the differentiated function, not inside
+    another loop), so its schedule predicts its recomputation; `counted`: a while
+    loop, run once more first to count its trips.
+    """
 
     span: Span
     strategy: str
+    predictable: bool = True
+    counted: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,43 +65,99 @@ class Checkpointed:
 
 
 def checkpoint_loops(program: ir.Program, fn_name: str, strategy: str, fn_names: Namer) -> Checkpointed:
-    """The program with fn's top-level for loops checkpointed; the functions they call are added before fn."""
-    kind, k = parse_strategy(strategy)
-    if kind == "none":
-        return Checkpointed(program)
-    fn = program.function(fn_name)
-    names = Namer(ir.names_in(fn))
-    added: list[ir.Function] = []
-    custom: dict[str, CustomVjp] = {}
-    loops: list[CheckpointedLoop] = []
-    body: list[ir.Stmt] = []
-    for s in fn.body:
-        if not (isinstance(s, ir.For) and _can_checkpoint(s)):
-            body.append(s)
-            continue
-        loops.append(CheckpointedLoop(s.span, strategy))
-        if kind == "revolve":
-            loop_fn = _segment_function(fn, s, fn_names, "loop")
-            custom[loop_fn.name] = revolve_vjp(k)
-            body.extend(_loop_call(s, loop_fn, names))
-        else:
-            loop_fn = _segment_function(fn, s, fn_names, "segment")
-            body.extend(_segment_loop(s, loop_fn, kind, k, names))
-        added.append(loop_fn)
-    if not added:
-        return Checkpointed(program)
-    rewritten = ir.Function(fn.name, fn.params, fn.ret, tuple(body), fn.span)
-    functions = []
+    """The program with loops checkpointed for reverse mode.
+
+    `strategy` applies to the outermost loops of fn and of every function it calls; a
+    `# checkpoint: S` comment on a loop's header overrides it for that loop (nested loops
+    included). The functions a loop becomes are added before the function it was in.
+    """
+    parse_strategy(strategy)
+    table = {f.name: f for f in program.functions}
+    reachable = set(ir.callees_first(table, fn_name))
+    rewriter = _Rewriter(fn_names, fn_name)
+    functions: list[ir.Function] = []
     for f in program.functions:
-        if f.name == fn_name:
-            functions.extend(added)
+        if f.name in reachable:
+            rewritten = rewriter.function(f, strategy)
+            functions.extend(rewriter.added)
+            rewriter.added = []
             functions.append(rewritten)
         else:
             functions.append(f)
-    return Checkpointed(ir.Program(tuple(functions)), custom, tuple(loops))
+    if not rewriter.loops:
+        return Checkpointed(program)
+    return Checkpointed(ir.Program(tuple(functions)), rewriter.custom, tuple(rewriter.loops))
 
 
-def _can_checkpoint(loop: ir.For) -> bool:
+class _Rewriter:
+    def __init__(self, fn_names: Namer, entry: str):
+        self.fn_names = fn_names
+        self.entry = entry
+        self.added: list[ir.Function] = []
+        self.custom: dict[str, CustomVjp] = {}
+        self.loops: list[CheckpointedLoop] = []
+
+    def function(self, fn: ir.Function, strategy: str) -> ir.Function:
+        self.fn = fn
+        self.names = Namer(ir.names_in(fn))
+        body = self.block(fn.body, strategy, in_loop=False)
+        return ir.Function(fn.name, fn.params, fn.ret, body, fn.span)
+
+    def block(self, stmts: tuple[ir.Stmt, ...], strategy: str, in_loop: bool) -> tuple[ir.Stmt, ...]:
+        """`strategy` is the flag's for the outermost loops, "none" inside a loop."""
+        out: list[ir.Stmt] = []
+        for s in stmts:
+            if isinstance(s, (ir.For, ir.While)):
+                out.extend(self.loop(s, s.checkpoint or ("none" if in_loop else strategy), in_loop))
+            elif isinstance(s, ir.If):
+                out.append(replace(s, then=self.block(s.then, strategy, in_loop),
+                                   orelse=self.block(s.orelse, strategy, in_loop)))
+            else:
+                out.append(s)
+        return tuple(out)
+
+    def loop(self, loop: ir.For | ir.While, strategy: str, in_loop: bool) -> list[ir.Stmt]:
+        """The loop (its inner loops rewritten first) as calls of functions that run its iterations."""
+        loop = replace(loop, body=self.block(loop.body, "none", True), checkpoint=None)
+        kind, k = parse_strategy(strategy)
+        if kind == "none" or not _can_checkpoint(loop):
+            return [loop]
+        out: list[ir.Stmt] = []
+        counted = isinstance(loop, ir.While)
+        if counted:
+            loop = self.counted_for(loop, out)
+        self.loops.append(CheckpointedLoop(loop.span, strategy, self.fn.name == self.entry and not in_loop, counted))
+        if kind == "revolve":
+            loop_fn = _segment_function(self.fn, loop, self.fn_names, "loop")
+            self.custom[loop_fn.name] = revolve_vjp(k)
+            out.extend(_loop_call(loop, loop_fn, self.names))
+        else:
+            loop_fn = _segment_function(self.fn, loop, self.fn_names, "segment")
+            out.extend(_segment_loop(loop, loop_fn, kind, k, self.names))
+        self.added.append(loop_fn)
+        return out
+
+    def counted_for(self, loop: ir.While, out: list[ir.Stmt]) -> ir.For:
+        """A while loop's trips are known once it has run: count them with a run of a function that
+        only counts, then run the body that many times as a for loop (its condition, still updated,
+        is not read)."""
+        carried = _carried(loop)
+        inputs = _inputs(loop, carried)
+        local = Namer({v.name for v in carried + inputs} | _declared_inside(loop))
+        count = ir.Var(local.name("trips"), INT)
+        span = loop.span
+        body = (ir.Let((count,), ir.Const(0, INT), span),
+                ir.While(loop.cond, loop.body + (ir.Assign(count, ir.Prim("add", (count, ir.Const(1, INT))), span),),
+                         span),
+                ir.Return((count,), span))
+        counter = ir.Function(self.fn_names.name(f"{self.fn.name}_trips"), tuple(inputs + carried), INT, body, span)
+        self.added.append(counter)
+        trips = ir.Var(self.names.name("trips"), INT)
+        out.append(ir.Let((trips,), ir.CallFn(counter.name, tuple(inputs + carried)), span))
+        return ir.For(ir.Var(self.names.name("trip"), INT), ir.Const(0, INT), trips, loop.body, span)
+
+
+def _can_checkpoint(loop: ir.For | ir.While) -> bool:
     """A loop whose iterations carry state; a loop that uses the tape itself is left alone."""
     for s in ir.walk(loop.body):
         if isinstance(s, ir.Push) or isinstance(getattr(s, "expr", None), ir.Pop):
@@ -102,15 +165,15 @@ def _can_checkpoint(loop: ir.For) -> bool:
     return bool(_carried(loop))
 
 
-def _declared_inside(loop: ir.For) -> set[str]:
-    inside = {loop.var.name}
+def _declared_inside(loop: ir.For | ir.While) -> set[str]:
+    inside = {loop.var.name} if isinstance(loop, ir.For) else set()
     for s in ir.walk(loop.body):
         if isinstance(s, (ir.Let, ir.For)):
             inside.update(v.name for v in ir.defined_vars(s))
     return inside
 
 
-def _carried(loop: ir.For) -> list[ir.Var]:
+def _carried(loop: ir.For | ir.While) -> list[ir.Var]:
     """Variables of the enclosing function that the body updates, in order of first update."""
     inside = _declared_inside(loop)
     out: dict[str, ir.Var] = {}
@@ -120,7 +183,7 @@ def _carried(loop: ir.For) -> list[ir.Var]:
     return list(out.values())
 
 
-def _inputs(loop: ir.For, carried: list[ir.Var]) -> list[ir.Var]:
+def _inputs(loop: ir.For | ir.While, carried: list[ir.Var]) -> list[ir.Var]:
     """Variables of the enclosing function that the body only reads, in order of first use."""
     skip = _declared_inside(loop) | {v.name for v in carried}
     out: dict[str, ir.Var] = {}

@@ -11,6 +11,8 @@ element. A call becomes a call of the callee's JVP, generated once.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from adlang.errors import Span
 from adlang.ir import nodes as ir
 from adlang.ir.activity import varied_names
@@ -120,9 +122,9 @@ class FunctionJvp:
         if isinstance(s, ir.If):
             out.append(ir.If(s.cond, tuple(self.block(s.then)), tuple(self.block(s.orelse)), s.span))
         elif isinstance(s, ir.For):
-            out.append(ir.For(s.var, s.start, s.stop, tuple(self.block(s.body)), s.span))
+            out.append(replace(s, body=tuple(self.block(s.body))))
         elif isinstance(s, ir.While):
-            out.append(ir.While(s.cond, tuple(self.block(s.body)), s.span))
+            out.append(replace(s, body=tuple(self.block(s.body))))
         elif isinstance(s, ir.Push):
             out.append(s)
             if differentiable(s.value):

@@ -11,7 +11,7 @@ computes the same values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from adlang.ir import nodes as ir
 from adlang.ir.builder import Namer, dummy_value, rename_atom, rename_expr, rename_stmt
@@ -93,7 +93,7 @@ class Hoister:
                 inner[s.var.name] = var.name
             self.reserved.add(var.name)
             body = self.block(s.body, inner, declarations, depth + 1, True)
-            return pre + [ir.For(var, start, stop, body, s.span)]
+            return pre + [replace(s, var=var, start=start, stop=stop, body=body)]
         if isinstance(s, ir.While):
             counter = ir.Var(self.names.name("trips"), INT)
             start = ir.Let((counter,), ir.Const(0, INT), s.span)

@@ -419,13 +419,13 @@ class FunctionLowering:
             self.loop_vars.discard(stmt.var.id)
             self.blocks.pop()
             self.scopes.pop()
-        self.emit(ir.For(var, start, stop, body, stmt.span))
+        self.emit(ir.For(var, start, stop, body, stmt.span, stmt.checkpoint))
 
     def stmt_While(self, stmt: ast.While) -> None:
         if isinstance(stmt.cond, (ast.Name, ast.Bool)):
             cond = self.bool_atom(stmt.cond, "a while condition")
             body = self.block(stmt.body)
-            self.emit(ir.While(cond, body, stmt.span))
+            self.emit(ir.While(cond, body, stmt.span, stmt.checkpoint))
             return
         flag = self.bool_atom(stmt.cond, "a while condition")
         self.scopes.append({})
@@ -439,7 +439,7 @@ class FunctionLowering:
         finally:
             self.blocks.pop()
             self.scopes.pop()
-        self.emit(ir.While(flag, body, stmt.span))
+        self.emit(ir.While(flag, body, stmt.span, stmt.checkpoint))
 
     def stmt_If(self, stmt: ast.If) -> None:
         self.emit(self.if_chain(stmt.branches, stmt.orelse, stmt.span))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from adlang.errors import Span
 from adlang.ir.types import Type
@@ -130,13 +130,18 @@ class If:
 
 @dataclass(frozen=True)
 class For:
-    """`for var in start..stop:` over ints, half-open; start and stop are evaluated once."""
+    """`for var in start..stop:` over ints, half-open; start and stop are evaluated once.
+
+    `checkpoint` is the strategy of a `# checkpoint: S` comment on the header
+    line, for reverse mode (ir/checkpoint.py); the printer writes it back.
+    """
 
     var: Var
     start: Atom
     stop: Atom
     body: tuple[Stmt, ...]
     span: Span = field(default=NO_SPAN, compare=False)
+    checkpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,7 @@ class While:
     cond: Atom
     body: tuple[Stmt, ...]
     span: Span = field(default=NO_SPAN, compare=False)
+    checkpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,9 +213,9 @@ def map_blocks(stmt: Stmt, fn) -> Stmt:
     if isinstance(stmt, If):
         return If(stmt.cond, fn(stmt.then), fn(stmt.orelse), stmt.span)
     if isinstance(stmt, For):
-        return For(stmt.var, stmt.start, stmt.stop, fn(stmt.body), stmt.span)
+        return replace(stmt, body=fn(stmt.body))
     if isinstance(stmt, While):
-        return While(stmt.cond, fn(stmt.body), stmt.span)
+        return replace(stmt, body=fn(stmt.body))
     return stmt
 
 

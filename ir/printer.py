@@ -140,10 +140,10 @@ def _statement(stmt: ir.Stmt, depth: int, types: bool, lines: list[str], returns
         tape = f", {stmt.tape}" if stmt.tape else ""
         lines.append(f"{pad}push({atom(stmt.value)}{tape})")
     elif isinstance(stmt, ir.For):
-        lines.append(f"{pad}for {stmt.var.name} in {atom(stmt.start)}..{atom(stmt.stop)}:")
+        lines.append(f"{pad}for {stmt.var.name} in {atom(stmt.start)}..{atom(stmt.stop)}:{_pragma(stmt)}")
         _block(stmt.body, depth + 1, types, lines, returns)
     elif isinstance(stmt, ir.While):
-        lines.append(f"{pad}while {atom(stmt.cond)}:")
+        lines.append(f"{pad}while {atom(stmt.cond)}:{_pragma(stmt)}")
         _block(stmt.body, depth + 1, types, lines, returns)
     elif isinstance(stmt, ir.If):
         _if(stmt, depth, types, lines, "if", returns)
@@ -163,3 +163,8 @@ def _if(stmt: ir.If, depth: int, types: bool, lines: list[str], keyword: str, re
     elif orelse:
         lines.append(f"{pad}else:")
         _block(orelse, depth + 1, types, lines, returns)
+
+
+def _pragma(loop: ir.For | ir.While) -> str:
+    """A loop's checkpoint annotation, written as the comment it was read from."""
+    return f"  # checkpoint: {loop.checkpoint}" if loop.checkpoint else ""

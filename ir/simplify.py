@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import replace
 
 from adlang.ir import nodes as ir
 from adlang.ir.builder import Namer, without_empty_blocks
@@ -165,9 +166,9 @@ def _substitute_stmt(s, resolve, dropped):
         return ir.If(resolve(s.cond), _substitute(s.then, resolve, dropped),
                      _substitute(s.orelse, resolve, dropped), s.span)
     if isinstance(s, ir.For):
-        return ir.For(s.var, resolve(s.start), resolve(s.stop), _substitute(s.body, resolve, dropped), s.span)
+        return replace(s, start=resolve(s.start), stop=resolve(s.stop), body=_substitute(s.body, resolve, dropped))
     if isinstance(s, ir.While):
-        return ir.While(resolve(s.cond), _substitute(s.body, resolve, dropped), s.span)
+        return replace(s, cond=resolve(s.cond), body=_substitute(s.body, resolve, dropped))
     return s
 
 

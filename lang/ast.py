@@ -137,6 +137,7 @@ class For:
     stop: Expr
     body: tuple[Stmt, ...]
     span: Span = field(default=Span(0, 0), compare=False)
+    checkpoint: str | None = None  # from a `# checkpoint: S` comment on the header line
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ class While:
     cond: Expr
     body: tuple[Stmt, ...]
     span: Span = field(default=Span(0, 0), compare=False)
+    checkpoint: str | None = None
 
 
 @dataclass(frozen=True)

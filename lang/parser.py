@@ -10,6 +10,7 @@ points at the place a person would look at: the end of the line for a missing
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import NamedTuple
@@ -150,9 +151,42 @@ def _header(meta, block: _Block) -> Span:
     return Span(meta.line, meta.column, block.colon.line, block.colon.col)
 
 
+_PRAGMA = re.compile(r"#\s*checkpoint\s*:\s*(\S*)")
+_STRATEGY = re.compile(r"none|sqrt|(every|revolve):[1-9][0-9]*")
+
+
+def _checkpoint_comments(source: str) -> dict[int, tuple[str, int]]:
+    """`# checkpoint: S` comments by line: (S, column of the '#'). Only a loop header's is read."""
+    found = {}
+    if "checkpoint" not in source:
+        return found
+    for number, line in enumerate(source.splitlines(), start=1):
+        hash_at = line.find("#")
+        match = _PRAGMA.match(line, hash_at) if hash_at >= 0 else None
+        if match:
+            found[number] = (match.group(1), hash_at + 1)
+    return found
+
+
 @v_args(meta=True)
 class _ToAst(Transformer_NonRecursive):
     """One method per grammar rule; each builds its ast node and nothing more."""
+
+    def __init__(self, pragmas: dict[int, tuple[str, int]] | None = None):
+        super().__init__()
+        self.pragmas = pragmas or {}
+
+    def checkpoint(self, meta) -> str | None:
+        """The strategy of a `# checkpoint: S` comment on a loop's header line, checked."""
+        found = self.pragmas.get(meta.line)
+        if found is None:
+            return None
+        text, col = found
+        if not _STRATEGY.fullmatch(text):
+            raise ParseError(
+                f"unknown checkpoint strategy '{text}' in this comment; write `# checkpoint: S` with S one of "
+                "none, sqrt, every:K or revolve:S (K and S whole numbers >= 1)", _at(meta.line, col))
+        return text
 
     def module(self, meta, children):
         return ast.Module(tuple(children))
@@ -208,11 +242,11 @@ class _ToAst(Transformer_NonRecursive):
 
     def for_stmt(self, meta, children):
         var, start, stop, block = children
-        return ast.For(_name(var), start, stop, block.body, _header(meta, block))
+        return ast.For(_name(var), start, stop, block.body, _header(meta, block), self.checkpoint(meta))
 
     def while_stmt(self, meta, children):
         cond, block = children
-        return ast.While(cond, block.body, _header(meta, block))
+        return ast.While(cond, block.body, _header(meta, block), self.checkpoint(meta))
 
     def if_stmt(self, meta, children):
         cond, block, *elifs, orelse = children
@@ -274,9 +308,6 @@ class _ToAst(Transformer_NonRecursive):
         return ast.Bool(False, _span(meta))
 
 
-_TO_AST = _ToAst()
-
-
 # ---------------------------------------------------------------- the entry point
 
 
@@ -306,7 +337,7 @@ def parse(source: str, filename: str = "<input>") -> ast.Module:
         except LarkError as e:
             raise ParseError(f"cannot parse this: {str(e).splitlines()[0]}", Span(1, 1, 1, 1)) from None
     try:
-        return _TO_AST.transform(tree)
+        return _ToAst(_checkpoint_comments(source)).transform(tree)
     except VisitError as e:
         if isinstance(e.orig_exc, ParseError):
             raise e.orig_exc from None

@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 from strategies import generated, points
 
 from adlang.derivatives import compute, derivative_program, diff_source, loop_stats
-from adlang.errors import UsageError
+from adlang.errors import ParseError, UsageError
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
 from adlang.ir.checkpoint_schedules import binomial_cost, brute_force_cost
+from adlang.ir.printer import print_program
 from adlang.pipeline import compile_source
 
 STRATEGIES = ["every:1", "every:2", "every:3", "every:7", "sqrt", "revolve:1", "revolve:2", "revolve:3", "revolve:5"]
@@ -45,6 +46,9 @@ def test_every_strategy_gives_the_gradient_of_plain_reverse_mode(path, strategy)
     assert close(checked.value, plain.value)
     for w in example.wrt:
         assert close(checked.grad[w], plain.grad[w]), (w, checked.grad[w], plain.grad[w])
+    for loop in checked.loops:
+        if loop.predicted is not None:
+            assert loop.recomputed == loop.predicted, loop
 
 
 def test_the_lecture_loop_is_split_into_segments_that_are_recomputed():
@@ -257,3 +261,111 @@ def _checkpointed_loops(program, strategy):
     from adlang.ir.checkpoint import checkpoint_loops
 
     return checkpoint_loops(program, "f", strategy, Namer(set(program.names))).loops
+
+
+ANNOTATED = """
+    def f(x, y, n: int) -> float:
+        let accum = x
+        for i in 0..n:  # checkpoint: revolve:2
+            accum = accum * y
+        let k = 0
+        while k < n:  # checkpoint: every:3
+            accum = accum + sin(accum) * y
+            k = k + 1
+        for j in 0..n:
+            accum = accum * 0.5 + x
+        return accum
+"""
+
+
+def test_a_loop_comment_overrides_the_flag_and_survives_printing():
+    program = compile_text(ANNOTATED)
+    args = {"x": 0.8, "y": 1.1, "n": 7}
+    plain = compute(program, "f", args, wrt=["x", "y"], mode="forward")
+    for flag in ("none", "sqrt", "revolve:3"):
+        run = compute(program, "f", args, wrt=["x", "y"], mode="reverse", checkpoint=flag)
+        assert close(run.grad["x"], plain.grad["x"], 1e-10) and close(run.grad["y"], plain.grad["y"], 1e-10)
+        strategies = [loop.strategy for loop in run.loops]
+        assert strategies == ["revolve:2", "every:3"] + ([flag] if flag != "none" else [])
+        for loop in run.loops:
+            assert loop.trips == 7 and loop.recomputed == loop.predicted, loop
+    [while_loop] = [loop for loop in run.loops if loop.strategy == "every:3"]
+    assert while_loop.counted and while_loop.predicted == 7 + 7  # counted once, then every segment again
+    printed = print_program(program)
+    assert "for i in 0..n:  # checkpoint: revolve:2" in printed and "while _1:  # checkpoint: every:3" in printed
+    assert compile_source(printed, "<printed>") == program
+
+
+def test_a_loop_comment_with_an_unknown_strategy_is_a_parse_error():
+    with pytest.raises(ParseError, match="unknown checkpoint strategy 'often'") as caught:
+        compile_text("""
+            def f(x) -> float:
+                for i in 0..3:  # checkpoint: often
+                    x = x * 2.0
+                return x
+        """)
+    assert caught.value.span.col == 17 + 4  # the '#' (compile_text strips the common indentation)
+
+
+def test_comments_elsewhere_that_mention_checkpoint_are_comments():
+    program = compile_text("""
+        # checkpoint: this is prose, not an annotation
+        def f(x) -> float:
+            let y = x  # checkpoint: sqrt
+            return y
+    """)
+    assert run_function(program, "f", {"x": 2.0}).value == 2.0
+
+
+@pytest.mark.parametrize("strategy", ["every:2", "sqrt", "revolve:2"])
+def test_nested_loops_and_loops_in_callees(strategy):
+    """The flag reaches the outermost loops of every function called; an inner loop checkpoints by its comment."""
+    program = compile_text("""
+        def inner(x, v: vec) -> float:
+            let s = 0.0
+            for i in 0..len(v):
+                s = s + sin(v[i] * x)
+            return s
+
+        def f(x, y, v: vec) -> float:
+            let a = x
+            for i in 0..4:
+                let b = a
+                for j in 0..5:  # checkpoint: revolve:3
+                    b = b * y + inner(b, v)
+                a = a + b * 0.1
+            return a
+    """)
+    args = {"x": 0.3, "y": 0.9, "v": np.array([0.2, -0.4, 1.1])}
+    forward = compute(program, "f", args, wrt=["x", "y", "v"], mode="forward")
+    plain = compute(program, "f", args, wrt=["x", "y", "v"], mode="reverse")
+    run = compute(program, "f", args, wrt=["x", "y", "v"], mode="reverse", checkpoint=strategy)
+    for w in ("x", "y", "v"):
+        assert close(run.grad[w], plain.grad[w], 1e-11) and close(run.grad[w], forward.grad[w], 1e-9)
+    lines = sorted((loop.line, loop.strategy, loop.predicted is None) for loop in run.loops)
+    assert lines == [(3, strategy, True), (9, strategy, False), (11, "revolve:3", True)]  # (line, how, no prediction)
+    text = diff_source(program, "f", ["x", "y", "v"], "reverse", checkpoint=strategy)
+    reparsed = compile_source(text, "<printed>")
+    entry = [line.split("(")[0][4:] for line in text.splitlines() if line.startswith("def ")][-1]
+    again = run_function(reparsed, entry, args).value
+    assert close(again[1], run.grad["x"], 1e-12)
+
+
+@pytest.mark.parametrize("strategy", ["every:1", "every:3", "sqrt", "revolve:1", "revolve:2"])
+def test_while_loops_count_their_trips_then_checkpoint_them(strategy):
+    program = compile_text("""
+        def f(x, y) -> float:
+            let s = x
+            let k = 0
+            while s < 50.0:
+                s = s * y + 0.1
+                k = k + 1
+            return s
+    """)
+    for x in (0.5, 49.0, 60.0):  # many trips, one, none
+        args = {"x": x, "y": 1.3}
+        plain = compute(program, "f", args, wrt=["x", "y"], mode="reverse")
+        run = compute(program, "f", args, wrt=["x", "y"], mode="reverse", checkpoint=strategy)
+        assert close(run.grad["x"], plain.grad["x"]) and close(run.grad["y"], plain.grad["y"])
+        [loop] = run.loops
+        assert loop.counted and loop.recomputed == loop.predicted, loop

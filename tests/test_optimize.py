@@ -282,3 +282,14 @@ def test_cli_usage_errors(tmp_path):
     usage(adlang("optimize", LINEFIT, "--fn", "loss", "--wrt", "m,b", "m=0", *DATA), "missing argument 'b'")
     r = adlang(*BASE, "--method", "bfgs", "--json")
     assert r.code == 2 and r.json()["error"]["kind"] == "usage" and r.json()["error"]["line"] is None
+
+
+@pytest.mark.parametrize("checkpoint", ["sqrt", "revolve:3"])
+def test_checkpointing_the_loss_loop_takes_the_same_steps(linefit, checkpoint):
+    """--checkpoint reaches loss's loop (a called function's outermost loop): the same path, step for step."""
+    program, args, best = linefit
+    plain = optimize(program, "loss", args, ["m", "b"], method="gd", steps=30, lr=0.05)
+    checked = optimize(program, "loss", args, ["m", "b"], method="gd", steps=30, lr=0.05, checkpoint=checkpoint)
+    assert checked.history == pytest.approx(plain.history, rel=1e-12)
+    newton = optimize(program, "loss", args, ["m", "b"], method="newton", checkpoint=checkpoint)
+    assert fitted(newton) == pytest.approx(best, abs=1e-8)

@@ -157,3 +157,12 @@ def test_a_step_command_word_starting_an_expression_is_an_expression():
     out = repl(":step foo x=2 y=3 wrt x,y\nlet q = 3.0\nq * 2\nn\nq\n:quit\n", FOO).stdout
     assert "6.0" in out
     assert out.index("6.0") < out.index("a = 7.0", out.index("6.0")) < out.index("stopped stepping")
+
+
+def test_stepping_and_diff_with_checkpointing():
+    out = repl(":step foo x=1.5 y=1.1 wrt x,y checkpoint revolve:2\ncontinue\nquit\n"
+               ":diff foo wrt x,y checkpoint every:2\n:run foo x=1.5 y=1.1 --grad x,y --checkpoint revolve:2\n",
+               LOOP).stdout
+    assert "end of the run: foo_reverse returned (3.536921536500002, 2.357947691000002, 28.93844893500002)" in out
+    assert cli("diff", LOOP, "--wrt", "x,y", "--checkpoint", "every:2") in out
+    assert cli("run", LOOP, "x=1.5", "y=1.1", "--grad", "x,y", "--checkpoint", "revolve:2") in out
