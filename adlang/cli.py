@@ -27,6 +27,7 @@ from adlang.report import (
     dump_json,
     error_object,
     format_error,
+    format_warning,
     internal_error_object,
     internal_line,
     make_console,
@@ -35,6 +36,7 @@ from adlang.report import (
 )
 
 DEFAULT_MAX_STEPS = 100_000_000
+DEFAULT_MAX_TAPE = 50_000_000  # the interpreter's default (interp/interpreter.py), said here without importing it
 FIRST_ORDER_MODES = ("forward", "reverse")
 SECOND_ORDER_MODES = ("forward-over-reverse", "reverse-over-reverse", "forward-over-forward", "reverse-over-forward")
 COMMANDS = ("run", "ir", "diff", "check", "optimize", "repl")
@@ -131,6 +133,8 @@ def _run_parser(sub: Any) -> _Parser:
     _add_mode_and_order(p)
     p.add_argument("--trace", action="store_true", help="show every binding as it executes (always the interpreter)")
     p.add_argument("--max-steps", metavar="N", help=f"stop after N statements (default {DEFAULT_MAX_STEPS:,})")
+    p.add_argument("--max-tape", metavar="N",
+                   help=f"stop when the tapes would hold more than N values (default {DEFAULT_MAX_TAPE:,})")
     p.add_argument(
         "--engine",
         choices=("interp", "compiled"),
@@ -261,16 +265,31 @@ def _dispatch(argv: list[str], ctx: _Context) -> int:
 def _cmd_run(ns: argparse.Namespace, ctx: _Context) -> int:
     mode, order = derivative_mode(ns.mode, ns.order, ns.grad is not None)
     max_steps = parse_max_steps(ns.max_steps)
+    max_tape = parse_max_tape(ns.max_tape)
     program = _load(ctx, ns.file)
     fn = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.grad, fn, "--grad") if ns.grad is not None else None
     args = bind_arguments(fn, ns.args)
-    report = _compute(program, fn, args, wrt, mode, order, ns.trace, max_steps, ns.engine, ns.checkpoint)
+    report = _compute(program, fn, args, wrt, mode, order, ns.trace, max_steps, ns.engine, ns.checkpoint, max_tape)
+    _warn_overflow(ctx, report, lambda: _compute(program, fn, args, wrt, mode, order, True, max_steps, "interp",
+                                                 ns.checkpoint, max_tape))
     if ctx.json:
         print(dump_json(run_object(report)))
     else:
         print_run(make_console(), report)
     return 0
+
+
+def _warn_overflow(ctx: _Context, report: RunReport, traced: Any) -> None:
+    """A warning on stderr naming the line where an inf in the results first appeared."""
+    from adlang import overflow
+
+    if not overflow.has_infinity((report.value, report.grad, report.hessian)):
+        return
+    trace = report.trace if report.trace is not None else traced().trace
+    entry = overflow.first_infinity(trace or [])
+    if entry is not None:
+        print(format_warning(overflow.warning_text(entry), entry.span, ctx.filename, ctx.source), file=sys.stderr)
 
 
 def _compute(
@@ -284,23 +303,24 @@ def _compute(
     max_steps: int,
     engine: str = "interp",
     checkpoint: str = "none",
+    max_tape: int = DEFAULT_MAX_TAPE,
 ) -> RunReport:
     """A plain run (the interpreter, or the compiled engine unless tracing), or a run with derivatives."""
     if wrt is None:
         if engine == "compiled" and not trace:
             from adlang.interp.compiled import run_compiled
 
-            result = run_compiled(program, fn.name, args, max_steps=max_steps)
+            result = run_compiled(program, fn.name, args, max_steps=max_steps, max_tape=max_tape)
         else:
             from adlang.interp.interpreter import run_function
 
-            result = run_function(program, fn.name, args, trace=trace, max_steps=max_steps)
+            result = run_function(program, fn.name, args, trace=trace, max_steps=max_steps, max_tape=max_tape)
         grad = hessian = None
     else:
         derivatives = _optional_module("adlang.derivatives", "derivatives are")
         result = derivatives.compute(
             program, fn.name, args, wrt=wrt, mode=mode, order=order, trace=trace, max_steps=max_steps, engine=engine,
-            checkpoint=checkpoint,
+            checkpoint=checkpoint, max_tape=max_tape,
         )
         grad = result.grad
         hessian = result.hessian if order == 2 else None
@@ -478,6 +498,14 @@ def parse_order(text: str | None) -> int:
     if text.strip() not in ("1", "2"):
         raise UsageError(f"--order must be 1 or 2, not '{text}'")
     return int(text)
+
+
+def parse_max_tape(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_MAX_TAPE
+    if not _WHOLE_NUMBER.fullmatch(text.strip()):
+        raise UsageError(f"--max-tape needs a whole number of values, not '{text}'")
+    return int(text.strip().replace("_", ""))
 
 
 def parse_max_steps(text: str | None) -> int:

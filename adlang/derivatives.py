@@ -16,7 +16,7 @@ import numpy as np
 from rich.table import Table
 
 from adlang.errors import UsageError
-from adlang.interp.interpreter import run_function
+from adlang.interp.interpreter import DEFAULT_MAX_TAPE, run_function
 from adlang.ir import nodes as ir
 from adlang.ir.builder import Namer, rename_calls
 from adlang.ir.checkpoint import checkpoint_loops, parse_strategy
@@ -211,15 +211,15 @@ def _reachable(program: ir.Program, generated: list[ir.Function], entry: ir.Func
 
 def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mode: str = "reverse",
             order: int = 1, trace: bool = False, max_steps: int = 100_000_000,
-            engine: str = "interp", checkpoint: str = "none") -> DerivativeRun:
+            engine: str = "interp", checkpoint: str = "none", max_tape: int = DEFAULT_MAX_TAPE) -> DerivativeRun:
     """Build the derivative program and run it: `engine="compiled"` runs it compiled unless `trace` asks for one."""
     derived, entry, loops = _derive(program, fn_name, wrt, mode, order, True, checkpoint)
     if engine == "compiled" and not trace:
         from adlang.interp.compiled import run_compiled
 
-        result = run_compiled(derived, entry, args, max_steps=max_steps)
+        result = run_compiled(derived, entry, args, max_steps=max_steps, max_tape=max_tape)
     else:
-        result = run_function(derived, entry, args, trace=trace, max_steps=max_steps)
+        result = run_function(derived, entry, args, trace=trace, max_steps=max_steps, max_tape=max_tape)
     outputs = result.value
     n = len(wrt)
     grad = {w: outputs[1 + i] for i, w in enumerate(wrt)}

@@ -38,6 +38,16 @@ def format_error(err: AdlangError, filename: str | None, source: str | None) -> 
     return f"{head}\n{text}\n{caret_line(text, span)}"
 
 
+def format_warning(message: str, span: Span | None, filename: str | None, source: str | None) -> str:
+    """`FILE:LINE:COL: warning: MESSAGE`, the source line and a caret, as an error is shown."""
+    span = _place(span)
+    if span is None:
+        return f"{filename or 'adlang'}: warning: {message}"
+    head = f"{filename}:{span.line}:{span.col}: warning: {message}"
+    text = source_line(source, span.line)
+    return head if text is None else f"{head}\n{text}\n{caret_line(text, span)}"
+
+
 def usage_line(message: str) -> str:
     return f"adlang: usage error: {message}"
 

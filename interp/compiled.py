@@ -38,7 +38,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adlang.errors import DomainError, RuntimeFault, Span
-from adlang.interp.interpreter import DEFAULT_MAX_STEPS, RunResult, check_length, loop_key, tape_size
+from adlang.interp.interpreter import (
+    DEFAULT_MAX_STEPS,
+    DEFAULT_MAX_TAPE,
+    RunResult,
+    check_length,
+    loop_key,
+    tape_limit,
+    tape_size,
+)
 from adlang.ir import nodes as ir
 from adlang.ir.grads import expand_grads
 from adlang.ir.primitives import lookup
@@ -54,14 +62,15 @@ PLAIN_BINARY = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": 
 
 
 def run_compiled(
-    program: ir.Program, fn_name: str, args: dict[str, object], *, max_steps: int = DEFAULT_MAX_STEPS
+    program: ir.Program, fn_name: str, args: dict[str, object], *, max_steps: int = DEFAULT_MAX_STEPS,
+    max_tape: int = DEFAULT_MAX_TAPE,
 ) -> RunResult:
     """Run one function of a checked program, as `run_function` does (without a trace)."""
     compiled = compile_program(program)
     if compiled is None:  # nested deeper than Python compiles: the interpreter gives the same results
         from adlang.interp.interpreter import run_function
 
-        return run_function(program, fn_name, args, max_steps=max_steps)
+        return run_function(program, fn_name, args, max_steps=max_steps, max_tape=max_tape)
     fn = compiled.program.function(fn_name)
     if fn is None:
         raise RuntimeFault(f"no function '{fn_name}' in the program")
@@ -70,7 +79,7 @@ def run_compiled(
         check_length(param.type, value, f"argument '{param.name}'", fn.span)
     tapes: dict[int, list] = {}
     trips = [0] * len(compiled.loops)
-    functions, steps, tape_peak = compiled.make(max_steps, tapes, trips)
+    functions, steps, tape_peak = compiled.make(max_steps, tapes, trips, max_tape)
     value = functions[fn_name](*values)
     loop_trips: dict[tuple[int, int, str], int] = {}
     for key, count in zip(compiled.loops, trips):
@@ -121,7 +130,7 @@ def _forget(key: int):
 class Compiled:
     program: ir.Program
     source: str
-    make: object  # make(max_steps, tapes, trips) -> ({function name: callable}, steps(), tape_peak())
+    make: object  # make(max_steps, tapes, trips, max_tape) -> ({function name: callable}, steps(), tape_peak())
     loops: list  # the loop key (line, col, role) counted at each index of `trips`
 
 
@@ -190,7 +199,11 @@ def _runtime(tables: Tables) -> dict:
         prim, span = info
         return RuntimeFault(str(err) if isinstance(err, DomainError) else f"{prim.describe()}: {err}", span)
 
+    def over_tape(max_tape: int, k: int) -> RuntimeFault:
+        return tape_limit(max_tape, tables.stmts[k])
+
     return {
+        "_tape_limit": over_tape,
         "_limit": limit,
         "_over_block": over_block,
         "_over_trip": over_trip,
@@ -231,7 +244,7 @@ class Generator:
             self.tables.lines[len(self.lines)] = place
 
     def module(self) -> Compiled:
-        self.emit(0, "def _make(_max, _tapes, _trips):")
+        self.emit(0, "def _make(_max, _tapes, _trips, _maxtape):")
         self.emit(1, "_steps = 0; _held = 0; _peak = 0")
         tape_line = len(self.lines)
         self.emit(1, "")  # the tapes, once every function is written
@@ -369,7 +382,10 @@ class Generator:
             value = self.atom(stmt.value)
             self.emit(depth, f"{self.tape(stmt.tape)}.append({value})")
             self.emit(depth, f"_held += {self.size(stmt.value, value)}")
-            self.emit(depth, "if _held > _peak: _peak = _held")
+            self.emit(depth, "if _held > _peak:")
+            self.emit(depth + 1, "_peak = _held")
+            k = self.tables.index(self.tables.stmts, stmt)
+            self.emit(depth + 1, f"if _peak > _maxtape: raise _tape_limit(_maxtape, {k})")
         elif isinstance(stmt, ir.If):
             self.emit(depth, f"if {self.atom(stmt.cond)}:")
             self.block(stmt.then, depth + 1)

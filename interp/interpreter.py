@@ -27,6 +27,7 @@ from adlang.ir.printer import atom as atom_text
 from adlang.ir.types import Type
 
 DEFAULT_MAX_STEPS = 100_000_000
+DEFAULT_MAX_TAPE = 50_000_000  # values held on the tapes at once (a vec counts its length): about 2 GB
 
 Env = dict
 Code = Callable[[Env], None]
@@ -77,6 +78,7 @@ class Machine:
     max_steps: int = DEFAULT_MAX_STEPS
     trace: list[TraceEntry] | None = None
     steps: int = 0
+    max_tape: int = DEFAULT_MAX_TAPE
     tapes: dict[int, list] = field(default_factory=dict)
     count: TapeCount = field(default_factory=TapeCount)
     compiled: dict[str, Callable] = field(default_factory=dict)
@@ -112,6 +114,9 @@ class Machine:
             self.compiled[name] = code
         return code
 
+    def tape_limit(self, stmt: ir.Stmt) -> RuntimeFault:
+        return tape_limit(self.max_tape, stmt)
+
     def step_limit(self, stmt: ir.Stmt) -> RuntimeFault:
         return RuntimeFault(
             f"the program ran past the step limit of {self.max_steps:,} statements; "
@@ -128,6 +133,7 @@ def run_function(
     trace: bool = False,
     max_steps: int = DEFAULT_MAX_STEPS,
     events: list[Event] | None = None,
+    max_tape: int = DEFAULT_MAX_TAPE,
 ) -> RunResult:
     """Run one function of a checked program on argument values given by name.
 
@@ -135,7 +141,8 @@ def run_function(
     records into it instead of tracing.
     """
     program = expand_grads(program)
-    machine = Machine(program, max_steps, [] if trace and events is None else None, events=events)
+    machine = Machine(program, max_steps, [] if trace and events is None else None, events=events,
+                      max_tape=max_tape)
     fn = program.function(fn_name)
     if fn is None:
         raise RuntimeFault(f"no function '{fn_name}' in the program")
@@ -476,6 +483,7 @@ class Compiler:
         tape = self.m.tape(stmt.tape)
         count = self.m.count
         nd = np.ndarray
+        m = self.m
 
         def run(env):
             value = get(env)
@@ -483,6 +491,8 @@ class Compiler:
             held = count.held = count.held + (value.size if value.__class__ is nd else 1)
             if held > count.peak:
                 count.peak = held
+                if held > m.max_tape:
+                    raise m.tape_limit(stmt)
 
         if not self.recording:
             return run
@@ -578,6 +588,15 @@ class Compiler:
             m.loops -= 1
 
         return recorded
+
+
+def tape_limit(max_tape: int, stmt: ir.Stmt) -> RuntimeFault:
+    """The error of a push past --max-tape: what fills the tape, and the two ways out."""
+    return RuntimeFault(
+        f"the tapes would hold more than {max_tape:,} values (reverse mode saves what each loop iteration "
+        "overwrites); checkpoint the loop with --checkpoint sqrt or revolve:S, or raise the limit with --max-tape N",
+        stmt.span,
+    )
 
 
 def loop_key(loop: ir.For | ir.While) -> tuple[int, int, str]:
