@@ -345,9 +345,10 @@ class Compiler:
         nd = np.ndarray
 
         def run(env):
-            if not tape:
-                raise RuntimeFault("pop() on an empty tape: every pop needs a push before it", span)
-            value = tape.pop()
+            try:
+                value = tape.pop()
+            except IndexError:
+                raise RuntimeFault("pop() on an empty tape: every pop needs a push before it", span) from None
             count.held -= value.size if value.__class__ is nd else 1
             return value
 
@@ -493,6 +494,17 @@ class Compiler:
                 count.peak = held
                 if held > m.max_tape:
                     raise m.tape_limit(stmt)
+
+        def run_scalar(env):
+            tape.append(get(env))
+            held = count.held = count.held + 1
+            if held > count.peak:
+                count.peak = held
+                if held > m.max_tape:
+                    raise m.tape_limit(stmt)
+
+        if stmt.value.type.kind != "vec":
+            run = run_scalar
 
         if not self.recording:
             return run
