@@ -369,3 +369,19 @@ def test_while_loops_count_their_trips_then_checkpoint_them(strategy):
         assert close(run.grad["x"], plain.grad["x"]) and close(run.grad["y"], plain.grad["y"])
         [loop] = run.loops
         assert loop.counted and loop.recomputed == loop.predicted, loop
+
+
+@pytest.mark.parametrize("strategy", ["every:2", "sqrt", "revolve:1", "revolve:3"])
+@pytest.mark.parametrize("path", LOOP_PROGRAMS, ids=lambda p: p.stem)
+def test_both_engines_agree_bit_for_bit_on_checkpointed_programs(path, strategy):
+    from adlang.interp.compiled import run_compiled
+
+    example = load_example(path)
+    if not example.wrt:
+        pytest.skip("no parameters to differentiate")
+    derived, entry = derivative_program(example.program, example.fn, example.wrt, "reverse", checkpoint=strategy)
+    interp = run_function(derived, entry, example.args)
+    compiled = run_compiled(derived, entry, example.args)
+    assert repr(compiled.value) == repr(interp.value)
+    assert (compiled.steps, compiled.tape_peak, compiled.loop_trips) == (interp.steps, interp.tape_peak,
+                                                                          interp.loop_trips)
