@@ -193,11 +193,14 @@ def _common_subexpressions(body, reassigned, available: dict) -> tuple[ir.Stmt, 
 # ---------------------------------------------------------------- sinking and dead code
 
 
-def _use_counts(body) -> Counter:
+def _use_counts(body, besides_own_updates: bool = False) -> Counter:
+    """How often each variable is read; optionally not counting `v = f(v, ...)` reading v."""
     counts: Counter = Counter()
     for s in ir.walk(body):
+        own = {s.target.name} if besides_own_updates and isinstance(s, ir.Assign) else set()
         for v in ir.used_vars(s):
-            counts[v.name] += 1
+            if v.name not in own:
+                counts[v.name] += 1
     return counts
 
 
@@ -245,8 +248,9 @@ def _removable(s: ir.Stmt) -> bool:
 
 
 def _drop_dead(body, names: Namer) -> tuple[ir.Stmt, ...]:
-    """Remove bindings of variables nobody reads, when they cannot fail."""
-    counts = _use_counts(body)
+    """Remove bindings of variables nobody reads, when they cannot fail. A variable read only by
+    its own updates (a trip counter nobody asks for) is not read."""
+    counts = _use_counts(body, besides_own_updates=True)
     kept_updates = {s.target.name for s in ir.walk(body) if isinstance(s, ir.Assign) and not _removable(s)}
 
     def keep(s) -> bool:
