@@ -41,27 +41,34 @@ class ReverseMode:
         self.program = program
         self.fn_names = fn_names
         self.custom = custom or {}
-        self.generated: dict[str, ir.Function | None] = {}
-        self.order: list[str] = []
+        self.generated: dict[tuple[str, tuple[str, ...]], ir.Function | None] = {}
+        self.order: list[tuple[str, tuple[str, ...]]] = []
         self.helpers: list[ir.Function] = []
         self.tape = max(ir.tapes_in(program.functions)) + 1
 
-    def vjp_name(self, fn_name: str) -> str:
-        if fn_name not in self.generated:
-            self.generated[fn_name] = None
-            fn = self.program.function(fn_name)
+    def vjp(self, fn_name: str, wanted: list[str]) -> tuple[str, list[str]]:
+        """The VJP of fn_name returning the adjoints of the `wanted` parameters (a call site's active
+        arguments), made on first use; and the parameters it returns adjoints of, in order. A custom
+        VJP returns them for every float or vec parameter."""
+        fn = self.program.function(fn_name)
+        if fn_name in self.custom:
+            wanted = [p.name for p in fn.params if differentiable(p)]
+        key = (fn_name, tuple(wanted))
+        if key not in self.generated:
+            self.generated[key] = None
             name = self.fn_names.name(f"{fn_name}_vjp")
             if fn_name in self.custom:
                 built, helpers = self.custom[fn_name](self, fn, name)
                 self.helpers.extend(helpers)
             else:
-                built = self.taped_vjp(fn, name)
-            self.generated[fn_name] = built
-            self.order.append(fn_name)
-        return self.generated[fn_name].name
+                built = FunctionVjp(self, fn, list(wanted), entry=False).build(name)
+            self.generated[key] = built
+            self.order.append(key)
+        return self.generated[key].name, list(wanted)
 
     def taped_vjp(self, fn: ir.Function, name: str) -> ir.Function:
-        """fn's VJP that tapes what fn overwrites: fn's arguments and the output's cotangents in, adjoints out."""
+        """fn's VJP that tapes what fn overwrites: fn's arguments and the output's cotangents in, the adjoints
+        of every float and vec parameter out."""
         active = [p.name for p in fn.params if differentiable(p)]
         return FunctionVjp(self, fn, active, entry=False).build(name)
 
@@ -451,10 +458,13 @@ class FunctionVjp:
         if not live or not any(self.is_active(a) for a, _ in diff_params):
             self.reset_targets(s, targets, backward)
             return forward, backward
-        vjp = self.mode.vjp_name(call.fn)
-        results = tuple(ir.Var(self.names.temp(), p.type) for _, p in diff_params)
+        wanted = [p.name for a, p in diff_params if self.is_active(a)]
+        vjp, returned = self.mode.vjp(call.fn, wanted)
+        by_param = {p.name: (a, p) for a, p in diff_params}
+        results = tuple(ir.Var(self.names.temp(), by_param[name][1].type) for name in returned)
         backward.append(ir.Let(results, ir.CallFn(vjp, call.args + tuple(cotangents)), s.span))
-        contributions = [(a, r) for (a, _), r in zip(diff_params, results) if self.is_active(a)]
+        contributions = [(by_param[name][0], r) for name, r in zip(returned, results)
+                         if self.is_active(by_param[name][0])]
         if isinstance(s, ir.Assign):
             self.apply(s.target, self.adjoint(s.target), contributions, True, backward, s.span)
         else:
