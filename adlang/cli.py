@@ -202,6 +202,8 @@ def _optimize_parser(sub: Any) -> _Parser:
     p.add_argument("--tol", metavar="T", help="stop when the gradient's norm is <= T (default 1e-8)")
     p.add_argument("--mode", metavar="M", help="forward or reverse (default) for the gradient")
     _add_checkpoint(p)
+    p.add_argument("--engine", choices=("interp", "compiled"), default="compiled",
+                   help="compiled (default: the program compiled to Python once) or interp")
     _add_json(p)
     return p
 
@@ -388,7 +390,8 @@ def _cmd_optimize(ns: argparse.Namespace, ctx: _Context) -> int:
     console = None if ctx.json else make_console()
     total = optimize.default_steps(options["method"], options["steps"])
     with optimize.progress(console, fn.name, total) as on_step:
-        result = optimize.optimize(program, fn.name, args, wrt, on_step=on_step, checkpoint=ns.checkpoint, **options)
+        result = optimize.optimize(program, fn.name, args, wrt, on_step=on_step, checkpoint=ns.checkpoint,
+                                   engine=ns.engine, **options)
     if ctx.json:
         print(dump_json(optimize.result_object(result)))
     else:

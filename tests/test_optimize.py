@@ -293,3 +293,13 @@ def test_checkpointing_the_loss_loop_takes_the_same_steps(linefit, checkpoint):
     assert checked.history == pytest.approx(plain.history, rel=1e-12)
     newton = optimize(program, "loss", args, ["m", "b"], method="newton", checkpoint=checkpoint)
     assert fitted(newton) == pytest.approx(best, abs=1e-8)
+
+
+def test_both_engines_take_the_same_path(linefit):
+    program, args, _ = linefit
+    for method in ("gd", "adam", "newton"):
+        compiled = optimize(program, "loss", args, ["m", "b"], method=method, steps=40)
+        interp = optimize(program, "loss", args, ["m", "b"], method=method, steps=40, engine="interp")
+        assert compiled.history == interp.history and compiled.params == interp.params
+    with pytest.raises(UsageError, match="unknown engine"):
+        optimize(program, "loss", args, ["m", "b"], engine="jit")
