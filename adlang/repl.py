@@ -87,6 +87,7 @@ class Repl:
         self.session = Session()
         self.stepper: Stepper | None = None
         self.done = False
+        self.exit_code = 0  # of a script: the largest exit code of its errors
 
     # ------------------------------------------------------------ one entry
 
@@ -95,7 +96,7 @@ class Repl:
         try:
             self._execute(text)
         except AdlangError as err:
-            self.error(self.session.format(err))
+            self.error(self.session.format(err), err.exit_code)
         except KeyboardInterrupt:
             self.error("interrupted")
         except SystemExit:
@@ -107,7 +108,7 @@ class Repl:
                 import traceback
 
                 traceback.print_exc()
-            self.error(internal_line(f"{type(err).__name__}: {err} (a bug in adlang)"))
+            self.error(internal_line(f"{type(err).__name__}: {err} (a bug in adlang)"), 3)
 
     def _execute(self, text: str) -> None:
         stripped = text.strip()
@@ -324,7 +325,8 @@ class Repl:
         else:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
-    def error(self, text: str) -> None:
+    def error(self, text: str, exit_code: int = 1) -> None:
+        self.exit_code = max(self.exit_code, exit_code)
         sys.stdout.flush()
         print(text, file=sys.stderr, flush=True)
 
@@ -364,7 +366,7 @@ def run_script(repl: Repl, stream) -> int:
         sys.stdout.flush()
         if repl.done:
             break
-    return 0
+    return repl.exit_code
 
 
 def run_terminal(repl: Repl) -> int:

@@ -98,6 +98,12 @@ def test_errors_leave_the_session_usable():
     assert "unknown command ':nope'" in done.stderr
     assert "Traceback" not in done.stderr
     assert "value = 21.0" in done.stdout
+    assert done.returncode == 2  # a script exits with its errors' largest code (usage: 2)
+
+
+def test_a_script_without_errors_exits_0_and_one_runtime_error_exits_1():
+    assert repl(":run foo x=2 y=3\n", FOO).returncode == 0
+    assert repl("sqrt(-1.0)\n1 + 1\n", FOO).returncode == 1
 
 
 def test_diff_ir_and_run_match_the_cli():
