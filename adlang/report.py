@@ -35,7 +35,7 @@ def format_error(err: AdlangError, filename: str | None, source: str | None) -> 
     text = source_line(source, span.line)
     if text is None:
         return head
-    return f"{head}\n{text}\n{caret_line(text, span)}"
+    return f"{head}\n{excerpt(text, span)}"
 
 
 def format_warning(message: str, span: Span | None, filename: str | None, source: str | None) -> str:
@@ -45,7 +45,7 @@ def format_warning(message: str, span: Span | None, filename: str | None, source
         return f"{filename or 'adlang'}: warning: {message}"
     head = f"{filename}:{span.line}:{span.col}: warning: {message}"
     text = source_line(source, span.line)
-    return head if text is None else f"{head}\n{text}\n{caret_line(text, span)}"
+    return head if text is None else f"{head}\n{excerpt(text, span)}"
 
 
 def usage_line(message: str) -> str:
@@ -64,6 +64,24 @@ def source_line(source: str | None, line: int) -> str | None:
     if not 1 <= line <= len(lines):
         return None
     return lines[line - 1].rstrip("\r")
+
+
+SHOWN_CHARS = 160  # of a long source line, the part around the error that is shown
+
+
+def excerpt(text: str, span: Span) -> str:
+    """The source line and its carets; a line longer than SHOWN_CHARS is cut to a window around the
+    error's column, marked with `...` where it was cut."""
+    if len(text) <= SHOWN_CHARS:
+        return f"{text}\n{caret_line(text, span)}"
+    first = max(0, min(span.col - 1 - SHOWN_CHARS // 3, len(text) - SHOWN_CHARS))
+    last = first + SHOWN_CHARS
+    before = "... " if first > 0 else ""
+    after = " ..." if last < len(text) else ""
+    shifted = Span(span.line, span.col - first + len(before),
+                   span.end_line, min(span.end_col, last) - first + len(before))
+    shown = before + text[first:last] + after
+    return f"{shown}\n{caret_line(shown[: len(before) + last - first], shifted)}"
 
 
 def caret_line(text: str, span: Span) -> str:

@@ -219,3 +219,18 @@ def test_long_numbers_are_never_cut():
     text = render(report(value=value, grad={"x": value}, mode="reverse"))
     for x in value:
         assert repr(float(x)) in text
+
+
+def test_a_long_source_line_is_cut_to_a_window_around_the_error():
+    from adlang.errors import Span, TypeCheckError
+    from adlang.report import SHOWN_CHARS, format_error
+
+    for col in (14, 12_000, 25_014):
+        text = "    let v = [" + ", ".join(["1.0"] * 5000) + ", y]"
+        text = text[: col - 1] + "y" + text[col:]
+        source = f"def f(x):\n{text}\n    return x\n"
+        shown = format_error(TypeCheckError("'y' is not declared", Span(2, col, 2, col)), "f.ad", source)
+        head, line, caret = shown.split("\n")
+        assert len(line) <= SHOWN_CHARS + 8 and head.startswith(f"f.ad:2:{col}: type error")
+        assert line[len(caret) - 1] == "y" and caret.strip() == "^"
+        assert line.startswith("... ") == (col > 100) and line.endswith(" ...") == (col < len(text) - 110)
