@@ -1,6 +1,6 @@
 """Benchmarks for adlang: interpreter speed, the cost of a gradient and of second derivatives.
 
-    python bench/run.py [--quick] [--out bench/results/latest.json]
+    python bench/run.py [--quick] [--sections 1,2,3,4] [--out bench/results/latest.json]
 
 Sections (see bench/README.md for how to read them):
 
@@ -9,10 +9,14 @@ Sections (see bench/README.md for how to read them):
    loop program at a large trip count and on functions of one vec of n floats;
 3. cost of second derivatives: the full Hessian of a function of n float parameters in each of
    the four mode pairs, and one Hessian-vector product written with `grad`, against the function;
+4. the loop's gradient in both engines and each checkpoint strategy (time, tape_peak, peak
+   memory) beside plain Python (the loop, and a hand-written reverse sweep) and HIPS autograd,
+   with issue 6's targets and a pass/fail verdict for each;
 
 and everything also goes to one JSON file, with the machine it ran on.
 
-Only running the program is timed (`run_function`); building the derivative program is not.
+Only running the program is timed (`run_function`, and `run_compiled` in section 4, whose generated
+code is cached per program after the first run); building the derivative program is not.
 Each number is the best of a few repeats (time.perf_counter, garbage collector off while
 timing, as timeit does); runs shorter than --min-time are batched and divided.
 """
@@ -586,7 +590,7 @@ def loop_case(program: ir.Program, built: dict[str, tuple[ir.Program, str]], ag,
     args = {"x": LOOP_X, "y": LOOP_Y, "n": n}
     value = LOOP_X * LOOP_Y**n
     expected = (value, LOOP_Y**n, n * LOOP_X * LOOP_Y ** (n - 1))
-    repeats = min(cfg.repeats, 3) if n >= 10**6 else cfg.repeats  # a second-long run: best of 3 is plenty
+    repeats = min(cfg.repeats, 5) if n >= 10**6 else cfg.repeats  # the interpreter's runs take seconds there
     runs: dict[str, Callable[[], object]] = {}
     results: dict[tuple[str, str], object] = {}
     for engine, run in ENGINES.items():
@@ -722,6 +726,14 @@ def loop_targets(rows: list[dict], refs: list[dict], cfg: argparse.Namespace) ->
     return out
 
 
+def fmt_count(count: float) -> str:
+    return f"{count / 1e6:.2f} M" if count >= 1e6 else f"{count:,.0f}"
+
+
+def fmt_mrate(per_second: float) -> str:
+    return f"{per_second / 1e6:.1f} M/s"
+
+
 def fmt_bytes(b: float) -> str:
     if b >= 1e6:
         return f"{b / 1e6:.1f} MB"
@@ -730,9 +742,11 @@ def fmt_bytes(b: float) -> str:
 
 def print_loop_tables(rows: list[dict], refs: list[dict], targets: list[dict], skipped: dict[str, str],
                       have_autograd: bool) -> None:
-    table = Table(title="4a. foo(x, y, n) and its reverse gradient (d/dx, d/dy) by engine and checkpoint strategy")
+    table = Table(title="4a. foo(x, y, n) and its reverse gradient (d/dx, d/dy) by engine and checkpoint strategy",
+                  caption="memory: tracemalloc peak of one gradient run (a run of its own, not timed) above what was "
+                          "held before it; B/taped: memory / tape_peak")
     for col in ("n", "engine", "strategy", "fn time", "fn stmts/s", "gradient", "grad × fn", "grad stmts",
-                "grad stmts/s", "tape_peak", "peak memory", "B/taped", "result"):
+                "grad stmts/s", "tape_peak", "memory", "B/taped", "result"):
         table.add_column(col, justify="left" if col in ("engine", "strategy", "result") else "right")
     last = None
     for r in rows:
@@ -741,8 +755,8 @@ def print_loop_tables(rows: list[dict], refs: list[dict], targets: list[dict], s
         last = (r["n"], r["engine"])
         per = r["bytes_per_taped_value"]
         table.add_row(f"{r['n']:,}", r["engine"], r["strategy"], fmt_time(r["function_s"]),
-                      fmt_rate(r["function_steps_per_s"]), fmt_time(r["gradient_s"]), f"{r['ratio']:.2f}",
-                      f"{r['steps']:,}", fmt_rate(r["steps_per_s"]), f"{r['tape_peak']:,}",
+                      fmt_mrate(r["function_steps_per_s"]), fmt_time(r["gradient_s"]), f"{r['ratio']:.2f}",
+                      fmt_count(r["steps"]), fmt_mrate(r["steps_per_s"]), f"{r['tape_peak']:,}",
                       fmt_bytes(r["peak_memory_bytes"]), "—" if per is None else f"{per:.1f}",
                       "ok" if r["gradient_ok"] and r["function_ok"] else "[red]WRONG[/]")
     console.print(table)
