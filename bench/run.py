@@ -580,7 +580,8 @@ def bench_loop_vs_python(program: ir.Program, cfg: argparse.Namespace) -> dict:
     targets = loop_targets(rows, refs, cfg)
     print_loop_tables(rows, refs, targets, skipped, ag is not None)
     return {"ns": cfg.loop_ns, "strategies": list(cfg.strategies), "skipped_strategies": skipped,
-            "autograd_version": autograd_version(), "autograd_budget_s": cfg.autograd_budget,
+            "autograd_version": autograd_version() if ag is not None else None,
+            "autograd_budget_s": cfg.autograd_budget,
             "rows": rows, "references": refs, "targets": targets}
 
 
@@ -788,7 +789,7 @@ def print_loop_tables(rows: list[dict], refs: list[dict], targets: list[dict], s
                       "ok" if ok else "[red]WRONG[/]")
     console.print(table)
     if not have_autograd:
-        console.print("autograd: not installed (pip install -e \".[bench]\" to compare with it)")
+        console.print(escape('autograd: not installed (pip install -e ".[bench]" to compare with it)'))
 
     table = Table(title="4c. Targets (issue 6), from this run")
     for col in ("target", "goal", "where", "measured", "", "note"):
