@@ -460,7 +460,7 @@ class Generator:
             tape = self.tape(popped.expr.tape)
             target = self.var(popped.targets[0].name if isinstance(popped, ir.Let) else popped.target.name)
             self.emit(depth + 1, f"if {trips} > 0 and len({tape}) >= {trips}:")
-            if any(v.name == stmt.var.name for s in stmt.body for v in ir.used_vars(s)):
+            if any(v.name == stmt.var.name for s in stmt.body for v in ir.used_vars(s) + ir.defined_vars(s)):
                 self.emit(depth + 2, f"for {loop_var}, {target} in _zip(range({start}, {stop}), _reversed({tape})):")
                 self.block(stmt.body[1:], depth + 3, trip=k, counted=False)
             else:
