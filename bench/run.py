@@ -1,6 +1,6 @@
 """Benchmarks for adlang: interpreter speed, the cost of a gradient and of second derivatives.
 
-    python bench/run.py [--quick] [--out bench/results/latest.json]
+    python bench/run.py [--quick] [--sections 1,2,3,4] [--out bench/results/latest.json]
 
 Sections (see bench/README.md for how to read them):
 
@@ -9,10 +9,14 @@ Sections (see bench/README.md for how to read them):
    loop program at a large trip count and on functions of one vec of n floats;
 3. cost of second derivatives: the full Hessian of a function of n float parameters in each of
    the four mode pairs, and one Hessian-vector product written with `grad`, against the function;
+4. the loop's gradient in both engines and each checkpoint strategy (time, tape_peak, peak
+   memory) beside plain Python (the loop, and a hand-written reverse sweep) and HIPS autograd,
+   with issue 6's targets and a pass/fail verdict for each;
 
 and everything also goes to one JSON file, with the machine it ran on.
 
-Only running the program is timed (`run_function`); building the derivative program is not.
+Only running the program is timed (`run_function`, and `run_compiled` in section 4, whose generated
+code is cached per program after the first run); building the derivative program is not.
 Each number is the best of a few repeats (time.perf_counter, garbage collector off while
 timing, as timeit does); runs shorter than --min-time are batched and divided.
 """
@@ -30,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +45,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from adlang.derivatives import derivative_program
+from adlang.errors import UsageError
+from adlang.interp.compiled import run_compiled
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
 from adlang.pipeline import compile_source
@@ -478,6 +485,334 @@ def second_order_case(n: int, cfg: argparse.Namespace, previous: dict[str, tuple
     return row
 
 
+# ---------------------------------------------------------------- section 4: the loop against plain Python and autograd
+
+# Checkpoint strategies of section 4, in table order (--strategies overrides). A strategy that
+# derivative_program refuses with a UsageError (not available yet, mistyped) is skipped and listed as such,
+# so revolve:S is one more string here once ir/checkpoint.py has it.
+STRATEGIES = ("none", "every:100", "sqrt")
+ENGINES = {"interp": run_function, "compiled": run_compiled}
+
+
+def python_primal(x: float, y: float, n: int) -> float:
+    """foo in plain Python over floats."""
+    accum = x
+    for _ in range(n):
+        accum = accum * y
+    return accum
+
+
+def python_gradient(x: float, y: float, n: int) -> tuple[float, float, float]:
+    """foo's value and (d/dx, d/dy) by a hand-written reverse sweep: a list of floats, walked backwards.
+
+    The same operations in the same order as adlang's reverse program (`--checkpoint none`), so the
+    results are equal bit for bit.
+    """
+    tape = []
+    accum = x
+    for _ in range(n):
+        tape.append(accum)
+        accum = accum * y
+    value = accum
+    daccum = 1.0
+    dy = 0.0
+    for accum in reversed(tape):
+        dy = dy + accum * daccum
+        daccum = y * daccum
+    return value, daccum, dy
+
+
+def autograd_gradient() -> Callable[[float, float, int], tuple[float, tuple[float, float]]] | None:
+    """foo's value and gradient with HIPS autograd (`pip install -e ".[bench]"`), or None when it is not installed."""
+    try:
+        from autograd import value_and_grad
+    except ImportError:
+        return None
+    return value_and_grad(python_primal, argnum=(0, 1))
+
+
+def autograd_version() -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version("autograd")
+    except Exception:  # noqa: BLE001 - not installed, or installed without metadata
+        return None
+
+
+def peak_memory(run: Callable[[], object]) -> tuple[int, object]:
+    """Bytes allocated at most during `run()` above what was held before it (tracemalloc), and its result.
+
+    tracemalloc slows Python down several times, so this is a run of its own, never a timed one.
+    """
+    gc.collect()
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        result = run()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak - base, result
+
+
+def bench_loop_vs_python(program: ir.Program, cfg: argparse.Namespace) -> dict:
+    """foo's function and gradient in each engine and checkpoint strategy, beside plain Python and autograd."""
+    built: dict[str, tuple[ir.Program, str]] = {}
+    skipped: dict[str, str] = {}
+    for strategy in cfg.strategies:
+        try:
+            built[strategy] = derivative_program(program, "foo", ["x", "y"], "reverse", checkpoint=strategy)
+        except UsageError as err:
+            skipped[strategy] = err.message
+    ag = autograd_gradient()
+    rows: list[dict] = []
+    refs: list[dict] = []
+    previous_autograd: tuple[int, float] | None = None
+    for n in cfg.loop_ns:
+        row_n, ref, autograd_s = loop_case(program, built, ag, n, cfg, previous_autograd)
+        rows += row_n
+        refs.append(ref)
+        if autograd_s is not None:
+            previous_autograd = (n, autograd_s)
+        gc.collect()
+    targets = loop_targets(rows, refs, cfg)
+    print_loop_tables(rows, refs, targets, skipped, ag is not None)
+    return {"ns": cfg.loop_ns, "strategies": list(cfg.strategies), "skipped_strategies": skipped,
+            "autograd_version": autograd_version() if ag is not None else None,
+            "autograd_budget_s": cfg.autograd_budget,
+            "rows": rows, "references": refs, "targets": targets}
+
+
+def loop_case(program: ir.Program, built: dict[str, tuple[ir.Program, str]], ag, n: int, cfg: argparse.Namespace,
+              previous_autograd: tuple[int, float] | None) -> tuple[list[dict], dict, float | None]:
+    """Every run at one trip count: times (interleaved), then memory (separate runs), then checks."""
+    args = {"x": LOOP_X, "y": LOOP_Y, "n": n}
+    value = LOOP_X * LOOP_Y**n
+    expected = (value, LOOP_Y**n, n * LOOP_X * LOOP_Y ** (n - 1))
+    # Two groups, each sampled in turn: the interpreter's runs (seconds each at 10^6, so fewer samples there),
+    # and the compiled engine's with the plain Python ones it is compared with (milliseconds: all the samples).
+    groups: dict[str, dict[str, Callable[[], object]]] = {"interp": {}, "compiled": {}}
+    results: dict[tuple[str, str], object] = {}
+    for engine, run in ENGINES.items():
+        runs = groups[engine]
+        results[(engine, "function")] = run(program, "foo", args, max_steps=MAX_STEPS)
+        runs[f"{engine} function"] = lambda run=run: run(program, "foo", args, max_steps=MAX_STEPS)
+        for strategy, (derived, entry) in built.items():
+            results[(engine, strategy)] = run(derived, entry, args, max_steps=MAX_STEPS)
+            runs[f"{engine} {strategy}"] = lambda run=run, d=derived, e=entry: run(d, e, args, max_steps=MAX_STEPS)
+    groups["compiled"]["python primal"] = lambda: python_primal(LOOP_X, LOOP_Y, n)
+    groups["compiled"]["python gradient"] = lambda: python_gradient(LOOP_X, LOOP_Y, n)
+    timings = measure_group(groups["interp"], min(cfg.repeats, 5) if n >= 10**6 else cfg.repeats, cfg.min_time,
+                            cfg.long_run)
+    timings |= measure_group(groups["compiled"], cfg.repeats, cfg.min_time, cfg.long_run)
+
+    # memory: one run each under tracemalloc, after the timed ones (the compiled module is cached by then)
+    memory: dict[str, int] = {}
+    for engine, run in ENGINES.items():
+        for strategy, (derived, entry) in built.items():
+            memory[f"{engine} {strategy}"], _ = peak_memory(lambda run=run, d=derived, e=entry:
+                                                            run(d, e, args, max_steps=MAX_STEPS))
+    memory["python gradient"], _ = peak_memory(lambda: python_gradient(LOOP_X, LOOP_Y, n))
+
+    rows = []
+    for engine in ENGINES:
+        fn = results[(engine, "function")]
+        fn_s = timings[f"{engine} function"]["best_s"]
+        for strategy in built:
+            result = results[(engine, strategy)]
+            timing = timings[f"{engine} {strategy}"]
+            grad_s = timing["best_s"]
+            mem = memory[f"{engine} {strategy}"]
+            rows.append({
+                "n": n, "engine": engine, "strategy": strategy,
+                "function_s": fn_s, "function_steps": fn.steps, "function_steps_per_s": fn.steps / fn_s,
+                "function_ok": close(fn.value, value, 1e-9),
+                "gradient_s": grad_s, "ratio": grad_s / fn_s, "steps": result.steps,
+                "steps_per_s": result.steps / grad_s, "tape_peak": result.tape_peak,
+                "peak_memory_bytes": mem,
+                "bytes_per_taped_value": mem / result.tape_peak if result.tape_peak else None,
+                "gradient_ok": close(result.value, expected, 1e-7),
+                "timing": timing, "function_timing": timings[f"{engine} function"],
+            })
+    hand = python_gradient(LOOP_X, LOOP_Y, n)
+    ref = {"n": n,
+           "python_primal_s": timings["python primal"]["best_s"], "python_primal_timing": timings["python primal"],
+           "python_gradient_s": timings["python gradient"]["best_s"],
+           "python_gradient_timing": timings["python gradient"],
+           "python_gradient_ok": close(hand, expected, 1e-7),
+           "python_gradient_peak_memory_bytes": memory["python gradient"],
+           "python_gradient_bytes_per_taped_value": memory["python gradient"] / n,
+           "autograd": autograd_case(ag, n, cfg, previous_autograd, expected)}
+    measured = ref["autograd"].get("time_s")
+    return rows, ref, measured
+
+
+def autograd_case(ag, n: int, cfg: argparse.Namespace, previous: tuple[int, float] | None, expected) -> dict:
+    """autograd's value_and_grad of foo at n, unless its time extrapolated linearly from a smaller n is over budget."""
+    if ag is None:
+        return {"installed": False, "skipped": True, "reason": "not installed (pip install -e \".[bench]\")"}
+    estimate = None if previous is None else previous[1] * n / previous[0]
+    if estimate is not None and estimate > cfg.autograd_budget:
+        return {"installed": True, "skipped": True, "estimated_s": estimate,
+                "reason": f"estimated {estimate:.0f} s (linear in n from n = {previous[0]:,}) "
+                          f"> budget {cfg.autograd_budget:.0f} s"}
+    with gc_paused():  # as measure() times
+        t0 = time.perf_counter()
+        value, grads = ag(LOOP_X, LOOP_Y, n)
+        first = time.perf_counter() - t0
+    if first >= cfg.long_run:  # a run of seconds is the only sample: autograd at 10^6 takes tens of them
+        timing = {"best_s": first, "median_s": first, "samples_s": [first], "number": 1}
+    else:
+        timing = measure(lambda: ag(LOOP_X, LOOP_Y, n), min(cfg.repeats, 3), cfg.min_time, cfg.long_run)
+    return {"installed": True, "skipped": False, "time_s": timing["best_s"], "timing": timing,
+            "gradient_ok": close((value, *grads), expected, 1e-7)}
+
+
+def _row(rows: list[dict], n: int, engine: str, strategy: str) -> dict | None:
+    return next((r for r in rows if r["n"] == n and r["engine"] == engine and r["strategy"] == strategy), None)
+
+
+def loop_targets(rows: list[dict], refs: list[dict], cfg: argparse.Namespace) -> list[dict]:
+    """The issue's targets, each measured in this run, at the largest n (10^6 unless --quick)."""
+    n = max(cfg.loop_ns)
+    at = f"n = {n:,}"
+    out: list[dict] = []
+
+    def target(name: str, goal: str, measured: float | None, ok: bool | None, shown: str, where: str = at,
+               note: str = "") -> None:
+        out.append({"target": name, "goal": goal, "where": where, "measured": measured, "shown": shown,
+                    "pass": ok, "note": note})
+
+    interp_rows = [r for r in rows if r["n"] == n and r["engine"] == "interp"]
+    if interp_rows:
+        rates = [(interp_rows[0]["function_steps_per_s"], "function")]
+        rates += [(r["steps_per_s"], f"gradient, {r['strategy']}") for r in interp_rows]
+        rate, which = min(rates)
+        target("interpreter statements/s (scalar code, trace off)", "≥ 2,000,000", rate, rate >= 2e6,
+               f"{rate / 1e6:.2f} M/s", note=f"slowest of the interpreter's runs: {which}")
+    ref = next(r for r in refs if r["n"] == n)
+    compiled = _row(rows, n, "compiled", "none")
+    if compiled:
+        ratio = compiled["gradient_s"] / ref["python_gradient_s"]
+        target("compiled gradient vs hand-written Python reverse sweep", "≤ 3×", ratio, ratio <= 3,
+               f"{ratio:.2f}×")
+        measured = [r for r in refs if not r["autograd"].get("skipped")]
+        if measured:
+            last = max(measured, key=lambda r: r["n"])
+            row = _row(rows, last["n"], "compiled", "none")
+            speedup = last["autograd"]["time_s"] / row["gradient_s"]
+            note = ""
+            est = ref["autograd"].get("estimated_s")
+            if last["n"] != n and est is not None:
+                note = f"autograd skipped at {at}; extrapolated: {est / compiled['gradient_s']:,.0f}×"
+            target("compiled gradient faster than autograd", "> 100×", speedup, speedup > 100, f"{speedup:,.0f}×",
+                   where=f"n = {last['n']:,}", note=note)
+        else:
+            target("compiled gradient faster than autograd", "> 100×", None, None, "—",
+                   note=ref["autograd"]["reason"])
+    sweep = ref["python_gradient_s"] / ref["python_primal_s"]
+    for engine in ENGINES:
+        row = _row(rows, n, engine, "none")
+        if row:
+            note = (f"statements: {row['steps'] / row['function_steps']:.2f}×" if engine == "interp" else
+                    f"hand-written Python sweep: {sweep:.2f}× the Python loop")
+            target(f"reverse gradient vs function ({engine})", "≤ 4×", row["ratio"], row["ratio"] <= 4,
+                   f"{row['ratio']:.2f}×", note=note)
+    for engine in ENGINES:
+        sqrt, none = _row(rows, n, engine, "sqrt"), _row(rows, n, engine, "none")
+        if sqrt is None:
+            continue
+        if engine == "interp" or not interp_rows:
+            limit = 2 * math.sqrt(n)
+            target("sqrt: tape_peak", f"≤ 2√n = {limit:,.0f}", sqrt["tape_peak"], sqrt["tape_peak"] <= limit,
+                   f"{sqrt['tape_peak']:,}")
+        if none is not None:
+            ratio = sqrt["gradient_s"] / none["gradient_s"]
+            target(f"sqrt: time vs none ({engine})", "< 3×", ratio, ratio < 3, f"{ratio:.2f}×")
+    for engine in ENGINES:
+        row = _row(rows, n, engine, "none")
+        if row and row["bytes_per_taped_value"] is not None:
+            b = row["bytes_per_taped_value"]
+            target(f"memory per taped scalar, none ({engine})", "≤ 50 B", b, b <= 50, f"{b:.1f} B",
+                   note="tracemalloc peak of the gradient run / tape_peak")
+    return out
+
+
+def fmt_count(count: float) -> str:
+    return f"{count / 1e6:.2f} M" if count >= 1e6 else f"{count:,.0f}"
+
+
+def fmt_mrate(per_second: float) -> str:
+    return f"{per_second / 1e6:.1f} M/s"
+
+
+def fmt_bytes(b: float) -> str:
+    if b >= 1e6:
+        return f"{b / 1e6:.1f} MB"
+    return f"{b / 1e3:.1f} kB"
+
+
+def print_loop_tables(rows: list[dict], refs: list[dict], targets: list[dict], skipped: dict[str, str],
+                      have_autograd: bool) -> None:
+    table = Table(title="4a. foo(x, y, n) and its reverse gradient (d/dx, d/dy) by engine and checkpoint strategy",
+                  caption="memory: tracemalloc peak of one gradient run (a run of its own, not timed) above what was "
+                          "held before it; B/taped: memory / tape_peak")
+    for col in ("n", "engine", "strategy", "fn time", "fn stmts/s", "gradient", "grad × fn", "grad stmts",
+                "grad stmts/s", "tape_peak", "memory", "B/taped", "result"):
+        table.add_column(col, justify="left" if col in ("engine", "strategy", "result") else "right")
+    last = None
+    for r in rows:
+        if last is not None and (r["n"], r["engine"]) != last:
+            table.add_section()
+        last = (r["n"], r["engine"])
+        per = r["bytes_per_taped_value"]
+        table.add_row(f"{r['n']:,}", r["engine"], r["strategy"], fmt_time(r["function_s"]),
+                      fmt_mrate(r["function_steps_per_s"]), fmt_time(r["gradient_s"]), f"{r['ratio']:.2f}",
+                      fmt_count(r["steps"]), fmt_mrate(r["steps_per_s"]), f"{r['tape_peak']:,}",
+                      fmt_bytes(r["peak_memory_bytes"]), "—" if per is None else f"{per:.1f}",
+                      "ok" if r["gradient_ok"] and r["function_ok"] else "[red]WRONG[/]")
+    console.print(table)
+    for strategy, why in skipped.items():
+        console.print(f"strategy {strategy!r} skipped: {escape(why)}")
+
+    table = Table(title="4b. The same loop in plain Python and HIPS autograd (value and gradient)")
+    for col in ("n", "Python primal", "Python reverse sweep", "B/taped", "autograd", "compiled fn",
+                "compiled gradient", "compiled / Python", "autograd / compiled", "result"):
+        table.add_column(col, justify="left" if col == "result" else "right")
+    for ref in refs:
+        n = ref["n"]
+        fn = _row(rows, n, "compiled", "none")
+        ag = ref["autograd"]
+        if not ag["installed"]:
+            ag_cell, vs = "not installed", "—"
+        elif ag["skipped"]:
+            est = ag["estimated_s"]
+            ag_cell = f"skipped (~{est:.0f} s)"
+            vs = f"~{est / fn['gradient_s']:,.0f} (est.)" if fn else "—"
+        else:
+            ag_cell = fmt_time(ag["time_s"])
+            vs = f"{ag['time_s'] / fn['gradient_s']:,.0f}" if fn else "—"
+        ok = ref["python_gradient_ok"] and ag.get("gradient_ok", True)
+        table.add_row(f"{n:,}", fmt_time(ref["python_primal_s"]), fmt_time(ref["python_gradient_s"]),
+                      f"{ref['python_gradient_bytes_per_taped_value']:.1f}", ag_cell,
+                      fmt_time(fn["function_s"]) if fn else "—", fmt_time(fn["gradient_s"]) if fn else "—",
+                      f"{fn['gradient_s'] / ref['python_gradient_s']:.2f}" if fn else "—", vs,
+                      "ok" if ok else "[red]WRONG[/]")
+    console.print(table)
+    if not have_autograd:
+        console.print(escape('autograd: not installed (pip install -e ".[bench]" to compare with it)'))
+
+    table = Table(title="4c. Targets (issue 6), from this run")
+    for col in ("target", "goal", "where", "measured", "", "note"):
+        table.add_column(col, justify="right" if col == "measured" else "left")
+    for t in targets:
+        verdict = "—" if t["pass"] is None else ("[green]pass[/]" if t["pass"] else "[red]FAIL[/]")
+        table.add_row(t["target"], escape(t["goal"]), t["where"], t["shown"], verdict, escape(t["note"]))
+    console.print(table)
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -491,19 +826,29 @@ def config(argv: list[str] | None) -> argparse.Namespace:
                         help="skip a forward-mode run above --forward-cap estimated to take longer (s)")
     parser.add_argument("--hessian-budget", type=float, default=20.0,
                         help="skip a Hessian run at a larger n estimated to take longer (s)")
+    parser.add_argument("--sections", default="1,2,3,4", help="which sections to run, e.g. 4 or 1,2")
+    parser.add_argument("--autograd-budget", type=float, default=20.0,
+                        help="section 4: skip an autograd run estimated (linearly from a smaller n) to take longer (s)")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES),
+                        help="section 4: comma-separated checkpoint strategies (e.g. none,every:100,sqrt,revolve:10); "
+                             "one that is not available is skipped")
     cfg = parser.parse_args(argv)
     if cfg.quick:
         cfg.interp_ns = [10**4, 10**5]
         cfg.grad_loop_n = 10**5
         cfg.vec_ns = [10, 100, 1000]
         cfg.hessian_ns = [10]
+        cfg.loop_ns = [10**3, 10**4]
         cfg.repeats = cfg.repeats or 5
     else:
         cfg.interp_ns = [10**5, 10**6]
         cfg.grad_loop_n = 10**6
         cfg.vec_ns = [10, 100, 1000, 10000]
         cfg.hessian_ns = [10, 100]
+        cfg.loop_ns = [10**3, 10**5, 10**6]
         cfg.repeats = cfg.repeats or 7
+    cfg.strategies = [s.strip() for s in cfg.strategies.split(",") if s.strip()]
+    cfg.sections = {s.strip() for s in cfg.sections.split(",")}
     cfg.forward_cap = 1000  # forward mode always runs up to here; beyond, only if the estimate fits the budget
     cfg.min_time = 0.05 if cfg.quick else 0.1
     cfg.long_run = 1.0
@@ -523,23 +868,28 @@ def main(argv: list[str] | None = None) -> int:
                      if machine["load_average_at_start"] else ""))
     program = compile_source(SOURCE, "bench/run.py")
 
-    interp = bench_interpreter(program, cfg)
-    loop = bench_loop_gradient(program, cfg)
-    vec = bench_vec_gradient(program, cfg)
-    second = bench_second_order(cfg)
+    sections = cfg.sections
+    interp = bench_interpreter(program, cfg) if "1" in sections else None
+    loop = bench_loop_gradient(program, cfg) if "2" in sections else None
+    vec = bench_vec_gradient(program, cfg) if "2" in sections else {"f": None, "g": None}
+    second = bench_second_order(cfg) if "3" in sections else None
+    versus = bench_loop_vs_python(program, cfg) if "4" in sections else None
 
     elapsed = time.perf_counter() - started
     results = {
         "machine": machine,
-        "config": {"quick": cfg.quick, "repeats": cfg.repeats, "min_time_s": cfg.min_time,
+        "config": {"quick": cfg.quick, "sections": sorted(cfg.sections), "repeats": cfg.repeats,
+                   "min_time_s": cfg.min_time,
                    "forward_budget_s": cfg.forward_budget, "forward_cap_n": cfg.forward_cap,
                    "hessian_budget_s": cfg.hessian_budget, "hessian_ns": cfg.hessian_ns,
+                   "loop_ns": cfg.loop_ns, "strategies": cfg.strategies, "autograd_budget_s": cfg.autograd_budget,
                    "loop_x": LOOP_X, "loop_y": LOOP_Y, "timer": "time.perf_counter, best of repeats, gc off"},
         "source": SOURCE,
         "interpreter": interp,
         "gradient_loop": loop,
         "gradient_vec": {"f_scalar_loop": vec["f"], "g_vectorised": vec["g"]},
         "second_order": second,
+        "loop_vs_python": versus,
         "elapsed_s": elapsed,
         "load_average_at_end": _load(),
     }

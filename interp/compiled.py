@@ -17,18 +17,30 @@ the code reads by index.
 Shape of the generated module: one factory `_make(max_steps, tapes)` holding
 every function of the program as a nested function, so each run gets fresh
 functions sharing one step counter (`_steps`, a closure cell). A function keeps
-its count in a local and writes it back around calls and at its return; the
-tape count (`_held`, `_peak`: values on the tapes now and at most) lives in
-closure cells too, updated at every push and pop. Steps
+its count in a local and writes it back around calls and at its return. Steps
 are counted as the interpreter counts them (a block's statements on entering
 it, one per loop trip, one per return) and checked there; on crossing the limit
-a helper finds the statement the interpreter names. Runtime errors of
-operations are caught once per function (a try block costs nothing until it
-raises) and placed through a table from generated line numbers to statements.
+a helper finds the statement the interpreter names. A `for` loop whose body is
+straight-line code (no call, branch or loop) adds all its trips' steps at once
+when they fit under the limit, and then runs a body with no counting in it;
+otherwise it runs the counted body. Either way the count is the interpreter's
+whenever a run ends without an error (the only time a count is seen).
+
+Tapes are plain Python lists of the values themselves. The count of values on
+them (`tape_peak`) costs nothing per push or pop of a scalar: the values held
+are the tapes' lengths, plus `_extra` (a vec's length less one, for tapes that
+can hold a vec), and the most held is only looked at where it may stop growing:
+before a pop (or, for a loop that pops but never pushes nor calls, once before
+the loop, since the count only falls inside it) and at the end of the run.
+
+Runtime errors of operations are caught once per function (a try block costs
+nothing until it raises) and placed through a table from generated line numbers
+to statements; so is the IndexError of a pop from an empty tape.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import sys
@@ -147,6 +159,7 @@ class Tables:
     checks: list = field(default_factory=list)  # (type, what, span) of vec(N) length checks
     faults: list = field(default_factory=list)  # ready-made errors: (message, span)
     lines: dict = field(default_factory=dict)  # generated line -> (primitive, span)
+    pops: dict = field(default_factory=dict)  # generated line of a pop -> index of its fault
     loops: list = field(default_factory=list)  # the loop key of each counter in `_trips`
     max_steps: int = 0
 
@@ -191,6 +204,11 @@ def _runtime(tables: Tables) -> dict:
         message, span = tables.faults[k]
         return RuntimeFault(message, span)
 
+    def empty_tape(err: IndexError) -> RuntimeFault | None:
+        """The interpreter's error for a pop from an empty tape, if `err` came from a pop's line; else None."""
+        k = tables.pops.get(err.__traceback__.tb_lineno) if err.__traceback__ is not None else None
+        return None if k is None else fault(k)
+
     def placed(err: Exception) -> Exception:
         """A primitive's error as the interpreter reports it, at the statement of the line it came from."""
         info = tables.lines.get(err.__traceback__.tb_lineno) if err.__traceback__ is not None else None
@@ -209,6 +227,11 @@ def _runtime(tables: Tables) -> dict:
         "_over_trip": over_trip,
         "_check": check,
         "_fault": fault,
+        "_empty_tape": empty_tape,
+        "_IndexError": IndexError,
+        "_zip": zip,
+        "_reversed": reversed,
+        "_islice": itertools.islice,
         "_placed": placed,
         "_CATCH": (DomainError, ArithmeticError, ValueError),
         "_rc": sys.getrefcount,
@@ -229,8 +252,20 @@ class Generator:
         self.var_names: dict[str, str] = {}
         self.evaluators: dict[int, str] = {}
         self.const_names: dict[tuple, str] = {}
-        self.tape_names: dict[int, str] = {}
         self.temps = 0
+        # every tape the program uses, named up front: a peak check counts them all
+        used = sorted(self._tapes_used(program))
+        self.tape_names: dict[int, str] = {number: f"_T{i}" for i, number in enumerate(used)}
+        # tapes that may hold a vec: there a push or pop adjusts `_extra` by the value's length less one
+        self.vec_tapes = {s.tape for fn in program.functions for s in ir.walk(fn.body)
+                          if isinstance(s, ir.Push) and s.value.type.kind not in SCALAR_KINDS}
+        self.pop_only = False  # inside a loop that pops but neither pushes nor calls: its peak was checked before it
+        self.tape_bounded = False  # inside a loop whose pushes were checked against --max-tape before it
+
+    @staticmethod
+    def _tapes_used(program: ir.Program) -> set[int]:
+        return {s.tape if isinstance(s, ir.Push) else s.expr.tape for fn in program.functions for s in ir.walk(fn.body)
+                if isinstance(s, ir.Push) or (isinstance(s, (ir.Let, ir.Assign)) and isinstance(s.expr, ir.Pop))}
 
     @staticmethod
     def _name(prefix: str, name: str, number: int) -> str:
@@ -245,19 +280,18 @@ class Generator:
 
     def module(self) -> Compiled:
         self.emit(0, "def _make(_max, _tapes, _trips, _maxtape):")
-        self.emit(1, "_steps = 0; _held = 0; _peak = 0")
-        tape_line = len(self.lines)
-        self.emit(1, "")  # the tapes, once every function is written
+        self.emit(1, "_steps = 0; _extra = 0; _peak = 0")
+        tapes = "; ".join(f"{name} = _tapes.setdefault({int(number)}, [])" for number, name in self.tape_names.items())
+        self.emit(1, tapes or "pass")
         for fn in self.program.functions:
             self.function(fn)
         self.emit(1, "def _count():")
         self.emit(2, "return _steps")
-        self.emit(1, "def _tape_peak():")
-        self.emit(2, "return _peak")
+        self.emit(1, "def _tape_peak():")  # the count may have grown since the last pop
+        self.emit(2, f"_h = {self.held()}")
+        self.emit(2, "return _h if _h > _peak else _peak")
         entries = ", ".join(f"{k!r}: {v}" for k, v in self._entry_names())
         self.emit(1, f"return {{{entries}}}, _count, _tape_peak")
-        tapes = "; ".join(f"{name} = _tapes.setdefault({int(number)}, [])" for number, name in self.tape_names.items())
-        self.lines[tape_line] = "    " + (tapes or "pass")
         source = "\n".join(self.lines) + "\n"
         namespace = dict(self.globals)
         namespace.update(_runtime(self.tables))
@@ -310,11 +344,19 @@ class Generator:
         return f"_t{self.temps}"
 
     def tape(self, number: int) -> str:
-        name = self.tape_names.get(number)
-        if name is None:
-            name = f"_T{len(self.tape_names)}"
-            self.tape_names[number] = name
-        return name
+        return self.tape_names[number]
+
+    def held(self) -> str:
+        """Python for the values on all the tapes now."""
+        parts = [f"len({name})" for name in self.tape_names.values()]
+        if self.vec_tapes:
+            parts.append("_extra")
+        return " + ".join(parts) or "0"
+
+    def peak_check(self, depth: int) -> None:
+        """The most values held so far, looked at before the count may fall (a pop)."""
+        self.emit(depth, f"_h = {self.held()}")
+        self.emit(depth, "if _h > _peak: _peak = _h")
 
     # ------------------------------------------------------------ functions
 
@@ -328,11 +370,15 @@ class Generator:
             self._function_body(fn)
         except RuntimeFault as err:  # the interpreter raises this on the function's first call
             del self.lines[start + 1:]
+            self.pop_only = False
+            for table in (self.tables.lines, self.tables.pops):  # the lines taken back may be written again
+                for line in [line for line in table if line > start + 1]:
+                    del table[line]
             k = self.tables.index(self.tables.faults, (err.message, err.span))
             self.emit(2, f"raise _fault({k})")
 
     def _function_body(self, fn: ir.Function) -> None:
-        self.emit(2, "nonlocal _steps, _held, _peak")
+        self.emit(2, "nonlocal _steps, _extra, _peak")
         self.emit(2, "st = _steps")
         self.emit(2, "try:")
         self.block(fn.body[:-1], 3)
@@ -349,6 +395,11 @@ class Generator:
         self.emit(3, f"return {values[0]}" if len(values) == 1 else f"return ({', '.join(values)},)")
         self.emit(2, "except _CATCH as err:")
         self.emit(3, "raise _placed(err) from None")
+        if self.tape_names:
+            self.emit(2, "except _IndexError as err:")
+            self.emit(3, "_e = _empty_tape(err)")
+            self.emit(3, "if _e is None: raise")
+            self.emit(3, "raise _e from None")
 
     def length_check(self, depth: int, value: str, type_: Type, what: str, span: Span) -> None:
         if type_.kind == "vec" and type_.length is not None:
@@ -357,19 +408,23 @@ class Generator:
 
     # ------------------------------------------------------------ blocks and statements
 
-    def block(self, stmts: tuple[ir.Stmt, ...], depth: int, trip: int | None = None) -> None:
-        """A block: its steps counted on entry (with the trip of the loop it is the body of, if any)."""
+    def block(self, stmts: tuple[ir.Stmt, ...], depth: int, trip: int | None = None, counted: bool = True) -> None:
+        """A block: its steps counted on entry (with the trip of the loop it is the body of, if any).
+
+        `counted=False`: the steps were counted before the loop (see `for_`).
+        """
         count = len(stmts)
-        b = self.tables.index(self.tables.blocks, stmts)
-        if trip is not None:
-            self.emit(depth, f"st += {count + 1}")
-            self.emit(depth, f"if st > _max: raise _over_trip(st, _max, {trip}, {b})")
-        elif count:
-            self.emit(depth, f"st += {count}")
-            self.emit(depth, f"if st > _max: raise _over_block(st, _max, {b})")
+        if counted:
+            b = self.tables.index(self.tables.blocks, stmts)
+            if trip is not None:
+                self.emit(depth, f"st += {count + 1}")
+                self.emit(depth, f"if st > _max: raise _over_trip(st, _max, {trip}, {b})")
+            elif count:
+                self.emit(depth, f"st += {count}")
+                self.emit(depth, f"if st > _max: raise _over_block(st, _max, {b})")
         for stmt in stmts:
             self.statement(stmt, depth)
-        if not count and trip is None:
+        if not count and (trip is None or not counted):
             self.emit(depth, "pass")
 
     def statement(self, stmt: ir.Stmt, depth: int) -> None:
@@ -381,31 +436,113 @@ class Generator:
         elif isinstance(stmt, ir.Push):
             value = self.atom(stmt.value)
             self.emit(depth, f"{self.tape(stmt.tape)}.append({value})")
-            self.emit(depth, f"_held += {self.size(stmt.value, value)}")
-            self.emit(depth, "if _held > _peak:")
-            self.emit(depth + 1, "_peak = _held")
-            k = self.tables.index(self.tables.stmts, stmt)
-            self.emit(depth + 1, f"if _peak > _maxtape: raise _tape_limit(_maxtape, {k})")
+            if stmt.tape in self.vec_tapes and stmt.value.type.kind not in SCALAR_KINDS:
+                self.emit(depth, f"_extra += {self.size(stmt.value, value)} - 1")
+            if not self.tape_bounded:
+                k = self.tables.index(self.tables.stmts, stmt)
+                self.emit(depth, f"if {self.held()} > _maxtape: raise _tape_limit(_maxtape, {k})")
         elif isinstance(stmt, ir.If):
             self.emit(depth, f"if {self.atom(stmt.cond)}:")
             self.block(stmt.then, depth + 1)
             self.emit(depth, "else:")
             self.block(stmt.orelse, depth + 1)
-        elif isinstance(stmt, ir.For):
-            k = self.tables.index(self.tables.stmts, stmt)
-            loop_var, start, stop = self.var(stmt.var.name), self.atom(stmt.start), self.atom(stmt.stop)
-            counter = self.tables.index(self.tables.loops, loop_key(stmt))
-            self.emit(depth, f"_trips[{counter}] += len(range({start}, {stop}))")
-            self.emit(depth, f"for {loop_var} in range({start}, {stop}):")
-            self.block(stmt.body, depth + 1, trip=k)
-        elif isinstance(stmt, ir.While):
-            k = self.tables.index(self.tables.stmts, stmt)
-            counter = self.tables.index(self.tables.loops, loop_key(stmt))
-            self.emit(depth, f"while {self.atom(stmt.cond)}:")
-            self.emit(depth + 1, f"_trips[{counter}] += 1")
-            self.block(stmt.body, depth + 1, trip=k)
+        elif isinstance(stmt, (ir.For, ir.While)):
+            outer = self.pop_only
+            if not outer and self.pops_only(stmt.body):
+                self.peak_check(depth)
+                self.pop_only = True
+            if isinstance(stmt, ir.For):
+                self.for_(stmt, depth)
+            else:
+                k = self.tables.index(self.tables.stmts, stmt)
+                counter = self.tables.index(self.tables.loops, loop_key(stmt))
+                self.emit(depth, f"while {self.atom(stmt.cond)}:")
+                self.emit(depth + 1, f"_trips[{counter}] += 1")
+                self.block(stmt.body, depth + 1, trip=k)
+            self.pop_only = outer
         else:
             raise RuntimeFault("`return` must be the last statement", stmt.span)
+
+    def for_(self, stmt: ir.For, depth: int) -> None:
+        """A counted loop; one with a straight-line body counts all its trips at once where they fit the limit."""
+        k = self.tables.index(self.tables.stmts, stmt)
+        loop_var, start, stop = self.var(stmt.var.name), self.atom(stmt.start), self.atom(stmt.stop)
+        header = f"for {loop_var} in range({start}, {stop}):"
+        counter = self.tables.index(self.tables.loops, loop_key(stmt))
+        if not self.straight(stmt.body):
+            self.emit(depth, f"_trips[{counter}] += len(range({start}, {stop}))")
+            self.emit(depth, header)
+            self.block(stmt.body, depth + 1, trip=k)
+            return
+        trips = self.temp()
+        self.emit(depth, f"{trips} = {stop} - {start}")
+        self.emit(depth, f"if {trips} > 0: _trips[{counter}] += {trips}")
+        # the fast path runs where neither the step limit nor --max-tape can be crossed
+        pushes = [s for s in stmt.body if isinstance(s, ir.Push)]
+        scalar_pushes = all(s.value.type.kind in SCALAR_KINDS for s in pushes)
+        bound = f" or {self.held()} + {trips} * {len(pushes)} > _maxtape" if pushes and scalar_pushes else ""
+        self.emit(depth, f"if {trips} > 0 and (st + {trips} * {len(stmt.body) + 1} > _max{bound}):")
+        self.emit(depth + 1, header)
+        self.block(stmt.body, depth + 2, trip=k)
+        self.emit(depth, "else:")
+        self.emit(depth + 1, f"if {trips} > 0: st += {trips} * {len(stmt.body) + 1}")
+        outer_bounded = self.tape_bounded
+        self.tape_bounded = outer_bounded or (bool(pushes) and scalar_pushes)
+        popped = self.pops_first(stmt)
+        if popped is not None:
+            # The trip's pop is the tape's next value backwards: walk the tape, then drop what was walked.
+            # (A tape shorter than the trips: the loop below pops until the interpreter's error.)
+            tape = self.tape(popped.expr.tape)
+            target = self.var(popped.targets[0].name if isinstance(popped, ir.Let) else popped.target.name)
+            self.emit(depth + 1, f"if {trips} > 0 and len({tape}) >= {trips}:")
+            if any(v.name == stmt.var.name for s in stmt.body for v in ir.used_vars(s) + ir.defined_vars(s)):
+                self.emit(depth + 2, f"for {loop_var}, {target} in _zip(range({start}, {stop}), _reversed({tape})):")
+                self.block(stmt.body[1:], depth + 3, trip=k, counted=False)
+            else:
+                self.emit(depth + 2, f"for {target} in _islice(_reversed({tape}), {trips}):")
+                self.block(stmt.body[1:], depth + 3, trip=k, counted=False)
+                self.emit(depth + 2, f"{loop_var} = {stop} - 1")
+            self.emit(depth + 2, f"del {tape}[len({tape}) - {trips}:]")
+            self.emit(depth + 1, "else:")
+            depth += 1
+        self.emit(depth + 1, header)
+        self.block(stmt.body, depth + 2, trip=k, counted=False)
+        self.tape_bounded = outer_bounded
+
+    def pops_first(self, stmt: ir.For) -> ir.Let | ir.Assign | None:
+        """The pop that starts a loop's body, if it is the body's only tape operation and takes one scalar."""
+        first = stmt.body[0] if stmt.body else None
+        if not isinstance(first, (ir.Let, ir.Assign)) or not isinstance(first.expr, ir.Pop):
+            return None
+        target = first.targets[0] if isinstance(first, ir.Let) else first.target
+        if len(getattr(first, "targets", (target,))) != 1 or target.type.kind not in SCALAR_KINDS:
+            return None
+        if target.name == stmt.var.name:  # after the loop it holds the last value popped, not the last trip's number
+            return None
+        if first.expr.tape in self.vec_tapes or not self.pops_only(stmt.body):
+            return None
+        if any(isinstance(getattr(s, "expr", None), ir.Pop) for s in stmt.body[1:]):
+            return None
+        return first
+
+    @staticmethod
+    def straight(body: tuple[ir.Stmt, ...]) -> bool:
+        """Statements without a call, branch or loop: a trip's steps are the same every time."""
+        return all(isinstance(s, ir.Push) or (isinstance(s, (ir.Let, ir.Assign)) and not isinstance(s.expr, ir.CallFn))
+                   for s in body)
+
+    @staticmethod
+    def pops_only(body: tuple[ir.Stmt, ...]) -> bool:
+        """A loop body that pops but never pushes nor calls: the tapes only shrink while it runs."""
+        pops = False
+        for s in ir.walk(body):
+            if isinstance(s, ir.Push):
+                return False
+            expr = getattr(s, "expr", None)
+            if isinstance(expr, ir.CallFn):
+                return False
+            pops = pops or isinstance(expr, ir.Pop)
+        return pops
 
     def destructure(self, stmt: ir.Let, depth: int) -> None:
         value = self.expression(stmt.expr, stmt.span, depth)
@@ -432,13 +569,23 @@ class Generator:
             return
         if isinstance(expr, ir.Prim) and self.inline(name, expr, stmt.span, depth):
             pass
+        elif isinstance(expr, ir.Pop):
+            self.pop(name, expr, stmt.span, depth)
         else:
             value = self.expression(expr, stmt.span, depth)
             self.emit(depth, f"{name} = {value}", self.place(expr, stmt.span))
             self.after(expr, depth)
-            if isinstance(expr, ir.Pop):
-                self.emit(depth, f"_held -= {self.size(None, name)}")
         self.length_check(depth, name, target.type, f"'{target.name}'", stmt.span)
+
+    def pop(self, name: str, expr: ir.Pop, span: Span, depth: int) -> None:
+        """`name = pop(k)`; list.pop's IndexError on an empty tape becomes the interpreter's error (`_empty_tape`)."""
+        if not self.pop_only:
+            self.peak_check(depth)
+        k = self.tables.index(self.tables.faults, ("pop() on an empty tape: every pop needs a push before it", span))
+        self.emit(depth, f"{name} = {self.tape(expr.tape)}.pop()")
+        self.tables.pops[len(self.lines)] = k
+        if expr.tape in self.vec_tapes:
+            self.emit(depth, f"_extra -= {self.size(None, name)} - 1")
 
     def place(self, expr: ir.Expr, span: Span) -> tuple | None:
         return (lookup(expr.op), span) if isinstance(expr, ir.Prim) else None
@@ -454,13 +601,19 @@ class Generator:
             op, fn = NAN_CHECKED[expr.op]
             if prim.evaluator(tuple(a.type for a in expr.args)) is not fn:
                 return False
-            t = self.temp()
-            self.emit(depth, f"{t} = {args[0]} {op} {args[1]}", place)
-            self.emit(depth, f"if {t} != {t}: {t} = {self.evaluator(expr)}({args[0]}, {args[1]})", place)
+            call = f"{self.evaluator(expr)}({args[0]}, {args[1]})"
             if all(a.type.kind == "int" for a in expr.args):  # the registry's 64-bit check, and its error
-                self.emit(depth, f"if not {INT_MIN} <= {t} <= {INT_MAX}: {t} = {self.evaluator(expr)}"
-                                 f"({args[0]}, {args[1]})", place)
-            self.emit(depth, f"{name} = {t}", place)
+                t = self.temp()  # the check calls the registry with the operands, so the target waits
+                self.emit(depth, f"{t} = {args[0]} {op} {args[1]}", place)
+                self.emit(depth, f"if not {INT_MIN} <= {t} <= {INT_MAX}: {t} = {call}", place)
+                self.emit(depth, f"{name} = {t}", place)
+                return True
+            # A float result goes straight to the target. Where it is NaN, the registry's function is called
+            # to raise its error: with the operands, or, if the target was one of them, with the NaN in its
+            # place, which gives the same error (NaN op x is a NaN of the same type, and the message does
+            # not depend on the operands).
+            self.emit(depth, f"{name} = {args[0]} {op} {args[1]}", place)
+            self.emit(depth, f"if {name} != {name}: {name} = {call}", place)
             return True
         if expr.op in PLAIN_BINARY and len(args) == 2:
             self.emit(depth, f"{name} = {args[0]} {PLAIN_BINARY[expr.op]} {args[1]}", place)
@@ -480,13 +633,6 @@ class Generator:
             return self.atom(expr)
         if isinstance(expr, ir.Prim):
             return f"{self.evaluator(expr)}({', '.join(self.atom(a) for a in expr.args)})"
-        if isinstance(expr, ir.Pop):
-            tape = self.tape(expr.tape)
-            k = self.tables.index(
-                self.tables.faults, ("pop() on an empty tape: every pop needs a push before it", span)
-            )
-            self.emit(depth, f"if not {tape}: raise _fault({k})")
-            return f"{tape}.pop()"  # its values leave the count in `assign`, the only place a pop is
         if isinstance(expr, ir.CallFn):
             return self.call(expr, span, depth)
         raise RuntimeFault(f"the compiled engine cannot run {type(expr).__name__}", span)

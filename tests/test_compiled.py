@@ -328,3 +328,63 @@ def test_an_error_in_a_callee_is_placed_in_the_callee():
     """)
     a, b = both_errors(program, "f", dict(x=1.0, n=4))
     assert b.span.line == 2 and "division by zero" in b.message
+
+
+# ---------------------------------------------------------------- loops run without per-trip bookkeeping
+
+# A straight-line `for` body counts its steps once for the whole loop, and a body that starts with the
+# loop's only pop walks the tape backwards; where the trips would cross the step limit, or the tape is
+# shorter than the trips, the loop runs trip by trip and stops where the interpreter does.
+TAPE_LOOPS = src("""
+    def f(x, v: vec, n: int, m: int) -> float:
+        for i in 0..n:
+            push(x * float(i))
+        push(v, 2)
+        let w: vec = pop(2)
+        push(w, 2)
+        push(x, 2)
+        let s = sum(w)
+        for j in 0..m:
+            let y: float = pop()
+            s = s + y * float(j)
+        for k in 0..m:
+            let z: float = pop()
+            s = s - z
+        let t: float = pop(2)
+        let u: vec = pop(2)
+        for k in 0..n:
+            s = s * 0.5 + float(k)
+        return s + t + sum(u)
+""")
+
+
+@pytest.mark.parametrize("n, m", [(0, 0), (1, 0), (3, 1), (4, 2), (6, 3), (2, 2), (2, 3), (5, 0)])
+def test_loops_that_push_and_pop_match_the_interpreter(n, m):
+    program = compile_text(TAPE_LOOPS)
+    args = dict(x=1.25, v=np.array([1.0, 2.0, 3.0]), n=n, m=m)
+    if 2 * m > n:  # the pops run out: the same error at the same pop
+        a, b = both_errors(program, "f", args)
+        assert "empty tape" in b.message
+    else:
+        assert_same_run(program, "f", args)
+        source = compile_program(program).source
+        assert "_zip(" in source and "_islice(" in source  # both ways of walking a tape are taken
+        full = run_function(program, "f", copied(args)).steps
+        for limit in range(1, full):
+            both_errors(program, "f", args, max_steps=limit)
+
+
+def test_a_popped_loop_variable_keeps_its_last_value():
+    program = compile_text("""
+        def f(x, n: int) -> float:
+            for i in 0..n:
+                push(x + float(i))
+            let s = 0.0
+            for i in 0..n:
+                let y: float = pop()
+                s = s + y * float(i)
+            return s
+    """)
+    for n in (0, 1, 5):
+        assert_same_run(program, "f", dict(x=0.5, n=n))
+    assert "_zip(" in compile_program(program).source  # the loop reads its variable: walked with zip

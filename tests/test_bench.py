@@ -1,0 +1,85 @@
+"""bench/run.py section 4 on tiny sizes: its hand-written reverse sweep and its bookkeeping (no timing is checked)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+
+import pytest
+from helpers import ROOT
+
+from adlang.derivatives import derivative_program
+from adlang.interp.compiled import run_compiled
+from adlang.interp.interpreter import run_function
+from adlang.pipeline import compile_source
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = module
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules["bench_run"]
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 250])
+def test_hand_written_reverse_sweep_is_adlangs_gradient_bit_for_bit(bench, n):
+    program = compile_source(bench.SOURCE, "bench/run.py")
+    derived, entry = derivative_program(program, "foo", ["x", "y"], "reverse")
+    args = {"x": bench.LOOP_X, "y": 1.01, "n": n}
+    hand = bench.python_gradient(bench.LOOP_X, 1.01, n)
+    assert run_function(derived, entry, args).value == hand
+    assert run_compiled(derived, entry, args).value == hand
+    assert bench.python_primal(bench.LOOP_X, 1.01, n) == hand[0]
+
+
+def tiny_config(**extra) -> argparse.Namespace:
+    cfg = dict(loop_ns=[10, 40], strategies=["none", "every:3", "sqrt", "every:0"], repeats=1, min_time=1e-4,
+               long_run=1.0, autograd_budget=1e-9)
+    cfg.update(extra)
+    return argparse.Namespace(**cfg)
+
+
+def test_section_4_rows_targets_and_skips(bench, monkeypatch):
+    monkeypatch.setattr(bench, "autograd_gradient", lambda: None)
+    program = compile_source(bench.SOURCE, "bench/run.py")
+    out = bench.bench_loop_vs_python(program, tiny_config())
+    assert list(out["skipped_strategies"]) == ["every:0"]  # a UsageError: skipped, the others run
+    assert {(r["n"], r["engine"], r["strategy"]) for r in out["rows"]} == {
+        (n, e, s) for n in (10, 40) for e in ("interp", "compiled") for s in ("none", "every:3", "sqrt")}
+    for r in out["rows"]:
+        assert r["gradient_ok"] and r["function_ok"]
+        assert r["peak_memory_bytes"] > 0
+        twin = bench._row(out["rows"], r["n"], "interp", r["strategy"])
+        assert (r["steps"], r["tape_peak"]) == (twin["steps"], twin["tape_peak"])
+    assert bench._row(out["rows"], 40, "interp", "none")["tape_peak"] == 40
+    assert all(ref["autograd"] == {"installed": False, "skipped": True, "reason": ref["autograd"]["reason"]}
+               and "not installed" in ref["autograd"]["reason"] for ref in out["references"])
+    names = [t["target"] for t in out["targets"]]
+    assert "sqrt: tape_peak" in names and "compiled gradient vs hand-written Python reverse sweep" in names
+    assert all(t["pass"] in (True, False, None) and t["where"] for t in out["targets"])
+
+
+def test_autograd_over_budget_is_extrapolated_not_run(bench):
+    calls = []
+
+    def fake(x, y, n):
+        calls.append(n)
+        value, dx, dy = bench.python_gradient(x, y, n)
+        return value, (dx, dy)
+
+    cfg = tiny_config()
+    first = bench.autograd_case(fake, 10, cfg, None, bench.python_gradient(bench.LOOP_X, bench.LOOP_Y, 10))
+    assert not first["skipped"] and first["gradient_ok"] and calls
+    calls.clear()
+    second = bench.autograd_case(fake, 1000, cfg, (10, 0.5), None)  # 0.5 s at n = 10: ~50 s at n = 1000
+    assert second["skipped"] and second["estimated_s"] == pytest.approx(50.0) and calls == []
+
+
+def test_autograd_when_installed_agrees(bench):
+    pytest.importorskip("autograd")
+    value, (dx, dy) = bench.autograd_gradient()(bench.LOOP_X, 1.01, 25)
+    assert (value, dx, dy) == pytest.approx(bench.python_gradient(bench.LOOP_X, 1.01, 25), rel=1e-12)
