@@ -489,8 +489,8 @@ def second_order_case(n: int, cfg: argparse.Namespace, previous: dict[str, tuple
 
 # Checkpoint strategies of section 4, in table order (--strategies overrides). A strategy that
 # derivative_program refuses with a UsageError (not available yet, mistyped) is skipped and listed as such,
-# so revolve:S is one more string here once ir/checkpoint.py has it.
-STRATEGIES = ("none", "every:100", "sqrt")
+# so a new strategy is one more string here.
+STRATEGIES = ("none", "every:100", "sqrt", "revolve:10")
 ENGINES = {"interp": run_function, "compiled": run_compiled}
 
 
