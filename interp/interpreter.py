@@ -52,12 +52,18 @@ class RunResult:
 
 
 class TapeCount:
-    """How many values the tapes hold now and at most (all tapes together; a vec counts its length)."""
+    """The most values the tapes have held, as far as looked (all tapes together; a vec counts its length).
 
-    __slots__ = ("held", "peak")
+    The values held now are the tapes' lengths plus `extra` (each vec's length less one), so a
+    scalar push or pop changes no counter: the peak is looked at only where it may stop growing,
+    before a pop (once before a loop that pops but never pushes nor calls) and at the end of a run.
+    The compiled engine counts the same way.
+    """
+
+    __slots__ = ("extra", "peak")
 
     def __init__(self) -> None:
-        self.held = 0
+        self.extra = 0
         self.peak = 0
 
 
@@ -80,6 +86,8 @@ class Machine:
     steps: int = 0
     max_tape: int = DEFAULT_MAX_TAPE
     tapes: dict[int, list] = field(default_factory=dict)
+    tape_lists: list[list] = field(default_factory=list)  # the lists of `tapes`, every tape the program uses
+    vec_tapes: set[int] = field(default_factory=set)  # tapes a vec may be pushed on
     count: TapeCount = field(default_factory=TapeCount)
     compiled: dict[str, Callable] = field(default_factory=dict)
     events: list[Event] | None = None
@@ -90,8 +98,30 @@ class Machine:
     frames: int = 0
     trips: dict[tuple[int, int, str], int] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for fn in self.program.functions:
+            for s in ir.walk(fn.body):
+                if isinstance(s, ir.Push):
+                    self.tape(s.tape)
+                    if s.value.type.kind == "vec":
+                        self.vec_tapes.add(s.tape)
+                elif isinstance(getattr(s, "expr", None), ir.Pop):
+                    self.tape(s.expr.tape)
+
     def tape(self, number: int) -> list:
-        return self.tapes.setdefault(number, [])
+        if number not in self.tapes:
+            self.tapes[number] = []
+            self.tape_lists.append(self.tapes[number])
+        return self.tapes[number]
+
+    def held(self) -> int:
+        """The values on all the tapes now."""
+        return sum(map(len, self.tape_lists)) + self.count.extra
+
+    def look_at_peak(self) -> None:
+        held = self.held()
+        if held > self.count.peak:
+            self.count.peak = held
 
     def take_note(self, own: str | None = None) -> str | None:
         """A pending note of a temporary joined with the binding's own note."""
@@ -153,6 +183,7 @@ def run_function(
     if machine.note is not None and machine.trace:
         last = machine.trace[-1]
         last.note = f"{last.note}; {machine.note}" if last.note else machine.note
+    machine.look_at_peak()
     return RunResult(value, machine.steps, machine.trace, machine.count.peak, machine.trips)
 
 
@@ -171,9 +202,11 @@ class Compiler:
         self.recording = machine.events is not None
         self.fn_name = ""
         self.current: ir.Stmt | None = None
+        self.pop_only = False  # in a loop that pops but never pushes nor calls: its peak was looked at before it
 
     def function(self, fn: ir.Function) -> Callable:
         self.fn_name = fn.name
+        self.pop_only = False
         names = [p.name for p in fn.params]
         body = self.block(fn.body[:-1])
         ret = fn.returned
@@ -252,11 +285,26 @@ class Compiler:
             return self.push(stmt)
         if isinstance(stmt, ir.If):
             return self.if_(stmt)
-        if isinstance(stmt, ir.For):
-            return self.for_(stmt)
-        if isinstance(stmt, ir.While):
-            return self.while_(stmt)
+        if isinstance(stmt, (ir.For, ir.While)):
+            return self.loop(stmt)
         raise RuntimeFault("`return` must be the last statement", stmt.span)
+
+    def loop(self, stmt: ir.For | ir.While) -> Code:
+        """A loop whose body only pops has its tape peak looked at once, before it (the count only falls)."""
+        outer = self.pop_only
+        first = not outer and _pops_only(stmt.body)
+        self.pop_only = outer or first
+        code = self.for_(stmt) if isinstance(stmt, ir.For) else self.while_(stmt)
+        self.pop_only = outer
+        if not first:
+            return code
+        m = self.m
+
+        def run(env):
+            m.look_at_peak()
+            code(env)
+
+        return run
 
     def getter(self, a: ir.Atom) -> Callable[[Env], object]:
         if isinstance(a, ir.Const):
@@ -340,17 +388,42 @@ class Compiler:
         return run
 
     def pop(self, expr: ir.Pop, span: Span) -> Callable[[Env], object]:
-        tape = self.m.tape(expr.tape)
-        count = self.m.count
+        m = self.m
+        tape = m.tape(expr.tape)
+        take = tape.pop
+        count = m.count
         nd = np.ndarray
+        look = not self.pop_only  # the peak, before the count falls
+        empty = "pop() on an empty tape: every pop needs a push before it"
 
-        def run(env):
-            try:
-                value = tape.pop()
-            except IndexError:
-                raise RuntimeFault("pop() on an empty tape: every pop needs a push before it", span) from None
-            count.held -= value.size if value.__class__ is nd else 1
-            return value
+        if expr.tape in m.vec_tapes:
+            def run(env):
+                if look:
+                    m.look_at_peak()
+                try:
+                    value = take()
+                except IndexError:
+                    raise RuntimeFault(empty, span) from None
+                if value.__class__ is nd:
+                    count.extra -= value.size - 1
+                return value
+        elif len(m.tape_lists) == 1 and look:
+            def run(env):
+                held = len(tape) + count.extra
+                if held > count.peak:
+                    count.peak = held
+                try:
+                    return take()
+                except IndexError:
+                    raise RuntimeFault(empty, span) from None
+        else:
+            def run(env):
+                if look:
+                    m.look_at_peak()
+                try:
+                    return take()
+                except IndexError:
+                    raise RuntimeFault(empty, span) from None
 
         if not self.recording:
             return run
@@ -375,6 +448,16 @@ class Compiler:
             return self.recorded_bind(name, compute, kink_note(expr), stmt)
         if self.tracing:
             return self.traced_bind(name, compute, kink_note(expr), span)
+        if isinstance(expr, ir.Pop) and self.pop_only and expr.tape not in self.m.vec_tapes:
+            take = self.m.tape(expr.tape).pop
+
+            def pop_into(env):
+                try:
+                    env[name] = take()
+                except IndexError:
+                    raise RuntimeFault("pop() on an empty tape: every pop needs a push before it", span) from None
+
+            return pop_into
 
         def run(env):
             env[name] = compute(env)
@@ -481,30 +564,39 @@ class Compiler:
 
     def push(self, stmt: ir.Push) -> Code:
         get = self.getter(stmt.value)
-        tape = self.m.tape(stmt.tape)
-        count = self.m.count
-        nd = np.ndarray
         m = self.m
+        tape = m.tape(stmt.tape)
+        append = tape.append
+        count = m.count
+        nd = np.ndarray
 
-        def run(env):
-            value = get(env)
-            tape.append(value)
-            held = count.held = count.held + (value.size if value.__class__ is nd else 1)
-            if held > count.peak:
-                count.peak = held
-                if held > m.max_tape:
+        if stmt.value.type.kind == "vec":
+            def run(env):
+                value = get(env)
+                append(value)
+                if value.__class__ is nd:
+                    count.extra += value.size - 1
+                if m.held() > m.max_tape:
                     raise m.tape_limit(stmt)
+        elif len(m.tape_lists) == 1 and not m.vec_tapes:
+            limit = m.max_tape
+            if isinstance(stmt.value, ir.Var):
+                name = stmt.value.name
 
-        def run_scalar(env):
-            tape.append(get(env))
-            held = count.held = count.held + 1
-            if held > count.peak:
-                count.peak = held
-                if held > m.max_tape:
+                def run(env):
+                    append(env[name])
+                    if len(tape) > limit:
+                        raise m.tape_limit(stmt)
+            else:
+                def run(env):
+                    append(get(env))
+                    if len(tape) > limit:
+                        raise m.tape_limit(stmt)
+        else:
+            def run(env):
+                append(get(env))
+                if m.held() > m.max_tape:
                     raise m.tape_limit(stmt)
-
-        if stmt.value.type.kind != "vec":
-            run = run_scalar
 
         if not self.recording:
             return run
@@ -531,12 +623,14 @@ class Compiler:
 
     def for_(self, stmt: ir.For) -> Code:
         start, stop = self.getter(stmt.start), self.getter(stmt.stop)
-        body = self.block(stmt.body)
         name = stmt.var.name
         m = self.m
         trace = m.trace
         line = stmt.span.line
         trips, key = m.trips, loop_key(stmt)
+        if trace is None and not self.recording:
+            return self.plain_for(stmt, start, stop)
+        body = self.block(stmt.body)
         if self.recording:
             return self.recorded_for(stmt, start, stop, body)
 
@@ -551,6 +645,101 @@ class Compiler:
                 if trace is not None:
                     trace.append(TraceEntry(name, i, line, stmt.span, m.take_note() if m.note else None))
                 body(env)
+
+        return run
+
+    def plain_for(self, stmt: ir.For, start: Callable, stop: Callable) -> Code:
+        """A loop without trace or recording: a trip and its body's statements are counted at once, and the
+        error of crossing the step limit names what the interpreter would have stopped at one by one."""
+        codes = [self.statement(s) for s in stmt.body]
+        stmts = stmt.body
+        count = len(codes)
+        per_trip = count + 1
+        name = stmt.var.name
+        m = self.m
+        trips, key = m.trips, loop_key(stmt)
+
+        def over_limit() -> RuntimeFault:
+            over = m.steps - m.max_steps
+            if over > count:  # the trip itself crossed it
+                m.steps -= count
+                return m.step_limit(stmt)
+            m.steps -= count
+            return m.step_limit(stmts[count - over])
+
+        if count == 1:
+            (code,) = codes
+
+            def run(env):
+                span = range(start(env), stop(env))
+                trips[key] = trips.get(key, 0) + len(span)
+                for i in span:
+                    m.steps += per_trip
+                    if m.steps > m.max_steps:
+                        raise over_limit()
+                    env[name] = i
+                    code(env)
+
+            return run
+        if count == 2:
+            c1, c2 = codes
+
+            def run(env):
+                span = range(start(env), stop(env))
+                trips[key] = trips.get(key, 0) + len(span)
+                for i in span:
+                    m.steps += per_trip
+                    if m.steps > m.max_steps:
+                        raise over_limit()
+                    env[name] = i
+                    c1(env)
+                    c2(env)
+
+            return run
+        if count == 3:
+            c1, c2, c3 = codes
+
+            def run(env):
+                span = range(start(env), stop(env))
+                trips[key] = trips.get(key, 0) + len(span)
+                for i in span:
+                    m.steps += per_trip
+                    if m.steps > m.max_steps:
+                        raise over_limit()
+                    env[name] = i
+                    c1(env)
+                    c2(env)
+                    c3(env)
+
+            return run
+        if count == 4:
+            c1, c2, c3, c4 = codes
+
+            def run(env):
+                span = range(start(env), stop(env))
+                trips[key] = trips.get(key, 0) + len(span)
+                for i in span:
+                    m.steps += per_trip
+                    if m.steps > m.max_steps:
+                        raise over_limit()
+                    env[name] = i
+                    c1(env)
+                    c2(env)
+                    c3(env)
+                    c4(env)
+
+            return run
+
+        def run(env):
+            span = range(start(env), stop(env))
+            trips[key] = trips.get(key, 0) + len(span)
+            for i in span:
+                m.steps += per_trip
+                if m.steps > m.max_steps:
+                    raise over_limit()
+                env[name] = i
+                for code in codes:
+                    code(env)
 
         return run
 
@@ -614,6 +803,17 @@ def tape_limit(max_tape: int, stmt: ir.Stmt) -> RuntimeFault:
 def loop_key(loop: ir.For | ir.While) -> tuple[int, int, str]:
     """Counts of loop iterations are kept by source loop and by role (see `Span.role`)."""
     return loop.span.line, loop.span.col, loop.span.role
+
+
+def _pops_only(body: tuple[ir.Stmt, ...]) -> bool:
+    """A block that pops but never pushes nor calls: the tapes only shrink while it runs."""
+    pops = False
+    for s in ir.walk(body):
+        expr = getattr(s, "expr", None)
+        if isinstance(s, ir.Push) or isinstance(expr, (ir.CallFn, ir.GradOf)):
+            return False
+        pops = pops or isinstance(expr, ir.Pop)
+    return pops
 
 
 def _has_length(type_: Type) -> bool:
