@@ -252,9 +252,10 @@ class Repl:
         update = UPDATE.fullmatch(text)
         if let:
             names = [n.strip() for n in let.group(1).split(",")]
-            self._store(names, self.session.evaluate(let.group(2), MAX_STEPS))
+            self._store(names, self.session.evaluate(let.group(2), MAX_STEPS, text, let.start(2)))
         elif update and update.group(1) in self.session.variables:
-            self._store([update.group(1)], self.session.evaluate(update.group(2), MAX_STEPS))
+            value = self.session.evaluate(update.group(2), MAX_STEPS, text, update.start(2))
+            self._store([update.group(1)], value)
         else:
             self.say(format_value(self.session.evaluate(text, MAX_STEPS)))
 
