@@ -37,6 +37,7 @@ from adlang.report import (
 DEFAULT_MAX_STEPS = 100_000_000
 FIRST_ORDER_MODES = ("forward", "reverse")
 SECOND_ORDER_MODES = ("forward-over-reverse", "reverse-over-reverse", "forward-over-forward", "reverse-over-forward")
+ENGINES = ("interp", "compiled")
 COMMANDS = ("run", "ir", "diff", "check", "optimize", "repl")
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
@@ -133,7 +134,7 @@ def _run_parser(sub: Any) -> _Parser:
     p.add_argument("--max-steps", metavar="N", help=f"stop after N statements (default {DEFAULT_MAX_STEPS:,})")
     p.add_argument(
         "--engine",
-        choices=("interp", "compiled"),
+        metavar="E",
         default="interp",
         help="interp (default): the tree-walking interpreter; compiled: the program turned into Python, "
         "same results and steps, several times faster (with --trace the interpreter runs)",
@@ -254,6 +255,9 @@ def _dispatch(argv: list[str], ctx: _Context) -> int:
 def _cmd_run(ns: argparse.Namespace, ctx: _Context) -> int:
     mode, order = derivative_mode(ns.mode, ns.order, ns.grad is not None)
     max_steps = parse_max_steps(ns.max_steps)
+    if ns.engine not in ENGINES:
+        hint = _suggest(ns.engine, ENGINES)
+        raise UsageError(f"unknown --engine '{ns.engine}'{hint} (engines: {', '.join(ENGINES)})")
     program = _load(ctx, ns.file)
     fn = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.grad, fn, "--grad") if ns.grad is not None else None

@@ -387,9 +387,10 @@ class FunctionLowering:
                 raise TypeCheckError(f"'{n.id}' appears twice after wrt", n.span)
             wrt.append(n.id)
         if len(stmt.names) != 1 + len(wrt):
+            given = "1 name is" if len(stmt.names) == 1 else f"{len(stmt.names)} names are"
             raise TypeCheckError(
                 f"grad {call.func}(...) wrt {', '.join(wrt)} gives {1 + len(wrt)} values (the value, then one "
-                f"derivative per parameter), but {len(stmt.names)} names are given", stmt.span)
+                f"derivative per parameter), but {given} given", stmt.span)
         if stmt.type is not None:
             raise TypeCheckError("a grad let takes no type annotation", stmt.type.span)
         args = self.call_expr(call).args

@@ -27,7 +27,7 @@ def type_names(args) -> str:
 
 def vec_join(op: str, a: Type, b: Type) -> Type:
     if a.length is not None and b.length is not None and a.length != b.length:
-        raise TypeRuleError(f"{op} of vecs of different lengths: {a} and {b}")
+        raise TypeRuleError(f"{op} of vecs of different lengths ({a} and {b})")
     return vec(a.length if a.length is not None else b.length)
 
 

@@ -466,7 +466,7 @@ def _keyword_hint(token: Token | None) -> str:
     """`; did you mean `return`?` for a name that is a keyword misspelt."""
     if token is None or token.type != "NAME":
         return ""
-    close = difflib.get_close_matches(str(token), _KEYWORDS, n=1, cutoff=0.7)
+    close = difflib.get_close_matches(str(token), _KEYWORDS, n=1, cutoff=0.6)
     return f"; did you mean `{close[0]}`?" if close else ""
 
 

@@ -472,7 +472,7 @@ def test_vec_literals_of_different_lengths_cannot_be_added():
             return x
         """
     )
-    assert_error_at(err, "vecs of different lengths: vec(2) and vec(3)", 2, 13)
+    assert_error_at(err, "vecs of different lengths (vec(2) and vec(3))", 2, 13)
 
 
 def test_a_vec_literal_of_the_wrong_length_for_its_annotation():
