@@ -25,6 +25,8 @@ TAPE_BUILTINS = ("push", "pop")
 MAX_BLOCK_DEPTH = 200
 MAX_EXPR_DEPTH = 200
 MAX_VEC_LITERAL = 100_000
+# Functions calling functions: the engines and derivative programs recurse once per call.
+MAX_CALL_DEPTH = 100
 
 
 def lower(module: ast.Module, source: str | None = None) -> ir.Program:
@@ -130,30 +132,47 @@ def _check_nesting(d: ast.FunctionDef) -> None:
 
 
 def _callees_first(defs: dict[str, ast.FunctionDef]) -> list[str]:
-    """Functions ordered so that each comes after those it calls; a cycle is recursion, an error."""
+    """Functions ordered so that each comes after those it calls; a cycle is recursion, an error.
+
+    Iterative (a chain of thousands of functions is fine here), and it measures the longest chain
+    of calls: more than MAX_CALL_DEPTH is an error at the call that makes it longer.
+    """
+    calls = {name: [c for c in _calls_in(d.body) if c.func in defs] for name, d in defs.items()}
     order: list[str] = []
     state: dict[str, str] = {}
-
-    def visit(name: str) -> None:
-        state[name] = "open"
-        for call in _calls_in(defs[name].body):
-            callee = call.func
-            if callee not in defs:
+    depth: dict[str, int] = {}
+    for root in defs:
+        if root in state:
+            continue
+        state[root] = "open"
+        stack: list[tuple[str, int]] = [(root, 0)]
+        while stack:
+            name, i = stack[-1]
+            if i < len(calls[name]):
+                stack[-1] = (name, i + 1)
+                call = calls[name][i]
+                if state.get(call.func) == "open":
+                    raise TypeCheckError(
+                        f"recursion: '{call.func}' calls itself through this call; adlang functions cannot recurse, "
+                        "write a loop instead",
+                        call.span,
+                    )
+                if call.func not in state:
+                    state[call.func] = "open"
+                    stack.append((call.func, 0))
                 continue
-            if state.get(callee) == "open":
+            stack.pop()
+            state[name] = "done"
+            order.append(name)
+            deepest = max(calls[name], key=lambda c: depth[c.func], default=None)
+            depth[name] = 1 + (depth[deepest.func] if deepest is not None else 0)
+            if depth[name] > MAX_CALL_DEPTH:
                 raise TypeCheckError(
-                    f"recursion: '{callee}' calls itself through this call; adlang functions cannot recurse, "
-                    "write a loop instead",
-                    call.span,
+                    f"calls nested too deeply: this call makes a chain of {depth[name]} functions, each calling "
+                    f"the next ({name} -> {deepest.func} -> ...), more than {MAX_CALL_DEPTH}; call some of them "
+                    "one after another instead of one inside the other",
+                    deepest.span,
                 )
-            if callee not in state:
-                visit(callee)
-        state[name] = "done"
-        order.append(name)
-
-    for name in defs:
-        if name not in state:
-            visit(name)
     return order
 
 

@@ -27,6 +27,7 @@ __all__ = ["MAX_SOURCE_CHARS", "parse"]
 # The parser reads about 100,000 characters a second: a program is at most 1,000,000 (README, "Limits").
 MAX_SOURCE_CHARS = 1_000_000
 
+_INT_MAX = 2**63 - 1
 _LAYOUT = frozenset({"_NL", "_INDENT", "_DEDENT"})
 _OPENERS = {"LPAR": ")", "LSQB": "]"}
 _CLOSERS = {"RPAR": "(", "RSQB": "["}
@@ -270,7 +271,14 @@ class _ToAst(Transformer_NonRecursive):
         return _name(children[0])
 
     def int(self, meta, children):
-        return ast.Num(int(children[0]), _span(meta))
+        (token,) = children
+        digits = str(token).lstrip("0")
+        if len(digits) > 19 or int(digits or "0") > _INT_MAX:  # length first: int() refuses 4,300 digits
+            shown = digits if len(digits) <= 30 else f"{digits[:12]}...({len(digits)} digits)"
+            as_float = f"{digits[0]}.{digits[1:4]}e{len(digits) - 1}"
+            raise ParseError(f"the int {shown} does not fit in 64 bits (at most {_INT_MAX}); "
+                             f"for a number this large write a float, as {as_float}", _token_span(token))
+        return ast.Num(int(digits or "0"), _span(meta))
 
     def float(self, meta, children):
         return ast.Num(float(children[0]), _span(meta))

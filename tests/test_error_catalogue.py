@@ -113,6 +113,9 @@ CATALOGUE: list[Case] = [
     Case("parse-source-too-long", "parse", "def f(x):\n    return x" + " + x" * 250_000 + "\n", "FILE x=1",
          "characters, more than adlang reads (1,000,000); split it into smaller files", 2, None,
          what="a program over 1,000,000 characters"),
+    Case("parse-int-too-large", "parse", "def f(x):\n    let n = 99999999999999999999999\n    return x\n", "FILE x=1",
+         "the int 99999999999999999999999 does not fit in 64 bits (at most 9223372036854775807); for a number this large write a float, as 9.999e22",
+         2, 13, what="an int literal past 64 bits"),
     # ------------------------------------------------------------ type
     Case("type-undeclared-name", "type", "def f(x):\n    let total = x\n    return totl\n", "FILE x=1",
          "'totl' is not declared; did you mean 'total'?", 3, 12, what="a name never declared"),
@@ -200,6 +203,10 @@ CATALOGUE: list[Case] = [
          + "    " * 202 + "x = 1.0\n    return x\n", "FILE x=1",
          "blocks nested too deeply (more than 200 levels); move the inner blocks into a function", 202, None,
          what="blocks nested more than 200 deep"),
+    Case("type-calls-too-deep", "type", "def f0(x):\n    return x\n" + "".join(
+         f"def f{i}(x):\n    let y = f{i - 1}(x)\n    return y\n" for i in range(1, 102)), "FILE x=1",
+         "calls nested too deeply: this call makes a chain of 101 functions, each calling the next (f100 -> f99 -> ...), "
+         "more than 100; call some of them one after another", 301, 13, what="a chain of more than 100 functions each calling the next"),
     Case("type-grad-unknown-function", "type", "def f(x):\n    let v, d = grad gg(x) wrt x\n    return d\n",
          "FILE x=1", "grad needs a function of the program; unknown 'gg'", 2, 21,
          what="`grad` of a function that does not exist"),
@@ -264,6 +271,8 @@ CATALOGUE: list[Case] = [
          what="a value that is not a number, bool, vec or @FILE"),
     Case("usage-float-for-int", "usage", "def f(n: int):\n    return 1.0\n", "FILE n=1.5", "argument 'n'",
          what="a float for an int parameter"),
+    Case("usage-int-too-large", "usage", "def f(n: int):\n    return 1.0\n", "FILE n=9223372036854775808",
+         "argument 'n' of f(n) is an int, but 9223372036854775808 does not fit in 64 bits", what="an int argument past 64 bits"),
     Case("usage-vec-length", "usage", "def f(v: vec(2)):\n    return sum(v)\n", "FILE v=[1,2,3]",
          "argument 'v' is a vec(2), but [1,2,3] has 3 elements", what="a vec of the wrong length for vec(N)"),
     Case("usage-missing-data-file", "usage", "def f(v: vec):\n    return sum(v)\n", "FILE v=@nowhere.csv",
