@@ -392,14 +392,16 @@ def _write_text(text: str, ctx: _Context, as_json: dict[str, Any]) -> None:
 def read_source(path: str) -> str:
     """The program text; a file that cannot be read is a usage error naming it."""
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:  # a byte order mark, as some editors write, is dropped
             return fh.read()
     except FileNotFoundError:
         raise UsageError(f"cannot read '{path}': no such file") from None
     except IsADirectoryError:
         raise UsageError(f"cannot read '{path}': it is a directory") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"cannot read '{path}': it is not UTF-8 text") from None
+    except UnicodeDecodeError as err:
+        line = err.object[: err.start].count(b"\n") + 1
+        raise UsageError(f"cannot read '{path}': it is not UTF-8 text (byte 0x{err.object[err.start]:02x} on "
+                         f"line {line}); save it as UTF-8") from None
     except OSError as err:
         raise UsageError(f"cannot read '{path}': {err.strerror or err}") from None
 

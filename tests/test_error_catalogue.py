@@ -42,6 +42,7 @@ class Case:
     col: int | None = None
     command: str = "run"
     what: str = ""  # for the docs: what the user did
+    encoding: str = "utf-8"  # how the program file is written
 
 
 F = "def f(x):\n    return x\n"  # a program for the usage errors
@@ -255,6 +256,9 @@ CATALOGUE: list[Case] = [
          what="a command that does not exist"),
     Case("usage-no-file", "usage", F, "missing.ad x=1", "cannot read 'missing.ad': no such file",
          what="a program file that does not exist"),
+    Case("usage-not-utf8", "usage", "def f(x):\n    return x  # café\n", "FILE x=1",
+         "it is not UTF-8 text (byte 0xe9 on line 2); save it as UTF-8", encoding="latin-1",
+         what="a program file that is not UTF-8"),
     Case("usage-unknown-option", "usage", F, "FILE x=1 --grd x", "unrecognized arguments: --grd x",
          what="an option that does not exist"),
     Case("usage-unknown-fn", "usage", "def foo(x):\n    return x\ndef g(x):\n    return x\n", "FILE x=1 --fn fo",
@@ -326,7 +330,7 @@ def _argv(case: Case, path: Path) -> list[str]:
 
 def _run(case: Case, tmp_path: Path, capsys, json_mode: bool) -> tuple[int, str, str]:
     path = tmp_path / "prog.ad"
-    path.write_text(case.program, encoding="utf-8")
+    path.write_text(case.program, encoding=case.encoding)
     argv = _argv(case, path) + (["--json"] if json_mode else [])
     code = cli.main(argv)
     out, err = capsys.readouterr()
@@ -457,7 +461,7 @@ def _message_of(case: Case) -> str:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "prog.ad"
-        path.write_text(case.program, encoding="utf-8")
+        path.write_text(case.program, encoding=case.encoding)
         out = io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
             cli.main(_argv(case, path) + ["--json"])
