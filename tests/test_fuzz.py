@@ -175,6 +175,36 @@ def test_token_soups_through_the_cli(tmp, text):
         assert outcome.code in (1, 2) or outcome.code == 0
 
 
+@budget(60)
+@given(st.binary(max_size=300))
+def test_random_bytes_as_a_program_file(tmp, data):
+    """Bytes that are not UTF-8 are a usage error naming the file; the rest parse or fail in place."""
+    path = tmp / "bytes.ad"
+    path.write_bytes(data)
+    outcome = adlang("run", str(path), "x=1", "--json")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        error = outcome.json["error"]
+        assert error["kind"] == "usage" and "is not UTF-8 text" in error["message"], error
+
+
+@budget(60)
+@given(st.lists(token_soups(), min_size=1, max_size=4))
+def test_token_soups_into_the_repl(entries):
+    """Whatever is typed, the REPL answers and goes on: no internal error, no traceback."""
+    from adlang.repl import Repl
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        repl = Repl(interactive=False)
+        for entry in entries + ["def ok(x):\n    return x * 2.0\n", "ok(1.5)"]:
+            repl.execute(entry)
+    shown = out.getvalue() + err.getvalue()
+    assert "internal error" not in shown and "Traceback" not in shown, shown
+    assert out.getvalue().rstrip().split("\n")[-1] == "3.0", shown  # the session still works
+
+
 # ---------------------------------------------------------------- 2. one type error in a well-formed program
 
 # Each is one line put into main's body; each is a type error at that line, whatever the program.
@@ -256,7 +286,7 @@ def as_array(value) -> np.ndarray:
     return np.atleast_1d(np.asarray(value, dtype=float))
 
 
-@budget(15)
+@budget(30)
 @given(cases())
 def test_well_typed_programs_through_every_command(tmp, case):
     gen, args, wrt, max_steps, compiled_pair = case
