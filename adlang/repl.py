@@ -188,7 +188,9 @@ class Repl:
 
         fn, wrt, mode, order, raw, rest = self._derivative_words(words, need_wrt=True)
         if rest:
-            raise UsageError(f":diff does not take '{rest[0]}' (see :help)")
+            hint = cli._suggest(rest[0], (*MODES, "wrt", "order", "raw"))
+            raise UsageError(f":diff does not take '{rest[0]}'{hint} (it takes wrt P1,P2, a mode, order 2 and raw; "
+                             "see :help)")
         self.code(diff_source(self.session.program, fn.name, wrt, mode, order, simplify=not raw))
 
     def cmd_step(self, words: list[str]) -> None:

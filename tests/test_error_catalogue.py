@@ -482,3 +482,20 @@ def test_docs_table_is_up_to_date(request):
 def test_readme_links_the_table():
     assert "docs/errors.md" in (ROOT / "README.md").read_text(encoding="utf-8")
 
+
+
+def test_repl_usage_errors_list_the_choices(capsys):
+    repl = Repl(interactive=False)
+    repl.execute("def f(x):\n    return x * x\n")
+    for entry in (":dif f wrt x", ":diff f wrt x forwrd", ":run g x=1", ":run f x=1 --grad y", ":diff f wrt x --mode rev"):
+        repl.execute(entry)
+    out, err = capsys.readouterr()
+    lines = [line for line in (out + err).split("\n") if line.startswith("adlang: usage error: ")]
+    assert lines == [
+        "adlang: usage error: unknown command ':dif'; did you mean ':diff'? (:help lists them)",
+        "adlang: usage error: :diff does not take 'forwrd'; did you mean 'forward'? (it takes wrt P1,P2, a mode, "
+        "order 2 and raw; see :help)",
+        "adlang: usage error: unknown function 'g' (functions in <session>: f)",
+        "adlang: usage error: --grad names 'y', which is not a parameter of f(x)",
+        "adlang: usage error: unknown --mode 'rev'; did you mean 'reverse'? (modes: forward, reverse)",
+    ]
