@@ -15,7 +15,10 @@ rewrites it, and a test fails when it is out of date.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,6 +224,36 @@ CATALOGUE: list[Case] = [
     Case("type-vec-literal-too-long", "type", "def f(x):\n    let v = [" + "1," * 100_000 + "1]\n    return x\n",
          "FILE x=1", "more than the limit of 100,000; load large data with x=@file.npy", 2, 13,
          what="a vec literal of more than 100,000 elements"),
+    Case("type-twice-in-let", "type", "def g(x) -> (float, float):\n    return x, x\ndef f(x):\n    let a, a = g(x)\n    return a\n",
+         "FILE x=1 --fn f", "'a' appears twice in this let", 4, 12, what="one name twice in a destructuring `let`"),
+    Case("type-grad-twice", "type", "def g(a):\n    return a\ndef f(x):\n    let v, d, e = grad g(x) wrt a, a\n    return d\n",
+         "FILE x=1", "'a' appears twice after wrt", 4, 36, what="a parameter named twice after `wrt`"),
+    Case("type-grad-annotation", "type", "def g(a):\n    return a\ndef f(x):\n    let v: float = grad g(x) wrt a\n    return v\n",
+         "FILE x=1", "grad", 4, None, what="a type on a `grad` let"),
+    Case("type-grad-non-float", "type", "def g(a) -> bool:\n    return a > 0.0\ndef f(x):\n    let v, d = grad g(x) wrt a\n    return d\n",
+         "FILE x=1", "grad takes the derivative of a float result, but g returns bool", 4, 21,
+         what="`grad` of a function whose result is not a float"),
+    Case("type-grad-int-parameter", "type", "def g(a, n: int) -> float:\n    return a\ndef f(x):\n    let v, d = grad g(x, 2) wrt n\n    return d\n",
+         "FILE x=1", "'n' is int; derivatives are taken with respect to float and vec parameters", 4, 33,
+         what="`grad ... wrt` an int parameter"),
+    Case("type-push-arity", "type", "def f(x):\n    push(x, 1, 2)\n    return x\n", "FILE x=1",
+         "push() takes one value, and optionally a tape number: push(x), push(x, 1)", 2, 5, what="`push` with the wrong arguments"),
+    Case("type-tape-number", "type", "def f(x):\n    push(x, x)\n    return x\n", "FILE x=1",
+         "a tape is named by an int literal: push(x, 1), pop(1)", 2, 5, what="a tape named by something else than an int literal"),
+    Case("type-pop-in-expression", "type", "def f(x):\n    push(x)\n    let y: float = pop() + 1.0\n    return y\n", "FILE x=1",
+         "pop() works on the tape: `push(x)` as a statement, `let x: T = pop()` or `x = pop()`", 3, 20,
+         what="`pop()` or `push()` inside an expression"),
+    Case("type-push-tuple", "type", "def g(x) -> (float, float):\n    return x, x\ndef f(x):\n    push(g(x))\n    return x\n",
+         "FILE x=1 --fn f", "destructure it", 4, 10, what="`push` of a tuple"),
+    Case("type-and-operand", "type", "def f(x):\n    let b = x and true\n    return x\n", "FILE x=1",
+         "the left side of 'and' must be a bool, got float: 'x' is float (a parameter of f, line 1)", 2, 13,
+         what="`and`/`or`/`not` on something that is not a bool"),
+    Case("type-while-condition", "type", "def f(x, n: int):\n    while n:\n        n = n - 1\n    return x\n", "FILE x=1 n=2",
+         "a while condition must be a bool, got int: 'n' is int (a parameter of f, line 1)", 2, 11,
+         what="a `while` condition that is not a bool"),
+    Case("type-comparison", "type", "def f(x, v: vec):\n    let b = v < x\n    return x\n", "FILE x=1 v=[1]",
+         "'<' compares two numbers, got vec and float: 'v' is vec (a parameter of f, line 1), 'x' is float", 2, 13,
+         what="a comparison of things that are not numbers"),
     # ------------------------------------------------------------ runtime
     Case("runtime-division-by-zero", "runtime", "def f(x):\n    let y = 1.0 / x\n    return y\n", "FILE x=0",
          "division by zero", 2, 5, what="a division by zero"),
@@ -249,6 +282,20 @@ CATALOGUE: list[Case] = [
     Case("runtime-vec-n-length", "runtime", "def g(v: vec(2)):\n    return sum(v)\n"
          "def f(v: vec):\n    return g(v)\n", "FILE v=[1,2,3] --fn f", "is a vec(2), but this vec has length 3", 4,
          None, what="a vec of the wrong length for a `vec(N)` parameter (inside the program)"),
+    Case("runtime-nan", "runtime", "def f(x):\n    let y = x * 0.0\n    return y\n", "FILE x=inf",
+         "inf * 0.0 is not a number (NaN)", 2, 5, what="an operation whose result is NaN"),
+    Case("runtime-zero-negative-power", "runtime", "def f(x):\n    let y = x ^ -1\n    return y\n", "FILE x=0",
+         "0 to a negative power (division by zero)", 2, 5, what="0 to a negative power"),
+    Case("runtime-dot-lengths", "runtime", "def f(u: vec, v: vec):\n    let d = dot(u, v)\n    return d\n",
+         "FILE u=[1] v=[1,2]", "dot of vecs of different lengths (1 and 2)", 2, 5, what="`dot` of vecs of different lengths"),
+    Case("runtime-negative-length", "runtime", "def f(n: int):\n    let v = zeros(n)\n    return sum(v)\n",
+         "FILE n=-1", "a vec cannot have a negative length (-1)", 2, 5, what="zeros(n)/ones(n) with n < 0"),
+    Case("runtime-log-vec", "runtime", "def f(v: vec):\n    let w = log(v)\n    return sum(w)\n", "FILE v=[1,-1]",
+         "log of a vec element", 2, 5, what="log or sqrt of a vec with an element out of the domain"),
+    Case("runtime-empty-tape", "runtime", "def f(x):\n    let y: float = pop()\n    return y\n", "FILE x=1",
+         "pop() on an empty tape: every pop needs a push before it", 2, 5, what="`pop()` with nothing pushed"),
+    Case("runtime-optimize-diverges", "runtime", "def f(x):\n    return exp(x * x)\n", "FILE x=3 --wrt x --lr 10",
+         "", 1, None, command="optimize", what="`optimize` reaching an inf or NaN loss"),
     # ------------------------------------------------------------ usage
     Case("usage-no-command", "usage", F, "", "give a command: run, ir, diff, check, optimize, repl", command="",
          what="no command"),
@@ -311,6 +358,35 @@ CATALOGUE: list[Case] = [
          what="an engine that does not exist"),
     Case("usage-checkpoint", "usage", F, "FILE x=1 --grad x --checkpoint often",
          "unknown --checkpoint 'often'; choose none, sqrt or every:K", what="a checkpoint strategy that does not exist"),
+    Case("usage-missing-arguments", "usage", "def f(x, y, z):\n    return x\n", "FILE x=1",
+         "missing arguments 'y', 'z' for f(x, y, z); give them as y=VALUE z=VALUE", what="several arguments not given"),
+    Case("usage-bad-vec-literal", "usage", "def f(v: vec):\n    return sum(v)\n", "FILE v=[1,2",
+         "argument 'v': '[1,2' is not a vec literal like [1.0, 2.5]", what="a vec literal that does not close"),
+    Case("usage-bad-vec-element", "usage", "def f(v: vec):\n    return sum(v)\n", "FILE v=[1,a]",
+         "argument 'v': element 2 of the vec 'a' is not a number", what="a vec element that is not a number"),
+    Case("usage-at-nothing", "usage", "def f(v: vec):\n    return sum(v)\n", "FILE v=@",
+         "argument 'v': '@' must be followed by a file name, as @data.csv", what="`@` with no file name"),
+    Case("usage-csv-columns", "usage", "def f(v: vec):\n    return sum(v)\n", "FILE v=@DATA",
+         "'data.csv' has 2 columns; name one with @data.csv:COLUMN", what="a CSV of several columns without :COLUMN"),
+    Case("usage-csv-column", "usage", "def f(v: vec):\n    return sum(v)\n", "FILE v=@DATA:z",
+         "'data.csv' has no column 'z' (its columns: x, y)", what="a CSV column that does not exist"),
+    Case("usage-csv-cell", "usage", "def f(v: vec):\n    return sum(v)\n", "FILE v=@DATA:y",
+         "'data.csv' line 3: 'oops' is not a number", what="a CSV cell that is not a number (names the line)"),
+    Case("usage-wrt-unknown", "usage", "def f(x, yy):\n    return x\n", "FILE --wrt y", "--wrt names 'y', which is not a parameter of f(x, yy); did you mean 'yy'?",
+         command="diff", what="`--wrt` naming no parameter"),
+    Case("usage-checkpoint-revolve", "usage", F, "FILE x=1 --grad x --checkpoint revolve:3",
+         "--checkpoint revolve:S is not available yet", what="a checkpoint strategy that is only planned"),
+    Case("usage-optimize-steps", "usage", F, "FILE x=1 --wrt x --steps 0", "--steps needs a positive whole number of steps, not '0'",
+         command="optimize", what="a step count that is not a positive whole number"),
+    Case("usage-optimize-tol", "usage", F, "FILE x=1 --wrt x --tol -1", "--tol needs a number >= 0",
+         command="optimize", what="a tolerance below 0"),
+    Case("usage-optimize-mode", "usage", F, "FILE x=1 --wrt x --mode forward-over-reverse", "unknown --mode 'forward-over-reverse'",
+         command="optimize", what="a second-order mode for `optimize`"),
+    Case("usage-optimize-newton-lr", "usage", F, "FILE x=1 --wrt x --method newton --lr 0.1",
+         "--lr is not used by --method newton", command="optimize", what="a learning rate for Newton's method"),
+    Case("usage-optimize-result", "usage", "def f(x) -> bool:\n    return x > 0.0\n", "FILE x=1 --wrt x",
+         "needs a function whose result is a float, but f returns bool", command="optimize",
+         what="`optimize` of a function whose result is not a float"),
     Case("usage-diff-needs-wrt", "usage", F, "FILE", "the following arguments are required: --wrt", command="diff",
          what="`diff` or `check` without `--wrt`"),
     Case("usage-optimize-method", "usage", F, "FILE x=1 --wrt x --method newtn",
@@ -323,16 +399,34 @@ CATALOGUE: list[Case] = [
 # ---------------------------------------------------------------- running one case
 
 
+DATA_CSV = "x,y\n1,2\n3,oops\n"  # `@DATA` in a case's arguments: this file, beside the program
+
+
 def _argv(case: Case, path: Path) -> list[str]:
+    """The command line, FILE the program's path and DATA the CSV's (which is written here)."""
+    data = path.with_name("data.csv")
+    data.write_text(DATA_CSV, encoding="utf-8")
     words = [w.replace("FILE", str(path)) if w.startswith(("FILE", "v=@FILE")) else w for w in case.argv.split()]
+    words = [w.replace("@DATA", "@data.csv") for w in words]  # the commands run in the program's folder
     return ([case.command] if case.command else []) + words
+
+
+@contextlib.contextmanager
+def _in(folder: Path):
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def _run(case: Case, tmp_path: Path, capsys, json_mode: bool) -> tuple[int, str, str]:
     path = tmp_path / "prog.ad"
     path.write_text(case.program, encoding=case.encoding)
     argv = _argv(case, path) + (["--json"] if json_mode else [])
-    code = cli.main(argv)
+    with _in(tmp_path):
+        code = cli.main(argv)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -455,15 +549,13 @@ def _cell(message: str) -> str:
 
 
 def _message_of(case: Case) -> str:
-    import contextlib
-    import io
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "prog.ad"
         path.write_text(case.program, encoding=case.encoding)
         out = io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()), _in(Path(tmp)):
             cli.main(_argv(case, path) + ["--json"])
         return json.loads(out.getvalue())["error"]["message"].replace(tmp + "/", "")
 
