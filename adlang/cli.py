@@ -392,8 +392,11 @@ def _write_text(text: str, ctx: _Context, as_json: dict[str, Any]) -> None:
 def read_source(path: str) -> str:
     """The program text; a file that cannot be read is a usage error naming it."""
     try:
-        with open(path, encoding="utf-8-sig") as fh:  # a byte order mark, as some editors write, is dropped
-            return fh.read()
+        with open(path, "rb") as fh:
+            data = fh.read()
+        # A byte order mark, as some editors write, is dropped (decoded here: the utf-8-sig reader also
+        # drops a lone b"\xef" at the end of a file, which is no BOM but a broken byte).
+        return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
     except FileNotFoundError:
         raise UsageError(f"cannot read '{path}': no such file") from None
     except IsADirectoryError:

@@ -37,6 +37,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
 from strategies import generated, points
 from test_derivative_properties import assume_hessian_continuous, close, gradient_differences, smooth_differences
 
@@ -76,7 +77,8 @@ def adlang(*argv: str) -> Outcome:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = cli.main(list(argv))
     outcome = Outcome(code, out.getvalue(), err.getvalue())
-    note(f"adlang {' '.join(argv)} -> exit {code}\n{outcome.out[:2000]}{outcome.err[:2000]}")
+    with contextlib.suppress(InvalidArgument):  # outside a hypothesis test (the regression tests) no notes
+        note(f"adlang {' '.join(argv)} -> exit {code}\n{outcome.out[:2000]}{outcome.err[:2000]}")
     assert_clean(outcome, json_mode="--json" in argv)
     return outcome
 
@@ -362,3 +364,14 @@ def test_the_budget_knob_is_documented():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     assert "ADLANG_FUZZ_EXAMPLES" in readme and "ADLANG_FUZZ_EXAMPLES" in __doc__
 
+
+
+# ---------------------------------------------------------------- what the fuzzing found
+
+
+def test_found_a_lone_bom_byte_is_not_an_empty_program(tmp):
+    """b"\\xef" alone was read as an empty file (Python's utf-8-sig reader drops a partial BOM at the end)."""
+    path = tmp / "lone.ad"
+    path.write_bytes(b"\xef")
+    error = adlang("run", str(path), "x=1", "--json").json["error"]
+    assert error["kind"] == "usage" and "is not UTF-8 text (byte 0xef on line 1)" in error["message"]
