@@ -268,7 +268,9 @@ class Builder:
         if self.extra:
             ops += ["tan", "dsqrt", "powvar"]
             if self.ints():
-                ops += ["floatint", "dpow"]
+                ops.append("floatint")
+            if any(i.lo >= 0 for i in self.ints()):
+                ops.append("dpow")
             if not self.smooth:
                 ops += ["sign", "ifle"]
         op = self.choice(ops)
@@ -334,7 +336,7 @@ class Builder:
             return self.wrap(Expr(f"({a.ad} * float({i.name}))", f"({a.py} * float({i.name}))",
                                   a.bound * max(abs(i.lo), abs(i.hi))))
         if op == "dpow":
-            i = self.choice(self.ints())
+            i = self.choice([i for i in self.ints() if i.lo >= 0])
             base = f"tanh({a.ad})"
             # c * x^(n-1) with c = n: the derivative of x^n, 0 at n = 0
             return Expr(f"dpow({base}, {i.name}, {i.name})", f"dpow(math.tanh({a.py}), {i.name}, {i.name})",
@@ -525,10 +527,12 @@ class Builder:
             options += ["tuple", "tuple"]
         if self.extra:
             options += ["bool", "pushpop"]
+            if self.ints():
+                options.append("int")
             if any(not h.returns_tuple for h in self.helpers):
                 options.append("grad")
         kind = self.choice(options)
-        if kind in ("bool", "pushpop", "grad"):
+        if kind in ("bool", "pushpop", "grad", "int"):
             self.extra_statement(kind, len(fn.scopes))
             return
         mutable = [v for v in self.floats() if v.mutable]
@@ -568,7 +572,18 @@ class Builder:
 
     def extra_statement(self, kind: str, indent: int) -> None:
         fn = self.fn
-        if kind == "bool":
+        if kind == "int":  # int arithmetic: + and * of ints stay ints
+            i = self.choice(self.ints())
+            k = self.draw(st.integers(0, 2))
+            name = fn.fresh("j")
+            if self.chance(0.5):
+                fn.emit(indent, f"let {name} = {i.name} + {k}", f"{name} = {i.name} + {k}")
+                self.declare(Var(name, "int", mutable=False, lo=i.lo + k, hi=i.hi + k))
+            else:
+                fn.emit(indent, f"let {name} = {i.name} * {k} - {k}", f"{name} = {i.name} * {k} - {k}")
+                lo, hi = sorted((i.lo * k - k, i.hi * k - k))
+                self.declare(Var(name, "int", mutable=False, lo=lo, hi=hi))
+        elif kind == "bool":
             cond = self.condition()
             name = fn.fresh("b")
             fn.emit(indent, f"let {name} = {cond.ad}", f"{name} = {cond.py}")
