@@ -49,7 +49,7 @@ _CHARACTER_HINTS = {"!": "; write `not`", "&": "; write `and`", "|": "; write `o
 _AFTER_EXPRESSION = {"COMMA": "','", "RPAR": "')'", "RSQB": "']'", "COLON": "':'", "DOTDOT": "'..'",
                      "_NL": "the end of the line"}
 _STARTS_EXPRESSION = frozenset({"NAME", "INT", "FLOAT", "LPAR", "LSQB", "TRUE", "FALSE", "NOT"})
-_KEYWORDS = ("def", "let", "for", "in", "while", "if", "elif", "else", "return", "and", "or", "not", "true", "false")
+_STATEMENT_WORDS = ("let", "for", "while", "if", "elif", "else", "return")
 _UNEXPECTED_INDENT = "unexpected indentation; only the lines of a block (after a line ending in ':') are indented"
 
 
@@ -445,11 +445,15 @@ def _describe(token, expected, accepted, prev, open_brackets) -> tuple[str, Span
     if token.type in ("ELIF", "ELSE") and token.type not in expected:
         return f"'{token}' without an `if` before it at the same indentation", here
     if {"LET", "RETURN"} <= expected:
-        return f"expected a statement, found {found}{_keyword_hint(token)}", here
+        return f"expected a statement, found {found}{_keyword_hint(token, _STATEMENT_WORDS)}", here
     if "DEF" in expected and "LET" not in expected:
-        return f"expected a function definition `def name(...):`, found {found}{_keyword_hint(token)}", here
+        return f"expected a function definition `def name(...):`, found {found}{_keyword_hint(token, ('def',))}", here
+    if prev is not None and prev.type in ("COLON", "ARROW") and "NAME" in expected and "INT" not in expected:
+        after = "'->'" if prev.type == "ARROW" else "':'"
+        return (f"expected a type after {after}, found {found}; the types are float, int, bool, vec and vec(N)"
+                + (", and (float, float) for a result of several values" if prev.type == "ARROW" else ""), here)
     if start is not None and start.type == "NAME" and set(_AUGMENTED) <= expected:
-        hint = _keyword_hint(prev) if prev is start else ""
+        hint = _keyword_hint(prev, _STATEMENT_WORDS) if prev is start else ""
         return f"expected '=', an update like '+=', or a call '(' after '{prev}', found {found}{hint}", here
     if 0 < len(expected) <= 4:
         after = f" after '{prev}'" if prev is not None else ""
@@ -470,11 +474,12 @@ def _after_expression(token: Token, found: str, expected: set, prev: Token | Non
     return message
 
 
-def _keyword_hint(token: Token | None) -> str:
-    """`; did you mean `return`?` for a name that is a keyword misspelt."""
+def _keyword_hint(token: Token | None, keywords: tuple[str, ...]) -> str:
+    """`; did you mean `return`?` for a name that is one of `keywords` misspelt."""
     if token is None or token.type != "NAME":
         return ""
-    close = difflib.get_close_matches(str(token), _KEYWORDS, n=1, cutoff=0.6)
+    swapped = [k for k in keywords if sorted(k) == sorted(str(token))]  # `fi`, `retrun`: letters swapped
+    close = swapped or difflib.get_close_matches(str(token), keywords, n=1, cutoff=0.6)
     return f"; did you mean `{close[0]}`?" if close else ""
 
 
