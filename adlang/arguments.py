@@ -17,6 +17,7 @@ import numpy as np
 
 from adlang.errors import UsageError
 from adlang.ir.nodes import Function, Var
+from adlang.ir.prims_scalar import INT_MAX, INT_MIN
 from adlang.ir.types import Type
 
 Value = bool | int | float | np.ndarray
@@ -97,7 +98,7 @@ def _convert(fn: Function, param: Var, text: str) -> Value:
     kind = param.type.kind
     if kind == "float" and _is_number(value):
         return float(value)
-    if kind == "int" and _is_int(value):
+    if kind == "int" and _is_int(value) and INT_MIN <= value <= INT_MAX:
         return value
     if kind == "bool" and isinstance(value, bool):
         return value
@@ -120,6 +121,9 @@ def _mismatch(fn: Function, param: Var, text: str, value: Value) -> str:
     message = (
         f"argument '{param.name}' of {signature(fn)} is {_a(param.type)}, but {_shown(text)} is {_describe(value)}"
     )
+    if param.type.kind == "int" and _INT.fullmatch(text.strip()):
+        return (f"argument '{param.name}' of {signature(fn)} is an int, but {_shown(text)} does not fit in "
+                f"64 bits ({INT_MIN}..{INT_MAX}); for numbers this large use a float parameter")
     if param.type.kind == "int" and isinstance(value, float) and value.is_integer():
         return f"{message}; write it as {int(value)}"
     if param.type.kind == "vec":
@@ -177,7 +181,8 @@ def parse_number(text: str) -> int | float | None:
     """An int for `3`, a float for `3.0`, `-1.5`, `2e3`, `inf`, `nan`; None if not a number."""
     text = text.strip()
     if _INT.fullmatch(text):
-        return int(text)
+        # past 19 digits it is no 64-bit int: read as a float (any length; huge ones are inf)
+        return int(text) if len(text.lstrip("+-").lstrip("0")) <= 19 else float(text)
     if _FLOAT.fullmatch(text) or _NON_FINITE.fullmatch(text):
         return float(text)
     return None

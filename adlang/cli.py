@@ -39,6 +39,7 @@ DEFAULT_MAX_STEPS = 100_000_000
 DEFAULT_MAX_TAPE = 50_000_000  # the interpreter's default (interp/interpreter.py), said here without importing it
 FIRST_ORDER_MODES = ("forward", "reverse")
 SECOND_ORDER_MODES = ("forward-over-reverse", "reverse-over-reverse", "forward-over-forward", "reverse-over-forward")
+ENGINES = ("interp", "compiled")
 COMMANDS = ("run", "ir", "diff", "check", "optimize", "repl")
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
@@ -137,7 +138,7 @@ def _run_parser(sub: Any) -> _Parser:
                    help=f"stop when the tapes would hold more than N values (default {DEFAULT_MAX_TAPE:,})")
     p.add_argument(
         "--engine",
-        choices=("interp", "compiled"),
+        metavar="E",
         default="interp",
         help="interp (default): the tree-walking interpreter; compiled: the program turned into Python, "
         "same results and steps, several times faster (with --trace the interpreter runs)",
@@ -268,6 +269,9 @@ def _cmd_run(ns: argparse.Namespace, ctx: _Context) -> int:
     mode, order = derivative_mode(ns.mode, ns.order, ns.grad is not None)
     max_steps = parse_max_steps(ns.max_steps)
     max_tape = parse_max_tape(ns.max_tape)
+    if ns.engine not in ENGINES:
+        hint = _suggest(ns.engine, ENGINES)
+        raise UsageError(f"unknown --engine '{ns.engine}'{hint} (engines: {', '.join(ENGINES)})")
     program = _load(ctx, ns.file)
     fn = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.grad, fn, "--grad") if ns.grad is not None else None
@@ -420,14 +424,19 @@ def _write_text(text: str, ctx: _Context, as_json: dict[str, Any]) -> None:
 def read_source(path: str) -> str:
     """The program text; a file that cannot be read is a usage error naming it."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
+        with open(path, "rb") as fh:
+            data = fh.read()
+        # A byte order mark, as some editors write, is dropped (decoded here: the utf-8-sig reader also
+        # drops a lone b"\xef" at the end of a file, which is no BOM but a broken byte).
+        return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
     except FileNotFoundError:
         raise UsageError(f"cannot read '{path}': no such file") from None
     except IsADirectoryError:
         raise UsageError(f"cannot read '{path}': it is a directory") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"cannot read '{path}': it is not UTF-8 text") from None
+    except UnicodeDecodeError as err:
+        line = err.object[: err.start].count(b"\n") + 1
+        raise UsageError(f"cannot read '{path}': it is not UTF-8 text (byte 0x{err.object[err.start]:02x} on "
+                         f"line {line}); save it as UTF-8") from None
     except OSError as err:
         raise UsageError(f"cannot read '{path}': {err.strerror or err}") from None
 

@@ -9,4 +9,4 @@ from adlang.lang.parser import parse
 
 def compile_source(source: str, filename: str = "<input>") -> ir.Program:
     """Parse and check a program; raises ParseError or TypeCheckError with a place."""
-    return lower(parse(source, filename))
+    return lower(parse(source, filename), source)

@@ -189,7 +189,9 @@ class Repl:
 
         fn, wrt, mode, order, raw, checkpoint, rest = self._derivative_words(words, need_wrt=True)
         if rest:
-            raise UsageError(f":diff does not take '{rest[0]}' (see :help)")
+            hint = cli._suggest(rest[0], (*MODES, "wrt", "order", "raw", "checkpoint"))
+            raise UsageError(f":diff does not take '{rest[0]}'{hint} (it takes wrt P1,P2, a mode, order 2, "
+                             "checkpoint S and raw; see :help)")
         self.code(diff_source(self.session.program, fn.name, wrt, mode, order, simplify=not raw,
                               checkpoint=checkpoint))
 
@@ -255,9 +257,10 @@ class Repl:
         update = UPDATE.fullmatch(text)
         if let:
             names = [n.strip() for n in let.group(1).split(",")]
-            self._store(names, self.session.evaluate(let.group(2), MAX_STEPS))
+            self._store(names, self.session.evaluate(let.group(2), MAX_STEPS, text, let.start(2)))
         elif update and update.group(1) in self.session.variables:
-            self._store([update.group(1)], self.session.evaluate(update.group(2), MAX_STEPS))
+            value = self.session.evaluate(update.group(2), MAX_STEPS, text, update.start(2))
+            self._store([update.group(1)], value)
         else:
             self.say(format_value(self.session.evaluate(text, MAX_STEPS)))
 

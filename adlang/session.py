@@ -27,13 +27,18 @@ EVAL_PREFIX = "    return "
 
 @dataclass
 class Definition:
-    """One function's text; its line k is line `first_line + k - 1` of `origin`, shifted `col_shift` columns."""
+    """One function's text; its line k is line `first_line + k - 1` of `origin`, shifted `col_shift` columns.
+
+    `shown`, when set, is the line a person typed, shown instead of line 2 of `text` (the REPL's
+    `let y = EXPR` is evaluated as `return EXPR`; an error in EXPR is shown in the whole entry).
+    """
 
     name: str
     text: str
     origin: str
     first_line: int = 1
     col_shift: int = 0
+    shown: str | None = None
 
 
 @dataclass
@@ -103,6 +108,8 @@ class Session:
                 lines = d.text.split("\n")
                 k = line - start
                 text = lines[k] if k < len(lines) else ""
+                if k and d.shown is not None:
+                    return d.origin, d.first_line + k, d.shown
                 return d.origin, d.first_line + k, text[d.col_shift:] if k else text
         return SOURCE_NAME, line, ""
 
@@ -117,18 +124,23 @@ class Session:
         if shift and line == 0:
             shift = 0
         moved = Span(line, max(1, span.col - shift), line, max(1, span.end_col - shift))
-        shown = AdlangError(err.message, moved)
+        # The session's variables are parameters of the function an entry is evaluated in.
+        message = re.sub(r"a parameter of repl_value\d*, line \d+", "a session variable", err.message)
+        shown = AdlangError(message, moved)
         shown.kind = err.kind
         return format_error(shown, origin, "\n" * max(0, line - 1) + text)
 
     # ------------------------------------------------------------ values
 
-    def evaluate(self, expr: str, max_steps: int) -> object:
-        """An expression over the session's variables: the body of a temporary function taking them."""
+    def evaluate(self, expr: str, max_steps: int, entry: str | None = None, offset: int = 0) -> object:
+        """An expression over the session's variables: the body of a temporary function taking them.
+
+        `entry` is the whole line typed, in which `expr` starts at `offset`: errors point into it.
+        """
         name = self._fresh("repl_value")
         params = ", ".join(f"{k}: {value_type(v)}" for k, v in self.variables.items())
         text = f"def {name}({params}):\n{EVAL_PREFIX}{expr}\n"
-        wrapper = Definition(name, text, INPUT_NAME, 0, len(EVAL_PREFIX))
+        wrapper = Definition(name, text, INPUT_NAME, 0, len(EVAL_PREFIX) - offset, entry)
         defs = [d for d in self.file_defs if d.name not in self.typed] + list(self.typed.values()) + [wrapper]
         program, placed = self._compile(defs)
         try:

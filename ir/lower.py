@@ -25,10 +25,15 @@ TAPE_BUILTINS = ("push", "pop")
 MAX_BLOCK_DEPTH = 200
 MAX_EXPR_DEPTH = 200
 MAX_VEC_LITERAL = 100_000
+# Functions calling functions: the engines and derivative programs recurse once per call.
+MAX_CALL_DEPTH = 100
 
 
-def lower(module: ast.Module) -> ir.Program:
-    """Check a parsed module and lower every function, in source order."""
+def lower(module: ast.Module, source: str | None = None) -> ir.Program:
+    """Check a parsed module and lower every function, in source order.
+
+    With the `source` text, type errors quote the expressions whose types they name.
+    """
     defs = _collect_definitions(module)
     for d in module.functions:
         _check_nesting(d)
@@ -36,7 +41,7 @@ def lower(module: ast.Module) -> ir.Program:
     signatures: dict[str, tuple[tuple[ir.Var, ...], Type]] = {}
     lowered: dict[str, ir.Function] = {}
     for name in order:
-        fn = FunctionLowering(defs[name], defs, signatures).lower()
+        fn = FunctionLowering(defs[name], defs, signatures, source).lower()
         lowered[name] = fn
         signatures[name] = (fn.params, fn.ret)
     return ir.Program(tuple(lowered[d.name.id] for d in module.functions))
@@ -127,30 +132,47 @@ def _check_nesting(d: ast.FunctionDef) -> None:
 
 
 def _callees_first(defs: dict[str, ast.FunctionDef]) -> list[str]:
-    """Functions ordered so that each comes after those it calls; a cycle is recursion, an error."""
+    """Functions ordered so that each comes after those it calls; a cycle is recursion, an error.
+
+    Iterative (a chain of thousands of functions is fine here), and it measures the longest chain
+    of calls: more than MAX_CALL_DEPTH is an error at the call that makes it longer.
+    """
+    calls = {name: [c for c in _calls_in(d.body) if c.func in defs] for name, d in defs.items()}
     order: list[str] = []
     state: dict[str, str] = {}
-
-    def visit(name: str) -> None:
-        state[name] = "open"
-        for call in _calls_in(defs[name].body):
-            callee = call.func
-            if callee not in defs:
+    depth: dict[str, int] = {}
+    for root in defs:
+        if root in state:
+            continue
+        state[root] = "open"
+        stack: list[tuple[str, int]] = [(root, 0)]
+        while stack:
+            name, i = stack[-1]
+            if i < len(calls[name]):
+                stack[-1] = (name, i + 1)
+                call = calls[name][i]
+                if state.get(call.func) == "open":
+                    raise TypeCheckError(
+                        f"recursion: '{call.func}' calls itself through this call; adlang functions cannot recurse, "
+                        "write a loop instead",
+                        call.span,
+                    )
+                if call.func not in state:
+                    state[call.func] = "open"
+                    stack.append((call.func, 0))
                 continue
-            if state.get(callee) == "open":
+            stack.pop()
+            state[name] = "done"
+            order.append(name)
+            deepest = max(calls[name], key=lambda c: depth[c.func], default=None)
+            depth[name] = 1 + (depth[deepest.func] if deepest is not None else 0)
+            if depth[name] > MAX_CALL_DEPTH:
                 raise TypeCheckError(
-                    f"recursion: '{callee}' calls itself through this call; adlang functions cannot recurse, "
-                    "write a loop instead",
-                    call.span,
+                    f"calls nested too deeply: this call makes a chain of {depth[name]} functions, each calling "
+                    f"the next ({name} -> {deepest.func} -> ...), more than {MAX_CALL_DEPTH}; call some of them "
+                    "one after another instead of one inside the other",
+                    deepest.span,
                 )
-            if callee not in state:
-                visit(callee)
-        state[name] = "done"
-        order.append(name)
-
-    for name in defs:
-        if name not in state:
-            visit(name)
     return order
 
 
@@ -161,7 +183,8 @@ def type_from_ref(ref: ast.TypeRef) -> Type:
         return vec(ref.length)
     if ref.name in ("float", "int", "bool"):
         return Type(ref.name)
-    raise TypeCheckError(f"unknown type '{ref.name}'; the types are float, int, bool, vec and vec(N)", ref.span)
+    hint = did_you_mean(ref.name, ("float", "int", "bool", "vec"))
+    raise TypeCheckError(f"unknown type '{ref.name}'{hint} (the types are float, int, bool, vec and vec(N))", ref.span)
 
 
 def _names_in_def(d: ast.FunctionDef) -> set[str]:
@@ -171,8 +194,11 @@ def _names_in_def(d: ast.FunctionDef) -> set[str]:
 class FunctionLowering:
     """Lowers one function: a stack of scopes, a stack of blocks being built, a temporary counter."""
 
-    def __init__(self, d: ast.FunctionDef, defs, signatures):
+    def __init__(self, d: ast.FunctionDef, defs, signatures, source: str | None = None):
         self.d = d
+        self.lines = source.split("\n") if source is not None else None
+        # Where each variable in scope was declared (by the Var's identity), for type errors.
+        self.origins: dict[int, str] = {}
         self.defs = defs
         self.signatures = signatures
         self.scopes: list[dict[str, ir.Var]] = [{}]
@@ -188,17 +214,23 @@ class FunctionLowering:
     def emit(self, stmt: ir.Stmt) -> None:
         self.blocks[-1].append(stmt)
 
-    def lookup_var(self, name: ast.Name) -> ir.Var:
+    def visible(self, name: str) -> ir.Var | None:
         for scope in reversed(self.scopes):
-            if name.id in scope:
-                return scope[name.id]
+            if name in scope:
+                return scope[name]
+        return None
+
+    def lookup_var(self, name: ast.Name) -> ir.Var:
+        var = self.visible(name.id)
+        if var is not None:
+            return var
         visible = [n for scope in self.scopes for n in scope]
         hint = did_you_mean(name.id, visible)
         if name.id in self.defs:
             raise TypeCheckError(f"'{name.id}' is a function; call it as {name.id}(...)", name.span)
         raise TypeCheckError(f"'{name.id}' is not declared{hint or '; declare it with let'}", name.span)
 
-    def declare(self, name: ast.Name, type_: Type) -> ir.Var:
+    def declare(self, name: ast.Name, type_: Type, origin: str | None = None) -> ir.Var:
         for scope in self.scopes:
             if name.id in scope:
                 raise TypeCheckError(
@@ -208,6 +240,7 @@ class FunctionLowering:
                 )
         var = ir.Var(name.id, type_)
         self.scopes[-1][name.id] = var
+        self.origins[id(var)] = origin or f"declared on line {name.span.line}"
         return var
 
     def block(self, stmts: tuple[ast.Stmt, ...], before=()) -> tuple[ir.Stmt, ...]:
@@ -222,6 +255,39 @@ class FunctionLowering:
             self.blocks.pop()
             self.scopes.pop()
 
+    # ------------------------------------------------------------ where a type came from
+
+    def quote(self, e: ast.Expr) -> str | None:
+        """The source text of a short one-line expression, to quote in a message."""
+        span = e.span
+        if self.lines is None or not 1 <= span.line <= len(self.lines) or span.end_line != span.line:
+            return None
+        text = self.lines[span.line - 1][span.col - 1: span.end_col].strip()
+        return text if 0 < len(text) <= 40 else None
+
+    def origin(self, e: ast.Expr, type_: Type) -> str | None:
+        """What `e` is and where its type comes from ("'v' is vec(3) (declared on line 2)"); None for a literal."""
+        if isinstance(e, (ast.Num, ast.Bool)):
+            return None
+        if isinstance(e, ast.Name):
+            var = self.visible(e.id)
+            if var is not None:
+                return f"'{e.id}' is {var.type} ({self.origins.get(id(var), 'declared earlier')})"
+        if isinstance(e, ast.Call) and e.func in self.defs:
+            return f"{e.func}(...) returns {type_} (def on line {self.defs[e.func].span.line})"
+        text = self.quote(e)
+        if text is not None:
+            return f"`{text}` is {type_}"
+        return f"the expression at line {e.span.line}, column {e.span.col} is {type_}"
+
+    def origins_of(self, pairs) -> str:
+        """`: 'a' is T (...), 'b' is U (...)` for the (expression, type) pairs that are not literals."""
+        parts = [o for e, t in pairs if (o := self.origin(e, t)) is not None]
+        return ": " + ", ".join(parts[:3]) if parts else ""
+
+    def signature_line(self, name: str) -> str:
+        return f"def on line {self.defs[name].span.line}"
+
     # ------------------------------------------------------------ the function
 
     def lower(self) -> ir.Function:
@@ -231,7 +297,7 @@ class FunctionLowering:
             type_ = type_from_ref(p.type) if p.type is not None else FLOAT
             if type_.kind == "tuple":
                 raise TypeCheckError("a parameter cannot be a tuple", p.span)
-            params.append(self.declare(p.name, type_))
+            params.append(self.declare(p.name, type_, f"a parameter of {d.name.id}, line {p.span.line}"))
         body = d.body
         self._check_return_placement(body)
         for stmt in body[:-1]:
@@ -270,7 +336,8 @@ class FunctionLowering:
             return atoms, got
         if not accepts(declared, got):
             raise TypeCheckError(
-                f"'{self.d.name.id}' is declared to return {declared}, but this returns {got}", stmt.span
+                f"'{self.d.name.id}' is declared to return {declared} (line {self.d.ret.span.line}), "
+                f"but this returns {got}{self.origins_of(zip(stmt.values, types))}", stmt.span
             )
         wanted = declared.items if declared.kind == "tuple" else (declared,)
         atoms = tuple(self.coerce_atom(a, t, stmt.span) for a, t in zip(atoms, wanted))
@@ -305,7 +372,8 @@ class FunctionLowering:
         if declared is not None:
             if not accepts(declared, got):
                 raise TypeCheckError(
-                    f"'{stmt.names[0].id}' is declared {declared}, but the value is {got}", stmt.value.span
+                    f"'{stmt.names[0].id}' is declared {declared}, but the value is {got}"
+                    f"{self.origins_of([(stmt.value, got)])}", stmt.value.span
                 )
             rhs = self.coerce_rhs(rhs, got, declared, stmt.value.span)
             type_ = declared
@@ -338,9 +406,10 @@ class FunctionLowering:
                 raise TypeCheckError(f"'{n.id}' appears twice after wrt", n.span)
             wrt.append(n.id)
         if len(stmt.names) != 1 + len(wrt):
+            given = "1 name is" if len(stmt.names) == 1 else f"{len(stmt.names)} names are"
             raise TypeCheckError(
                 f"grad {call.func}(...) wrt {', '.join(wrt)} gives {1 + len(wrt)} values (the value, then one "
-                f"derivative per parameter), but {len(stmt.names)} names are given", stmt.span)
+                f"derivative per parameter), but {given} given", stmt.span)
         if stmt.type is not None:
             raise TypeCheckError("a grad let takes no type annotation", stmt.type.span)
         args = self.call_expr(call).args
@@ -386,7 +455,13 @@ class FunctionLowering:
             value = ast.Binary(stmt.op[0], stmt.name, stmt.value, stmt.span)
         rhs, got = self.rhs(value)
         if not accepts(target.type, got):
-            raise TypeCheckError(f"'{target.name}' is {target.type}, but the new value is {got}", stmt.value.span)
+            where = self.origins.get(id(target), "declared earlier")
+            if stmt.op == "=":
+                new = f"the new value is {got}{self.origins_of([(stmt.value, got)])}"
+            else:
+                operand = rhs.args[1].type if isinstance(rhs, ir.Prim) else got
+                new = f"`{target.name} {stmt.op} ...` gives {got}{self.origins_of([(stmt.value, operand)])}"
+            raise TypeCheckError(f"'{target.name}' is {target.type} ({where}), but {new}", stmt.value.span)
         rhs = self.coerce_rhs(rhs, got, target.type, stmt.value.span)
         self.emit(ir.Assign(target, rhs, stmt.span))
 
@@ -410,7 +485,7 @@ class FunctionLowering:
         self.scopes.append({})
         self.blocks.append([])
         try:
-            var = self.declare(stmt.var, INT)
+            var = self.declare(stmt.var, INT, f"the loop variable of line {stmt.span.line}")
             self.loop_vars.add(var.name)
             for s in stmt.body:
                 self.statement(s)
@@ -503,13 +578,13 @@ class FunctionLowering:
                 return call, self.signatures[e.func][1]
             return self.builtin_call(e)
         if isinstance(e, ast.Index):
-            return self.prim("index", (self.atom(e.target), self.atom(e.index)), e.span)
+            return self.prim("index", (self.atom(e.target), self.atom(e.index)), e.span, (e.target, e.index))
         if isinstance(e, ast.VecLit):
             if len(e.items) > MAX_VEC_LITERAL:
                 raise TypeCheckError(
                     f"a vec literal of {len(e.items):,} elements, more than the limit of {MAX_VEC_LITERAL:,}; "
                     "load large data with x=@file.npy", e.span)
-            return self.prim("veclit", tuple(self.atom(item) for item in e.items), e.span)
+            return self.prim("veclit", tuple(self.atom(item) for item in e.items), e.span, e.items)
         raise TypeCheckError(f"unsupported expression {type(e).__name__}", getattr(e, "span", None))
 
     def binary_chain(self, e: ast.Binary) -> tuple[ir.Expr, Type]:
@@ -522,10 +597,10 @@ class FunctionLowering:
             spine.append(spine[-1].left)
         left = self.atom(spine[-1].left)
         for b in reversed(spine[1:]):
-            rhs, type_ = self.prim(BY_OPERATOR[(b.op, 2)].name, (left, self.atom(b.right)), b.span)
+            rhs, type_ = self.prim(BY_OPERATOR[(b.op, 2)].name, (left, self.atom(b.right)), b.span, (b.left, b.right))
             left = ir.Var(self.fresh(), type_)
             self.emit(ir.Let((left,), rhs, b.span))
-        return self.prim(BY_OPERATOR[(e.op, 2)].name, (left, self.atom(e.right)), e.span)
+        return self.prim(BY_OPERATOR[(e.op, 2)].name, (left, self.atom(e.right)), e.span, (e.left, e.right))
 
     def _const(self, value) -> tuple[ir.Const, Type]:
         type_ = INT if isinstance(value, int) and not isinstance(value, bool) else FLOAT
@@ -538,14 +613,27 @@ class FunctionLowering:
             inner = self.atom(e.operand)
             if isinstance(inner, ir.Const):
                 return self._const(-inner.value)
-            return self.prim("neg", (inner,), e.span)
-        return self.prim(BY_OPERATOR[(e.op, 1)].name, (self.atom(e.operand),), e.span)
+            return self.prim("neg", (inner,), e.span, (e.operand,))
+        return self.prim(BY_OPERATOR[(e.op, 1)].name, (self.atom(e.operand),), e.span, (e.operand,))
 
-    def prim(self, name: str, args: tuple[ir.Atom, ...], span: Span) -> tuple[ir.Prim, Type]:
+    def prim(self, name: str, args: tuple[ir.Atom, ...], span: Span, operands: tuple[ast.Expr, ...] = ()
+             ) -> tuple[ir.Prim, Type]:
+        """The primitive applied to atoms; `operands` are the expressions they came from, named in a type error."""
+        prim = lookup(name)
         try:
-            type_ = lookup(name).check(args)
+            type_ = prim.check(args)
         except TypeRuleError as err:
-            raise TypeCheckError(str(err), span) from None
+            message = str(err)
+            if message.startswith("expected "):
+                message = f"{prim.describe()} takes {message[len('expected '):]}"
+            if len(operands) == len(args) and (prim.arity is None or len(args) == prim.arity):
+                pairs = [(e, a.type) for e, a in zip(operands, args)]
+                if prim.arity is None:  # a vec literal: only the items that are not numbers
+                    pairs = [(e, t) for e, t in pairs if not t.is_scalar_number]
+                elif name == "index" and args[0].type.kind == "vec":  # only the index is wrong
+                    pairs = pairs[1:]
+                message += self.origins_of(pairs)
+            raise TypeCheckError(message, span) from None
         return ir.Prim(name, args), type_
 
     def builtin_call(self, e: ast.Call) -> tuple[ir.Expr, Type]:
@@ -559,14 +647,15 @@ class FunctionLowering:
             choices = list(self.defs) + list(BY_BUILTIN)
             raise TypeCheckError(f"unknown function '{e.func}'{did_you_mean(e.func, choices)}", e.span)
         args = tuple(self.atom(a) for a in e.args)
-        return self.prim(prim.name, args, e.span)
+        return self.prim(prim.name, args, e.span, e.args)
 
     def call_expr(self, e: ast.Call) -> ir.CallFn:
         params, _ = self.signatures[e.func]
         if len(e.args) != len(params):
             names = ", ".join(p.name for p in params)
             raise TypeCheckError(
-                f"{e.func}({names}) takes {len(params)} argument{'s' * (len(params) != 1)}, got {len(e.args)}",
+                f"{e.func}({names}) takes {len(params)} argument{'s' * (len(params) != 1)}, got {len(e.args)} "
+                f"({self.signature_line(e.func)})",
                 e.span,
             )
         args = []
@@ -574,7 +663,8 @@ class FunctionLowering:
             atom = self.atom(arg)
             if not accepts(param.type, atom.type):
                 raise TypeCheckError(
-                    f"argument '{param.name}' of {e.func} is {param.type}, but this is {atom.type}", arg.span
+                    f"argument '{param.name}' of {e.func} is {param.type} ({self.signature_line(e.func)}), "
+                    f"but this is {atom.type}{self.origins_of([(arg, atom.type)])}", arg.span
                 )
             args.append(self.coerce_atom(atom, param.type, arg.span))
         return ir.CallFn(e.func, tuple(args))
@@ -633,13 +723,13 @@ class FunctionLowering:
     def bool_atom(self, e: ast.Expr, what: str) -> ir.Atom:
         a = self.atom(e)
         if a.type != BOOL:
-            raise TypeCheckError(f"{what} must be a bool, got {a.type}", e.span)
+            raise TypeCheckError(f"{what} must be a bool, got {a.type}{self.origins_of([(e, a.type)])}", e.span)
         return a
 
     def int_atom(self, e: ast.Expr, what: str) -> ir.Atom:
         a = self.atom(e)
         if a.type != INT:
-            raise TypeCheckError(f"{what} must be an int, got {a.type}", e.span)
+            raise TypeCheckError(f"{what} must be an int, got {a.type}{self.origins_of([(e, a.type)])}", e.span)
         return a
 
     def coerce_atom(self, a: ir.Atom, want: Type, span: Span) -> ir.Atom:

@@ -27,7 +27,7 @@ def type_names(args) -> str:
 
 def vec_join(op: str, a: Type, b: Type) -> Type:
     if a.length is not None and b.length is not None and a.length != b.length:
-        raise TypeRuleError(f"{op} of vecs of different lengths: {a} and {b}")
+        raise TypeRuleError(f"{op} of vecs of different lengths ({a} and {b})")
     return vec(a.length if a.length is not None else b.length)
 
 
@@ -128,25 +128,45 @@ def int_result(r: int) -> int:
     raise DomainError(f"int overflow: {r} does not fit in 64 bits; use floats for numbers this large")
 
 
+def _nan(a, op: str, b) -> DomainError:
+    """`inf * 0.0 is not a number (NaN)`: the operands as they were."""
+    return DomainError(f"{float(a)!r} {op} {float(b)!r} is not a number (NaN)")
+
+
 def _add(a, b):
     r = a + b
-    return not_nan(r, "inf + -inf") if type(r) is float else int_result(r)
+    if type(r) is float:
+        if r != r:
+            raise _nan(a, "+", b)
+        return r
+    return int_result(r)
 
 
 def _sub(a, b):
     r = a - b
-    return not_nan(r, "inf - inf") if type(r) is float else int_result(r)
+    if type(r) is float:
+        if r != r:
+            raise _nan(a, "-", b)
+        return r
+    return int_result(r)
 
 
 def _mul(a, b):
     r = a * b
-    return not_nan(r, "0 * inf") if type(r) is float else int_result(r)
+    if type(r) is float:
+        if r != r:
+            raise _nan(a, "*", b)
+        return r
+    return int_result(r)
 
 
 def _div(a, b):
     if b == 0:
         raise DomainError("division by zero")
-    return not_nan(a / b, "inf / inf")
+    r = a / b
+    if r != r:
+        raise _nan(a, "/", b)
+    return r
 
 
 def _div_vec(a, b):

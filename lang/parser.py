@@ -10,6 +10,7 @@ points at the place a person would look at: the end of the line for a missing
 
 from __future__ import annotations
 
+import difflib
 import re
 import threading
 from pathlib import Path
@@ -27,6 +28,7 @@ __all__ = ["MAX_SOURCE_CHARS", "parse"]
 # The parser reads about 100,000 characters a second: a program is at most 1,000,000 (README, "Limits").
 MAX_SOURCE_CHARS = 1_000_000
 
+_INT_MAX = 2**63 - 1
 _LAYOUT = frozenset({"_NL", "_INDENT", "_DEDENT"})
 _OPENERS = {"LPAR": ")", "LSQB": "]"}
 _CLOSERS = {"RPAR": "(", "RSQB": "["}
@@ -44,6 +46,12 @@ _WORDS = {
     "$END": "the end of the file",
 }
 _CHARACTER_HINTS = {"!": "; write `not`", "&": "; write `and`", "|": "; write `or`"}
+# After a complete expression: what else may follow it, named in "expected an operator, ..."
+_AFTER_EXPRESSION = {"COMMA": "','", "RPAR": "')'", "RSQB": "']'", "COLON": "':'", "DOTDOT": "'..'",
+                     "_NL": "the end of the line"}
+_STARTS_EXPRESSION = frozenset({"NAME", "INT", "FLOAT", "LPAR", "LSQB", "TRUE", "FALSE", "NOT"})
+_STATEMENT_WORDS = ("let", "for", "while", "if", "elif", "else", "return")
+_UNEXPECTED_INDENT = "unexpected indentation; only the lines of a block (after a line ending in ':') are indented"
 
 
 # ---------------------------------------------------------------- the post-lexer
@@ -104,7 +112,8 @@ class _Blocks(Indenter):
             self.indent_level.pop()
             yield Token.new_borrow_pos(self.DEDENT_type, indent, token)
         if width != self.indent_level[-1]:
-            raise ParseError("indentation does not match any outer block", _at(line, width + 1))
+            raise ParseError("indentation does not match any outer block; line it up with the lines of a block "
+                             "it is in", _at(line, width + 1))
 
 
 def _not_layout(child) -> bool:
@@ -296,7 +305,14 @@ class _ToAst(Transformer_NonRecursive):
         return _name(children[0])
 
     def int(self, meta, children):
-        return ast.Num(int(children[0]), _span(meta))
+        (token,) = children
+        digits = str(token).lstrip("0")
+        if len(digits) > 19 or int(digits or "0") > _INT_MAX:  # length first: int() refuses 4,300 digits
+            shown = digits if len(digits) <= 30 else f"{digits[:12]}...({len(digits)} digits)"
+            as_float = f"{digits[0]}.{digits[1:4]}e{len(digits) - 1}"
+            raise ParseError(f"the int {shown} does not fit in 64 bits (at most {_INT_MAX}); "
+                             f"for a number this large write a float, as {as_float}", _token_span(token))
+        return ast.Num(int(digits or "0"), _span(meta))
 
     def float(self, meta, children):
         return ast.Num(float(children[0]), _span(meta))
@@ -353,7 +369,7 @@ def _check_first_line(source: str) -> None:
     indent = first[: len(first) - len(code)]
     if "\t" in indent:
         raise ParseError("a tab in indentation; use spaces", _at(1, indent.index("\t") + 1))
-    raise ParseError("unexpected indentation", _at(1, len(indent) + 1))
+    raise ParseError(_UNEXPECTED_INDENT, _at(1, len(indent) + 1))
 
 
 # ---------------------------------------------------------------- errors
@@ -432,7 +448,7 @@ def _describe(token, expected, accepted, prev, open_brackets) -> tuple[str, Span
             _at(bracket.line, bracket.column),
         )
     if token.type == "_INDENT":
-        return "unexpected indentation", _at(token.end_line, token.end_column)
+        return _UNEXPECTED_INDENT, _at(token.end_line, token.end_column)
     if expected == {"_INDENT"} and prev is not None:
         return "expected a block after ':' (indent the next line)", _at(prev.line, prev.column)
     if expected == {"_NL"} and prev is not None and prev.type == "COLON":
@@ -452,19 +468,50 @@ def _describe(token, expected, accepted, prev, open_brackets) -> tuple[str, Span
                 f"unexpected '{token}': the '{inner}' on line {inner.line} is still open",
                 _at(token.line, token.column),
             )
-        return f"unexpected '{token}'", _at(token.line, token.column)
+        if not open_brackets and not ({"LPAR", "LSQB"} & expected and len(expected) <= 4):
+            return (f"unexpected '{token}': no '{_CLOSERS[token.type]}' is open; remove it or add the "
+                    f"'{_CLOSERS[token.type]}'", _at(token.line, token.column))
+    if {"PLUS", "STAR", "CARET"} <= expected and token.type not in expected:
+        return _after_expression(token, found, expected, prev), here
     if token.type in ("ELIF", "ELSE") and token.type not in expected:
         return f"'{token}' without an `if` before it at the same indentation", here
     if {"LET", "RETURN"} <= expected:
-        return f"expected a statement, found {found}", here
+        return f"expected a statement, found {found}{_keyword_hint(token, _STATEMENT_WORDS)}", here
     if "DEF" in expected and "LET" not in expected:
-        return f"expected a function definition `def name(...):`, found {found}", here
+        return f"expected a function definition `def name(...):`, found {found}{_keyword_hint(token, ('def',))}", here
+    if prev is not None and prev.type in ("COLON", "ARROW") and "NAME" in expected and "INT" not in expected:
+        after = "'->'" if prev.type == "ARROW" else "':'"
+        return (f"expected a type after {after}, found {found}; the types are float, int, bool, vec and vec(N)"
+                + (", and (float, float) for a result of several values" if prev.type == "ARROW" else ""), here)
     if start is not None and start.type == "NAME" and set(_AUGMENTED) <= expected:
-        return f"expected '=', an update like '+=', or a call '(' after '{prev}', found {found}", here
+        hint = _keyword_hint(prev, _STATEMENT_WORDS) if prev is start else ""
+        return f"expected '=', an update like '+=', or a call '(' after '{prev}', found {found}{hint}", here
     if 0 < len(expected) <= 4:
         after = f" after '{prev}'" if prev is not None else ""
         return f"expected {_one_of(expected)}{after}, found {found}", here
     return f"unexpected {found}", here
+
+
+def _after_expression(token: Token, found: str, expected: set, prev: Token | None) -> str:
+    """An expression ended, and what follows cannot continue it: most often a missing operator or ','."""
+    others = [word for name, word in _AFTER_EXPRESSION.items() if name in expected]
+    what = ", ".join(["an operator", *others[:-1]]) + (f" or {others[-1]}" if others else "")
+    after = f" after '{prev}'" if prev is not None else ""
+    message = f"expected {what}{after}, found {found}"
+    if token.type in ("LET", "RETURN", "IF", "FOR", "WHILE", "DEF") and "_NL" in expected:
+        return message + f"; '{token}' starts a statement: put it on a line of its own"
+    if token.type in _STARTS_EXPRESSION:
+        return message + ("; is a ',' missing?" if "COMMA" in expected else "; is an operator missing?")
+    return message
+
+
+def _keyword_hint(token: Token | None, keywords: tuple[str, ...]) -> str:
+    """`; did you mean `return`?` for a name that is one of `keywords` misspelt."""
+    if token is None or token.type != "NAME":
+        return ""
+    swapped = [k for k in keywords if sorted(k) == sorted(str(token))]  # `fi`, `retrun`: letters swapped
+    close = swapped or difflib.get_close_matches(str(token), keywords, n=1, cutoff=0.6)
+    return f"; did you mean `{close[0]}`?" if close else ""
 
 
 def _looks_unclosed(token: Token, accepted: list[Token], open_brackets: list[Token]) -> bool:

@@ -27,6 +27,14 @@ interpreter:
 `generated()` draws a `Generated` that also holds an equivalent Python
 program (math for scalars, numpy for vecs, the same operations in the same
 order), an oracle that does not go through adlang at all.
+
+`generated(extra=True)` (the fuzz tests) also uses every other builtin and
+construct: `tan`, `float(i)`, `sign`, `dsqrt`, `dpow`, `ifle`, `zeros`,
+`addto`, `addat`, a float power of a variable, elementwise `exp log sqrt cos
+abs` and `-` on vecs and `/` between vecs, bool variables, `push`/`pop`, and
+`let v, d = grad h(...) wrt a0` (its Python oracle takes central differences,
+so it is approximate there). Without it the draws are those of before, so the
+examples of the other tests do not change.
 """
 
 from __future__ import annotations
@@ -45,6 +53,38 @@ MAX_DEPTH = 3  # statements at depth 1 and 2 may open a block
 MAX_LEVEL = 5  # nesting of expressions that hold other expressions
 
 PY_PRELUDE = "import math\n\nimport numpy as np\n\n\n"
+PY_EXTRA = '''
+def sign(x):
+    return float(np.sign(x)) if not isinstance(x, np.ndarray) else np.sign(x)
+
+
+def ifle(a, b, x, y):
+    return x if a <= b else y
+
+
+def dsqrt(x):
+    return 1.0 / (2.0 * math.sqrt(x))
+
+
+def dpow(x, n, c):
+    return 0.0 if c == 0 else c * float(x) ** (n - 1)
+
+
+def addat(w, i, x):
+    w = w.copy()
+    w[i] += x
+    return w
+
+
+def grad_of(f, args, k):
+    h = 1e-6 * max(1.0, abs(args[k]))
+    up, down = list(args), list(args)
+    up[k] += h
+    down[k] -= h
+    return (f(*up) - f(*down)) / (2 * h)
+
+
+'''
 
 
 @dataclass
@@ -78,8 +118,8 @@ def programs(smooth: bool = False) -> st.SearchStrategy[tuple[str, str, tuple[st
     return generated(smooth).map(lambda g: (g.source, g.fn, g.arg_names))
 
 
-def generated(smooth: bool = False) -> st.SearchStrategy[Generated]:
-    return st.builds(_build, st.data(), st.just(smooth))
+def generated(smooth: bool = False, extra: bool = False) -> st.SearchStrategy[Generated]:
+    return st.builds(_build, st.data(), st.just(smooth), st.just(extra))
 
 
 # ---------------------------------------------------------------- the generator
@@ -136,9 +176,10 @@ class FunctionGen:
 
 
 class Builder:
-    def __init__(self, data: st.DataObject, smooth: bool):
+    def __init__(self, data: st.DataObject, smooth: bool, extra: bool = False):
         self.data = data
         self.smooth = smooth
+        self.extra = extra
         self.helpers: list[Helper] = []
         self.fn: FunctionGen = FunctionGen()
         self.level = 0  # how deep in expressions we are: past MAX_LEVEL only names and constants
@@ -224,8 +265,18 @@ class Builder:
             ops += ["abs", "min", "max"]
         if any(v.name == "n" for v in self.ints()):
             ops.append("pown")
+        if self.extra:
+            ops += ["tan", "dsqrt", "powvar"]
+            if self.ints():
+                ops.append("floatint")
+            if any(i.lo >= 0 for i in self.ints()):
+                ops.append("dpow")
+            if not self.smooth:
+                ops += ["sign", "ifle"]
         op = self.choice(ops)
         a = self.float_expr(d)
+        if op in ("tan", "dsqrt", "powvar", "floatint", "dpow", "sign", "ifle"):
+            return self.extra_float(op, a, d)
         if op in ("+", "-", "*", "min", "max"):
             b = self.float_expr(d)
             if op == "+":
@@ -271,6 +322,32 @@ class Builder:
             return Expr(f"abs({a.ad})", f"abs({a.py})", a.bound)
         raise AssertionError(op)
 
+    def extra_float(self, op: str, a: Expr, d: int) -> Expr:
+        if op == "tan":
+            return Expr(f"tan(tanh({a.ad}))", f"math.tan(math.tanh({a.py}))", 1.6)
+        if op == "dsqrt":
+            return Expr(f"dsqrt(1.0 + {a.ad} * {a.ad})", f"dsqrt(1.0 + {a.py} * {a.py})", 0.5)
+        if op == "powvar":
+            b = self.float_expr(d)
+            return Expr(f"((1.5 + sin({a.ad})) ^ (1.0 + 0.5 * tanh({b.ad})))",
+                        f"((1.5 + math.sin({a.py})) ** (1.0 + 0.5 * math.tanh({b.py})))", 2.5**1.5)
+        if op == "floatint":
+            i = self.choice(self.ints())
+            return self.wrap(Expr(f"({a.ad} * float({i.name}))", f"({a.py} * float({i.name}))",
+                                  a.bound * max(abs(i.lo), abs(i.hi))))
+        if op == "dpow":
+            i = self.choice([i for i in self.ints() if i.lo >= 0])
+            base = f"tanh({a.ad})"
+            # c * x^(n-1) with c = n: the derivative of x^n, 0 at n = 0
+            return Expr(f"dpow({base}, {i.name}, {i.name})", f"dpow(math.tanh({a.py}), {i.name}, {i.name})",
+                        max(abs(i.lo), abs(i.hi), 1))
+        if op == "sign":
+            b = self.float_expr(d)
+            return Expr(f"(sign({a.ad}) * {b.ad})", f"(sign({a.py}) * {b.py})", b.bound)
+        b, c, e = self.float_expr(d), self.float_expr(d), self.float_expr(d)
+        return Expr(f"ifle({a.ad}, {b.ad}, {c.ad}, {e.ad})", f"ifle({a.py}, {b.py}, {c.py}, {e.py})",
+                    max(c.bound, e.bound))
+
     def vec_expr(self, depth: int = 1) -> Expr:
         self.level += 1
         try:
@@ -286,7 +363,13 @@ class Builder:
             options += ["scale", "shift", "add", "sin", "tanh", "sq", "div"]
             if not self.smooth:
                 options += ["min", "max"]
+            if self.extra:
+                options += ["zeros", "vexp", "vlog", "vsqrt", "vcos", "vneg", "vdiv", "vpow", "addto", "addat"]
+                if not self.smooth:
+                    options.append("vabs")
         kind = self.choice(options)
+        if kind in ("zeros", "vexp", "vlog", "vsqrt", "vcos", "vneg", "vdiv", "vpow", "addto", "addat", "vabs"):
+            return self.extra_vec(kind, depth)
         if kind == "var":
             v = self.choice(self.vecs())
             return Expr(v.name, v.name, v.bound)
@@ -325,6 +408,40 @@ class Builder:
             e = Expr(f"tanh({e.ad})", f"np.tanh({e.py})", 1.0)
         return e
 
+    def extra_vec(self, kind: str, depth: int) -> Expr:
+        if kind == "zeros":
+            f = self.float_expr(1)
+            return Expr(f"(zeros({VEC_LEN}) + {f.ad})", f"(np.zeros({VEC_LEN}) + {f.py})", f.bound)
+        a = self.vec_expr(depth - 1)
+        if kind == "vexp":
+            return Expr(f"exp(tanh({a.ad}))", f"np.exp(np.tanh({a.py}))", math.e)
+        if kind == "vlog":
+            return Expr(f"log(2.0 + {a.ad} * {a.ad})", f"np.log(2.0 + {a.py} * {a.py})", math.log(2 + a.bound**2))
+        if kind == "vsqrt":
+            return Expr(f"sqrt(1.0 + {a.ad} * {a.ad})", f"np.sqrt(1.0 + {a.py} * {a.py})", math.sqrt(1 + a.bound**2))
+        if kind == "vcos":
+            return Expr(f"cos({a.ad})", f"np.cos({a.py})", 1.0)
+        if kind == "vneg":
+            return Expr(f"(-{a.ad})", f"(-{a.py})", a.bound)
+        if kind == "vabs":
+            return Expr(f"abs({a.ad})", f"np.abs({a.py})", a.bound)
+        b = self.vec_expr(depth - 1)
+        if kind == "vdiv":
+            return Expr(f"({a.ad} / (2.0 + {b.ad} * {b.ad}))", f"({a.py} / (2.0 + {b.py} * {b.py}))", a.bound / 2)
+        if kind == "vpow":
+            return self.wrap_vec(Expr(f"pow({a.ad}, 2)", f"({a.py} ** 2)", a.bound**2))
+        if kind == "addto":
+            return self.wrap_vec(Expr(f"addto({a.ad}, {b.ad})", f"({a.py} + {b.py})", a.bound + b.bound))
+        f = self.float_expr(1)  # addat
+        index = self.draw(st.integers(0, VEC_LEN - 1))
+        return self.wrap_vec(Expr(f"addat({a.ad}, {index}, {f.ad})", f"addat({a.py}, {index}, {f.py})",
+                                  a.bound + f.bound))
+
+    def wrap_vec(self, e: Expr) -> Expr:
+        if e.bound <= WRAP_LIMIT:
+            return e
+        return Expr(f"tanh({e.ad})", f"np.tanh({e.py})", 1.0)
+
     def reduction(self) -> Expr:
         kind = self.choice(["sum", "mean", "dot"])
         a = self.vec_expr(1)
@@ -361,7 +478,14 @@ class Builder:
 
     def condition(self) -> Expr:
         """A bool expression: on floats, or (smooth) only on ints and bool constants."""
-        kind = self.choice(["cmp", "cmp", "cmp", "and", "or", "not", "const"])
+        kinds = ["cmp", "cmp", "cmp", "and", "or", "not", "const"]
+        bools = [v for v in self.fn.visible().values() if v.kind == "bool"]
+        if self.extra and bools:
+            kinds.append("bool")
+        kind = self.choice(kinds)
+        if kind == "bool":
+            b = self.choice(bools)
+            return Expr(b.name, b.name, 0)
         if kind == "const":
             value = self.choice([True, False])
             return Expr("true" if value else "false", str(value), 0)
@@ -401,7 +525,16 @@ class Builder:
         options.append("vec")
         if any(h.returns_tuple for h in self.helpers):
             options += ["tuple", "tuple"]
+        if self.extra:
+            options += ["bool", "pushpop"]
+            if self.ints():
+                options.append("int")
+            if any(not h.returns_tuple for h in self.helpers):
+                options.append("grad")
         kind = self.choice(options)
+        if kind in ("bool", "pushpop", "grad", "int"):
+            self.extra_statement(kind, len(fn.scopes))
+            return
         mutable = [v for v in self.floats() if v.mutable]
         if kind == "update" and not mutable:
             kind = "let"
@@ -436,6 +569,44 @@ class Builder:
             self.while_loop(indent)
         else:
             self.if_statement(indent)
+
+    def extra_statement(self, kind: str, indent: int) -> None:
+        fn = self.fn
+        if kind == "int":  # int arithmetic: + and * of ints stay ints
+            i = self.choice(self.ints())
+            k = self.draw(st.integers(0, 2))
+            name = fn.fresh("j")
+            if self.chance(0.5):
+                fn.emit(indent, f"let {name} = {i.name} + {k}", f"{name} = {i.name} + {k}")
+                self.declare(Var(name, "int", mutable=False, lo=i.lo + k, hi=i.hi + k))
+            else:
+                fn.emit(indent, f"let {name} = {i.name} * {k} - {k}", f"{name} = {i.name} * {k} - {k}")
+                lo, hi = sorted((i.lo * k - k, i.hi * k - k))
+                self.declare(Var(name, "int", mutable=False, lo=lo, hi=hi))
+        elif kind == "bool":
+            cond = self.condition()
+            name = fn.fresh("b")
+            fn.emit(indent, f"let {name} = {cond.ad}", f"{name} = {cond.py}")
+            self.declare(Var(name, "bool", mutable=False))
+        elif kind == "pushpop":
+            # save a value, overwrite it, restore it: the value after is the one before
+            e = self.float_expr()
+            name = fn.fresh("s")
+            fn.emit(indent, f"let {name} = {e.ad}", f"{name} = {e.py}")
+            fn.emit(indent, f"push({name})", "pass")
+            fn.emit(indent, f"{name} = {name} * 2.0", f"{name} = {name} * 2.0")
+            fn.emit(indent, f"{name} = pop()", f"{name} = {name} / 2.0")
+            self.declare(Var(name, "float", e.bound))
+        else:  # grad of a helper that returns a float, with respect to its first parameter
+            helper = self.choice([h for h in self.helpers if not h.returns_tuple])
+            args = [self.argument() for _ in helper.params]
+            value, slope = fn.fresh("g"), fn.fresh("d")
+            fn.emit(indent, f"let {value}, {slope} = grad {helper.name}({', '.join(a.ad for a in args)}) "
+                    f"wrt {helper.params[0]}",
+                    f"{value}, {slope} = {helper.name}({', '.join(a.py for a in args)}), "
+                    f"grad_of({helper.name}, [{', '.join(a.py for a in args)}], 0)")
+            self.declare(Var(value, "float", helper.bound))
+            self.declare(Var(slope, "float", 1e3))
 
     def update(self, var: Var, indent: int) -> None:
         fn = self.fn
@@ -575,8 +746,8 @@ class Builder:
         return ad, py, bound
 
 
-def _build(data: st.DataObject, smooth: bool) -> Generated:
-    b = Builder(data, smooth)
+def _build(data: st.DataObject, smooth: bool, extra: bool = False) -> Generated:
+    b = Builder(data, smooth, extra)
     functions: list[tuple[str, str]] = []
     n_helpers = b.draw(st.integers(0, 2), label="helpers")
     tuple_at = b.draw(st.integers(-1, n_helpers - 1)) if n_helpers else -1
@@ -594,5 +765,5 @@ def _build(data: st.DataObject, smooth: bool) -> Generated:
     functions.append((ad, py))
     order = b.draw(st.permutations(range(len(functions))), label="order")
     source = "\n".join(functions[i][0] for i in order)
-    python = PY_PRELUDE + "\n\n".join(f[1] for f in functions)
+    python = PY_PRELUDE + (PY_EXTRA if extra else "") + "\n\n".join(f[1] for f in functions)
     return Generated(source, "main", tuple(p.name for p in params), python)

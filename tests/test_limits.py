@@ -255,3 +255,63 @@ def test_an_endless_loop_stops_at_max_steps(tmp_path, engine):
     error = json.loads(done.stdout)["error"]
     assert error["kind"] == "runtime" and "step limit of 1,000" in error["message"]
     assert error["line"] in (3, 4)
+
+
+# ---------------------------------------------------------------- 8. big numbers and long chains of calls
+
+
+@pytest.mark.parametrize("digits", [20, 400, 5000])
+def test_an_int_literal_past_64_bits_is_a_parse_error(tmp_path, digits):
+    source = f"def main(x):\n    let n = {'9' * digits}\n    return x\n"
+    with pytest.raises(ParseError, match="does not fit in 64 bits") as err:
+        compile_source(source)
+    assert (err.value.span.line, err.value.span.col) == (2, 13)
+    done = cli(tmp_path, source, "run", "FILE", "x=1", "--json")
+    assert done.returncode == 2 and json.loads(done.stdout)["error"]["kind"] == "parse"
+
+
+def test_the_largest_int_literal_runs():
+    assert run("def main() -> int:\n    return 9223372036854775807\n", "interp").value == 2**63 - 1
+    assert run("def main() -> int:\n    return 0009223372036854775807\n", "compiled").value == 2**63 - 1
+
+
+@pytest.mark.parametrize("digits", [20, 400, 5000])
+def test_huge_number_arguments(tmp_path, digits):
+    """Past 64 bits, an int argument is a usage error; a float parameter takes it as a float (inf past 1e308)."""
+    big = "9" * digits
+    done = cli(tmp_path, "def main(n: int) -> int:\n    return n\n", "run", "FILE", f"n={big}")
+    assert done.returncode == 2 and "does not fit in 64 bits" in done.stderr and "Traceback" not in done.stderr
+    done = cli(tmp_path, "def main(x):\n    return x\n", "run", "FILE", f"x={big}", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["value"] == (float(big) if digits < 300 else "inf")
+    done = cli(tmp_path, "def main(v: vec):\n    return sum(v)\n", "run", "FILE", f"v=[1, {big}]", "--json")
+    assert done.returncode == 0
+
+
+def chain(n: int) -> str:
+    lines = ["def f0(x):\n    return x * 1.0\n"]
+    lines += [f"def f{i}(x):\n    let y = f{i - 1}(x)\n    return y + 1.0\n" for i in range(1, n)]
+    return "".join(lines)
+
+
+def test_a_chain_of_100_calls_runs_everywhere():
+    from adlang.ir.lower import MAX_CALL_DEPTH
+
+    program = compile_source(chain(MAX_CALL_DEPTH))
+    fn = f"f{MAX_CALL_DEPTH - 1}"
+    for engine in ENGINES:
+        runner = run_compiled if engine == "compiled" else run_function
+        assert runner(program, fn, {"x": 1.0}).value == MAX_CALL_DEPTH
+        for mode, order in (("forward", 1), ("reverse", 1), ("forward-over-reverse", 2), ("reverse-over-reverse", 2)):
+            result = derivatives.compute(program, fn, {"x": 1.0}, wrt=["x"], mode=mode, order=order, engine=engine)
+            assert result.grad == {"x": 1.0}
+    assert run_function(program, fn, {"x": 1.0}, trace=True).value == MAX_CALL_DEPTH
+
+
+@pytest.mark.parametrize("n", [101, 3000])
+def test_a_longer_chain_of_calls_is_a_located_type_error(tmp_path, n):
+    with pytest.raises(TypeCheckError, match="calls nested too deeply") as err:
+        compile_source(chain(n))
+    assert err.value.span.line == 3 * 100 + 1  # the call in f100, the first function past the limit
+    done = cli(tmp_path, chain(n), "run", "FILE", "x=1", "--json")
+    error = json.loads(done.stdout)["error"]
+    assert done.returncode == 2 and error["kind"] == "type" and error["line"] == 301

@@ -376,9 +376,10 @@ def test_ints_promote_in_comparisons_and_arithmetic():
     "body, message, line, col",
     [
         ("let n: int = 2.5", "'n' is declared int, but the value is float", 2, 18),
-        ("let n = 2\n    n = x", "'n' is int, but the new value is float", 3, 9),
-        ("let n = 2\n    n += 0.5", "'n' is int, but the new value is float", 3, 10),
-        ("let n = 2\n    n /= 2", "'n' is int, but the new value is float", 3, 10),
+        ("let n = 2\n    n = x", "'n' is int (declared on line 2), but the new value is float: 'x' is float (a "
+         "parameter of f, line 1)", 3, 9),
+        ("let n = 2\n    n += 0.5", "'n' is int (declared on line 2), but `n += ...` gives float", 3, 10),
+        ("let n = 2\n    n /= 2", "'n' is int (declared on line 2), but `n /= ...` gives float", 3, 10),
         ("let b: bool = 1", "'b' is declared bool, but the value is int", 2, 19),
         ("let v: vec = x", "'v' is declared vec, but the value is float", 2, 18),
     ],
@@ -397,7 +398,7 @@ def test_a_float_argument_for_an_int_param_is_an_error():
             return 1.0
         """
     )
-    assert_error_at(err, "argument 'n' of g is int, but this is float", 2, 14)
+    assert_error_at(err, "argument 'n' of g is int (def on line 3), but this is float: 'x' is float", 2, 14)
 
 
 def test_the_declared_return_type_is_checked():
@@ -408,7 +409,8 @@ def test_the_declared_return_type_is_checked():
             return y
         """
     )
-    assert_error_at(err, "'f' is declared to return int, but this returns float", 3, 5)
+    assert_error_at(err, "'f' is declared to return int (line 1), but this returns float: "
+                    "'y' is float (declared on line 2)", 3, 5)
 
 
 def test_an_int_result_promotes_to_a_declared_float_return():
@@ -470,7 +472,7 @@ def test_vec_literals_of_different_lengths_cannot_be_added():
             return x
         """
     )
-    assert_error_at(err, "vecs of different lengths: vec(2) and vec(3)", 2, 13)
+    assert_error_at(err, "vecs of different lengths (vec(2) and vec(3))", 2, 13)
 
 
 def test_a_vec_literal_of_the_wrong_length_for_its_annotation():
@@ -493,7 +495,8 @@ def test_vec_lengths_are_checked_through_params_and_dot():
             return sum(u)
         """
     )
-    assert_error_at(err, "argument 'u' of g is vec(2), but this is vec(3)", 2, 14)
+    assert_error_at(err, "argument 'u' of g is vec(2) (def on line 3), but this is vec(3): "
+                    "`[1.0, 2.0, 3.0]` is vec(3)", 2, 14)
     err = type_error("def f(x):\n    return dot([x], [x, x])\n")
     assert_error_at(err, "different lengths", 2, 12)
 
@@ -543,9 +546,9 @@ def test_indexing_needs_an_int_and_a_vec():
 
 def test_vec_builtins_need_vecs():
     err = type_error("def f(x):\n    return sum(x)\n")
-    assert_error_at(err, "expected a vec, got float", 2, 12)
+    assert_error_at(err, "takes a vec, got float: 'x' is float (a parameter of f, line 1)", 2, 12)
     err = type_error("def f(x):\n    let v = zeros(2.0)\n    return x\n")
-    assert_error_at(err, "expected an int length, got float", 2, 13)
+    assert_error_at(err, "zeros() takes an int length, got float", 2, 13)
 
 
 # ---------------------------------------------------------------- conditions and loops
@@ -594,7 +597,7 @@ def test_a_while_condition_must_be_a_bool():
     [
         ("for i in 0..x:", "the end of a for range must be an int, got float", 17),
         ("for i in 0.0..3:", "the start of a for range must be an int, got float", 14),
-        ("for i in 0..len(x):", "expected a vec, got float", 17),
+        ("for i in 0..len(x):", "len() takes a vec, got float", 17),
     ],
 )
 def test_for_bounds_must_be_ints(header, message, col):

@@ -383,16 +383,16 @@ def test_tab_inside_a_line_is_whitespace():
 
 def test_dedent_to_a_level_no_block_has():
     e = error("def f(x):\n    if x:\n        let a = 1\n      let b = 2\n    return a\n")
-    assert e.message == "indentation does not match any outer block"
+    assert e.message.startswith("indentation does not match any outer block; line it up")
     assert (e.span.line, e.span.col) == (4, 7)
 
 
 def test_unexpected_indentation():
     e = error("def f(x):\n    let a = 1\n        let b = 2\n    return a\n")
-    assert e.message == "unexpected indentation"
+    assert e.message.startswith("unexpected indentation; only the lines of a block")
     assert (e.span.line, e.span.col) == (3, 9)
     e = error("  def f(x):\n    return x\n")
-    assert e.message == "unexpected indentation"
+    assert e.message.startswith("unexpected indentation; only the lines of a block")
     assert (e.span.line, e.span.col) == (1, 3)
 
 
@@ -455,7 +455,7 @@ def test_expected_an_expression():
 
 def test_unexpected_closing_bracket():
     e = error("def f(x):\n    return f(x))\n")
-    assert e.message == "unexpected ')'"
+    assert e.message == "unexpected ')': no '(' is open; remove it or add the '('"
     assert (e.span.line, e.span.col) == (2, 16)
     e = error("def f(x):\n    return (x]\n")
     assert e.message == "unexpected ']': the '(' on line 2 is still open"
@@ -478,7 +478,7 @@ def test_unclosed_bracket_points_at_the_bracket():
 
 def test_a_missing_comma_in_a_long_vec_is_not_an_unclosed_bracket():
     e = error("def f(x):\n    let v = [1.0,\n             2.0\n             3.0]\n    return v\n")
-    assert e.message == "unexpected '3.0'"
+    assert e.message == "expected an operator, ',' or ']' after '2.0', found '3.0'; is a ',' missing?"
     assert (e.span.line, e.span.col) == (4, 14)
 
 
@@ -573,7 +573,8 @@ def test_if_span_is_its_header():
 
 
 def test_a_keyword_does_not_split_a_name():
-    assert error("def f(x):\n    return x order\n").message == "unexpected 'order'"
+    assert error("def f(x):\n    return x order\n").message == (
+        "expected an operator, ',' or the end of the line after 'x', found 'order'; is a ',' missing?")
 
 
 # ---------------------------------------------------------------- robustness
