@@ -55,6 +55,7 @@ class _Context:
     json: bool
     filename: str | None = None
     source: str | None = None
+    entry: Function | None = None  # the function being run or differentiated, once picked
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         _drop_stdout()
         return EXIT_BROKEN_PIPE
     except RecursionError:
-        # A safety net: the limits of nesting (README, "Limits") are checked up front.
+        # A safety net: the limits of nesting (README, "Limits") are checked up front, each on its own;
+        # a long chain of calls, each inside deeply nested blocks, can still pass them all.
+        if ctx.entry is not None:
+            return _fail(ctx, TypeCheckError(
+                f"{ctx.entry.name} nests calls and blocks too deeply together for adlang (a chain of calls, "
+                "each inside nested blocks); move inner blocks into functions called one after another, "
+                "or shorten the chain of calls", ctx.entry.span))
         return _fail(ctx, TypeCheckError(
             "the program is nested too deeply for adlang; split deep expressions with let "
             "and move deeply nested blocks into functions of their own"))
@@ -273,7 +280,7 @@ def _cmd_run(ns: argparse.Namespace, ctx: _Context) -> int:
         hint = _suggest(ns.engine, ENGINES)
         raise UsageError(f"unknown --engine '{ns.engine}'{hint} (engines: {', '.join(ENGINES)})")
     program = _load(ctx, ns.file)
-    fn = pick_function(program, ns.fn, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.grad, fn, "--grad") if ns.grad is not None else None
     args = bind_arguments(fn, ns.args)
     report = _compute(program, fn, args, wrt, mode, order, ns.trace, max_steps, ns.engine, ns.checkpoint, max_tape)
@@ -360,7 +367,7 @@ def _cmd_ir(ns: argparse.Namespace, ctx: _Context) -> int:
 def _cmd_diff(ns: argparse.Namespace, ctx: _Context) -> int:
     mode, order = derivative_mode(ns.mode, ns.order, True)
     program = _load(ctx, ns.file)
-    fn = pick_function(program, ns.fn, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.wrt, fn, "--wrt")
     derivatives = _optional_module("adlang.derivatives", "derivatives are")
     text = derivatives.diff_source(program, fn.name, wrt, mode, order, simplify=not ns.no_simplify,
@@ -372,7 +379,7 @@ def _cmd_diff(ns: argparse.Namespace, ctx: _Context) -> int:
 def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
     """The lead's `derivatives.check` result must have `.ok`, be printable by rich, and have `.to_json()`."""
     program = _load(ctx, ns.file)
-    fn = pick_function(program, ns.fn, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.wrt, fn, "--wrt")
     args = bind_arguments(fn, ns.args)
     derivatives = _optional_module("adlang.derivatives", "derivatives are")
@@ -388,7 +395,7 @@ def _cmd_optimize(ns: argparse.Namespace, ctx: _Context) -> int:
     optimize = _optional_module("adlang.optimize", "optimize is")
     options = optimize.parse_options(ns.method, ns.steps, ns.lr, ns.tol, ns.mode)
     program = _load(ctx, ns.file)
-    fn = pick_function(program, ns.fn, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.wrt, fn, "--wrt")
     args = bind_arguments(fn, ns.args)
     console = None if ctx.json else make_console()

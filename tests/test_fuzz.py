@@ -6,7 +6,8 @@ Four kinds of input, all through the command line (`adlang.cli.main`, in-process
 - well-formed random programs (tests/strategies.py) with one type error put in, into the checker:
   a type error at the line put in, exit 2;
 - well-typed random programs using every construct and builtin (`generated(extra=True)`) through
-  `run` in both engines, `--grad` in both modes, `--order 2` in the four mode pairs, `diff` and
+  `run` in both engines, `--grad` in both modes and with a random `--checkpoint`, `--order 2` in
+  the four mode pairs, `diff` and
   running what it prints, `check`, and a random `--max-steps`: the engines give the same numbers,
   the modes agree, and finite differences agree away from kinks;
 
@@ -269,6 +270,7 @@ def test_one_type_error_is_found_at_its_line(tmp, case):
 
 FIRST = ("forward", "reverse")
 SECOND = ("forward-over-reverse", "reverse-over-reverse", "forward-over-forward", "reverse-over-forward")
+CHECKPOINTS = ("sqrt", "every:1", "every:2", "every:5", "revolve:1", "revolve:2", "revolve:4")
 
 
 @st.composite
@@ -281,7 +283,8 @@ def cases(draw):
     wrt = [n for n in candidates if n in chosen]
     note(gen.source)
     note(f"args: {args}, wrt: {wrt}")
-    return gen, args, wrt, draw(st.integers(1, 300)), draw(st.sampled_from(SECOND))
+    checkpoint = draw(st.sampled_from(CHECKPOINTS)), draw(st.sampled_from(("interp", "compiled")))
+    return gen, args, wrt, draw(st.integers(1, 300)), draw(st.sampled_from(SECOND)), checkpoint
 
 
 def as_array(value) -> np.ndarray:
@@ -291,7 +294,7 @@ def as_array(value) -> np.ndarray:
 @budget(30)
 @given(cases())
 def test_well_typed_programs_through_every_command(tmp, case):
-    gen, args, wrt, max_steps, compiled_pair = case
+    gen, args, wrt, max_steps, compiled_pair, (checkpoint, checkpoint_engine) = case
     path = write(tmp, gen.source)
     argv = words(args)
     program = compile_source(gen.source, "<fuzz>")
@@ -320,6 +323,12 @@ def test_well_typed_programs_through_every_command(tmp, case):
     for key, grad in grads.items():
         for w in wrt:
             assert close(grad[w], first[w], 1e-9, 1e-9), f"{key} d/d{w}: {grad[w]} vs reverse {first[w]}"
+
+    # checkpointed reverse mode: the same numbers (to rounding)
+    out = adlang("run", path, *argv, "--grad", ",".join(wrt), "--checkpoint", checkpoint, "--engine",
+                 checkpoint_engine, "--json").json
+    for w in wrt:
+        assert close(as_array(out["grad"][w]), first[w], 1e-9, 1e-9), f"--checkpoint {checkpoint} d/d{w}"
 
     # diff in both modes: what it prints runs and gives the same numbers; its IR prints
     for mode in FIRST:

@@ -315,3 +315,26 @@ def test_a_longer_chain_of_calls_is_a_located_type_error(tmp_path, n):
     done = cli(tmp_path, chain(n), "run", "FILE", "x=1", "--json")
     error = json.loads(done.stdout)["error"]
     assert done.returncode == 2 and error["kind"] == "type" and error["line"] == 301
+
+
+def chain_in_loops(n: int, depth: int) -> str:
+    """A chain of n functions, each calling the next inside `depth` nested loops."""
+    lines = ["def f0(x):\n    return x * 1.0\n"]
+    for i in range(1, n):
+        loops = "".join("    " * (d + 1) + f"for i{d} in 0..1:\n" for d in range(depth))
+        lines.append(f"def f{i}(x):\n    let y = x\n{loops}{'    ' * (depth + 1)}y = f{i - 1}(x) + y\n"
+                     "    return y + 1.0\n")
+    return "".join(lines)
+
+
+def test_calls_and_blocks_nested_too_deeply_together_are_a_located_error(tmp_path):
+    """Each limit alone passes (100 calls, 5 blocks), together they exhaust Python's stack in reverse mode:
+    the safety net names the function run and points at its def, not at nothing."""
+    source = chain_in_loops(100, 5)
+    done = cli(tmp_path, source, "run", "FILE", "x=1", "--grad", "x", "--json")
+    error = json.loads(done.stdout)["error"]
+    assert done.returncode == 2 and error["kind"] == "type"
+    assert error["message"].startswith("f99 nests calls and blocks too deeply together for adlang")
+    assert (error["line"], error["column"]) == (source.split("\n").index("def f99(x):") + 1, 1)
+    done = cli(tmp_path, chain_in_loops(21, 8), "run", "FILE", "x=1", "--grad", "x", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["grad"] == {"x": 21.0}
