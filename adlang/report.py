@@ -266,9 +266,9 @@ def print_run(console: Console, report: RunReport) -> None:
         _print_trace(console, report.trace)
     console.print()
     stats = f"{report.steps} step{'s' if report.steps != 1 else ''}"
-    if report.tape_peak is not None:
+    if report.tape_peak:  # the JSON always has both; the text only where there is something to say
         stats += f", tape peak: {report.tape_peak} value{'s' if report.tape_peak != 1 else ''}"
-    if report.recomputed is not None:
+    if report.recomputed:
         stats += f", recomputed: {report.recomputed} loop iteration{'s' if report.recomputed != 1 else ''}"
     console.print(Text(stats, style="dim"))
     for loop in report.loops:

@@ -131,3 +131,11 @@ def test_cli_shows_tape_peak_next_to_the_steps():
     out = cli("run", path, "x=1.5", "y=1.1", "--grad", "x,y").stdout
     assert "80 steps, tape peak: 9 values" in out
     assert "tape peak" not in cli("run", path, "x=1.5", "y=1.1").stdout
+
+
+def test_the_text_leaves_out_zero_stats_and_the_json_keeps_them():
+    path = str(ROOT / "programs/lecture/foo.ad")
+    text = cli("run", path, "x=2", "y=3", "--grad", "x,y").stdout
+    assert "7 steps\n" in text and "tape peak" not in text and "recomputed" not in text
+    stats = json.loads(cli("run", path, "x=2", "y=3", "--grad", "x,y", "--json").stdout)["stats"]
+    assert stats == {"steps": 7, "tape_peak": 0, "recomputed": 0}
