@@ -520,18 +520,18 @@ def parse_order(text: str | None) -> int:
 
 
 def parse_max_tape(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_MAX_TAPE
-    if not _WHOLE_NUMBER.fullmatch(text.strip()):
-        raise UsageError(f"--max-tape needs a whole number of values, not '{text}'")
-    return int(text.strip().replace("_", ""))
+    return _whole_number(text, DEFAULT_MAX_TAPE, "--max-tape", "values")
 
 
 def parse_max_steps(text: str | None) -> int:
+    return _whole_number(text, DEFAULT_MAX_STEPS, "--max-steps", "statements")
+
+
+def _whole_number(text: str | None, default: int, flag: str, unit: str) -> int:
     if text is None:
-        return DEFAULT_MAX_STEPS
+        return default
     if not _WHOLE_NUMBER.fullmatch(text.strip()):
-        raise UsageError(f"--max-steps needs a whole number of statements, not '{text}'")
+        raise UsageError(f"{flag} needs a whole number of {unit}, not '{text}'")
     return int(text.strip().replace("_", ""))
 
 

@@ -28,22 +28,20 @@ def format_error(err: AdlangError, filename: str | None, source: str | None) -> 
     """`FILE:LINE:COL: KIND error: MESSAGE`, the source line and a caret; usage errors have no place."""
     if err.kind == "usage":
         return usage_line(err.message)
-    span = _place(err.span)
-    if span is None:
-        return f"{filename or 'adlang'}: {err.kind} error: {err.message}"
-    head = f"{filename}:{span.line}:{span.col}: {err.kind} error: {err.message}"
-    text = source_line(source, span.line)
-    if text is None:
-        return head
-    return f"{head}\n{excerpt(text, span)}"
+    return _located(f"{err.kind} error: {err.message}", err.span, filename, source)
 
 
 def format_warning(message: str, span: Span | None, filename: str | None, source: str | None) -> str:
     """`FILE:LINE:COL: warning: MESSAGE`, the source line and a caret, as an error is shown."""
+    return _located(f"warning: {message}", span, filename, source)
+
+
+def _located(what: str, span: Span | None, filename: str | None, source: str | None) -> str:
+    """`FILE:LINE:COL: WHAT` and the source excerpt; `FILE: WHAT` where there is no place."""
     span = _place(span)
     if span is None:
-        return f"{filename or 'adlang'}: warning: {message}"
-    head = f"{filename}:{span.line}:{span.col}: warning: {message}"
+        return f"{filename or 'adlang'}: {what}"
+    head = f"{filename}:{span.line}:{span.col}: {what}"
     text = source_line(source, span.line)
     return head if text is None else f"{head}\n{excerpt(text, span)}"
 

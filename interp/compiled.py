@@ -53,6 +53,7 @@ from adlang.errors import DomainError, RuntimeFault, Span
 from adlang.interp.interpreter import (
     DEFAULT_MAX_STEPS,
     DEFAULT_MAX_TAPE,
+    EMPTY_TAPE,
     RunResult,
     check_length,
     loop_key,
@@ -581,7 +582,7 @@ class Generator:
         """`name = pop(k)`; list.pop's IndexError on an empty tape becomes the interpreter's error (`_empty_tape`)."""
         if not self.pop_only:
             self.peak_check(depth)
-        k = self.tables.index(self.tables.faults, ("pop() on an empty tape: every pop needs a push before it", span))
+        k = self.tables.index(self.tables.faults, (EMPTY_TAPE, span))
         self.emit(depth, f"{name} = {self.tape(expr.tape)}.pop()")
         self.tables.pops[len(self.lines)] = k
         if expr.tape in self.vec_tapes:

@@ -27,6 +27,7 @@ from adlang.ir.printer import atom as atom_text
 from adlang.ir.types import Type
 
 DEFAULT_MAX_STEPS = 100_000_000
+EMPTY_TAPE = "pop() on an empty tape: every pop needs a push before it"
 DEFAULT_MAX_TAPE = 50_000_000  # values held on the tapes at once (a vec counts its length): about 2 GB
 
 Env = dict
@@ -394,7 +395,6 @@ class Compiler:
         count = m.count
         nd = np.ndarray
         look = not self.pop_only  # the peak, before the count falls
-        empty = "pop() on an empty tape: every pop needs a push before it"
 
         if expr.tape in m.vec_tapes:
             def run(env):
@@ -403,7 +403,7 @@ class Compiler:
                 try:
                     value = take()
                 except IndexError:
-                    raise RuntimeFault(empty, span) from None
+                    raise RuntimeFault(EMPTY_TAPE, span) from None
                 if value.__class__ is nd:
                     count.extra -= value.size - 1
                 return value
@@ -415,7 +415,7 @@ class Compiler:
                 try:
                     return take()
                 except IndexError:
-                    raise RuntimeFault(empty, span) from None
+                    raise RuntimeFault(EMPTY_TAPE, span) from None
         else:
             def run(env):
                 if look:
@@ -423,7 +423,7 @@ class Compiler:
                 try:
                     return take()
                 except IndexError:
-                    raise RuntimeFault(empty, span) from None
+                    raise RuntimeFault(EMPTY_TAPE, span) from None
 
         if not self.recording:
             return run
@@ -455,7 +455,7 @@ class Compiler:
                 try:
                     env[name] = take()
                 except IndexError:
-                    raise RuntimeFault("pop() on an empty tape: every pop needs a push before it", span) from None
+                    raise RuntimeFault(EMPTY_TAPE, span) from None
 
             return pop_into
 
