@@ -609,12 +609,13 @@ class Generator:
                 self.emit(depth, f"if not {INT_MIN} <= {t} <= {INT_MAX}: {t} = {call}", place)
                 self.emit(depth, f"{name} = {t}", place)
                 return True
-            # A float result goes straight to the target. Where it is NaN, the registry's function is called
-            # to raise its error: with the operands, or, if the target was one of them, with the NaN in its
-            # place, which gives the same error (NaN op x is a NaN of the same type, and the message does
-            # not depend on the operands).
-            self.emit(depth, f"{name} = {args[0]} {op} {args[1]}", place)
-            self.emit(depth, f"if {name} != {name}: {name} = {call}", place)
+            # A float result goes straight to the target, unless the target is an operand: the error names
+            # the operands as they were. Where it is NaN, the registry's function is called to raise it.
+            result = self.temp() if name in args else name
+            self.emit(depth, f"{result} = {args[0]} {op} {args[1]}", place)
+            self.emit(depth, f"if {result} != {result}: {result} = {call}", place)
+            if result != name:
+                self.emit(depth, f"{name} = {result}", place)
             return True
         if expr.op in PLAIN_BINARY and len(args) == 2:
             self.emit(depth, f"{name} = {args[0]} {PLAIN_BINARY[expr.op]} {args[1]}", place)

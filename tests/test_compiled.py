@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -159,6 +160,11 @@ LOOP = src("""
          dict(x=1.0), 4, "NaN"),
         ("def f(x) -> float:\n    let y = x * 1e308\n    let z = y * 10.0\n    return z * 0.0\n", dict(x=1.0), 4,
          "NaN"),
+        # The target is an operand: the message names the operand as it was, not the NaN that replaced it.
+        ("def f(x, y) -> float:\n    let s = x\n    s = s + y\n    return s\n", dict(x=math.inf, y=-math.inf), 3,
+         "inf + -inf"),
+        ("def f(x, y) -> float:\n    let s = x\n    s = y * s\n    return s\n", dict(x=math.inf, y=0.0), 3,
+         "0.0 * inf"),
         ("def f(v: vec(3)) -> float:\n    return sum(v)\n", dict(v=np.ones(2)), 1, "length 2"),
         ("def g(v: vec(3)) -> float:\n    return sum(v)\n\ndef f(v: vec) -> float:\n    let a = 1.0\n"
          "    let s = g(v)\n    return s\n", dict(v=np.ones(2)), 6, "length 2"),
