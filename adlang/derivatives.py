@@ -15,7 +15,7 @@ import numpy as np
 from rich.table import Table
 
 from adlang.errors import UsageError
-from adlang.interp.interpreter import DEFAULT_MAX_TAPE, run_function
+from adlang.interp.interpreter import DEFAULT_MAX_TAPE, check_length, run_function
 from adlang.ir import nodes as ir
 from adlang.ir.builder import Namer, rename_calls
 from adlang.ir.checkpoint import checkpoint_loops, parse_strategy
@@ -115,8 +115,9 @@ def _derive(program, fn_name, wrt, mode, order, simplify, checkpoint):
         checkpointed = checkpoint_loops(program, fn_name, checkpoint, Namer(set(program.names) | {"main"}))
         program, custom, loops = checkpointed.program, checkpointed.custom_vjps, checkpointed.loops
     fn = program.function(fn_name)
-    if order == 2 and any(p.type.kind == "vec" for p in fn.params if p.name in wrt):
-        raise UsageError("--order 2 takes float parameters only (the language has no matrix type for a vec's Hessian)")
+    if order == 2 and _vecs_in(fn, wrt):
+        raise UsageError("a derivative program of order 2 takes float parameters only (the language has no matrix "
+                         "type for a vec's Hessian); `adlang run ... --grad V --order 2` gives it, element by element")
     names = Namer(set(program.names) | {"main"})
     mode = ForwardMode(program, names) if passes[0] == "forward" else ReverseMode(program, names, custom)
     entry = _entry(mode, fn, wrt)
@@ -212,7 +213,24 @@ def _reachable(program: ir.Program, generated: list[ir.Function], entry: ir.Func
 def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mode: str = "reverse",
             order: int = 1, trace: bool = False, max_steps: int = 100_000_000,
             engine: str = "interp", checkpoint: str = "none", max_tape: int = DEFAULT_MAX_TAPE) -> DerivativeRun:
-    """Build the derivative program and run it: `engine="compiled"` runs it compiled unless `trace` asks for one."""
+    """Build the derivative program and run it: `engine="compiled"` runs it compiled unless `trace` asks for one.
+
+    A Hessian with respect to vecs is computed element by element (`elementwise_program`): the lengths are
+    known once the arguments are.
+    """
+    fn = program.function(fn_name)
+    if order == 2 and fn is not None and _vecs_in(fn, wrt):
+        wrapped, entry_fn, layout, flat_args = elementwise_program(program, fn, wrt, args)
+        if not layout:  # only empty vecs: the first derivatives, and a Hessian of empty blocks
+            first = compute(program, fn_name, args, wrt=wrt, mode=split_mode(mode, 2)[0], trace=trace,
+                            max_steps=max_steps, engine=engine, checkpoint=checkpoint, max_tape=max_tape)
+            first.hessian = {p: {q: np.zeros((0, 0)) for q in wrt} for p in wrt}
+            return first
+        flat = compute(wrapped, entry_fn, flat_args, wrt=[name for name, _, _ in layout], mode=mode, order=2,
+                       trace=trace, max_steps=max_steps, engine=engine, checkpoint=checkpoint, max_tape=max_tape)
+        grad, hessian = _regroup(wrt, layout, flat.grad, flat.hessian)
+        return DerivativeRun(flat.value, grad, hessian, flat.trace, flat.steps, flat.tape_peak, flat.recomputed,
+                             flat.loops)
     derived, entry, loops = _derive(program, fn_name, wrt, mode, order, True, checkpoint)
     if engine == "compiled" and not trace:
         from adlang.interp.compiled import run_compiled
@@ -229,6 +247,72 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
         hessian = {p: {q: flat[i * n + j] for j, q in enumerate(wrt)} for i, p in enumerate(wrt)}
     return DerivativeRun(outputs[0], grad, hessian, result.trace, result.steps, result.tape_peak,
                          recomputed_iterations(result.loop_trips), loop_stats(loops, result.loop_trips))
+
+
+def _vecs_in(fn: ir.Function, wrt: list[str]) -> bool:
+    return any(p.type.kind == "vec" for p in fn.params if p.name in wrt)
+
+
+# Each element of a vec in --grad becomes a parameter of its own: the Hessian program grows with the
+# square of their number.
+MAX_HESSIAN_ELEMENTS = 50
+
+
+def elementwise_program(program: ir.Program, fn: ir.Function, wrt: list[str], args: dict):
+    """fn as a function of floats: each vec in `wrt` passed element by element (`v_0, v_1, ...`) and
+    rebuilt as a vec literal before fn is called. Returns the program with that wrapper, its name,
+    the layout (flat parameter, the parameter of fn it belongs to, the element or None) and the
+    wrapper's arguments.
+    """
+    var_names = Namer({p.name for p in fn.params})
+    params: list[ir.Var] = []
+    body: list[ir.Stmt] = []
+    layout: list[tuple[str, str, int | None]] = []
+    flat_args: dict[str, object] = {}
+    for p in fn.params:
+        if p.name not in wrt or p.type.kind != "vec":
+            params.append(p)
+            flat_args[p.name] = args[p.name]
+            if p.name in wrt:
+                layout.append((p.name, p.name, None))
+            continue
+        value = np.asarray(args[p.name], dtype=float)
+        check_length(p.type, value, f"argument '{p.name}'", fn.span)
+        items = [ir.Var(var_names.name(f"{p.name}_{i}"), FLOAT) for i in range(len(value))]
+        params += items
+        body.append(ir.Let((p,), ir.Prim("veclit", tuple(items)), fn.span))
+        for i, item in enumerate(items):
+            layout.append((item.name, p.name, i))
+            flat_args[item.name] = float(value[i])
+    if len(layout) > MAX_HESSIAN_ELEMENTS:
+        raise UsageError(f"--order 2 differentiates each element of a vec on its own: {len(layout):,} elements, "
+                         f"more than the limit of {MAX_HESSIAN_ELEMENTS}; use shorter vecs or fewer --grad "
+                         "parameters")
+    layout.sort(key=lambda entry: wrt.index(entry[1]))  # --grad's order, elements in order within a vec
+    result = ir.Var(var_names.name(fn.name), fn.ret)
+    body.append(ir.Let((result,), ir.CallFn(fn.name, fn.params), fn.span))
+    body.append(ir.Return((result,), fn.span))
+    name = Namer(set(program.names) | {"main"}).name(f"{fn.name}_elementwise")
+    wrapper = ir.Function(name, tuple(params), fn.ret, tuple(body), fn.span)
+    return ir.Program(program.functions + (wrapper,)), name, layout, flat_args
+
+
+def _regroup(wrt: list[str], layout, flat_grad: dict, flat_hessian: dict) -> tuple[dict, dict]:
+    """The flat gradient and Hessian back in fn's parameters: a vec's entries as a vec, a block of
+    the Hessian as a number, a vec or a matrix (rows: the first parameter's elements)."""
+    members = {w: [flat for flat, owner, _ in layout if owner == w] for w in wrt}
+    is_vec = {owner: element is not None for _, owner, element in layout}
+    is_vec.update({w: True for w in wrt if w not in is_vec})  # a vec of length 0
+
+    def gather(names: list[str], pick, vec: bool):
+        return np.array([pick(n) for n in names], dtype=float) if vec else pick(names[0])
+
+    grad = {w: gather(members[w], flat_grad.__getitem__, is_vec[w]) for w in wrt}
+    hessian = {p: {q: gather(members[p], lambda r, q=q: gather(members[q], flat_hessian[r].__getitem__, is_vec[q]),
+                             is_vec[p])
+                   for q in wrt}
+               for p in wrt}
+    return grad, hessian
 
 
 def diff_source(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "reverse", order: int = 1,

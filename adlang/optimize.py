@@ -207,11 +207,6 @@ class _Layout:
             if param is None or not param.type.is_differentiable:
                 raise UsageError(f"'{name}' is not a float or vec parameter of {fn.name}")
             if param.type.kind == "vec":
-                if method == "newton":
-                    raise UsageError(
-                        f"--method newton takes float parameters only, but '{name}' is a vec (the language has "
-                        "no matrix type for its Hessian); use --method gd, momentum or adam"
-                    )
                 self.sizes.append(len(args[name]))
             else:
                 self.sizes.append(None)
@@ -247,7 +242,7 @@ class _Layout:
 class _Search:
     def __init__(self, program: ir.Program, fn: ir.Function, args: dict[str, Any], layout: _Layout, method: str,
                  mode: str, lr: float, on_step: OnStep | None, checkpoint: str = "none", engine: str = "compiled"):
-        from adlang.derivatives import derivative_program
+        from adlang.derivatives import derivative_program, elementwise_program
 
         self.program = program
         self.fn = fn
@@ -257,9 +252,15 @@ class _Search:
         self.lr = lr
         self.on_step = on_step
         self.engine = engine
+        self.elements: tuple[list[str], dict[str, Any]] | None = None  # Newton over vecs: one parameter per element
         if method == "newton":
-            self.derived, self.entry = derivative_program(program, fn.name, layout.names,
-                                                          mode=f"forward-over-{mode}", order=2, checkpoint=checkpoint)
+            target, entry, names = program, fn.name, layout.names
+            if any(size is not None for size in layout.sizes):
+                target, entry, flat, flat_args = elementwise_program(program, fn, layout.names, args)
+                names = [name for name, _, _ in flat]
+                self.elements = (names, flat_args)
+            self.derived, self.entry = derivative_program(target, entry, names, mode=f"forward-over-{mode}",
+                                                          order=2, checkpoint=checkpoint)
         else:
             self.derived, self.entry = derivative_program(program, fn.name, layout.names, mode=mode, order=1,
                                                           checkpoint=checkpoint)
@@ -277,10 +278,15 @@ class _Search:
         return run_function(program, fn_name, args).value
 
     def evaluate(self, x: np.ndarray, step: int) -> tuple[float, np.ndarray, np.ndarray | None]:
-        outputs = self.execute(self.derived, self.entry, self._arguments(x))
-        n = len(self.layout.names)
+        if self.elements is None:
+            outputs = self.execute(self.derived, self.entry, self._arguments(x))
+            n = len(self.layout.names)
+        else:  # the flat parameters are x's entries in order
+            names, flat_args = self.elements
+            outputs = self.execute(self.derived, self.entry, flat_args | dict(zip(names, map(float, x))))
+            n = len(names)
         loss = float(outputs[0])
-        grad = self.layout.pack(tuple(outputs[1:1 + n]))
+        grad = self.layout.pack(tuple(outputs[1:1 + n])) if self.elements is None else np.array(outputs[1:1 + n])
         hessian = None
         if self.method == "newton":
             hessian = np.array(outputs[1 + n:], dtype=float).reshape(n, n)

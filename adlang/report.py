@@ -323,13 +323,33 @@ def gradient_table(grad: dict[str, Any]) -> Table:
 
 
 def hessian_table(hessian: dict[str, Any]) -> Table:
-    """Row p, column q: d2f/dp dq."""
+    """Row p, column q: d2f/dp dq; a vec parameter takes a row and a column per element (`v[0]`, ...)."""
     names = list(hessian)
-    table = _table("", *names)
-    for p in names:
-        row = hessian[p]
-        table.add_row(p, *(format_value(row[q]) for q in names))
+    elements = {p: _elements(hessian[p][p]) for p in names}
+    labels = [(p, i) for p in names for i in elements[p]]
+    table = _table("", *(_label(p, i) for p, i in labels))
+    for p, i in labels:
+        table.add_row(_label(p, i), *(format_value(_entry(hessian[p][q], i, j, elements[p] != [None]))
+                                      for q, j in labels))
     return table
+
+
+def _elements(diagonal: Any) -> list[int | None]:
+    """The element indices of a parameter, read off its diagonal block: [None] for a number."""
+    return list(range(np.shape(diagonal)[0])) if np.ndim(diagonal) == 2 else [None]
+
+
+def _label(name: str, element: int | None) -> str:
+    return name if element is None else f"{name}[{element}]"
+
+
+def _entry(block: Any, i: int | None, j: int | None, rows_are_elements: bool) -> Any:
+    """One number of a Hessian block (a number, a vec along p's or q's elements, or a matrix)."""
+    if np.ndim(block) == 2:
+        return block[i][j]
+    if np.ndim(block) == 1:
+        return block[i] if rows_are_elements else block[j]
+    return block
 
 
 def trace_lines(trace: list[Any]) -> list[str]:

@@ -11,6 +11,7 @@ folded away where they can be. No pass ever removes an operation that can fail
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import Counter
 from dataclasses import replace
 
@@ -205,35 +206,53 @@ def _use_counts(body, besides_own_updates: bool = False) -> Counter:
 
 
 def _sink_temporaries(body, counts: Counter | None = None) -> tuple[ir.Stmt, ...]:
-    """`let _1 = y * d; ...; d = _1` becomes `d = y * d` when nothing between changes y or d."""
+    """`let _1 = y * d; ...; d = _1` becomes `d = y * d` when nothing between changes y or d.
+
+    In one pass over the block: where each variable is read and written, and where the next
+    statement that stops a move (a loop, an `if`, a push or a pop) is, are looked up, not scanned.
+    """
     if counts is None:
         counts = _use_counts(body)
-    stmts = list(body)
-    i = 0
-    while i < len(stmts):
-        s = stmts[i]
-        if (isinstance(s, ir.Let) and len(s.targets) == 1 and ir.is_temp(s.targets[0].name)
+    stmts: list[ir.Stmt | None] = list(body)
+    n = len(stmts)
+    barrier = [n] * (n + 1)  # barrier[k]: the first statement at k or after it that stops a move
+    for k in range(n - 1, -1, -1):
+        u = stmts[k]
+        stops = isinstance(u, (ir.If, ir.For, ir.While, ir.Push)) or isinstance(getattr(u, "expr", None), ir.Pop)
+        barrier[k] = k if stops else barrier[k + 1]
+    written: dict[str, list[int]] = {}
+    first_read: dict[str, int] = {}
+    for k, u in enumerate(stmts):
+        for v in ir.defined_vars(u):
+            written.setdefault(v.name, []).append(k)
+        for v in ir.used_vars(u):
+            first_read.setdefault(v.name, k)
+
+    def written_between(name: str, i: int, j: int) -> bool:
+        places = written.get(name, ())
+        k = bisect_right(places, i)
+        return k < len(places) and places[k] < j
+
+    for i, s in enumerate(stmts):
+        if not (isinstance(s, ir.Let) and len(s.targets) == 1 and ir.is_temp(s.targets[0].name)
                 and isinstance(s.expr, ir.Prim) and counts[s.targets[0].name] == 1):
-            temp = s.targets[0]
-            operands = {a.name for a in s.expr.args if isinstance(a, ir.Var)}
-            for j in range(i + 1, len(stmts)):
-                u = stmts[j]
-                if isinstance(u, (ir.Let, ir.Assign)) and u.expr == temp:
-                    target = u.targets[0] if isinstance(u, ir.Let) else u.target
-                    if len(getattr(u, "targets", (target,))) == 1 and target.type.kind == temp.type.kind:
-                        stmts[j] = (ir.Let(u.targets, s.expr, u.span) if isinstance(u, ir.Let)
-                                    else ir.Assign(target, s.expr, u.span))
-                        del stmts[i]
-                        i -= 1
-                    break
-                if isinstance(u, (ir.If, ir.For, ir.While, ir.Push)) or isinstance(getattr(u, "expr", None), ir.Pop):
-                    break
-                if any(v.name in operands or v.name == temp.name for v in ir.defined_vars(u)):
-                    break
-                if any(v.name == temp.name for v in ir.used_vars(u)):
-                    break
-        i += 1
-    return tuple(ir.map_blocks(s, lambda b: _sink_temporaries(b, counts)) for s in stmts)
+            continue
+        temp = s.targets[0]
+        j = first_read.get(temp.name)
+        if j is None or j <= i or barrier[i + 1] < j:
+            continue
+        u = stmts[j]
+        if not (isinstance(u, (ir.Let, ir.Assign)) and u.expr == temp):
+            continue
+        target = u.targets[0] if isinstance(u, ir.Let) else u.target
+        if len(getattr(u, "targets", (target,))) != 1 or target.type.kind != temp.type.kind:
+            continue
+        operands = {a.name for a in s.expr.args if isinstance(a, ir.Var)} | {temp.name}
+        if any(written_between(name, i, j) for name in operands):
+            continue
+        stmts[j] = ir.Let(u.targets, s.expr, u.span) if isinstance(u, ir.Let) else ir.Assign(target, s.expr, u.span)
+        stmts[i] = None
+    return tuple(ir.map_blocks(s, lambda b: _sink_temporaries(b, counts)) for s in stmts if s is not None)
 
 
 def _removable(s: ir.Stmt) -> bool:

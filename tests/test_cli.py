@@ -313,6 +313,28 @@ def test_hessian_json(prog):
     assert obj["hessian"]["y"] == pytest.approx({"x": 1.0, "y": 0.0})
 
 
+VEC_QUADRATIC = "def f(v: vec, x) -> float:\n    return x * dot(v, v)\n"
+
+
+def test_vec_hessian_json_is_a_list_of_lists(prog):
+    """The spec: hessian[p][q] is "a list or a list of lists where vecs are involved"."""
+    needs_derivatives()
+    obj = adlang("run", prog(VEC_QUADRATIC), "v=[1,2]", "x=3", "--grad", "v,x", "--order", "2", "--json").json()
+    assert obj["grad"] == {"v": [6.0, 12.0], "x": 5.0}
+    assert obj["hessian"] == {"v": {"v": [[6.0, 0.0], [0.0, 6.0]], "x": [2.0, 4.0]},
+                              "x": {"v": [2.0, 4.0], "x": 0.0}}
+
+
+def test_vec_hessian_for_a_person_has_a_row_per_element(prog):
+    needs_derivatives()
+    r = adlang("run", prog(VEC_QUADRATIC), "v=[1,2]", "x=3", "--grad", "v,x", "--order", "2")
+    assert r.code == 0, r.err
+    rows = r.out[r.out.index("hessian"):].splitlines()
+    assert re.search(r"^\s+v\[0\]\s+v\[1\]\s+x\s*$", rows[1]), rows
+    cells = {line.split()[0]: line.split()[1:] for line in rows[3:6]}
+    assert cells == {"v[0]": ["6.0", "0.0", "2.0"], "v[1]": ["0.0", "6.0", "4.0"], "x": ["2.0", "4.0", "0.0"]}
+
+
 def test_grad_for_a_person(prog):
     needs_derivatives()
     r = adlang("run", prog(FOO), "x=2", "y=3", "--grad", "x,y", "--order", "2")

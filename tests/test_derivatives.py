@@ -697,15 +697,64 @@ def test_hessian_printed_program(mode):
                            h["y"]["x"], h["y"]["y"]], 1e-12, "printed Hessian program")
 
 
-def test_order_two_refuses_vec_parameters_or_handles_them():
+def test_a_printed_hessian_program_refuses_vec_parameters():
     program = compile_text("""
         def f(v: vec) -> float:
             return dot(v, v)
     """)
     from adlang.errors import UsageError
 
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError, match="element by element"):
         derivative_program(program, "f", ["v"], "forward-over-reverse", order=2)
+
+
+VEC_HESSIAN = """
+    def f(v: vec(3), x) -> float:
+        let s = 0.0
+        for i in 0..len(v):
+            s = s + sin(v[i]) * x ^ 2
+        return x * dot(v, v) + s
+"""
+
+
+def vec_hessian_by_hand(v: np.ndarray, x: float) -> dict:
+    """f = x (v . v) + x^2 sum(sin v): the blocks of its Hessian, by calculus."""
+    return {"v": {"v": np.diag(2 * x - x**2 * np.sin(v)), "x": 2 * v + 2 * x * np.cos(v)},
+            "x": {"v": 2 * v + 2 * x * np.cos(v), "x": 2 * np.sum(np.sin(v))}}
+
+
+@pytest.mark.parametrize("engine", ["interp", "compiled"])
+@pytest.mark.parametrize("mode", SECOND_ORDER)
+def test_run_gives_a_vec_hessian_element_by_element(mode, engine):
+    program = compile_text(VEC_HESSIAN)
+    v, x = np.array([0.3, -1.2, 2.0]), 1.7
+    run = compute(program, "f", {"v": v, "x": x}, wrt=["v", "x"], mode=mode, order=2, engine=engine)
+    expected = vec_hessian_by_hand(v, x)
+    for p in ("v", "x"):
+        for q in ("v", "x"):
+            got = np.asarray(run.hessian[p][q])
+            assert got.shape == np.shape(expected[p][q]), (p, q, got)
+            assert_close(got, expected[p][q], 1e-12, f"{mode} d2f/d{p}d{q}")
+    assert_close(run.grad["v"], 2 * x * v + x**2 * np.cos(v), 1e-12, "d/dv")
+    assert_close(run.value, x * v @ v + x**2 * np.sum(np.sin(v)), 1e-12, "value")
+    # the order of --grad is the order of the blocks
+    swapped = compute(program, "f", {"v": v, "x": x}, wrt=["x", "v"], mode=mode, order=2, engine=engine)
+    assert list(swapped.hessian) == ["x", "v"] and list(swapped.hessian["x"]) == ["x", "v"]
+    assert_close(swapped.hessian["v"]["v"], expected["v"]["v"], 1e-12, "swapped d2f/dv2")
+
+
+def test_a_vec_hessian_checks_the_declared_length_and_takes_empty_vecs():
+    program = compile_text(VEC_HESSIAN)
+    with pytest.raises(RuntimeFault, match="vec\\(3\\), but this vec has length 2"):
+        compute(program, "f", {"v": np.ones(2), "x": 1.0}, wrt=["v"], order=2)
+    empty = compile_text("""
+        def g(v: vec, x) -> float:
+            return x * sum(v)
+    """)
+    run = compute(empty, "g", {"v": np.zeros(0), "x": 2.0}, wrt=["v"], order=2)
+    assert run.value == 0.0 and run.grad["v"].shape == (0,) and run.hessian["v"]["v"].shape == (0, 0)
+    run = compute(empty, "g", {"v": np.zeros(0), "x": 2.0}, wrt=["v", "x"], order=2)
+    assert run.hessian["x"]["x"] == 0.0 and np.shape(run.hessian["v"]["x"]) == (0,)
 
 
 SYMMETRIC = {
