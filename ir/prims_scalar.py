@@ -124,12 +124,6 @@ def at(k: int | None) -> str:
 # ---------------------------------------------------------------- evaluation helpers
 
 
-def not_nan(r: float, what: str) -> float:
-    if r != r:
-        raise DomainError(f"{what} is not a number (NaN)")
-    return r
-
-
 def check_lengths(what: str, *values) -> None:
     lengths = {v.shape[0] for v in values if isinstance(v, np.ndarray)}
     if len(lengths) > 1:

@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -239,6 +240,33 @@ WHAT_TO_DO = [
      "differentiate at a point where sqrt's argument is > 0"),
     ("dsqrt(u)", dict(u=vec(4, 0)), "the derivative of sqrt is undefined at 0.0, index 1 of a vec (sqrt'(x) = "
      "1 / (2 sqrt(x)) needs x > 0); differentiate at a point where every element sqrt takes is > 0"),
+    # ---- vec builtins
+    ("u[n]", dict(u=vec(1, 2), n=2), "index 2 is out of range for a vec of length 2; use an index from 0 to 1"),
+    ("u[n]", dict(u=vec(1), n=1), "index 1 is out of range for a vec of length 1; use index 0"),
+    ("u[n]", dict(u=vec(1, 2, 3), n=-1), "index -1 is out of range for a vec of length 3; use an index from 0 to 2 "
+     "(a negative index does not count from the end)"),
+    ("u[n]", dict(u=vec(), n=0), "index 0 is out of range for a vec of length 0; the vec is empty: check len() before "
+     "indexing it"),
+    ("addat(u, n, 1.0)", dict(u=vec(1, 2), n=5), "index 5 is out of range for a vec of length 2; use an index from 0 "
+     "to 1"),
+    ("dot(u, w)", dict(u=vec(1, 2), w=vec(1)),
+     "dot of vecs of different lengths (2 and 1); use vecs of the same length"),
+    ("addto(u, w)", dict(u=vec(1, 2), w=vec(1)), "vecs of different lengths (2 and 1) in addto; use vecs of the same "
+     "length (or an empty vec for a zero)"),
+    ("ones(n)", dict(n=-3), "ones(-3): a vec cannot have a negative length; give a length >= 0"),
+    ("zeros(n)", dict(n=100_000_001), "zeros(100000001): a vec of 100,000,001 elements is larger than the limit of "
+     "100,000,000; use fewer elements"),
+    ("mean(u)", dict(u=vec()), "mean of an empty vec is undefined; guard it with `if len(v) > 0` or give a vec that "
+     "has elements"),
+    ("sum(u)", dict(u=vec(INF, 1, -INF)), "sum is not a number (NaN): its elements add up to inf - inf (an inf is an "
+     "argument or a value that overflowed earlier); rescale the inputs so the values stay finite"),
+    ("mean(u)", dict(u=vec(1, NAN)), "mean is not a number (NaN): the element at index 1 is NaN already; look for a "
+     "NaN among the arguments"),
+    ("dot(u, w)", dict(u=vec(1, INF), w=vec(1, 0)), "dot is not a number (NaN): a product is inf * 0, or the "
+     "products add up to inf - inf (an inf is an argument or a value that overflowed earlier); rescale the inputs so "
+     "the values stay finite"),
+    ("dot(u, w)", dict(u=vec(1, 2), w=vec(NAN, 0)), "dot is not a number (NaN): the element at index 0 is NaN "
+     "already; look for a NaN among the arguments"),
 ]
 
 
@@ -248,7 +276,9 @@ def test_runtime_errors_say_what_to_do_in_both_engines(expr, args, message):
         f"{k}: vec" if isinstance(v, np.ndarray) else f"{k}: int" if isinstance(v, int) else k for k, v in args.items()
     )
     program = compile_text(f"def f({params}):\n    let ok = 1.0\n    let r = {expr}\n    return r + ok\n")
-    a, b = both_errors(program, "f", args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's RuntimeWarning on stderr would come before the message
+        a, b = both_errors(program, "f", args)
     assert a.message == message
     assert a.span.line == 3
 

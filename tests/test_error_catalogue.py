@@ -285,7 +285,7 @@ CATALOGUE: list[Case] = [
          "(guard it with an `if`) or use a whole-number power", 2, 5,
          what="a negative base to a fractional power"),
     Case("runtime-index", "runtime", "def f(v: vec):\n    let y = v[3]\n    return y\n", "FILE v=[1,2]",
-         "index 3 is out of range for a vec of length 2", 2, 5, what="an index out of range"),
+         "index 3 is out of range for a vec of length 2; use an index from 0 to 1", 2, 5, what="an index out of range"),
     Case("runtime-vec-lengths", "runtime", "def f(u: vec, v: vec):\n    let w = u + v\n    return sum(w)\n",
          "FILE u=[1] v=[1,2]", "vecs of different lengths (1 and 2) in an elementwise addition; use vecs of the same "
          "length", 2, 5, what="vecs of different lengths"),
@@ -294,9 +294,11 @@ CATALOGUE: list[Case] = [
     Case("runtime-int-overflow", "runtime", "def f(n: int) -> int:\n    let m = n * n\n    return m\n",
          "FILE n=9000000000000000000", "int overflow", 2, 5, what="an int past 64 bits"),
     Case("runtime-huge-vec", "runtime", "def f(x):\n    let v = zeros(1000000000000)\n    return sum(v)\n", "FILE x=1",
-         "is larger than the limit of 100,000,000", 2, 5, what="zeros(n)/ones(n) past 10^8 elements"),
+         "zeros(1000000000000): a vec of 1,000,000,000,000 elements is larger than the limit of 100,000,000; use "
+         "fewer elements", 2, 5, what="zeros(n)/ones(n) past 10^8 elements"),
     Case("runtime-mean-empty", "runtime", "def f(v: vec):\n    let m = mean(v)\n    return m\n", "FILE v=[]",
-         "mean of an empty vec", 2, 5, what="mean of an empty vec"),
+         "mean of an empty vec is undefined; guard it with `if len(v) > 0` or give a vec that has elements", 2, 5,
+         what="mean of an empty vec"),
     Case("runtime-vec-n-length", "runtime", "def g(v: vec(2)):\n    return sum(v)\n"
          "def f(v: vec):\n    return g(v)\n", "FILE v=[1,2,3] --fn f", "is a vec(2), but this vec has length 3", 4,
          None, what="a vec of the wrong length for a `vec(N)` parameter (inside the program)"),
@@ -307,9 +309,11 @@ CATALOGUE: list[Case] = [
          "0 to a negative power is a division by zero: 0.0 ^ -1; keep the base away from 0 (guard it with an `if`) "
          "or choose other arguments", 2, 5, what="0 to a negative power"),
     Case("runtime-dot-lengths", "runtime", "def f(u: vec, v: vec):\n    let d = dot(u, v)\n    return d\n",
-         "FILE u=[1] v=[1,2]", "dot of vecs of different lengths (1 and 2)", 2, 5, what="`dot` of vecs of different lengths"),
+         "FILE u=[1] v=[1,2]", "dot of vecs of different lengths (1 and 2); use vecs of the same length", 2, 5,
+         what="`dot` of vecs of different lengths"),
     Case("runtime-negative-length", "runtime", "def f(n: int):\n    let v = zeros(n)\n    return sum(v)\n",
-         "FILE n=-1", "a vec cannot have a negative length (-1)", 2, 5, what="zeros(n)/ones(n) with n < 0"),
+         "FILE n=-1", "zeros(-1): a vec cannot have a negative length; give a length >= 0", 2, 5,
+         what="zeros(n)/ones(n) with n < 0"),
     Case("runtime-log-vec", "runtime", "def f(v: vec):\n    let w = log(v)\n    return sum(w)\n", "FILE v=[1,-1]",
          "log of a vec element (-1.0 at index 1): log needs numbers > 0; choose arguments that keep the elements > 0",
          2, 5, what="log or sqrt of a vec with an element out of the domain"),
