@@ -166,11 +166,24 @@ LOOP = src("""
          "inf + -inf"),
         ("def f(x, y) -> float:\n    let s = x\n    s = y * s\n    return s\n", dict(x=math.inf, y=0.0), 3,
          "0.0 * inf"),
-        ("def f(v: vec(3)) -> float:\n    return sum(v)\n", dict(v=np.ones(2)), 1, "length 2"),
+        ("def f(v: vec(3)) -> float:\n    return sum(v)\n", dict(v=np.ones(2)), 1,
+         "argument 'v' is a vec(3), but this vec has length 2; pass a vec of length 3, or declare the parameter `vec` "
+         "to take any length"),
         ("def g(v: vec(3)) -> float:\n    return sum(v)\n\ndef f(v: vec) -> float:\n    let a = 1.0\n"
-         "    let s = g(v)\n    return s\n", dict(v=np.ones(2)), 6, "length 2"),
-        ("def f(v: vec) -> vec(2):\n    let w = v\n    return w\n", dict(v=np.ones(3)), 3, "length 3"),
-        ("def f(v: vec) -> float:\n    let w: vec(2) = v\n    return sum(w)\n", dict(v=np.ones(3)), 2, "length 3"),
+         "    let s = g(v)\n    return s\n", dict(v=np.ones(2)), 6,
+         "argument 'v' of g is a vec(3), but this vec has length 2; pass a vec of length 3, or declare the parameter "
+         "`vec` to take any length"),
+        ("def f(v: vec) -> vec(2):\n    let w = v\n    return w\n", dict(v=np.ones(3)), 3,
+         "the result of 'f' is a vec(2), but this vec has length 3; return a vec of length 2, or declare the result "
+         "`vec` to take any length"),
+        ("def f(v: vec) -> float:\n    let w: vec(2) = v\n    return sum(w)\n", dict(v=np.ones(3)), 2,
+         "'w' is a vec(2), but this vec has length 3; give it a vec of length 2, or declare it `vec` to take any "
+         "length"),
+        ("def f(v: vec) -> float:\n    let w: vec(2) = [1.0, 2.0]\n    w = v\n    return sum(w)\n", dict(v=np.ones(1)),
+         3, "'w' is a vec(2), but this vec has length 1; give it a vec of length 2, or declare it `vec` to take any "
+         "length"),
+        ("def f(n: int, m: int) -> int:\n    let k = revolve_advance(n, m)\n    return k\n", dict(n=1, m=1), 2,
+         "revolve_advance needs steps >= 2 and snapshots >= 1, got 1 and 1; guard the call with an `if`"),
     ],
 )
 def test_runtime_errors_are_the_same(text, args, line, fragment):

@@ -300,7 +300,9 @@ CATALOGUE: list[Case] = [
          "mean of an empty vec is undefined; guard it with `if len(v) > 0` or give a vec that has elements", 2, 5,
          what="mean of an empty vec"),
     Case("runtime-vec-n-length", "runtime", "def g(v: vec(2)):\n    return sum(v)\n"
-         "def f(v: vec):\n    return g(v)\n", "FILE v=[1,2,3] --fn f", "is a vec(2), but this vec has length 3", 4,
+         "def f(v: vec):\n    return g(v)\n", "FILE v=[1,2,3] --fn f",
+         "argument 'v' of g is a vec(2), but this vec has length 3; pass a vec of length 2, or declare the parameter "
+         "`vec` to take any length", 4,
          None, what="a vec of the wrong length for a `vec(N)` parameter (inside the program)"),
     Case("runtime-nan", "runtime", "def f(x):\n    let y = x * 0.0\n    return y\n", "FILE x=inf",
          "inf * 0.0 is not a number (NaN); the inf is an argument or a value that overflowed earlier: rescale the "
