@@ -319,6 +319,42 @@ CATALOGUE: list[Case] = [
     Case("runtime-log-vec", "runtime", "def f(v: vec):\n    let w = log(v)\n    return sum(w)\n", "FILE v=[1,-1]",
          "log of a vec element (-1.0 at index 1): log needs numbers > 0; choose arguments that keep the elements > 0",
          2, 5, what="log or sqrt of a vec with an element out of the domain"),
+    Case("runtime-division-by-zero-vec", "runtime", "def f(u: vec, v: vec):\n    let w = u / v\n    return sum(w)\n",
+         "FILE u=[1,2] v=[1,0]", "division by zero: 2.0 / 0.0 at index 1; keep its elements away from 0 or choose "
+         "other arguments", 2, 5, what="a vec divided by a vec with a 0 in it"),
+    Case("runtime-infinite-power", "runtime", "def f(x, y):\n    let z = x ^ y\n    return z\n", "FILE x=-1 y=inf",
+         "a negative base (-1.0) to an infinite power (inf) is undefined; keep the power finite (it is an argument or "
+         "a value that overflowed earlier) or the base >= 0", 2, 5, what="a negative base to an infinite power"),
+    Case("runtime-sin-of-inf", "runtime", "def f(x):\n    let y = sin(x)\n    return y\n", "FILE x=inf",
+         "sin of inf is undefined; the inf is an argument or a value that overflowed earlier: rescale the inputs so "
+         "the values stay finite", 2, 5, what="sin, cos or tan of inf"),
+    Case("runtime-nan-vec", "runtime", "def f(u: vec, v: vec):\n    let w = u - v\n    return sum(w)\n",
+         "FILE u=[1,inf] v=[1,inf]", "inf - inf at index 1 is not a number (NaN); the inf is an argument or a value "
+         "that overflowed earlier: rescale the inputs so the values stay finite", 2, 5,
+         what="an elementwise operation with a NaN element (names the first)"),
+    Case("runtime-nan-argument", "runtime", "def f(x):\n    let y = x * 2.0\n    return y\n", "FILE x=nan",
+         "nan * 2.0 is not a number (NaN); an operand is NaN already: look for a NaN among the arguments", 2, 5,
+         what="an operation on a NaN argument"),
+    Case("runtime-nan-sum", "runtime", "def f(v: vec):\n    let s = sum(v)\n    return s\n", "FILE v=[inf,-inf]",
+         "sum is not a number (NaN): its elements add up to inf - inf (an inf is an argument or a value that "
+         "overflowed earlier); rescale the inputs so the values stay finite", 2, 5,
+         what="`sum`, `mean` or `dot` whose result is NaN"),
+    Case("runtime-vec-n-let", "runtime", "def f(v: vec):\n    let w: vec(2) = v\n    return sum(w)\n",
+         "FILE v=[1,2,3]", "'w' is a vec(2), but this vec has length 3; give it a vec of length 2, or declare it `vec` "
+         "to take any length", 2, 5, what="a vec of the wrong length for a `vec(N)` variable"),
+    Case("runtime-vec-n-result", "runtime", "def f(v: vec) -> vec(2):\n    let w = v * 2.0\n    return w\n",
+         "FILE v=[1,2,3]", "the result of 'f' is a vec(2), but this vec has length 3; return a vec of length 2, or "
+         "declare the result `vec` to take any length", 3, 5, what="a vec of the wrong length for a `vec(N)` result"),
+    Case("runtime-power-derivative", "runtime", "def f(x):\n    let y = x ^ 0.5\n    return y\n", "FILE x=0 --grad x",
+         "0 to a negative power is a division by zero: 0.0 ^ -0.5; keep the base away from 0 (guard it with an `if`) "
+         "or choose other arguments", 2, 5,
+         what="the derivative of `x ^ p` (0 < p < 1) at x = 0: it is p x^(p-1)"),
+    Case("runtime-power-exponent-derivative", "runtime", "def f(x, b):\n    let y = x ^ b\n    return y\n",
+         "FILE x=-2 b=2 --grad b", "log of -2.0: log needs a number > 0; guard the call with an `if` or choose other "
+         "arguments", 2, 5, what="the derivative of `a ^ b` with respect to b where a <= 0: it is a^b log(a)"),
+    Case("runtime-revolve-advance", "runtime", "def f(n: int) -> int:\n    let k = revolve_advance(n, 1)\n    return k\n",
+         "FILE n=1", "revolve_advance needs steps >= 2 and snapshots >= 1, got 1 and 1; guard the call with an `if`",
+         2, 5, what="`revolve_advance` outside its domain"),
     Case("runtime-empty-tape", "runtime", "def f(x):\n    let y: float = pop()\n    return y\n", "FILE x=1",
          "pop() on an empty tape: every pop needs a push before it", 2, 5, what="`pop()` with nothing pushed"),
     Case("runtime-optimize-diverges", "runtime", "def f(x):\n    return exp(x * x)\n", "FILE x=3 --wrt x --lr 10",
