@@ -189,9 +189,19 @@ def run_function(
 
 
 def check_length(type_: Type, value: object, what: str, span: Span | None) -> None:
-    """A `vec` value where a `vec(N)` is expected has its length checked when it runs (spec: Types)."""
+    """A `vec` value where a `vec(N)` is expected has its length checked when it runs (spec: Types).
+
+    `what` is "argument 'v' of g" (or "argument 'v'" for the function run), "the result of 'f'" or "'w'" (a
+    `let` or update); the message's fix follows it. Both engines call this, so their messages are the same.
+    """
     if type_.kind == "vec" and type_.length is not None and len(value) != type_.length:
-        raise RuntimeFault(f"{what} is a {type_}, but this vec has length {len(value)}", span)
+        if what.startswith("argument"):
+            fix = f"pass a vec of length {type_.length}, or declare the parameter `vec` to take any length"
+        elif what.startswith("the result"):
+            fix = f"return a vec of length {type_.length}, or declare the result `vec` to take any length"
+        else:
+            fix = f"give it a vec of length {type_.length}, or declare it `vec` to take any length"
+        raise RuntimeFault(f"{what} is a {type_}, but this vec has length {len(value)}; {fix}", span)
 
 
 class Compiler:

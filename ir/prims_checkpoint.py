@@ -25,7 +25,8 @@ def _rule(args):
 
 def _advance(steps: int, snapshots: int) -> int:
     if steps < 2 or snapshots < 1:
-        raise DomainError(f"revolve_advance needs steps >= 2 and snapshots >= 1, got {steps} and {snapshots}")
+        raise DomainError(f"revolve_advance needs steps >= 2 and snapshots >= 1, got {steps} and {snapshots}; "
+                          "guard the call with an `if`")
     return revolve_split(steps, snapshots)
 
 

@@ -85,33 +85,67 @@ def logical(op: str) -> Callable:
     return rule
 
 
+# ---------------------------------------------------------------- runtime messages
+# A runtime error says what went wrong, with the values where they help, and then what the user can do.
+# Every engine raises these (the compiled one calls these functions too), so the messages are the same.
+
+INF_CAUSE = "the inf is an argument or a value that overflowed earlier: rescale the inputs so the values stay finite"
+NAN_ARGUMENTS = "look for a NaN among the arguments"
+NAN_CAUSE = f"an operand is NaN already: {NAN_ARGUMENTS}"
+SAME_LENGTH = "use vecs of the same length"
+
+
+def show(x) -> str:
+    """A number as a message shows it: an int as an int, a float as Python writes it (1.0, -0.0, inf, 1e+300)."""
+    if isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)):
+        return str(int(x))
+    return repr(float(x))
+
+
+def why_not_finite(*values) -> str:
+    """Why an operation on these values gave NaN, and what to do: a NaN came in, or an inf did."""
+    return NAN_CAUSE if any(v != v for v in values) else INF_CAUSE
+
+
+def first(mask) -> int:
+    """The index of the first true element."""
+    return int(np.flatnonzero(mask)[0])
+
+
+def element(x, k: int):
+    """Element k of a vec operand; a number operand (or a 0-d array) is the same for every element."""
+    return x[k] if isinstance(x, np.ndarray) and x.ndim else x
+
+
+def at(k: int | None) -> str:
+    return "" if k is None else f" at index {k}"
+
+
 # ---------------------------------------------------------------- evaluation helpers
 
 
-def not_nan(r: float, what: str) -> float:
-    if r != r:
-        raise DomainError(f"{what} is not a number (NaN)")
-    return r
-
-
-def check_lengths(*values) -> None:
+def check_lengths(what: str, *values) -> None:
     lengths = {v.shape[0] for v in values if isinstance(v, np.ndarray)}
     if len(lengths) > 1:
         a, b = sorted(lengths)[:2]
-        raise DomainError(f"vecs of different lengths ({a} and {b}) in an elementwise operation")
+        raise DomainError(f"vecs of different lengths ({a} and {b}) in an elementwise {what}; {SAME_LENGTH}")
 
 
-def vec_result(r: np.ndarray, what: str) -> np.ndarray:
-    if np.isnan(r).any():
-        raise DomainError(f"{what} gives NaN")
-    return r
+def elementwise(fn: Callable, what: str, op: str) -> Callable:
+    """`fn` on vecs (and numbers) of one length; a NaN in the result names its element and operands, as
+    `a OP b` for an operator (`+`) or `OP(a, b)` for a function (`min`)."""
 
-
-def elementwise(fn: Callable, what: str) -> Callable:
     def apply(*xs):
-        check_lengths(*xs)
+        check_lengths(what, *xs)
         with np.errstate(all="ignore"):
-            return vec_result(np.asarray(fn(*xs), dtype=float), what)
+            r = np.asarray(fn(*xs), dtype=float)
+        if np.isnan(r).any():
+            k = first(np.isnan(r))
+            operands = [element(x, k) for x in xs]
+            values = [show(x) for x in operands]
+            shown = f"{op}({', '.join(values)})" if op.isidentifier() else f" {op} ".join(values)
+            raise DomainError(f"{shown} at index {k} is not a number (NaN); {why_not_finite(*operands)}")
+        return r
 
     return apply
 
@@ -129,8 +163,8 @@ def int_result(r: int) -> int:
 
 
 def _nan(a, op: str, b) -> DomainError:
-    """`inf * 0.0 is not a number (NaN)`: the operands as they were."""
-    return DomainError(f"{float(a)!r} {op} {float(b)!r} is not a number (NaN)")
+    """`inf * 0.0 is not a number (NaN); the inf is ...`: the operands as they were, and where they came from."""
+    return DomainError(f"{show(a)} {op} {show(b)} is not a number (NaN); {why_not_finite(a, b)}")
 
 
 def _add(a, b):
@@ -160,30 +194,55 @@ def _mul(a, b):
     return int_result(r)
 
 
+def _division_by_zero(a: str, b, k: int | None = None) -> DomainError:
+    """`division by zero: 1.0 / 0.0; ...` with the dividend already shown (a vec divided by 0 shows `a vec`)."""
+    guard = "keep its elements away from 0" if k is not None else "keep the divisor away from 0 (guard it with an `if`)"
+    return DomainError(f"division by zero: {a} / {show(b)}{at(k)}; {guard} or choose other arguments")
+
+
 def _div(a, b):
     if b == 0:
-        raise DomainError("division by zero")
+        raise _division_by_zero(show(a), b)
     r = a / b
     if r != r:
         raise _nan(a, "/", b)
     return r
 
 
+_divide = elementwise(np.divide, "division", "/")
+
+
 def _div_vec(a, b):
-    check_lengths(a, b)
-    if np.any(np.asarray(b) == 0):
-        raise DomainError("division by zero")
-    with np.errstate(all="ignore"):
-        return vec_result(np.asarray(a, dtype=float) / b, "division")
+    check_lengths("division", a, b)
+    if isinstance(b, np.ndarray):
+        if np.any(b == 0):
+            k = first(b == 0)
+            raise _division_by_zero(show(element(a, k)), b[k], k)
+    elif b == 0:
+        raise _division_by_zero("a vec", b)
+    return _divide(a, b)
+
+
+def _pow_undefined(a, b, k: int | None = None) -> DomainError | None:
+    """The error of a ^ b (element k of vecs), or None where it is defined."""
+    if a < 0 and b in (math.inf, -math.inf):
+        return DomainError(f"a negative base ({show(a)}) to an infinite power ({show(b)}){at(k)} is undefined; "
+                           "keep the power finite (it is an argument or a value that overflowed earlier) "
+                           "or the base >= 0")
+    if a < 0 and not float(b).is_integer():  # a NaN power too
+        return DomainError(f"a negative base ({show(a)}) to a power that is not a whole number ({show(b)}){at(k)} "
+                           "has no real value; keep the base >= 0 (guard it with an `if`) or use a whole-number power")
+    if a == 0 and b < 0:
+        return DomainError(f"0 to a negative power is a division by zero: {show(a)} ^ {show(b)}{at(k)}; "
+                           "keep the base away from 0 (guard it with an `if`) or choose other arguments")
+    return None
 
 
 def _pow(a, b):
-    if a < 0 and b in (math.inf, -math.inf):
-        raise DomainError(f"a negative base ({a}) to an infinite power ({b}) is undefined")
-    if a < 0 and b != int(b):
-        raise DomainError(f"a negative base ({a}) to a power that is not a whole number ({b})")
-    if a == 0 and b < 0:
-        raise DomainError("0 to a negative power (division by zero)")
+    if a <= 0:
+        err = _pow_undefined(a, b)
+        if err is not None:
+            raise err
     try:
         return float(a) ** b
     except OverflowError:
@@ -191,40 +250,47 @@ def _pow(a, b):
 
 
 def _pow_vec(a, b):
-    check_lengths(a, b)
+    check_lengths("power", a, b)
     base, exponent = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if np.any((base < 0) & np.isinf(exponent)):
-        raise DomainError("a negative base to an infinite power is undefined")
-    if np.any((base < 0) & (exponent != np.round(exponent))):
-        raise DomainError("a negative base to a power that is not a whole number")
-    if np.any((base == 0) & (exponent < 0)):
-        raise DomainError("0 to a negative power (division by zero)")
+    bad = ((base < 0) & (np.isinf(exponent) | (exponent != np.round(exponent)))) | ((base == 0) & (exponent < 0))
+    if np.any(bad):
+        k = first(bad)
+        raise _pow_undefined(float(element(base, k)), float(element(exponent, k)), k)
     with np.errstate(over="ignore"):
         return np.power(base, exponent)
 
 
-def math_fn(fn: Callable, name: str, domain: Callable | None = None, why: str = "") -> Callable:
-    """A scalar math function whose domain errors and overflows follow adlang's rules."""
+def math_fn(fn: Callable, name: str, domain: Callable | None = None, needs: str = "") -> Callable:
+    """A scalar math function whose domain errors and overflows follow adlang's rules; `needs` is its domain."""
 
     def apply(x):
         if domain is not None and not domain(x):
-            raise DomainError(f"{name} of {x}: {why}")
+            raise DomainError(f"{name} of {show(x)}: {name} needs a number {needs}; "
+                              "guard the call with an `if` or choose other arguments")
         try:
             return fn(x)
         except OverflowError:
             return math.inf
-        except ValueError:
-            raise DomainError(f"{name} of {x} is undefined") from None
+        except ValueError:  # sin, cos, tan of inf
+            raise DomainError(f"{name} of {show(x)} is undefined; {why_not_finite(x)}") from None
 
     return apply
 
 
-def vec_fn(fn: Callable, name: str, domain: Callable | None = None, why: str = "") -> Callable:
+def vec_fn(fn: Callable, name: str, domain: Callable | None = None, needs: str = "") -> Callable:
     def apply(v):
-        if domain is not None and not np.all(domain(v)):
-            raise DomainError(f"{name} of a vec element: {why}")
+        if domain is not None:
+            inside = domain(v)
+            if not np.all(inside):
+                k = first(~inside)
+                raise DomainError(f"{name} of a vec element ({show(v[k])} at index {k}): {name} needs numbers {needs}; "
+                                  f"choose arguments that keep the elements {needs}")
         with np.errstate(all="ignore"):
-            return vec_result(fn(v), name)
+            r = fn(v)
+        if np.isnan(r).any():
+            k = first(np.isnan(r))
+            raise DomainError(f"{name}({show(v[k])}) at index {k} is not a number (NaN); {why_not_finite(v[k])}")
+        return r
 
     return apply
 
@@ -264,15 +330,21 @@ def _sign(x):
     return (x > 0) - (x < 0) + 0.0
 
 
+SQRT_DERIVATIVE = "sqrt'(x) = 1 / (2 sqrt(x)) needs x > 0"
+
+
 def _dsqrt(x):
     if x <= 0:
-        raise DomainError(f"the derivative of sqrt is undefined at {x} (sqrt'(x) = 1 / (2 sqrt(x)) needs x > 0)")
+        raise DomainError(f"the derivative of sqrt is undefined at {show(x)} ({SQRT_DERIVATIVE}); "
+                          "differentiate at a point where sqrt's argument is > 0")
     return 0.5 / math.sqrt(x)
 
 
 def _dsqrt_vec(v):
     if np.any(v <= 0):
-        raise DomainError("the derivative of sqrt is undefined at 0 (sqrt'(x) = 1 / (2 sqrt(x)) needs x > 0)")
+        k = first(v <= 0)
+        raise DomainError(f"the derivative of sqrt is undefined at {show(v[k])}, index {k} of a vec "
+                          f"({SQRT_DERIVATIVE}); differentiate at a point where every element sqrt takes is > 0")
     return 0.5 / np.sqrt(v)
 
 
@@ -291,7 +363,7 @@ def _pick(choose: Callable) -> Callable:
 
 
 def _ifle_vec(a, b, x, y):
-    check_lengths(a, b, x, y)
+    check_lengths("ifle", a, b, x, y)
     shape = np.broadcast(a, b, x, y).shape
     return np.where(np.asarray(a) <= b, x, y).astype(float) * np.ones(shape)
 
@@ -454,9 +526,9 @@ def _unary_math(name, scalar, vector, factor, total=True, uses_result=False, kee
     _builtin(name, 1, numeric_unary(keep_int), scalar, vector, jvp, vjp, total, uses_result)
 
 
-_infix("add", "+", numeric_binary("+", INT), _add, elementwise(np.add, "addition"), _add_jvp, _add_vjp)
-_infix("sub", "-", numeric_binary("-", INT), _sub, elementwise(np.subtract, "subtraction"), _sub_jvp, _sub_vjp)
-_infix("mul", "*", numeric_binary("*", INT), _mul, elementwise(np.multiply, "multiplication"), _mul_jvp, _mul_vjp)
+_infix("add", "+", numeric_binary("+", INT), _add, elementwise(np.add, "addition", "+"), _add_jvp, _add_vjp)
+_infix("sub", "-", numeric_binary("-", INT), _sub, elementwise(np.subtract, "subtraction", "-"), _sub_jvp, _sub_vjp)
+_infix("mul", "*", numeric_binary("*", INT), _mul, elementwise(np.multiply, "multiplication", "*"), _mul_jvp, _mul_vjp)
 _infix("div", "/", numeric_binary("/", None), _div, _div_vec, _div_jvp, _div_vjp, total=False, uses_result=True)
 _infix("pow", "^", numeric_binary("^", None), _pow, _pow_vec, _pow_jvp, _pow_vjp,
        total=False, uses_result=True, aliases=("pow",))
@@ -481,15 +553,15 @@ _unary_math("tanh", math_fn(math.tanh, "tanh"), vec_fn(np.tanh, "tanh"),
             lambda e, a, r: e.op("sub", e.const(1.0), e.op("mul", r, r)), uses_result=True)
 _unary_math(
     "log",
-    math_fn(math.log, "log", lambda x: x > 0, "log needs a number > 0"),
-    vec_fn(np.log, "log", lambda v: v > 0, "log needs numbers > 0"),
+    math_fn(math.log, "log", lambda x: x > 0, "> 0"),
+    vec_fn(np.log, "log", lambda v: v > 0, "> 0"),
     lambda e, a, r: e.op("div", e.const(1.0), a),
     total=False,
 )
 _unary_math(
     "sqrt",
-    math_fn(math.sqrt, "sqrt", lambda x: x >= 0, "sqrt needs a number >= 0"),
-    vec_fn(np.sqrt, "sqrt", lambda v: v >= 0, "sqrt needs numbers >= 0"),
+    math_fn(math.sqrt, "sqrt", lambda x: x >= 0, ">= 0"),
+    vec_fn(np.sqrt, "sqrt", lambda v: v >= 0, ">= 0"),
     lambda e, a, r: e.op("dsqrt", a),
     total=False,
 )
@@ -515,8 +587,8 @@ _min_jvp, _min_vjp = _select_rules(_min_parts)
 _max_jvp, _max_vjp = _select_rules(_max_parts)
 _ifle_jvp, _ifle_vjp = _select_rules(_ifle_parts)
 _builtin("min", 2, numeric_binary("min", INT), _pick(lambda a, b: b if b < a else a),
-         elementwise(lambda a, b: np.where(np.asarray(b) < a, b, a), "min"), _min_jvp, _min_vjp)
+         elementwise(lambda a, b: np.where(np.asarray(b) < a, b, a), "min", "min"), _min_jvp, _min_vjp)
 _builtin("max", 2, numeric_binary("max", INT), _pick(lambda a, b: b if b > a else a),
-         elementwise(lambda a, b: np.where(np.asarray(b) > a, b, a), "max"), _max_jvp, _max_vjp)
+         elementwise(lambda a, b: np.where(np.asarray(b) > a, b, a), "max", "max"), _max_jvp, _max_vjp)
 _builtin("ifle", 4, lambda args: broadcast_type("ifle()", [a.type for a in args], None),
          _ifle, _ifle_vec, _ifle_jvp, _ifle_vjp)

@@ -12,7 +12,7 @@ import numpy as np
 from adlang.errors import DomainError
 from adlang.ir.nodes import Const
 from adlang.ir.primitive import IndexContribution, Primitive, TypeRuleError, no_jvp, no_vjp, register
-from adlang.ir.prims_scalar import not_nan, type_names, vec_join
+from adlang.ir.prims_scalar import NAN_ARGUMENTS, SAME_LENGTH, first, type_names, vec_join
 from adlang.ir.types import FLOAT, INT, vec
 
 MAX_VEC_LENGTH = 100_000_000
@@ -79,8 +79,15 @@ def _addat_rule(args):
 
 
 def _check_index(v, i) -> None:
-    if i < 0 or i >= v.shape[0]:
-        raise DomainError(f"index {i} is out of range for a vec of length {v.shape[0]}")
+    n = v.shape[0]
+    if i < 0 or i >= n:
+        if n == 0:
+            fix = "the vec is empty: check len() before indexing it"
+        else:
+            fix = "use index 0" if n == 1 else f"use an index from 0 to {n - 1}"
+            if i < 0:
+                fix += " (a negative index does not count from the end)"
+        raise DomainError(f"index {i} is out of range for a vec of length {n}; {fix}")
 
 
 def _index(v, i):
@@ -95,7 +102,8 @@ def _addto(d, c):
     if c.shape[0] == 0:
         return d
     if d.shape != c.shape:
-        raise DomainError(f"vecs of different lengths ({d.shape[0]} and {c.shape[0]}) in addto")
+        raise DomainError(f"vecs of different lengths ({d.shape[0]} and {c.shape[0]}) in addto; {SAME_LENGTH} "
+                          "(or an empty vec for a zero)")
     return d + c
 
 
@@ -106,27 +114,51 @@ def _addat(w, i, x):
     return out
 
 
-def _filled(value: float):
+def _filled(name: str, value: float):
     def make(n):
         if n < 0:
-            raise DomainError(f"a vec cannot have a negative length ({n})")
+            raise DomainError(f"{name}({n}): a vec cannot have a negative length; give a length >= 0")
         if n > MAX_VEC_LENGTH:
-            raise DomainError(f"a vec of {n} elements is larger than the limit of {MAX_VEC_LENGTH:,}")
+            raise DomainError(f"{name}({n}): a vec of {n:,} elements is larger than the limit of {MAX_VEC_LENGTH:,}; "
+                              "use fewer elements")
         return np.full(n, value)
 
     return make
 
 
+def _total(r: float, what: str, cancels: str, *vecs) -> float:
+    """A sum, mean or dot product `r`, unless it is NaN: then the error says whether a NaN came in or infs cancelled."""
+    if r == r:
+        return r
+    for v in vecs:
+        if np.isnan(v).any():
+            raise DomainError(f"{what} is not a number (NaN): the element at index {first(np.isnan(v))} is NaN "
+                              f"already; {NAN_ARGUMENTS}")
+    raise DomainError(f"{what} is not a number (NaN): {cancels} (an inf is an argument or a value that overflowed "
+                      "earlier); rescale the inputs so the values stay finite")
+
+
+ADD_UP = "its elements add up to inf - inf"
+
+
+def _sum(v):
+    with np.errstate(all="ignore"):  # a NaN is the error below, not numpy's warning
+        return _total(float(np.sum(v)), "sum", ADD_UP, v)
+
+
 def _mean(v):
     if v.shape[0] == 0:
-        raise DomainError("mean of an empty vec")
-    return not_nan(float(np.mean(v)), "mean")
+        raise DomainError("mean of an empty vec is undefined; guard it with `if len(v) > 0` or give a vec that has "
+                          "elements")
+    with np.errstate(all="ignore"):
+        return _total(float(np.mean(v)), "mean", ADD_UP, v)
 
 
 def _dot(u, v):
     if u.shape != v.shape:
-        raise DomainError(f"dot of vecs of different lengths ({u.shape[0]} and {v.shape[0]})")
-    return not_nan(float(np.dot(u, v)), "dot")
+        raise DomainError(f"dot of vecs of different lengths ({u.shape[0]} and {v.shape[0]}); {SAME_LENGTH}")
+    with np.errstate(all="ignore"):
+        return _total(float(np.dot(u, v)), "dot", "a product is inf * 0, or the products add up to inf - inf", u, v)
 
 
 def _veclit(*xs):
@@ -219,12 +251,12 @@ def _vec_builtin(name, arity, rule, evaluate, jvp, vjp, total=True):
     register(Primitive(name, "call", name, arity, rule, None, evaluate, jvp, vjp, total))
 
 
-_vec_builtin("sum", 1, _vec_to(FLOAT), lambda v: not_nan(float(np.sum(v)), "sum"), _sum_jvp, _sum_vjp)
+_vec_builtin("sum", 1, _vec_to(FLOAT), _sum, _sum_jvp, _sum_vjp)
 _vec_builtin("mean", 1, _vec_to(FLOAT), _mean, _mean_jvp, _mean_vjp, total=False)
 _vec_builtin("dot", 2, _dot_rule, _dot, _dot_jvp, _dot_vjp, total=False)
 _vec_builtin("len", 1, _vec_to(INT), lambda v: int(v.shape[0]), no_jvp, no_vjp)
-register(Primitive("zeros", "call", "zeros", 1, _filled_rule, _filled(0.0), None, no_jvp, no_vjp, False))
-register(Primitive("ones", "call", "ones", 1, _filled_rule, _filled(1.0), None, no_jvp, no_vjp, False))
+register(Primitive("zeros", "call", "zeros", 1, _filled_rule, _filled("zeros", 0.0), None, no_jvp, no_vjp, False))
+register(Primitive("ones", "call", "ones", 1, _filled_rule, _filled("ones", 1.0), None, no_jvp, no_vjp, False))
 _vec_builtin("addto", 2, lambda args: _vec_args_rule("addto(d, c)", args), _addto, _addto_jvp, _addto_vjp,
              total=False)
 _vec_builtin("addat", 3, _addat_rule, _addat, _addat_jvp, _addat_vjp, total=False)

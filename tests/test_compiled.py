@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -165,11 +166,24 @@ LOOP = src("""
          "inf + -inf"),
         ("def f(x, y) -> float:\n    let s = x\n    s = y * s\n    return s\n", dict(x=math.inf, y=0.0), 3,
          "0.0 * inf"),
-        ("def f(v: vec(3)) -> float:\n    return sum(v)\n", dict(v=np.ones(2)), 1, "length 2"),
+        ("def f(v: vec(3)) -> float:\n    return sum(v)\n", dict(v=np.ones(2)), 1,
+         "argument 'v' is a vec(3), but this vec has length 2; pass a vec of length 3, or declare the parameter `vec` "
+         "to take any length"),
         ("def g(v: vec(3)) -> float:\n    return sum(v)\n\ndef f(v: vec) -> float:\n    let a = 1.0\n"
-         "    let s = g(v)\n    return s\n", dict(v=np.ones(2)), 6, "length 2"),
-        ("def f(v: vec) -> vec(2):\n    let w = v\n    return w\n", dict(v=np.ones(3)), 3, "length 3"),
-        ("def f(v: vec) -> float:\n    let w: vec(2) = v\n    return sum(w)\n", dict(v=np.ones(3)), 2, "length 3"),
+         "    let s = g(v)\n    return s\n", dict(v=np.ones(2)), 6,
+         "argument 'v' of g is a vec(3), but this vec has length 2; pass a vec of length 3, or declare the parameter "
+         "`vec` to take any length"),
+        ("def f(v: vec) -> vec(2):\n    let w = v\n    return w\n", dict(v=np.ones(3)), 3,
+         "the result of 'f' is a vec(2), but this vec has length 3; return a vec of length 2, or declare the result "
+         "`vec` to take any length"),
+        ("def f(v: vec) -> float:\n    let w: vec(2) = v\n    return sum(w)\n", dict(v=np.ones(3)), 2,
+         "'w' is a vec(2), but this vec has length 3; give it a vec of length 2, or declare it `vec` to take any "
+         "length"),
+        ("def f(v: vec) -> float:\n    let w: vec(2) = [1.0, 2.0]\n    w = v\n    return sum(w)\n", dict(v=np.ones(1)),
+         3, "'w' is a vec(2), but this vec has length 1; give it a vec of length 2, or declare it `vec` to take any "
+         "length"),
+        ("def f(n: int, m: int) -> int:\n    let k = revolve_advance(n, m)\n    return k\n", dict(n=1, m=1), 2,
+         "revolve_advance needs steps >= 2 and snapshots >= 1, got 1 and 1; guard the call with an `if`"),
     ],
 )
 def test_runtime_errors_are_the_same(text, args, line, fragment):
@@ -177,6 +191,109 @@ def test_runtime_errors_are_the_same(text, args, line, fragment):
     a, b = both_errors(program, "f", args)
     assert fragment in b.message
     assert b.span.line == line
+
+
+INF, NAN = math.inf, math.nan
+INF_CAUSE = "the inf is an argument or a value that overflowed earlier: rescale the inputs so the values stay finite"
+NAN_CAUSE = "an operand is NaN already: look for a NaN among the arguments"
+DIVISOR = "keep the divisor away from 0 (guard it with an `if`) or choose other arguments"
+GUARD_CALL = "guard the call with an `if` or choose other arguments"
+
+
+def vec(*xs) -> np.ndarray:
+    return np.array(xs, dtype=float)
+
+
+# Issue 7: a runtime error says what is wrong, with the values, and what to do; both engines say it alike.
+WHAT_TO_DO = [
+    # ---- arithmetic
+    ("x / y", dict(x=1.0, y=0.0), f"division by zero: 1.0 / 0.0; {DIVISOR}"),
+    ("n / m", dict(n=1, m=0), f"division by zero: 1 / 0; {DIVISOR}"),
+    ("u / x", dict(u=vec(1, 2), x=-0.0), f"division by zero: a vec / -0.0; {DIVISOR}"),
+    ("u / w", dict(u=vec(1, 2), w=vec(1, 0)),
+     "division by zero: 2.0 / 0.0 at index 1; keep its elements away from 0 or choose other arguments"),
+    ("x / u", dict(x=3.0, u=vec(0, 1)),
+     "division by zero: 3.0 / 0.0 at index 0; keep its elements away from 0 or choose other arguments"),
+    ("x * y", dict(x=INF, y=0.0), f"inf * 0.0 is not a number (NaN); {INF_CAUSE}"),
+    ("x / y", dict(x=-INF, y=INF), f"-inf / inf is not a number (NaN); {INF_CAUSE}"),
+    ("x * n", dict(x=INF, n=0), f"inf * 0 is not a number (NaN); {INF_CAUSE}"),
+    ("x + y", dict(x=NAN, y=1.0), f"nan + 1.0 is not a number (NaN); {NAN_CAUSE}"),
+    ("u - w", dict(u=vec(1, INF), w=vec(1, INF)), f"inf - inf at index 1 is not a number (NaN); {INF_CAUSE}"),
+    ("u / w", dict(u=vec(INF, 1), w=vec(INF, 1)), f"inf / inf at index 0 is not a number (NaN); {INF_CAUSE}"),
+    ("x * u", dict(x=0.0, u=vec(1, -INF)), f"0.0 * -inf at index 1 is not a number (NaN); {INF_CAUSE}"),
+    ("max(u, w)", dict(u=vec(1, NAN), w=vec(1, 3)), f"max(nan, 3.0) at index 1 is not a number (NaN); {NAN_CAUSE}"),
+    ("u + w", dict(u=vec(1, 2), w=vec(1, 2, 3)),
+     "vecs of different lengths (2 and 3) in an elementwise addition; use vecs of the same length"),
+    ("min(u, w)", dict(u=vec(1, 2, 3), w=vec(1)),
+     "vecs of different lengths (1 and 3) in an elementwise min; use vecs of the same length"),
+    # ---- powers
+    ("x ^ y", dict(x=-1.0, y=0.5), "a negative base (-1.0) to a power that is not a whole number (0.5) has no real "
+     "value; keep the base >= 0 (guard it with an `if`) or use a whole-number power"),
+    ("x ^ y", dict(x=-2.0, y=-INF), "a negative base (-2.0) to an infinite power (-inf) is undefined; keep the power "
+     "finite (it is an argument or a value that overflowed earlier) or the base >= 0"),
+    ("x ^ n", dict(x=0.0, n=-2), "0 to a negative power is a division by zero: 0.0 ^ -2; keep the base away from 0 "
+     "(guard it with an `if`) or choose other arguments"),
+    ("u ^ y", dict(u=vec(4, -8), y=0.5), "a negative base (-8.0) to a power that is not a whole number (0.5) at index "
+     "1 has no real value; keep the base >= 0 (guard it with an `if`) or use a whole-number power"),
+    ("u ^ w", dict(u=vec(1, 0), w=vec(2, -1)), "0 to a negative power is a division by zero: 0.0 ^ -1.0 at index 1; "
+     "keep the base away from 0 (guard it with an `if`) or choose other arguments"),
+    ("u ^ w", dict(u=vec(1, 2), w=vec(1)), "vecs of different lengths (1 and 2) in an elementwise power; use vecs of "
+     "the same length"),
+    # ---- math functions
+    ("log(x)", dict(x=0.0), f"log of 0.0: log needs a number > 0; {GUARD_CALL}"),
+    ("sqrt(n)", dict(n=-4), f"sqrt of -4: sqrt needs a number >= 0; {GUARD_CALL}"),
+    ("log(u)", dict(u=vec(1, -1)),
+     "log of a vec element (-1.0 at index 1): log needs numbers > 0; choose arguments that keep the elements > 0"),
+    ("sqrt(u)", dict(u=vec(-0.5)),
+     "sqrt of a vec element (-0.5 at index 0): sqrt needs numbers >= 0; choose arguments that keep the elements >= 0"),
+    ("sin(x)", dict(x=-INF), f"sin of -inf is undefined; {INF_CAUSE}"),
+    ("cos(u)", dict(u=vec(1, INF)), f"cos(inf) at index 1 is not a number (NaN); {INF_CAUSE}"),
+    ("exp(u)", dict(u=vec(NAN)), f"exp(nan) at index 0 is not a number (NaN); {NAN_CAUSE}"),
+    ("dsqrt(x)", dict(x=0.0), "the derivative of sqrt is undefined at 0.0 (sqrt'(x) = 1 / (2 sqrt(x)) needs x > 0); "
+     "differentiate at a point where sqrt's argument is > 0"),
+    ("dsqrt(u)", dict(u=vec(4, 0)), "the derivative of sqrt is undefined at 0.0, index 1 of a vec (sqrt'(x) = "
+     "1 / (2 sqrt(x)) needs x > 0); differentiate at a point where every element sqrt takes is > 0"),
+    # ---- vec builtins
+    ("u[n]", dict(u=vec(1, 2), n=2), "index 2 is out of range for a vec of length 2; use an index from 0 to 1"),
+    ("u[n]", dict(u=vec(1), n=1), "index 1 is out of range for a vec of length 1; use index 0"),
+    ("u[n]", dict(u=vec(1, 2, 3), n=-1), "index -1 is out of range for a vec of length 3; use an index from 0 to 2 "
+     "(a negative index does not count from the end)"),
+    ("u[n]", dict(u=vec(), n=0), "index 0 is out of range for a vec of length 0; the vec is empty: check len() before "
+     "indexing it"),
+    ("addat(u, n, 1.0)", dict(u=vec(1, 2), n=5), "index 5 is out of range for a vec of length 2; use an index from 0 "
+     "to 1"),
+    ("dot(u, w)", dict(u=vec(1, 2), w=vec(1)),
+     "dot of vecs of different lengths (2 and 1); use vecs of the same length"),
+    ("addto(u, w)", dict(u=vec(1, 2), w=vec(1)), "vecs of different lengths (2 and 1) in addto; use vecs of the same "
+     "length (or an empty vec for a zero)"),
+    ("ones(n)", dict(n=-3), "ones(-3): a vec cannot have a negative length; give a length >= 0"),
+    ("zeros(n)", dict(n=100_000_001), "zeros(100000001): a vec of 100,000,001 elements is larger than the limit of "
+     "100,000,000; use fewer elements"),
+    ("mean(u)", dict(u=vec()), "mean of an empty vec is undefined; guard it with `if len(v) > 0` or give a vec that "
+     "has elements"),
+    ("sum(u)", dict(u=vec(INF, 1, -INF)), "sum is not a number (NaN): its elements add up to inf - inf (an inf is an "
+     "argument or a value that overflowed earlier); rescale the inputs so the values stay finite"),
+    ("mean(u)", dict(u=vec(1, NAN)), "mean is not a number (NaN): the element at index 1 is NaN already; look for a "
+     "NaN among the arguments"),
+    ("dot(u, w)", dict(u=vec(1, INF), w=vec(1, 0)), "dot is not a number (NaN): a product is inf * 0, or the "
+     "products add up to inf - inf (an inf is an argument or a value that overflowed earlier); rescale the inputs so "
+     "the values stay finite"),
+    ("dot(u, w)", dict(u=vec(1, 2), w=vec(NAN, 0)), "dot is not a number (NaN): the element at index 0 is NaN "
+     "already; look for a NaN among the arguments"),
+]
+
+
+@pytest.mark.parametrize("expr, args, message", WHAT_TO_DO, ids=[f"{e}-{i}" for i, (e, _, _) in enumerate(WHAT_TO_DO)])
+def test_runtime_errors_say_what_to_do_in_both_engines(expr, args, message):
+    params = ", ".join(
+        f"{k}: vec" if isinstance(v, np.ndarray) else f"{k}: int" if isinstance(v, int) else k for k, v in args.items()
+    )
+    program = compile_text(f"def f({params}):\n    let ok = 1.0\n    let r = {expr}\n    return r + ok\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's RuntimeWarning on stderr would come before the message
+        a, b = both_errors(program, "f", args)
+    assert a.message == message
+    assert a.span.line == 3
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13, 50, 51])
