@@ -27,6 +27,7 @@ _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NON_FINITE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
 _FORMS = "a number, true, false, a vec like [1.0, 2.5] or @FILE"
+_NO_NAN = "adlang computes with numbers only (inf and -inf included): give a number"
 
 
 # ---------------------------------------------------------------- binding to a function
@@ -163,22 +164,30 @@ def _is_int(value: Value) -> bool:
 
 
 def parse_value(text: str, name: str) -> Value:
-    """One VALUE as written; vecs become float64 arrays. `name` is for messages only."""
+    """One VALUE as written; vecs become float64 arrays. `name` is for messages only.
+
+    NaN is refused: adlang never computes with a NaN (spec: "never a silent NaN"), so none may come in.
+    """
     if text in ("true", "false"):
         return text == "true"
-    if text.startswith("@"):
-        return load_vec_file(text[1:], name)
-    if text.startswith("[") or text.endswith("]"):
-        return parse_vec_literal(text, name)
+    if text.startswith("@") or text.startswith("[") or text.endswith("]"):
+        vec = load_vec_file(text[1:], name) if text.startswith("@") else parse_vec_literal(text, name)
+        if np.isnan(vec).any():
+            k = int(np.flatnonzero(np.isnan(vec))[0])
+            raise UsageError(f"argument '{name}': element {k + 1} of the vec is NaN (not a number); {_NO_NAN}")
+        return vec
     number = parse_number(text)
     if number is None:
         shown = f"'{_shown(text)}'" if text else "nothing"
         raise UsageError(f"argument '{name}': {shown} is not {_FORMS}")
+    if number != number:
+        raise UsageError(f"argument '{name}': {_shown(text)} is not a number; {_NO_NAN}")
     return number
 
 
 def parse_number(text: str) -> int | float | None:
-    """An int for `3`, a float for `3.0`, `-1.5`, `2e3`, `inf`, `nan`; None if not a number."""
+    """An int for `3`, a float for `3.0`, `-1.5`, `2e3`, `inf`, `nan` (refused by `parse_value`); None if not
+    a number."""
     text = text.strip()
     if _INT.fullmatch(text):
         # past 19 digits it is no 64-bit int: read as a float (any length; huge ones are inf)

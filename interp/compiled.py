@@ -233,6 +233,7 @@ def _runtime(tables: Tables) -> dict:
         "_zip": zip,
         "_reversed": reversed,
         "_islice": itertools.islice,
+        "_float": float,
         "_placed": placed,
         "_CATCH": (DomainError, ArithmeticError, ValueError),
         "_rc": sys.getrefcount,
@@ -654,8 +655,12 @@ class Generator:
     def add_at_in_place(self, name: str, expr: ir.Prim, span: Span, depth: int) -> None:
         """`w = addat(w, i, x)`: in place when nothing else holds the array (the local and the argument: 2)."""
         i, x = self.atom(expr.args[1]), self.atom(expr.args[2])
-        t = self.temp()
-        self.emit(depth, f"{t} = {i}")
-        self.emit(depth, f"if _rc({name}) == 2 and 0 <= {t} < {name}.shape[0]: {name}[{t}] += {x}")
+        t, total = self.temp(), self.temp()
         value = f"{self.evaluator(expr)}({', '.join(self.atom(a) for a in expr.args)})"
-        self.emit(depth, f"else: {name} = {value}", (lookup(expr.op), span))
+        place = (lookup(expr.op), span)
+        self.emit(depth, f"{t} = {i}")
+        self.emit(depth, f"if _rc({name}) == 2 and 0 <= {t} < {name}.shape[0]:")
+        self.emit(depth + 1, f"{total} = _float({name}[{t}]) + {x}")
+        self.emit(depth + 1, f"if {total} != {total}: {name} = {value}", place)  # inf + -inf: the registry's error
+        self.emit(depth + 1, f"{name}[{t}] = {total}")
+        self.emit(depth, f"else: {name} = {value}", place)

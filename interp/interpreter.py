@@ -545,7 +545,11 @@ class Compiler:
             w = env[name]
             i = get_index(env)
             if sys.getrefcount(w) == 3 and 0 <= i < w.shape[0]:
-                w[i] += get_value(env)
+                total = float(w[i]) + get_value(env)
+                if total != total:  # inf + -inf: the registry's error
+                    del w
+                    env[name] = copy_and_add(env)
+                w[i] = total
             else:
                 del w
                 env[name] = copy_and_add(env)

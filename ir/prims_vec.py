@@ -12,7 +12,7 @@ import numpy as np
 from adlang.errors import DomainError
 from adlang.ir.nodes import Const
 from adlang.ir.primitive import IndexContribution, Primitive, TypeRuleError, no_jvp, no_vjp, register
-from adlang.ir.prims_scalar import NAN_ARGUMENTS, SAME_LENGTH, first, type_names, vec_join
+from adlang.ir.prims_scalar import NAN_ARGUMENTS, SAME_LENGTH, first, show, type_names, vec_join, why_not_finite
 from adlang.ir.types import FLOAT, INT, vec
 
 MAX_VEC_LENGTH = 100_000_000
@@ -104,13 +104,22 @@ def _addto(d, c):
     if d.shape != c.shape:
         raise DomainError(f"vecs of different lengths ({d.shape[0]} and {c.shape[0]}) in addto; {SAME_LENGTH} "
                           "(or an empty vec for a zero)")
-    return d + c
+    with np.errstate(invalid="ignore"):
+        total = d + c
+    if np.isnan(total).any():
+        k = first(np.isnan(total))
+        raise DomainError(f"{show(d[k])} + {show(c[k])} at index {k} is not a number (NaN); "
+                          f"{why_not_finite(d[k], c[k])}")
+    return total
 
 
 def _addat(w, i, x):
     _check_index(w, i)
     out = w.copy()
-    out[i] += x
+    with np.errstate(invalid="ignore"):
+        out[i] += x
+    if out[i] != out[i]:
+        raise DomainError(f"{show(w[i])} + {show(x)} at index {i} is not a number (NaN); {why_not_finite(w[i], x)}")
     return out
 
 

@@ -40,6 +40,21 @@ def test_non_finite_numbers():
     assert np.isnan(parse_number("nan"))
 
 
+@pytest.mark.parametrize("text, fragment", [("nan", "'x': nan is not a number"), ("-NaN", "'x': -NaN is not a number"),
+                                            ("[1, nan]", "'x': element 2 of the vec is NaN")])
+def test_a_nan_argument_is_refused(text, fragment):
+    """Nothing computes with NaN (the spec: never a silent NaN), so none comes in: sin(nan) would be one."""
+    with pytest.raises(UsageError, match=fragment):
+        parse_value(text, "x")
+
+
+def test_a_nan_in_a_file_is_refused(tmp_path):
+    path = tmp_path / "v.csv"
+    path.write_text("1.0\nnan\n")
+    with pytest.raises(UsageError, match="element 2 of the vec is NaN"):
+        parse_value(f"@{path}", "v")
+
+
 @pytest.mark.parametrize("text", ["abc", "1.2.3", "1_000", "0x10", "", "e5", "--1"])
 def test_not_numbers(text):
     assert parse_number(text) is None

@@ -296,6 +296,30 @@ def test_runtime_errors_say_what_to_do_in_both_engines(expr, args, message):
     assert a.span.line == 3
 
 
+@pytest.mark.parametrize("x", [-math.inf, 1.0])
+def test_addat_in_place_checks_for_nan_in_both_engines(x):
+    """`w = addat(w, i, x)` on an array nothing else holds runs in place: inf + -inf there is the same error."""
+    program = compile_text("""
+        def f(x, n: int) -> float:
+            let w = zeros(n)
+            for i in 0..n:
+                w = addat(w, i, 1.0e308)
+                w = addat(w, i, 1.0e308)
+            w = addat(w, 0, x)
+            return sum(w)
+    """)
+    args = dict(x=x, n=3)
+    if x == 1.0:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert run_function(program, "f", args).value == run_compiled(program, "f", args).value == math.inf
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a, b = both_errors(program, "f", args)
+    assert a.message.startswith("inf + -inf at index 0 is not a number (NaN)") and a.span.line == 6
+
+
 @pytest.mark.parametrize("limit", [1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13, 50, 51])
 def test_step_limit_points_at_the_same_statement(limit):
     program = compile_text("""

@@ -332,9 +332,10 @@ CATALOGUE: list[Case] = [
          "FILE u=[1,inf] v=[1,inf]", "inf - inf at index 1 is not a number (NaN); the inf is an argument or a value "
          "that overflowed earlier: rescale the inputs so the values stay finite", 2, 5,
          what="an elementwise operation with a NaN element (names the first)"),
-    Case("runtime-nan-argument", "runtime", "def f(x):\n    let y = x * 2.0\n    return y\n", "FILE x=nan",
-         "nan * 2.0 is not a number (NaN); an operand is NaN already: look for a NaN among the arguments", 2, 5,
-         what="an operation on a NaN argument"),
+    Case("runtime-nan-addat", "runtime", "def f(v: vec, x):\n    let w = addat(v, 0, x)\n    return sum(w)\n",
+         "FILE v=[inf,1] x=-inf", "inf + -inf at index 0 is not a number (NaN); the inf is an argument or a value "
+         "that overflowed earlier: rescale the inputs so the values stay finite", 2, 5,
+         what="`addat` (reverse mode's scatter-add) whose sum is NaN"),
     Case("runtime-nan-sum", "runtime", "def f(v: vec):\n    let s = sum(v)\n    return s\n", "FILE v=[inf,-inf]",
          "sum is not a number (NaN): its elements add up to inf - inf (an inf is an argument or a value that "
          "overflowed earlier); rescale the inputs so the values stay finite", 2, 5,
@@ -364,6 +365,9 @@ CATALOGUE: list[Case] = [
          what="no command"),
     Case("usage-unknown-command", "usage", F, "", "unknown command 'rnu'; did you mean 'run'?", command="rnu",
          what="a command that does not exist"),
+    Case("usage-nan-argument", "usage", F, "FILE x=nan",
+         "argument 'x': nan is not a number; adlang computes with numbers only (inf and -inf included): give a number",
+         what="a NaN argument (a number, or an element of a vec)"),
     Case("usage-no-file", "usage", F, "missing.ad x=1", "cannot read 'missing.ad': no such file",
          what="a program file that does not exist"),
     Case("usage-not-utf8", "usage", "def f(x):\n    return x  # café\n", "FILE x=1",
