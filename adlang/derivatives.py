@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from rich.table import Table
 
-from adlang.errors import UsageError
+from adlang.errors import RuntimeFault, UsageError
 from adlang.interp.interpreter import DEFAULT_MAX_TAPE, check_length, run_function
 from adlang.ir import nodes as ir
 from adlang.ir.builder import Namer, rename_calls
@@ -232,12 +232,14 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
         return DerivativeRun(flat.value, grad, hessian, flat.trace, flat.steps, flat.tape_peak, flat.recomputed,
                              flat.loops)
     derived, entry, loops = _derive(program, fn_name, wrt, mode, order, True, checkpoint)
-    if engine == "compiled" and not trace:
-        from adlang.interp.compiled import run_compiled
-
-        result = run_compiled(derived, entry, args, max_steps=max_steps, max_tape=max_tape)
-    else:
-        result = run_function(derived, entry, args, trace=trace, max_steps=max_steps, max_tape=max_tape)
+    try:
+        result = _run(derived, entry, args, trace, max_steps, max_tape, engine)
+    except RuntimeFault as fault:
+        if fault.undefined_operation and not fault.message.startswith("the derivative") \
+                and _runs(program, fn_name, args, max_steps, max_tape, engine):
+            raise RuntimeFault(f"this line has a value here but no derivative: "
+                               f"{fault.message}", fault.span) from None
+        raise
     outputs = result.value
     n = len(wrt)
     grad = {w: outputs[1 + i] for i, w in enumerate(wrt)}
@@ -247,6 +249,24 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
         hessian = {p: {q: flat[i * n + j] for j, q in enumerate(wrt)} for i, p in enumerate(wrt)}
     return DerivativeRun(outputs[0], grad, hessian, result.trace, result.steps, result.tape_peak,
                          recomputed_iterations(result.loop_trips), loop_stats(loops, result.loop_trips))
+
+
+def _run(program: ir.Program, fn_name: str, args: dict, trace: bool, max_steps: int, max_tape: int, engine: str):
+    if engine == "compiled" and not trace:
+        from adlang.interp.compiled import run_compiled
+
+        return run_compiled(program, fn_name, args, max_steps=max_steps, max_tape=max_tape)
+    return run_function(program, fn_name, args, trace=trace, max_steps=max_steps, max_tape=max_tape)
+
+
+def _runs(program: ir.Program, fn_name: str, args: dict, max_steps: int, max_tape: int, engine: str) -> bool:
+    """Whether the function itself runs at these arguments: if it does, an operation that failed in its
+    derivative program failed in the derivative (log(a) in d/db a ^ b), and the message says so."""
+    try:
+        _run(program, fn_name, args, False, max_steps, max_tape, engine)
+    except RuntimeFault:
+        return False
+    return True
 
 
 def _vecs_in(fn: ir.Function, wrt: list[str]) -> bool:

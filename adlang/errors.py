@@ -64,6 +64,14 @@ class TypeCheckError(AdlangError):
 class RuntimeFault(AdlangError):
     kind = "runtime"
     exit_code = 1
+    undefined_operation = False  # an operation's value is undefined there (not a limit, not a missing push)
+
+
+def operation_fault(description: str, err: Exception, span: Span | None) -> RuntimeFault:
+    """A primitive's error at the statement that ran it: the registry's message, or the operation named."""
+    fault = RuntimeFault(str(err) if isinstance(err, DomainError) else f"{description}: {err}", span)
+    fault.undefined_operation = True
+    return fault
 
 
 class DomainError(ArithmeticError):

@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from adlang.errors import DomainError, RuntimeFault, Span
+from adlang.errors import DomainError, RuntimeFault, Span, operation_fault
 from adlang.interp.interpreter import (
     DEFAULT_MAX_STEPS,
     DEFAULT_MAX_TAPE,
@@ -216,7 +216,7 @@ def _runtime(tables: Tables) -> dict:
         if info is None:
             return err
         prim, span = info
-        return RuntimeFault(str(err) if isinstance(err, DomainError) else f"{prim.describe()}: {err}", span)
+        return operation_fault(prim.describe(), err, span)
 
     def over_tape(max_tape: int, k: int) -> RuntimeFault:
         return tape_limit(max_tape, tables.stmts[k])

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from adlang.errors import DomainError, RuntimeFault, Span
+from adlang.errors import DomainError, RuntimeFault, Span, operation_fault
 from adlang.interp.events import Event
 from adlang.interp.notes import kink_note
 from adlang.ir import nodes as ir
@@ -340,7 +340,7 @@ class Compiler:
         args = expr.args
 
         def fail(err: Exception):
-            return RuntimeFault(str(err) if isinstance(err, DomainError) else f"{prim.describe()}: {err}", span)
+            return operation_fault(prim.describe(), err, span)
 
         if len(args) == 2 and isinstance(args[0], ir.Var) and isinstance(args[1], ir.Var):
             a, b = args[0].name, args[1].name

@@ -347,12 +347,12 @@ CATALOGUE: list[Case] = [
          "FILE v=[1,2,3]", "the result of 'f' is a vec(2), but this vec has length 3; return a vec of length 2, or "
          "declare the result `vec` to take any length", 3, 5, what="a vec of the wrong length for a `vec(N)` result"),
     Case("runtime-power-derivative", "runtime", "def f(x):\n    let y = x ^ 0.5\n    return y\n", "FILE x=0 --grad x",
-         "0 to a negative power is a division by zero: 0.0 ^ -0.5; keep the base away from 0 (guard it with an `if`) "
+         "this line has a value here but no derivative: 0 to a negative power is a division by zero: 0.0 ^ -0.5; keep the base away from 0 (guard it with an `if`) "
          "or choose other arguments", 2, 5,
          what="the derivative of `x ^ p` (0 < p < 1) at x = 0: it is p x^(p-1)"),
     Case("runtime-power-exponent-derivative", "runtime", "def f(x, b):\n    let y = x ^ b\n    return y\n",
-         "FILE x=-2 b=2 --grad b", "log of -2.0: log needs a number > 0; guard the call with an `if` or choose other "
-         "arguments", 2, 5, what="the derivative of `a ^ b` with respect to b where a <= 0: it is a^b log(a)"),
+         "FILE x=-2 b=2 --grad b", "this line has a value here but no derivative: log of -2.0: log needs a number > 0; "
+         "guard the call with an `if` or choose other arguments", 2, 5, what="the derivative of `a ^ b` with respect to b where a <= 0: it is a^b log(a)"),
     Case("runtime-revolve-advance", "runtime", "def f(n: int) -> int:\n    let k = revolve_advance(n, 1)\n    return k\n",
          "FILE n=1", "revolve_advance needs steps >= 2 and snapshots >= 1, got 1 and 1; guard the call with an `if`",
          2, 5, what="`revolve_advance` outside its domain"),
