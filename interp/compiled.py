@@ -621,7 +621,7 @@ class Generator:
         if expr.op in PLAIN_BINARY and len(args) == 2:
             self.emit(depth, f"{name} = {args[0]} {PLAIN_BINARY[expr.op]} {args[1]}", place)
             return True
-        if expr.op == "neg" and len(args) == 1:
+        if expr.op == "neg" and len(args) == 1 and expr.args[0].type.kind == "float":  # -(-2^63) needs the check
             self.emit(depth, f"{name} = -{args[0]}", place)
             return True
         return False

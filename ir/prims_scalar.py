@@ -532,7 +532,17 @@ _infix("mul", "*", numeric_binary("*", INT), _mul, elementwise(np.multiply, "mul
 _infix("div", "/", numeric_binary("/", None), _div, _div_vec, _div_jvp, _div_vjp, total=False, uses_result=True)
 _infix("pow", "^", numeric_binary("^", None), _pow, _pow_vec, _pow_jvp, _pow_vjp,
        total=False, uses_result=True, aliases=("pow",))
-register(Primitive("neg", "prefix", "-", 1, numeric_unary(True), lambda a: -a, lambda a: -a, _neg_jvp, _neg_vjp))
+def _neg(a):
+    r = -a
+    return int_result(r) if type(r) is int else r
+
+
+def _abs(a):
+    r = abs(a)
+    return int_result(r) if type(r) is int else r
+
+
+register(Primitive("neg", "prefix", "-", 1, numeric_unary(True), _neg, lambda a: -a, _neg_jvp, _neg_vjp))
 
 for _name, _symbol, _fn in [
     ("lt", "<", lambda a, b: a < b), ("le", "<=", lambda a, b: a <= b),
@@ -571,7 +581,7 @@ _unary_math(
     total=False, uses_result=True,
 )
 _builtin("dpow", 3, _dpow_rule, _dpow, _dpow_vec, _dpow_jvp, _dpow_vjp, total=False)
-_unary_math("abs", abs, np.abs, lambda e, a, r: e.op("sign", a), keep_int=True)
+_unary_math("abs", _abs, np.abs, lambda e, a, r: e.op("sign", a), keep_int=True)
 _builtin("sign", 1, numeric_unary(False), _sign, np.sign, no_jvp, no_vjp)
 
 

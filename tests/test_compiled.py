@@ -161,6 +161,11 @@ LOOP = src("""
          dict(x=1.0), 4, "NaN"),
         ("def f(x) -> float:\n    let y = x * 1e308\n    let z = y * 10.0\n    return z * 0.0\n", dict(x=1.0), 4,
          "NaN"),
+        # -(-2^63) and abs(-2^63) are past 64 bits, like any other int result
+        ("def f(n: int) -> int:\n    let m = n - 1\n    let k = -m\n    return k\n", dict(n=-(2**63) + 1), 3,
+         "int overflow"),
+        ("def f(n: int) -> int:\n    let m = n - 1\n    let k = abs(m)\n    return k\n", dict(n=-(2**63) + 1), 3,
+         "int overflow"),
         # The target is an operand: the message names the operand as it was, not the NaN that replaced it.
         ("def f(x, y) -> float:\n    let s = x\n    s = s + y\n    return s\n", dict(x=math.inf, y=-math.inf), 3,
          "inf + -inf"),
