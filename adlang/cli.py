@@ -302,7 +302,9 @@ def _warn_overflow(ctx: _Context, report: RunReport, traced: Any) -> None:
     trace = report.trace if report.trace is not None else traced().trace
     entry = overflow.first_infinity(trace or [])
     if entry is not None:
-        print(format_warning(overflow.warning_text(entry), entry.span, ctx.filename, ctx.source), file=sys.stderr)
+        given = [name for name, value in report.args.items() if overflow.has_infinity(value)]
+        print(format_warning(overflow.warning_text(entry, given), entry.span, ctx.filename, ctx.source),
+              file=sys.stderr)
 
 
 def _compute(

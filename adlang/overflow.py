@@ -30,6 +30,11 @@ def first_infinity(trace: list[Any]) -> Any | None:
     return next((entry for entry in trace if has_infinity(entry.value)), None)
 
 
-def warning_text(entry: Any) -> str:
+def warning_text(entry: Any, inf_arguments: list[str]) -> str:
+    """Where an inf first appeared: an overflow, or (when arguments are inf) maybe just one of them passed on."""
+    if inf_arguments:
+        given = ", ".join(f"'{name}'" for name in inf_arguments)
+        return (f"'{entry.name}' is the first value here to hold an inf, and the results that depend on it are inf; "
+                f"the argument {given} is inf already")
     return (f"'{entry.name}' overflowed to inf here first, and the results that depend on it are inf; "
             "rescale the inputs, or compute with logarithms (log/exp) where the numbers grow this large")

@@ -90,3 +90,13 @@ def test_an_overflow_in_a_derivative_only_names_the_adjoint(tmp_path):
     path.write_text("def f(x):\n    let s = 1.0 / x\n    return s\n")
     done = adlang("run", str(path), "x=1e-200", "--grad", "x")  # 1e200, but its derivative is -1e400
     assert done.returncode == 0 and "warning: 'dsdx' overflowed to inf here first" in done.stderr
+
+
+def test_an_inf_argument_is_not_called_an_overflow(tmp_path):
+    path = tmp_path / "given.ad"
+    path.write_text(OVERFLOW)
+    done = adlang("run", str(path), "x=inf")
+    assert done.returncode == 0
+    assert (f"{path}:2:5: warning: 'a' is the first value here to hold an inf, and the results that depend on it are "
+            "inf; the argument 'x' is inf already") in done.stderr
+    assert "overflowed" not in done.stderr
