@@ -9,7 +9,7 @@ pass's output, tape and all, as the lecture does by hand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from rich.table import Table
@@ -220,17 +220,9 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
     """
     fn = program.function(fn_name)
     if order == 2 and fn is not None and _vecs_in(fn, wrt):
-        wrapped, entry_fn, layout, flat_args = elementwise_program(program, fn, wrt, args)
-        if not layout:  # only empty vecs: the first derivatives, and a Hessian of empty blocks
-            first = compute(program, fn_name, args, wrt=wrt, mode=split_mode(mode, 2)[0], trace=trace,
-                            max_steps=max_steps, engine=engine, checkpoint=checkpoint, max_tape=max_tape)
-            first.hessian = {p: {q: np.zeros((0, 0)) for q in wrt} for p in wrt}
-            return first
-        flat = compute(wrapped, entry_fn, flat_args, wrt=[name for name, _, _ in layout], mode=mode, order=2,
-                       trace=trace, max_steps=max_steps, engine=engine, checkpoint=checkpoint, max_tape=max_tape)
-        grad, hessian = _regroup(wrt, layout, flat.grad, flat.hessian)
-        return DerivativeRun(flat.value, grad, hessian, flat.trace, flat.steps, flat.tape_peak, flat.recomputed,
-                             flat.loops)
+        return _compute_elementwise(program, fn, args, wrt, mode, dict(trace=trace, max_steps=max_steps,
+                                                                      engine=engine, checkpoint=checkpoint,
+                                                                      max_tape=max_tape))
     derived, entry, loops = _derive(program, fn_name, wrt, mode, order, True, checkpoint)
     try:
         result = _run(derived, entry, args, trace, max_steps, max_tape, engine)
@@ -249,6 +241,18 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
         hessian = {p: {q: flat[i * n + j] for j, q in enumerate(wrt)} for i, p in enumerate(wrt)}
     return DerivativeRun(outputs[0], grad, hessian, result.trace, result.steps, result.tape_peak,
                          recomputed_iterations(result.loop_trips), loop_stats(loops, result.loop_trips))
+
+
+def _compute_elementwise(program: ir.Program, fn: ir.Function, args: dict, wrt: list[str], mode: str,
+                         options: dict) -> DerivativeRun:
+    """`compute` of a Hessian with respect to vecs: of fn's elementwise wrapper, regrouped."""
+    wrapped, entry, layout, flat_args = elementwise_program(program, fn, wrt, args)
+    if not layout:  # only empty vecs: the first derivatives, and a Hessian of empty blocks
+        first = compute(program, fn.name, args, wrt=wrt, mode=split_mode(mode, 2)[0], **options)
+        return replace(first, hessian={p: {q: np.zeros((0, 0)) for q in wrt} for p in wrt})
+    flat = compute(wrapped, entry, flat_args, wrt=[name for name, _, _ in layout], mode=mode, order=2, **options)
+    grad, hessian = _regroup(wrt, layout, flat.grad, flat.hessian)
+    return replace(flat, grad=grad, hessian=hessian)
 
 
 def _run(program: ir.Program, fn_name: str, args: dict, trace: bool, max_steps: int, max_tape: int, engine: str):
