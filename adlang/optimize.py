@@ -186,7 +186,7 @@ def optimize(program: ir.Program, fn_name: str, args: dict[str, Any], wrt: list[
         raise UsageError(f"lr must be a positive number, not {lr!r}")
     if not (math.isfinite(tol) and tol >= 0):
         raise UsageError(f"tol must be a number >= 0, not {tol!r}")
-    layout = _Layout(fn, wrt, args, method)
+    layout = _Layout(fn, wrt, args)
     search = _Search(program, fn, args, layout, method, mode, lr, on_step, checkpoint, engine)
     return search.run(steps, float(tol))
 
@@ -194,7 +194,7 @@ def optimize(program: ir.Program, fn_name: str, args: dict[str, Any], wrt: list[
 class _Layout:
     """The wrt parameters as one flat float vector, and back."""
 
-    def __init__(self, fn: ir.Function, wrt: list[str], args: dict[str, Any], method: str):
+    def __init__(self, fn: ir.Function, wrt: list[str], args: dict[str, Any]):
         params = {p.name: p for p in fn.params}
         self.names = list(wrt)
         if fn.ret.kind != "float":
