@@ -227,11 +227,7 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
     try:
         result = _run(derived, entry, args, trace, max_steps, max_tape, engine)
     except RuntimeFault as fault:
-        if fault.undefined_operation and not fault.message.startswith("the derivative") \
-                and _runs(program, fn_name, args, max_steps, max_tape, engine):
-            raise RuntimeFault(f"this line has a value here but no derivative: "
-                               f"{fault.message}", fault.span) from None
-        raise
+        raise derivative_fault(fault, program, fn_name, args, max_steps, max_tape, engine) from None
     outputs = result.value
     n = len(wrt)
     grad = {w: outputs[1 + i] for i, w in enumerate(wrt)}
@@ -263,14 +259,18 @@ def _run(program: ir.Program, fn_name: str, args: dict, trace: bool, max_steps: 
     return run_function(program, fn_name, args, trace=trace, max_steps=max_steps, max_tape=max_tape)
 
 
-def _runs(program: ir.Program, fn_name: str, args: dict, max_steps: int, max_tape: int, engine: str) -> bool:
-    """Whether the function itself runs at these arguments: if it does, an operation that failed in its
-    derivative program failed in the derivative (log(a) in d/db a ^ b), and the message says so."""
+def derivative_fault(fault: RuntimeFault, program: ir.Program, fn_name: str, args: dict,
+                     max_steps: int = 100_000_000, max_tape: int = DEFAULT_MAX_TAPE,
+                     engine: str = "interp") -> RuntimeFault:
+    """The error to report where fn's derivative program failed: if fn itself runs at these arguments, an
+    operation that failed failed in the derivative (log(a) in d/db a ^ b), and the message says so."""
+    if not fault.undefined_operation or fault.message.startswith("the derivative"):
+        return fault
     try:
         _run(program, fn_name, args, False, max_steps, max_tape, engine)
     except RuntimeFault:
-        return False
-    return True
+        return fault
+    return RuntimeFault(f"this line has a value here but no derivative: {fault.message}", fault.span)
 
 
 def _vecs_in(fn: ir.Function, wrt: list[str]) -> bool:

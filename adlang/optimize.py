@@ -278,13 +278,18 @@ class _Search:
         return run_function(program, fn_name, args).value
 
     def evaluate(self, x: np.ndarray, step: int) -> tuple[float, np.ndarray, np.ndarray | None]:
-        if self.elements is None:
-            outputs = self.execute(self.derived, self.entry, self._arguments(x))
-            n = len(self.layout.names)
-        else:  # the flat parameters are x's entries in order
-            names, flat_args = self.elements
-            outputs = self.execute(self.derived, self.entry, flat_args | dict(zip(names, map(float, x))))
-            n = len(names)
+        from adlang.derivatives import derivative_fault
+
+        try:
+            if self.elements is None:
+                outputs = self.execute(self.derived, self.entry, self._arguments(x))
+                n = len(self.layout.names)
+            else:  # the flat parameters are x's entries in order
+                names, flat_args = self.elements
+                outputs = self.execute(self.derived, self.entry, flat_args | dict(zip(names, map(float, x))))
+                n = len(names)
+        except RuntimeFault as fault:
+            raise derivative_fault(fault, self.program, self.fn.name, self._arguments(x), engine=self.engine) from None
         loss = float(outputs[0])
         grad = self.layout.pack(tuple(outputs[1:1 + n])) if self.elements is None else np.array(outputs[1:1 + n])
         hessian = None

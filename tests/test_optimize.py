@@ -304,3 +304,13 @@ def test_both_engines_take_the_same_path(linefit):
         assert compiled.history == interp.history and compiled.params == interp.params
     with pytest.raises(UsageError, match="unknown engine"):
         optimize(program, "loss", args, ["m", "b"], engine="jit")
+
+
+def test_an_error_only_the_derivative_makes_says_so():
+    """(-2) ^ b has a value at b = 2, but its derivative a ^ b log(a) has none: the search says which."""
+    program = compile_text("""
+        def f(a, b) -> float:
+            return a ^ b
+        """)
+    with pytest.raises(RuntimeFault, match="^this line has a value here but no derivative: log of -2.0"):
+        optimize(program, "f", {"a": -2.0, "b": 2.0}, ["b"], steps=3)
