@@ -162,16 +162,17 @@ def int_result(r: int) -> int:
     raise DomainError(f"int overflow: {r} does not fit in 64 bits; use floats for numbers this large")
 
 
-def _nan(a, op: str, b) -> DomainError:
-    """`inf * 0.0 is not a number (NaN); the inf is ...`: the operands as they were, and where they came from."""
-    return DomainError(f"{show(a)} {op} {show(b)} is not a number (NaN); {why_not_finite(a, b)}")
+def nan_error(a, op: str, b, k: int | None = None) -> DomainError:
+    """`inf * 0.0 is not a number (NaN); the inf is ...`: the operands as they were (element k of vecs), and where
+    they came from."""
+    return DomainError(f"{show(a)} {op} {show(b)}{at(k)} is not a number (NaN); {why_not_finite(a, b)}")
 
 
 def _add(a, b):
     r = a + b
     if type(r) is float:
         if r != r:
-            raise _nan(a, "+", b)
+            raise nan_error(a, "+", b)
         return r
     return int_result(r)
 
@@ -180,7 +181,7 @@ def _sub(a, b):
     r = a - b
     if type(r) is float:
         if r != r:
-            raise _nan(a, "-", b)
+            raise nan_error(a, "-", b)
         return r
     return int_result(r)
 
@@ -189,7 +190,7 @@ def _mul(a, b):
     r = a * b
     if type(r) is float:
         if r != r:
-            raise _nan(a, "*", b)
+            raise nan_error(a, "*", b)
         return r
     return int_result(r)
 
@@ -205,7 +206,7 @@ def _div(a, b):
         raise _division_by_zero(show(a), b)
     r = a / b
     if r != r:
-        raise _nan(a, "/", b)
+        raise nan_error(a, "/", b)
     return r
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from adlang.errors import DomainError
 from adlang.ir.nodes import Const
 from adlang.ir.primitive import IndexContribution, Primitive, TypeRuleError, no_jvp, no_vjp, register
-from adlang.ir.prims_scalar import NAN_ARGUMENTS, SAME_LENGTH, first, show, type_names, vec_join, why_not_finite
+from adlang.ir.prims_scalar import NAN_ARGUMENTS, SAME_LENGTH, first, nan_error, type_names, vec_join
 from adlang.ir.types import FLOAT, INT, vec
 
 MAX_VEC_LENGTH = 100_000_000
@@ -108,8 +108,7 @@ def _addto(d, c):
         total = d + c
     if np.isnan(total).any():
         k = first(np.isnan(total))
-        raise DomainError(f"{show(d[k])} + {show(c[k])} at index {k} is not a number (NaN); "
-                          f"{why_not_finite(d[k], c[k])}")
+        raise nan_error(d[k], "+", c[k], k)
     return total
 
 
@@ -119,7 +118,7 @@ def _addat(w, i, x):
     with np.errstate(invalid="ignore"):
         out[i] += x
     if out[i] != out[i]:
-        raise DomainError(f"{show(w[i])} + {show(x)} at index {i} is not a number (NaN); {why_not_finite(w[i], x)}")
+        raise nan_error(w[i], "+", x, i)
     return out
 
 
