@@ -546,13 +546,11 @@ class Compiler:
             i = get_index(env)
             if sys.getrefcount(w) == 3 and 0 <= i < w.shape[0]:
                 total = float(w[i]) + get_value(env)
-                if total != total:  # inf + -inf: the registry's error
-                    del w
-                    env[name] = copy_and_add(env)
-                w[i] = total
-            else:
-                del w
-                env[name] = copy_and_add(env)
+                if total == total:  # else inf + -inf: the copy raises the registry's error
+                    w[i] = total
+                    return
+            del w
+            env[name] = copy_and_add(env)
 
         return run
 
