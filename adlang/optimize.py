@@ -291,7 +291,7 @@ class _Search:
         except RuntimeFault as fault:
             raise derivative_fault(fault, self.program, self.fn.name, self._arguments(x), engine=self.engine) from None
         loss = float(outputs[0])
-        grad = self.layout.pack(tuple(outputs[1:1 + n])) if self.elements is None else np.array(outputs[1:1 + n])
+        grad = self.layout.pack(tuple(outputs[1:1 + n]))  # floats, vecs, or a vec's elements one by one
         hessian = None
         if self.method == "newton":
             hessian = np.array(outputs[1 + n:], dtype=float).reshape(n, n)
