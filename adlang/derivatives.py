@@ -324,19 +324,22 @@ def elementwise_program(program: ir.Program, fn: ir.Function, wrt: list[str], ar
 def _regroup(wrt: list[str], layout, flat_grad: dict, flat_hessian: dict) -> tuple[dict, dict]:
     """The flat gradient and Hessian back in fn's parameters: a vec's entries as a vec, a block of
     the Hessian as a number, a vec or a matrix (rows: the first parameter's elements)."""
-    members = {w: [flat for flat, owner, _ in layout if owner == w] for w in wrt}
-    is_vec = {owner: element is not None for _, owner, element in layout}
-    is_vec.update({w: True for w in wrt if w not in is_vec})  # a vec of length 0
+    names = [flat for flat, _, _ in layout]
+    rows = {w: [k for k, (_, owner, _) in enumerate(layout) if owner == w] for w in wrt}
+    is_float = {w: any(owner == w and element is None for _, owner, element in layout) for w in wrt}
+    gradient = np.array([flat_grad[a] for a in names], dtype=float)
+    matrix = np.array([[flat_hessian[a][b] for b in names] for a in names], dtype=float).reshape(len(names), -1)
 
-    def gather(names: list[str], pick, vec: bool):
-        return np.array([pick(n) for n in names], dtype=float) if vec else pick(names[0])
+    def block(p: str, q: str):
+        entries = matrix[np.ix_(rows[p], rows[q])]  # p's elements by q's; a float has one
+        if is_float[p]:
+            entries = entries[0]
+        if is_float[q]:
+            entries = entries[..., 0]
+        return float(entries) if entries.ndim == 0 else entries
 
-    grad = {w: gather(members[w], flat_grad.__getitem__, is_vec[w]) for w in wrt}
-    hessian = {p: {q: gather(members[p], lambda r, q=q: gather(members[q], flat_hessian[r].__getitem__, is_vec[q]),
-                             is_vec[p])
-                   for q in wrt}
-               for p in wrt}
-    return grad, hessian
+    grad = {w: float(gradient[rows[w][0]]) if is_float[w] else gradient[rows[w]] for w in wrt}
+    return grad, {p: {q: block(p, q) for q in wrt} for p in wrt}
 
 
 def diff_source(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "reverse", order: int = 1,
