@@ -17,11 +17,12 @@ from rich.table import Table
 from adlang.errors import RuntimeFault, UsageError
 from adlang.interp.interpreter import DEFAULT_MAX_TAPE, check_length, run_function
 from adlang.ir import nodes as ir
-from adlang.ir.builder import Namer, rename_calls
+from adlang.ir.builder import rename_calls
 from adlang.ir.checkpoint import checkpoint_loops, parse_strategy
 from adlang.ir.checkpoint_schedules import pass_schedule, simulate
 from adlang.ir.forward import ForwardMode, forward_entry
 from adlang.ir.grads import expand_grads
+from adlang.ir.naming import Namer
 from adlang.ir.printer import print_program
 from adlang.ir.reverse import ReverseMode, reverse_entry
 from adlang.ir.simplify import simplify_function

@@ -20,6 +20,7 @@ import numpy as np
 from adlang.errors import DomainError, RuntimeFault, Span, operation_fault
 from adlang.interp.events import Event
 from adlang.interp.notes import kink_note
+from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.grads import expand_grads
 from adlang.ir.primitives import lookup
@@ -479,7 +480,7 @@ class Compiler:
         m = self.m
         trace = m.trace
         line = span.line
-        if ir.is_temp(name):
+        if naming.is_temp(name):
             if note is None:
 
                 def run(env):
@@ -569,7 +570,7 @@ class Compiler:
                 env[name] = value
                 if recording:
                     m.event("bind", name, value, stmt, fn_name)
-                elif trace is not None and not ir.is_temp(name):
+                elif trace is not None and not naming.is_temp(name):
                     trace.append(TraceEntry(name, value, line, stmt.span, m.take_note() if m.note else None))
 
         return run

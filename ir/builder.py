@@ -1,42 +1,13 @@
-"""Helpers the derivative passes share: fresh names, zeros of a type, renaming variables."""
+"""Helpers the derivative passes share: zeros of a type, renaming variables, dropping empty blocks."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from adlang.errors import Span
 from adlang.ir import nodes as ir
+from adlang.ir.naming import Namer
 from adlang.ir.primitives import Emitter
 from adlang.ir.types import BOOL, FLOAT, INT, Type
-
-
-class Namer:
-    """Hands out names unused in a function; `base` first, then `base_1`, `base_2`, ... (deterministic)."""
-
-    def __init__(self, taken: set[str]):
-        self.taken = set(taken)
-        self.counter = 0
-
-    def name(self, base: str) -> str:
-        if base not in self.taken and not ir.is_temp(base):
-            self.taken.add(base)
-            return base
-        k = 1
-        while f"{base}_{k}" in self.taken:
-            k += 1
-        self.taken.add(f"{base}_{k}")
-        return f"{base}_{k}"
-
-    def temp(self) -> str:
-        while True:
-            self.counter += 1
-            name = f"_{self.counter}"
-            if name not in self.taken:
-                self.taken.add(name)
-                return name
-
-    def emitter(self, span: Span) -> Emitter:
-        return Emitter(self.temp, span)
 
 
 def zero_expr(e: Emitter, type_: Type, like: ir.Atom | None) -> ir.Atom:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 from adlang.errors import Span, UsageError
 from adlang.ir import nodes as ir
-from adlang.ir.builder import Namer
+from adlang.ir.naming import Namer
 from adlang.ir.reverse import CustomVjp
 from adlang.ir.revolve import revolve_vjp
 from adlang.ir.types import BOOL, INT, tuple_of

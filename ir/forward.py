@@ -14,10 +14,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from adlang.errors import Span
+from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.activity import varied_names
-from adlang.ir.builder import Namer, differentiable, zero_expr
-from adlang.ir.primitives import lookup
+from adlang.ir.builder import differentiable, zero_expr
+from adlang.ir.naming import Namer
+from adlang.ir.primitives import Emitter, lookup
 from adlang.ir.types import FLOAT, INT, tuple_of
 
 
@@ -74,7 +76,7 @@ class FunctionJvp:
     def tangent_or_zero(self, a: ir.Atom, d: str, out: list, span: Span) -> ir.Atom:
         if self.is_varied(a):
             return self.tangent(a, d)
-        e = self.names.emitter(span)
+        e = Emitter(self.names.temp, span)
         zero = zero_expr(e, a.type, a)
         out.extend(e.stmts)
         return zero
@@ -90,7 +92,7 @@ class FunctionJvp:
         for p in fn.params:
             if p.name in self.varied and p not in active_params and differentiable(p):
                 for d in self.directions:
-                    e = self.names.emitter(fn.span)
+                    e = Emitter(self.names.temp, fn.span)
                     zero = zero_expr(e, p.type, p)
                     body.extend(e.stmts)
                     body.append(ir.Let((self.tangent(p, d),), zero, fn.span))
@@ -156,7 +158,7 @@ class FunctionJvp:
         else:
             out.append(s)
         for d in self.directions:
-            e = self.names.emitter(s.span)
+            e = Emitter(self.names.temp, s.span)
             tangent = self.tangent_of(e, s.expr, d, result)
             if tangent is None:
                 tangent = zero_expr(e, target.type, result)
@@ -201,7 +203,7 @@ class FunctionJvp:
             out.append(s)
             for t in varied_targets:
                 for d in self.directions:
-                    e = self.names.emitter(s.span)
+                    e = Emitter(self.names.temp, s.span)
                     zero = zero_expr(e, t.type, t)
                     out.extend(e.stmts)
                     bind_tangent(out, self.tangent(t, d), zero, isinstance(s, ir.Let), s.span)
@@ -231,7 +233,7 @@ class FunctionJvp:
 
 def bind_tangent(out: list, tangent: ir.Var, value: ir.Atom, declare: bool, span: Span) -> None:
     """Bind a tangent; when `value` is the temporary just computed, bind it in place (no copy)."""
-    if out and isinstance(value, ir.Var) and ir.is_temp(value.name):
+    if out and isinstance(value, ir.Var) and naming.is_temp(value.name):
         last = out[-1]
         if isinstance(last, ir.Let) and last.targets == (value,):
             out[-1] = (ir.Let((tangent,), last.expr, span) if declare else ir.Assign(tangent, last.expr, span))
@@ -261,7 +263,7 @@ def forward_entry(mode: ForwardMode, fn: ir.Function, wrt: list[str]) -> ir.Func
 def _entry_with_vecs(mode: ForwardMode, fn: ir.Function, wrt, scalars, vecs, entry_name) -> ir.Function:
     """Scalar directions in one JVP call; each vec parameter by a loop over its unit vecs."""
     names = Namer({p.name for p in fn.params} | {fn.name})
-    e = names.emitter(fn.span)
+    e = Emitter(names.temp, fn.span)
     grads: dict[str, ir.Atom] = {}
     value = ir.Var(names.name(fn.name), fn.ret)
     args = fn.params
@@ -279,7 +281,7 @@ def _entry_with_vecs(mode: ForwardMode, fn: ir.Function, wrt, scalars, vecs, ent
         grad = ir.Var(names.name(f"d{fn.name}d{v}"), param.type)
         e.stmts.append(ir.Let((grad,), ir.Prim("zeros", (e.op("len", param),)), fn.span))
         j = ir.Var(names.name("j"), INT)
-        inner = names.emitter(fn.span)
+        inner = Emitter(names.temp, fn.span)
         seed = ir.Var(names.name(f"d{v}d{v}"), param.type)
         inner.stmts.append(ir.Let((seed,), ir.Prim("addat", (inner.op("zeros", inner.op("len", param)), j,
                                                                ir.Const(1.0, FLOAT))), fn.span))

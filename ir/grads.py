@@ -11,7 +11,7 @@ from __future__ import annotations
 import weakref
 
 from adlang.ir import nodes as ir
-from adlang.ir.builder import Namer
+from adlang.ir.naming import Namer
 from adlang.ir.reverse import ReverseMode, reverse_entry
 from adlang.ir.simplify import simplify_function
 

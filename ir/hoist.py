@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from adlang.ir import nodes as ir
-from adlang.ir.builder import Namer, dummy_value, rename_atom, rename_expr, rename_stmt
+from adlang.ir.builder import dummy_value, rename_atom, rename_expr, rename_stmt
+from adlang.ir.naming import Namer
+from adlang.ir.primitives import Emitter
 from adlang.ir.types import INT, VEC
 
 
@@ -122,7 +124,7 @@ class Hoister:
                 mapping[t.name] = name
             self.reserved.add(name)
             declared = ir.Var(name, VEC if t.type.kind == "vec" else t.type)
-            e = self.names.emitter(s.span)
+            e = Emitter(self.names.temp, s.span)
             placeholder = dummy_value(e, t.type)
             declarations.extend(e.stmts)
             declarations.append(ir.Let((declared,), placeholder, s.span))

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from adlang.errors import Span, TypeCheckError
 from adlang.ir import nodes as ir
-from adlang.ir.builder import Namer
+from adlang.ir.naming import Namer
 from adlang.ir.primitives import BY_BUILTIN, BY_OPERATOR, TypeRuleError, lookup
 from adlang.ir.types import BOOL, FLOAT, INT, Type, accepts, tuple_of, vec
 from adlang.lang import ast

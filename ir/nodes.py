@@ -10,7 +10,6 @@ part in equality, so `parse(print(ir))` can be compared with `ir`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
@@ -19,12 +18,6 @@ from adlang.ir.types import Type
 
 NO_SPAN = Span(0, 0, 0, 0)
 
-TEMP_NAME = re.compile(r"_[0-9]+")
-
-
-def is_temp(name: str) -> bool:
-    """Compiler temporaries (`_1`, `_2`, ...) hold parts of an expression; traces leave them out."""
-    return TEMP_NAME.fullmatch(name) is not None
 
 
 # ---------------------------------------------------------------- atoms and expressions

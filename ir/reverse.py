@@ -18,11 +18,13 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from adlang.errors import Span
+from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.activity import useful_names, varied_names
-from adlang.ir.builder import Namer, differentiable, rename_body, without_empty_blocks, zero_expr
+from adlang.ir.builder import differentiable, rename_body, without_empty_blocks, zero_expr
 from adlang.ir.hoist import hoist
-from adlang.ir.primitives import IndexContribution, lookup
+from adlang.ir.naming import Namer
+from adlang.ir.primitives import Emitter, IndexContribution, lookup
 from adlang.ir.types import FLOAT, INT, VEC, tuple_of
 
 # custom(mode, fn, name) -> (fn's VJP named `name`, the functions that VJP calls that the mode does not make)
@@ -111,7 +113,7 @@ class FunctionVjp:
     def _name_output(self, fn: ir.Function) -> ir.Function:
         """A temporary returned alone takes the function's name, so adjoints read `dfoodx`."""
         values = fn.returned.values
-        if len(values) == 1 and isinstance(values[0], ir.Var) and ir.is_temp(values[0].name):
+        if len(values) == 1 and isinstance(values[0], ir.Var) and naming.is_temp(values[0].name):
             name = self.names.name(fn.name)
             return ir.Function(fn.name, fn.params, fn.ret, rename_body(fn.body, {values[0].name: name}), fn.span)
         return fn
@@ -130,7 +132,7 @@ class FunctionVjp:
     def accumulate(self, var: ir.Var, contribution, out: list, span: Span) -> None:
         """Add a contribution to var's adjoint: declare it on the first one, else `d = d + c`."""
         adj = self.adjoint(var)
-        e = self.names.emitter(span)
+        e = Emitter(self.names.temp, span)
         if isinstance(contribution, IndexContribution):
             if adj.name in self.declared or self.depth > 0:
                 self._ensure_declared(adj, var)
@@ -175,7 +177,7 @@ class FunctionVjp:
         """Zero declarations for adjoints first reached inside a block, to go before it."""
         out: list[ir.Stmt] = []
         for adj, primal in self.pending:
-            e = self.names.emitter(span)
+            e = Emitter(self.names.temp, span)
             zero = zero_expr(e, adj.type, primal)
             out.extend(e.stmts)
             out.append(ir.Let((adj,), zero, span))
@@ -230,7 +232,7 @@ class FunctionVjp:
             if adj is not None and adj.name in self.declared:
                 grads.append(adj)
             else:
-                e = self.names.emitter(ret.span)
+                e = Emitter(self.names.temp, ret.span)
                 grads.append(zero_expr(e, param.type, param))
                 tail.extend(e.stmts)
         values = tuple(outputs) + tuple(grads) if self.entry else tuple(grads)
@@ -305,7 +307,7 @@ class FunctionVjp:
             forward = [ir.For(s.var, s.start, s.stop, tuple(body_f), s.span)]
             if not body_b:
                 return forward, []
-            e = self.names.emitter(s.span)
+            e = Emitter(self.names.temp, s.span)
             step = ir.Var(self.names.name(f"{s.var.name}_rev"), INT)
             last = e.op("sub", e.op("add", s.start, s.stop), ir.Const(1, INT))
             back_body = [ir.Let((s.var,), ir.Prim("sub", (last, step)), s.span)] + recomputed + body_b
@@ -385,7 +387,7 @@ class FunctionVjp:
     def reverse_expr(self, s, target: ir.Var, g: ir.Var, result: ir.Atom, out: list) -> None:
         """Contributions of `target = expr` to its operands' adjoints, target's own adjoint last."""
         expr = s.expr
-        e = self.names.emitter(s.span)
+        e = Emitter(self.names.temp, s.span)
         contributions: list[tuple[ir.Var, object]] = []
         if isinstance(expr, ir.Var):
             if self.is_active(expr):
@@ -413,7 +415,7 @@ class FunctionVjp:
                 self.accumulate(a, c, out, span)
 
     def sum_contributions(self, var: ir.Var, parts, out: list, span: Span, like: ir.Atom) -> ir.Atom:
-        e = self.names.emitter(span)
+        e = Emitter(self.names.temp, span)
         total = None
         for c in parts:
             if isinstance(c, IndexContribution):
@@ -451,7 +453,7 @@ class FunctionVjp:
                 cotangents.append(self.adjoints[t.name])
                 live = True
             else:
-                e = self.names.emitter(s.span)
+                e = Emitter(self.names.temp, s.span)
                 cotangents.append(zero_expr(e, t.type, t))
                 backward.extend(e.stmts)
         diff_params = [(a, p) for a, p in zip(call.args, callee.params) if differentiable(p)]
@@ -473,7 +475,7 @@ class FunctionVjp:
             if in_loop:
                 for g in cotangents:
                     if isinstance(g, ir.Var) and g.name in self.declared:
-                        e = self.names.emitter(s.span)
+                        e = Emitter(self.names.temp, s.span)
                         zero = zero_expr(e, g.type, g)
                         backward.extend(e.stmts)
                         backward.append(ir.Assign(g, zero, s.span))
@@ -483,7 +485,7 @@ class FunctionVjp:
         if isinstance(s, ir.Assign) and self.is_active(s.target):
             adj = self.adjoints.get(s.target.name)
             if adj is not None and adj.name in self.declared:
-                e = self.names.emitter(s.span)
+                e = Emitter(self.names.temp, s.span)
                 zero = zero_expr(e, adj.type, adj)
                 out.extend(e.stmts)
                 out.append(ir.Assign(adj, zero, s.span))
@@ -512,7 +514,7 @@ class FunctionVjp:
         if differentiable(target):
             live = self.live(target, in_loop)
             adj = self.adjoints.get(target.name)
-            e = self.names.emitter(s.span)
+            e = Emitter(self.names.temp, s.span)
             if live:
                 backward.append(ir.Push(adj, s.span, s.expr.tape))
                 zero = zero_expr(e, adj.type, adj)
@@ -532,7 +534,7 @@ def backward_span(span: Span) -> Span:
 
 def bind(out: list, var: ir.Var, value: ir.Atom, declare: bool, span: Span) -> None:
     """Bind var to value; when value is the temporary just computed, bind it in place."""
-    if out and isinstance(value, ir.Var) and ir.is_temp(value.name):
+    if out and isinstance(value, ir.Var) and naming.is_temp(value.name):
         last = out[-1]
         if isinstance(last, ir.Let) and last.targets == (value,):
             out[-1] = ir.Let((var,), last.expr, span) if declare else ir.Assign(var, last.expr, span)

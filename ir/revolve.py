@@ -26,7 +26,9 @@ from dataclasses import replace
 from functools import partial
 
 from adlang.ir import nodes as ir
-from adlang.ir.builder import Namer, differentiable, zero_expr
+from adlang.ir.builder import differentiable, zero_expr
+from adlang.ir.naming import Namer
+from adlang.ir.primitives import Emitter
 from adlang.ir.types import BOOL, INT, VEC
 
 
@@ -98,7 +100,7 @@ class _Driver:
         adjoints = {}
         for u in self.inputs:
             if differentiable(u):
-                e = self.names.emitter(self.span)
+                e = Emitter(self.names.temp, self.span)
                 zero = zero_expr(e, u.type, u)
                 out.extend(e.stmts)
                 adjoints[u.name] = self.let(out, f"d{self.prefix}d{u.name}", zero,

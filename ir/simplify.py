@@ -15,8 +15,10 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import replace
 
+from adlang.ir import naming
 from adlang.ir import nodes as ir
-from adlang.ir.builder import Namer, without_empty_blocks
+from adlang.ir.builder import without_empty_blocks
+from adlang.ir.naming import Namer
 from adlang.ir.primitives import lookup
 
 MAX_ROUNDS = 20
@@ -120,7 +122,7 @@ def _propagate_copies(body, reassigned) -> tuple[ir.Stmt, ...]:
         if isinstance(s, ir.Let) and len(s.targets) == 1 and isinstance(s.expr, (ir.Var, ir.Const)):
             t = s.targets[0]
             source = s.expr
-            if ir.is_temp(t.name) and t.name not in reassigned and t.type.kind == source.type.kind:
+            if naming.is_temp(t.name) and t.name not in reassigned and t.type.kind == source.type.kind:
                 if isinstance(source, ir.Const) or source.name not in reassigned:
                     mapping[t.name] = source
     if not mapping:
@@ -234,7 +236,7 @@ def _sink_temporaries(body, counts: Counter | None = None) -> tuple[ir.Stmt, ...
         return k < len(places) and places[k] < j
 
     for i, s in enumerate(stmts):
-        if not (isinstance(s, ir.Let) and len(s.targets) == 1 and ir.is_temp(s.targets[0].name)
+        if not (isinstance(s, ir.Let) and len(s.targets) == 1 and naming.is_temp(s.targets[0].name)
                 and isinstance(s.expr, ir.Prim) and counts[s.targets[0].name] == 1):
             continue
         temp = s.targets[0]
