@@ -16,13 +16,14 @@ from rich.table import Table
 
 from adlang.errors import RuntimeFault, UsageError
 from adlang.interp.interpreter import DEFAULT_MAX_TAPE, check_length, run_function
+from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.builder import rename_calls
 from adlang.ir.checkpoint import checkpoint_loops, parse_strategy
 from adlang.ir.checkpoint_schedules import pass_schedule, simulate
 from adlang.ir.forward import ForwardMode, forward_entry
 from adlang.ir.grads import expand_grads
-from adlang.ir.naming import Namer
+from adlang.ir.naming import Namer, function_namer
 from adlang.ir.printer import print_program
 from adlang.ir.reverse import ReverseMode, reverse_entry
 from adlang.ir.simplify import simplify_function
@@ -113,13 +114,13 @@ def _derive(program, fn_name, wrt, mode, order, simplify, checkpoint):
     parse_strategy(checkpoint)
     custom, loops = {}, ()
     if passes[0] == "reverse":
-        checkpointed = checkpoint_loops(program, fn_name, checkpoint, Namer(set(program.names) | {"main"}))
+        checkpointed = checkpoint_loops(program, fn_name, checkpoint, function_namer(program.names))
         program, custom, loops = checkpointed.program, checkpointed.custom_vjps, checkpointed.loops
     fn = program.function(fn_name)
     if order == 2 and _vecs_in(fn, wrt):
         raise UsageError("a derivative program of order 2 takes float parameters only (the language has no matrix "
                          "type for a vec's Hessian); `adlang run ... --grad V --order 2` gives it, element by element")
-    names = Namer(set(program.names) | {"main"})
+    names = function_namer(program.names)
     mode = ForwardMode(program, names) if passes[0] == "forward" else ReverseMode(program, names, custom)
     entry = _entry(mode, fn, wrt)
     generated = mode.functions() + [entry]
@@ -159,22 +160,22 @@ def _second_order(program, fn, first, wrt, outer_mode, names) -> list[ir.Functio
         # lecture's slides (dbdx, then ddbdxddbdx, ddbdxddbda, ddbdxdx).
         picked = first.returned.values[1 + i]
         body = first.body[:-1] + (ir.Return((picked,), first.returned.span),)
-        picker = ir.Function(names.name(f"{fn.name}_d{w}"), first.params, picked.type, body, span)
+        picker = ir.Function(names.name(naming.picked_derivative(fn.name, w)), first.params, picked.type, body, span)
         row = _entry(mode, picker, wrt)
         out.append(row)
         rows.append(row.name)
-    values = [ir.Var(names.name(f"{fn.name}_value"), grads_types[0])]
-    grads = [ir.Var(f"d{fn.name}d{w}", grads_types[1 + i]) for i, w in enumerate(wrt)]
+    local = Namer(p.name for p in fn.params)  # the entry's variables: F's parameters are taken
+    values = [ir.Var(local.name(naming.role(fn.name, naming.VALUE)), grads_types[0])]
+    grads = [ir.Var(local.name(naming.derivative(fn.name, w)), grads_types[1 + i]) for i, w in enumerate(wrt)]
+    hessian = [[ir.Var(local.name(naming.second_derivative(fn.name, w, v)), grads_types[0]) for v in wrt]
+               for w in wrt]
     body: list[ir.Stmt] = [ir.Let(tuple(values + grads), ir.CallFn(first.name, fn.params), span)]
-    hessian: list[ir.Var] = []
-    for i, w in enumerate(wrt):
-        row_outs = [ir.Var(f"_{len(hessian) + 1 + k}", grads_types[0]) for k in range(1 + len(wrt))]
-        hessian_row = [ir.Var(f"d2{fn.name}d{w}d{v}", grads_types[0]) for v in wrt]
-        body.append(ir.Let((row_outs[0], *hessian_row), ir.CallFn(rows[i], fn.params), span))
-        hessian += hessian_row
-    result = tuple(values + grads + hessian)
+    for i, hessian_row in enumerate(hessian):
+        row_value = ir.Var(local.temp(), grads_types[0])  # d/dwrt_i again: the gradient above has it
+        body.append(ir.Let((row_value, *hessian_row), ir.CallFn(rows[i], fn.params), span))
+    result = tuple(values + grads + [h for row in hessian for h in row])
     body.append(ir.Return(result, span))
-    entry = ir.Function(names.name(f"{fn.name}_hessian"), fn.params, tuple_of(v.type for v in result),
+    entry = ir.Function(names.name(naming.role(fn.name, naming.HESSIAN)), fn.params, tuple_of(v.type for v in result),
                         tuple(body), span)
     return mode.functions() + out + [entry]
 
@@ -184,13 +185,14 @@ def _second_order_forward(mode: ForwardMode, fn, first, wrt, names) -> list[ir.F
     span = fn.span
     n = len(wrt)
     tangents = forward_entry(mode, first, wrt)
-    values = [ir.Var(names.name(f"{fn.name}_value"), FLOAT)]
-    grads = [ir.Var(f"d{fn.name}d{w}", FLOAT) for w in wrt]
-    value_slopes = [ir.Var(f"_{k + 1}", FLOAT) for k in range(n)]
-    hessian = [ir.Var(f"d2{fn.name}d{p}d{q}", FLOAT) for p in wrt for q in wrt]
+    local = Namer(p.name for p in fn.params)  # the entry's variables: F's parameters are taken
+    values = [ir.Var(local.name(naming.role(fn.name, naming.VALUE)), FLOAT)]
+    grads = [ir.Var(local.name(naming.derivative(fn.name, w)), FLOAT) for w in wrt]
+    hessian = [ir.Var(local.name(naming.second_derivative(fn.name, p, q)), FLOAT) for p in wrt for q in wrt]
+    value_slopes = [ir.Var(local.temp(), FLOAT) for _ in range(n)]  # the gradient again
     call = ir.Let(tuple(values + grads + value_slopes + hessian), ir.CallFn(tangents.name, fn.params), span)
     result = tuple(values + grads + hessian)
-    entry = ir.Function(names.name(f"{fn.name}_hessian"), fn.params, tuple_of(v.type for v in result),
+    entry = ir.Function(names.name(naming.role(fn.name, naming.HESSIAN)), fn.params, tuple_of(v.type for v in result),
                         (call, ir.Return(result, span)), span)
     return mode.functions() + [tangents, entry]
 
@@ -202,8 +204,7 @@ def _reachable(program: ir.Program, generated: list[ir.Function], entry: ir.Func
     order = ir.callees_first(table, entry.name)
     functions = [table[n] for n in order]
     if "main" in order:
-        taken = Namer(set(table))
-        mapping = {"main": taken.name("main_primal")}
+        mapping = {"main": Namer(table).name(naming.role("main", naming.PRIMAL))}
         functions = [rename_calls(f, mapping) for f in functions]
     return functions
 
@@ -303,7 +304,7 @@ def elementwise_program(program: ir.Program, fn: ir.Function, wrt: list[str], ar
             continue
         value = np.asarray(args[p.name], dtype=float)
         check_length(p.type, value, f"argument '{p.name}'", fn.span)
-        items = [ir.Var(var_names.name(f"{p.name}_{i}"), FLOAT) for i in range(len(value))]
+        items = [ir.Var(var_names.name(naming.element(p.name, i)), FLOAT) for i in range(len(value))]
         params += items
         body.append(ir.Let((p,), ir.Prim("veclit", tuple(items)), fn.span))
         for i, item in enumerate(items):
@@ -317,7 +318,7 @@ def elementwise_program(program: ir.Program, fn: ir.Function, wrt: list[str], ar
     result = ir.Var(var_names.name(fn.name), fn.ret)
     body.append(ir.Let((result,), ir.CallFn(fn.name, fn.params), fn.span))
     body.append(ir.Return((result,), fn.span))
-    name = Namer(set(program.names) | {"main"}).name(f"{fn.name}_elementwise")
+    name = function_namer(program.names).name(naming.role(fn.name, naming.ELEMENTWISE))
     wrapper = ir.Function(name, tuple(params), fn.ret, tuple(body), fn.span)
     return ir.Program(program.functions + (wrapper,)), name, layout, flat_args
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from adlang.errors import Span, UsageError
+from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.naming import Namer
 from adlang.ir.reverse import CustomVjp
@@ -128,11 +129,11 @@ class _Rewriter:
             loop = self.counted_for(loop, out)
         self.loops.append(CheckpointedLoop(loop.span, strategy, self.fn.name == self.entry and not in_loop, counted))
         if kind == "revolve":
-            loop_fn = _segment_function(self.fn, loop, self.fn_names, "loop")
+            loop_fn = _segment_function(self.fn, loop, self.fn_names, naming.LOOP)
             self.custom[loop_fn.name] = revolve_vjp(k)
             out.extend(_loop_call(loop, loop_fn, self.names))
         else:
-            loop_fn = _segment_function(self.fn, loop, self.fn_names, "segment")
+            loop_fn = _segment_function(self.fn, loop, self.fn_names, naming.SEGMENT)
             out.extend(_segment_loop(loop, loop_fn, kind, k, self.names))
         self.added.append(loop_fn)
         return out
@@ -150,7 +151,8 @@ class _Rewriter:
                 ir.While(loop.cond, loop.body + (ir.Assign(count, ir.Prim("add", (count, ir.Const(1, INT))), span),),
                          span),
                 ir.Return((count,), span))
-        counter = ir.Function(self.fn_names.name(f"{self.fn.name}_trips"), tuple(inputs + carried), INT, body, span)
+        name = self.fn_names.name(naming.role(self.fn.name, naming.TRIPS))
+        counter = ir.Function(name, tuple(inputs + carried), INT, body, span)
         self.added.append(counter)
         trips = ir.Var(self.names.name("trips"), INT)
         out.append(ir.Let((trips,), ir.CallFn(counter.name, tuple(inputs + carried)), span))
@@ -203,7 +205,8 @@ def _segment_function(fn: ir.Function, loop: ir.For, fn_names: Namer, role: str)
     lo, hi = ir.Var(local.name("lo"), INT), ir.Var(local.name("hi"), INT)
     body = (ir.For(loop.var, lo, hi, loop.body, loop.span), ir.Return(tuple(carried), loop.span))
     ret = carried[0].type if len(carried) == 1 else tuple_of(v.type for v in carried)
-    return ir.Function(fn_names.name(f"{fn.name}_{role}"), tuple(inputs + carried) + (lo, hi), ret, body, loop.span)
+    name = fn_names.name(naming.role(fn.name, role))
+    return ir.Function(name, tuple(inputs + carried) + (lo, hi), ret, body, loop.span)
 
 
 def _loop_call(loop: ir.For, loop_fn: ir.Function, names: Namer) -> list[ir.Stmt]:

@@ -37,7 +37,7 @@ class ForwardMode:
         key = (fn_name, directions, active)
         if key not in self.generated:
             fn = self.program.function(fn_name)
-            name = self.fn_names.name(f"{fn_name}_jvp")
+            name = self.fn_names.name(naming.role(fn_name, naming.JVP))
             self.generated[key] = None  # reserved while it is built
             built = FunctionJvp(self, fn, directions, set(active), seeds=None).build(name)
             self.generated[key] = built
@@ -64,7 +64,7 @@ class FunctionJvp:
     def tangent(self, var: ir.Var, d: str) -> ir.Var:
         key = (var.name, d)
         if key not in self.tangents:
-            self.tangents[key] = ir.Var(self.names.name(f"d{var.name}d{d}"), var.type)
+            self.tangents[key] = ir.Var(self.names.name(naming.derivative(var.name, d)), var.type)
         return self.tangents[key]
 
     def is_varied(self, a: ir.Atom) -> bool:
@@ -253,7 +253,7 @@ def forward_entry(mode: ForwardMode, fn: ir.Function, wrt: list[str]) -> ir.Func
     params = {p.name: p for p in fn.params}
     scalars = tuple(w for w in wrt if params[w].type.kind == "float")
     vecs = [w for w in wrt if params[w].type.kind == "vec"]
-    entry_name = fn_names.name(f"{fn.name}_forward")
+    entry_name = fn_names.name(naming.role(fn.name, naming.FORWARD))
     if not vecs:
         seeds = lambda p, d: ir.Const(1.0 if p.name == d else 0.0, FLOAT)  # noqa: E731
         return FunctionJvp(mode, fn, scalars, set(scalars), seeds).build(entry_name)
@@ -269,7 +269,7 @@ def _entry_with_vecs(mode: ForwardMode, fn: ir.Function, wrt, scalars, vecs, ent
     args = fn.params
     if scalars:
         jvp = mode.jvp_name(fn.name, scalars, scalars)
-        outs = [ir.Var(names.name(f"d{fn.name}d{d}"), FLOAT) for d in scalars]
+        outs = [ir.Var(names.name(naming.derivative(fn.name, d)), FLOAT) for d in scalars]
         ones = tuple(ir.Const(1.0 if p == d else 0.0, FLOAT) for d in scalars for p in scalars)
         e.stmts.append(ir.Let((value, *outs), ir.CallFn(jvp, args + ones), fn.span))
         grads.update(zip(scalars, outs))
@@ -278,16 +278,16 @@ def _entry_with_vecs(mode: ForwardMode, fn: ir.Function, wrt, scalars, vecs, ent
     by_name = {p.name: p for p in fn.params}
     for v in vecs:
         param = by_name[v]
-        grad = ir.Var(names.name(f"d{fn.name}d{v}"), param.type)
+        grad = ir.Var(names.name(naming.derivative(fn.name, v)), param.type)
         e.stmts.append(ir.Let((grad,), ir.Prim("zeros", (e.op("len", param),)), fn.span))
         j = ir.Var(names.name("j"), INT)
         inner = Emitter(names.temp, fn.span)
-        seed = ir.Var(names.name(f"d{v}d{v}"), param.type)
+        seed = ir.Var(names.name(naming.derivative(v, v)), param.type)
         inner.stmts.append(ir.Let((seed,), ir.Prim("addat", (inner.op("zeros", inner.op("len", param)), j,
                                                                ir.Const(1.0, FLOAT))), fn.span))
         jvp = mode.jvp_name(fn.name, (v,), (v,))
         result = ir.Var(names.temp(), fn.ret)
-        slope = ir.Var(names.name(f"d{fn.name}d{v}_j"), FLOAT)
+        slope = ir.Var(names.name(naming.role(naming.derivative(fn.name, v), naming.DIRECTION)), FLOAT)
         inner.stmts.append(ir.Let((result, slope), ir.CallFn(jvp, args + (seed,)), fn.span))
         inner.stmts.append(ir.Assign(grad, ir.Prim("addat", (grad, j, slope)), fn.span))
         stop = e.op("len", param)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import weakref
 
 from adlang.ir import nodes as ir
-from adlang.ir.naming import Namer
+from adlang.ir.naming import function_namer
 from adlang.ir.reverse import ReverseMode, reverse_entry
 from adlang.ir.simplify import simplify_function
 
@@ -43,7 +43,7 @@ def expand_grads(program: ir.Program) -> ir.Program:
 class _Expander:
     def __init__(self, program: ir.Program):
         self.program = program
-        self.names = Namer(set(program.names) | {"main"})
+        self.names = function_namer(program.names)
         self.expanded: dict[str, ir.Function] = {}
         self.generated: list[ir.Function] = []
         self.entries: dict[tuple[str, tuple[str, ...]], str] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.builder import dummy_value, rename_atom, rename_expr, rename_stmt
 from adlang.ir.naming import Namer
@@ -108,7 +109,7 @@ class Hoister:
         raise TypeError(s)
 
     def copy_before(self, var: ir.Var, pre: list, declarations, depth, in_loop, span) -> ir.Var:
-        copy = ir.Var(self.names.name(f"{var.name}_at_start"), var.type)
+        copy = ir.Var(self.names.name(naming.role(var.name, naming.AT_START)), var.type)
         let = ir.Let((copy,), var, span)
         pre.extend([let] if depth == 0 else self.hoist_let(let, var, {}, declarations, in_loop))
         self.reserved.add(copy.name)

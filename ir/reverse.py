@@ -58,7 +58,7 @@ class ReverseMode:
         key = (fn_name, tuple(wanted))
         if key not in self.generated:
             self.generated[key] = None
-            name = self.fn_names.name(f"{fn_name}_vjp")
+            name = self.fn_names.name(naming.role(fn_name, naming.VJP))
             if fn_name in self.custom:
                 built, helpers = self.custom[fn_name](self, fn, name)
                 self.helpers.extend(helpers)
@@ -123,7 +123,7 @@ class FunctionVjp:
     def adjoint(self, var: ir.Var) -> ir.Var:
         if var.name not in self.adjoints:
             type_ = VEC if var.type.kind == "vec" else var.type
-            self.adjoints[var.name] = ir.Var(self.names.name(f"d{self.prefix}d{var.name}"), type_)
+            self.adjoints[var.name] = ir.Var(self.names.name(naming.derivative(self.prefix, var.name)), type_)
         return self.adjoints[var.name]
 
     def is_active(self, a: ir.Atom) -> bool:
@@ -201,8 +201,8 @@ class FunctionVjp:
                     backward_seed.append(ir.Let((adj,), ir.Const(1.0, FLOAT), ret.span))
                     self.declared.add(adj.name)
                 continue
-            param = ir.Var(self.names.name(f"d{self.prefix}d{value.name if isinstance(value, ir.Var) else k}"),
-                           value.type)
+            output = value.name if isinstance(value, ir.Var) else str(k)
+            param = ir.Var(self.names.name(naming.derivative(self.prefix, output)), value.type)
             extra_params.append(param)
             if self.is_active(value):
                 if self.adjoint(value).name in self.declared:
@@ -217,7 +217,7 @@ class FunctionVjp:
         restored = {name for name, _, _ in self.saves}
         for value in ret.values:
             if isinstance(value, ir.Var) and value.name in restored:
-                keep = ir.Var(self.names.name(f"{value.name}_final"), value.type)
+                keep = ir.Var(self.names.name(naming.role(value.name, naming.FINAL)), value.type)
                 forward.append(ir.Let((keep,), value, ret.span))
                 value = keep
             outputs.append(value)
@@ -308,7 +308,7 @@ class FunctionVjp:
             if not body_b:
                 return forward, []
             e = Emitter(self.names.temp, s.span)
-            step = ir.Var(self.names.name(f"{s.var.name}_rev"), INT)
+            step = ir.Var(self.names.name(naming.role(s.var.name, naming.REVERSED)), INT)
             last = e.op("sub", e.op("add", s.start, s.stop), ir.Const(1, INT))
             back_body = [ir.Let((s.var,), ir.Prim("sub", (last, step)), s.span)] + recomputed + body_b
             return forward, e.stmts + [ir.For(step, s.start, s.stop, tuple(back_body), backward_span(s.span))]
@@ -553,5 +553,5 @@ def reverse_entry(mode: ReverseMode, fn: ir.Function, wrt: list[str]) -> ir.Func
 
     The callees' VJPs it needs are made in `mode` (`mode.functions()`), once for all entries built there.
     """
-    return FunctionVjp(mode, fn, list(wrt), entry=True).build(mode.fn_names.name(f"{fn.name}_reverse"))
+    return FunctionVjp(mode, fn, list(wrt), entry=True).build(mode.fn_names.name(naming.role(fn.name, naming.REVERSE)))
 

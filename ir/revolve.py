@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
+from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.builder import differentiable, zero_expr
 from adlang.ir.naming import Namer
@@ -38,7 +39,7 @@ def revolve_vjp(snapshots: int):
 
 
 def _build(snapshots: int, mode, loop_fn: ir.Function, name: str) -> tuple[ir.Function, list[ir.Function]]:
-    taped = mode.taped_vjp(loop_fn, mode.fn_names.name(f"{loop_fn.name}_taped_vjp"))
+    taped = mode.taped_vjp(loop_fn, mode.fn_names.name(naming.role(loop_fn.name, naming.TAPED_VJP)))
     driver = _Driver(mode.tape, loop_fn, taped, snapshots)
     return driver.function(name), [taped]
 
@@ -81,7 +82,7 @@ class _Driver:
         if len(targets) == 1:
             self.set(out, targets[0], call)
             return targets
-        temps = [self.var(f"{base}_{t.name}", t.type) for t in targets]
+        temps = [self.var(naming.role(base, t.name), t.type) for t in targets]
         out.append(ir.Let(tuple(temps), call, self.span))
         for t, v in zip(targets, temps):
             self.set(out, t, v)
@@ -96,14 +97,14 @@ class _Driver:
         capo = self.let(out, "capo", c(0, INT))
         top = self.let(out, "top", c(-1, INT))
         held = self.let(out, "held", c(0, INT))
-        snaps = {v.name: self.let(out, f"{v.name}_snap", v, v.type) for v in self.state}
+        snaps = {v.name: self.let(out, naming.role(v.name, naming.SNAPSHOT), v, v.type) for v in self.state}
         adjoints = {}
         for u in self.inputs:
             if differentiable(u):
                 e = Emitter(self.names.temp, self.span)
                 zero = zero_expr(e, u.type, u)
                 out.extend(e.stmts)
-                adjoints[u.name] = self.let(out, f"d{self.prefix}d{u.name}", zero,
+                adjoints[u.name] = self.let(out, naming.derivative(self.prefix, u.name), zero,
                                             VEC if u.type.kind == "vec" else u.type)
         more = self.let(out, "more", self.prim("gt", fine, c(0, INT)), BOOL)
         body: list[ir.Stmt] = []
@@ -151,7 +152,8 @@ class _Driver:
         after = self.let(out, "i_next", self.prim("add", first, c(1, INT)))
         args = tuple(self.args) + (first, after) + tuple(self.cotangent.values())
         diff_params = [p for p in self.loop_fn.params if differentiable(p)]
-        results = [self.var(f"d{self.prefix}d{p.name}_step", p.type) for p in diff_params]
+        results = [self.var(naming.role(naming.derivative(self.prefix, p.name), naming.STEP), p.type)
+                   for p in diff_params]
         out.append(ir.Let(tuple(results), ir.CallFn(self.taped.name, args), self.span))
         for p, r in zip(diff_params, results):
             if p.name in adjoints:
