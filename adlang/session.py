@@ -15,6 +15,7 @@ import numpy as np
 from adlang.cli import read_source
 from adlang.errors import AdlangError, Span, UsageError
 from adlang.interp.interpreter import run_function
+from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.pipeline import compile_source
 from adlang.report import format_error
@@ -125,7 +126,7 @@ class Session:
             shift = 0
         moved = Span(line, max(1, span.col - shift), line, max(1, span.end_col - shift))
         # The session's variables are parameters of the function an entry is evaluated in.
-        message = re.sub(r"a parameter of repl_value\d*, line \d+", "a session variable", err.message)
+        message = re.sub(r"a parameter of repl_value(_\d+)?, line \d+", "a session variable", err.message)
         shown = AdlangError(message, moved)
         shown.kind = err.kind
         return format_error(shown, origin, "\n" * max(0, line - 1) + text)
@@ -137,7 +138,7 @@ class Session:
 
         `entry` is the whole line typed, in which `expr` starts at `offset`: errors point into it.
         """
-        name = self._fresh("repl_value")
+        name = self._fresh(naming.REPL_VALUE)
         params = ", ".join(f"{k}: {value_type(v)}" for k, v in self.variables.items())
         text = f"def {name}({params}):\n{EVAL_PREFIX}{expr}\n"
         wrapper = Definition(name, text, INPUT_NAME, 0, len(EVAL_PREFIX) - offset, entry)
@@ -150,11 +151,7 @@ class Session:
             raise
 
     def _fresh(self, base: str) -> str:
-        names = set(self.program.names) | set(self.variables)
-        k = 0
-        while f"{base}{k or ''}" in names:
-            k += 1
-        return f"{base}{k or ''}"
+        return naming.Namer([*self.program.names, *self.variables]).name(base)
 
 
 def value_type(value: object) -> str:

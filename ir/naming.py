@@ -88,12 +88,13 @@ AT_START = "at_start"  # a loop's bound as it was when the loop started
 SNAPSHOT = "snap"  # revolve: a state variable's snapshot
 STEP = "step"  # revolve: one reversed iteration's adjoint
 DIRECTION = "j"  # forward mode over a vec: the slope along unit vec j
+REPL_VALUE = "repl_value"  # the REPL's function that evaluates an expression typed over the session's variables
 
 # The names of what a generated function's variables mean, where no template applies.
 FIXED = (
     "trips", "trip", "trip_rev", "j", "lo", "hi", "seg", "seg_start", "seg_stop", "seg_size", "seg_lo", "seg_hi",
     "seg_count", "seg_covered", "seg_total", "seg_n", "seg_k", "fine", "capo", "top", "held", "more", "left",
-    "restore", "last", "fresh", "freed", "older", "free", "ahead", "i", "i_next", "a", "b", "main",
+    "restore", "last", "fresh", "freed", "older", "free", "ahead", "i", "i_next", "a", "b", "main", REPL_VALUE,
 )
 
 # Every template a pass applies, as text with `{a}`, `{b}`, `{c}` for names and `{k}` for a number: what

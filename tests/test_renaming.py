@@ -18,11 +18,12 @@ from __future__ import annotations
 import keyword
 import math
 import os
+import re
 import textwrap
 
 import numpy as np
 import pytest
-from helpers import PROGRAM_PATHS, load_example
+from helpers import PROGRAM_PATHS, ROOT, load_example
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from strategies import generated, points
@@ -290,10 +291,10 @@ def test_rename_replaces_names_only():
 
 
 def test_templates_cover_every_role():
-    """Every role name naming.py defines appears in a template the property draws from."""
+    """Every role name naming.py defines appears in a template or a fixed name the property draws from."""
     roles = [value for name, value in vars(naming).items() if name.isupper() and isinstance(value, str)]
     for role in roles:
-        assert any(role in t for t in naming.TEMPLATES), f"role {role!r} is in no template"
+        assert any(role in t for t in naming.TEMPLATES) or role in naming.FIXED, f"role {role!r} is drawn nowhere"
 
 
 def test_templates_fill_to_names():
@@ -356,3 +357,12 @@ def test_a_user_name_like_a_temporary_is_a_name_like_any_other():
     grads = [compute(program, "f", args, wrt=["x"], mode=m).grad["x"] for m in FIRST_ORDER]
     by_hand = sum(0.5 ** k * (2 * 0.7 * math.sin(0.7 + k) + 0.49 * math.cos(0.7 + k)) for k in range(3)) + 1.0
     assert abs(grads[0] - by_hand) < 1e-12 and abs(grads[1] - by_hand) < 1e-12
+
+
+def test_no_pass_spells_a_name_of_its_own():
+    """Generated names come from ir/naming.py's templates: no other module builds one with an f-string."""
+    built = re.compile(r"""(\bVar|\.name|\bFunction|\bNamer|\._fresh)\(\s*f["']""")
+    offenders = [f"{path.relative_to(ROOT)}:{k}" for folder in ("ir", "interp", "adlang", "lang")
+                 for path in sorted((ROOT / folder).glob("*.py")) if path.name != "naming.py"
+                 for k, line in enumerate(path.read_text().splitlines(), 1) if built.search(line)]
+    assert not offenders, f"names built outside ir/naming.py: {offenders}"
