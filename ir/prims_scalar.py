@@ -334,18 +334,23 @@ def _sign(x):
 SQRT_DERIVATIVE = "sqrt'(x) = 1 / (2 sqrt(x)) needs x > 0"
 
 
+def _derivative_error(message: str) -> DomainError:
+    """The error of a builtin that is itself a derivative: its message says so already, in a rule as well."""
+    return DomainError(message, lambda rule: message)
+
+
 def _dsqrt(x):
     if x <= 0:
-        raise DomainError(f"the derivative of sqrt is undefined at {show(x)} ({SQRT_DERIVATIVE}); "
-                          "differentiate at a point where sqrt's argument is > 0")
+        raise _derivative_error(f"the derivative of sqrt is undefined at {show(x)} ({SQRT_DERIVATIVE}); "
+                                "differentiate at a point where sqrt's argument is > 0")
     return 0.5 / math.sqrt(x)
 
 
 def _dsqrt_vec(v):
     if np.any(v <= 0):
         k = first(v <= 0)
-        raise DomainError(f"the derivative of sqrt is undefined at {show(v[k])}, index {k} of a vec "
-                          f"({SQRT_DERIVATIVE}); differentiate at a point where every element sqrt takes is > 0")
+        raise _derivative_error(f"the derivative of sqrt is undefined at {show(v[k])}, index {k} of a vec "
+                                f"({SQRT_DERIVATIVE}); differentiate at a point where every element sqrt takes is > 0")
     return 0.5 / np.sqrt(v)
 
 
@@ -427,15 +432,17 @@ def _pow_factors(e, args, r, wants):
     """d(a^b)/da = b * a^(b-1) and d(a^b)/db = a^b * log(a) (an error for a <= 0)."""
     a, b = args
     da = db = None
-    if wants[0] and isinstance(b, Const) and b.value == 0:
-        da = e.const(0.0)
-    elif wants[0] and b.type.kind == "int" and not isinstance(b, Const):
-        da = e.op("dpow", a, b, b)
-    elif wants[0]:
-        one = e.const(1.0) if b.type.kind != "int" else Const(1, INT)
-        da = e.op("mul", b, e.op("pow", a, e.op("sub", b, one)))
+    with e.wrt(0, lambda a, b: f"{b} * {a} ^ ({b} - 1)"):
+        if wants[0] and isinstance(b, Const) and b.value == 0:
+            da = e.const(0.0)
+        elif wants[0] and b.type.kind == "int" and not isinstance(b, Const):
+            da = e.op("dpow", a, b, b)
+        elif wants[0]:
+            one = e.const(1.0) if b.type.kind != "int" else Const(1, INT)
+            da = e.op("mul", b, e.op("pow", a, e.op("sub", b, one)))
     if wants[1]:
-        db = e.op("mul", r, e.op("log", a))
+        with e.wrt(1, lambda a, b: f"{a} ^ {b} * log({a})"):
+            db = e.op("mul", r, e.op("log", a))
     return da, db
 
 

@@ -347,12 +347,23 @@ CATALOGUE: list[Case] = [
          "FILE v=[1,2,3]", "the result of 'f' is a vec(2), but this vec has length 3; return a vec of length 2, or "
          "declare the result `vec` to take any length", 3, 5, what="a vec of the wrong length for a `vec(N)` result"),
     Case("runtime-power-derivative", "runtime", "def f(x):\n    let y = x ^ 0.5\n    return y\n", "FILE x=0 --grad x",
-         "this line has a value here but no derivative: 0 to a negative power is a division by zero: 0.0 ^ -0.5; keep the base away from 0 (guard it with an `if`) "
-         "or choose other arguments", 2, 5,
+         "the derivative of x ^ 0.5 with respect to x (0.5 * x ^ (0.5 - 1)) is undefined here: 0 to a negative power "
+         "is a division by zero: 0.0 ^ -0.5; the operation has a value here but not this derivative; differentiate at "
+         "other arguments", 2, 5,
          what="the derivative of `x ^ p` (0 < p < 1) at x = 0: it is p x^(p-1)"),
     Case("runtime-power-exponent-derivative", "runtime", "def f(x, b):\n    let y = x ^ b\n    return y\n",
-         "FILE x=-2 b=2 --grad b", "this line has a value here but no derivative: log of -2.0: log needs a number > 0; "
-         "guard the call with an `if` or choose other arguments", 2, 5, what="the derivative of `a ^ b` with respect to b where a <= 0: it is a^b log(a)"),
+         "FILE x=-2 b=2 --grad b", "the derivative of x ^ b with respect to b (x ^ b * log(x)) is undefined here: log "
+         "of -2.0: log needs a number > 0; the operation has a value here but not this derivative; differentiate at "
+         "other arguments", 2, 5, what="the derivative of `a ^ b` with respect to b where a <= 0: it is a^b log(a)"),
+    Case("runtime-derivative-nan", "runtime", "def f(x):\n    let y = min(exp(x), 1.0)\n    return y\n",
+         "FILE x=1000 --grad x", "the derivative of exp(x) with respect to x: 0.0 * inf is not a number (NaN); the inf "
+         "is an argument or a value that overflowed earlier: rescale the inputs so the values stay finite", 2, 17,
+         what="a NaN inside a derivative rule (exp'(1000) = inf, times the 0 that min passes on)"),
+    Case("runtime-derivative-sum-nan", "runtime",
+         "def f(x, s, t):\n    let y = 10.0 * (x * s) + 10.0 * (x * t)\n    return y\n",
+         "FILE x=0 s=1e308 t=-1e308 --grad x", "this line has a value here but no derivative: -inf + inf is not a "
+         "number (NaN); the inf is an argument or a value that overflowed earlier", 2, 21,
+         what="a NaN where reverse mode adds up a variable's adjoint, outside any one rule"),
     Case("runtime-revolve-advance", "runtime", "def f(n: int) -> int:\n    let k = revolve_advance(n, 1)\n    return k\n",
          "FILE n=1", "revolve_advance needs steps >= 2 and snapshots >= 1, got 1 and 1; guard the call with an `if`",
          2, 5, what="`revolve_advance` outside its domain"),
