@@ -8,7 +8,38 @@ with the source line and a caret, or into the JSON error object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class Written:
+    """A primitive operation as the source writes it: `pow(a, b)` or `a ^ b`, and its operands' text."""
+
+    op: str  # the primitive's name in the registry ("pow")
+    text: str  # the operation ("pow(a, b)")
+    operands: tuple[str, ...]  # each operand ("a", "b")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The derivative rule that emitted a statement, in the source's terms: the operation it
+    differentiates and, where the rule knows it, the operand it differentiates with respect to."""
+
+    written: Written
+    wrt: int | None = None
+    formula: str = ""  # the derivative, in the same terms ("b * a ^ (b - 1)"), where the rule gives it
+
+    @property
+    def operand(self) -> str:
+        return self.written.operands[self.wrt] if self.wrt is not None else ""
+
+    def describe(self) -> str:
+        """`the derivative of a ^ b with respect to b`."""
+        what = f"the derivative of {self.written.text}"
+        if self.wrt is not None:
+            what += f" with respect to {self.operand}"
+        return f"{what} ({self.formula})" if self.formula else what
 
 
 @dataclass(frozen=True)
@@ -23,9 +54,19 @@ class Span:
     # "backward" runs them backwards (reverse mode), "schedule" counts or walks checkpoint segments.
     # Engines count iterations by (line, col, role), so `stats.recomputed` can tell them apart.
     role: str = ""
+    # A primitive's statement made by lowering: the operation as written, where it quotes on one line.
+    written: Written | None = field(default=None, compare=False)
+    # A statement a JVP or VJP rule emitted (`Emitter.deriving`): which derivative it computes. A runtime
+    # error there names that derivative (`operation_fault`). Neither field takes part in equality.
+    rule: Rule | None = field(default=None, compare=False)
 
     def __repr__(self) -> str:
         return f"{self.line}:{self.col}"
+
+    def computing(self, origin: Span) -> Span:
+        """This place, for a statement that now computes what the statement at `origin` computed (a temporary
+        bound in place, or sunk into its use): the derivative rule it belongs to goes with it."""
+        return self if self.rule is origin.rule else replace(self, rule=origin.rule)
 
 
 class AdlangError(Exception):
@@ -68,15 +109,48 @@ class RuntimeFault(AdlangError):
 
 
 def operation_fault(description: str, err: Exception, span: Span | None) -> RuntimeFault:
-    """A primitive's error at the statement that ran it: the registry's message, or the operation named."""
-    fault = RuntimeFault(str(err) if isinstance(err, DomainError) else f"{description}: {err}", span)
+    """A primitive's error at the statement that ran it: the registry's message, or the operation named.
+
+    At a statement a derivative rule emitted, the message names that derivative (`in_rule`). Both
+    engines come here, so their messages are the same.
+    """
+    message = str(err) if isinstance(err, DomainError) else f"{description}: {err}"
+    if span is not None and span.rule is not None:
+        message = in_rule(span.rule, err, message)
+    fault = RuntimeFault(message, span)
     fault.undefined_operation = True
     return fault
+
+
+# What to do where a function has a value but the derivative asked for does not exist there.
+DERIVATIVE_ADVICE = "the operation has a value here but not this derivative; differentiate at other arguments"
+
+
+def in_rule(rule: Rule, err: Exception, message: str) -> str:
+    """The message of an error inside the derivative `rule`: the failing primitive's own wording for it
+    (`DomainError.in_rule`, as `dpowb` has), else what went wrong, framed by the derivative.
+
+    A registry message reads `what went wrong; what to do`. What to do is advice about the function
+    (guard the call with an `if`), so it is replaced, except for a NaN, whose advice says where the
+    NaN or inf came from, which holds for a derivative as well.
+    """
+    if isinstance(err, DomainError) and err.in_rule is not None:
+        return err.in_rule(rule)
+    if "is not a number (NaN)" in message:
+        return f"{rule.describe()}: {message}"
+    what = message.split("; ", 1)[0]
+    return f"{rule.describe()} is undefined here: {what}; {DERIVATIVE_ADVICE}"
 
 
 class DomainError(ArithmeticError):
     """Raised by a primitive's evaluation where its value or derivative is undefined.
 
     It has no place of its own: the interpreter turns it into a RuntimeFault at
-    the statement that ran it.
+    the statement that ran it. `in_rule`, where given, words the error for a
+    statement that a derivative rule emitted, in the terms of the operation it
+    differentiates (see `operation_fault`).
     """
+
+    def __init__(self, message: str, in_rule: Callable[[Rule], str] | None = None):
+        super().__init__(message)
+        self.in_rule = in_rule

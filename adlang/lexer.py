@@ -9,7 +9,7 @@ KEYWORDS = ("def", "let", "for", "in", "while", "if", "elif", "else", "return", 
 TYPES = ("float", "int", "bool", "vec")
 BUILTINS = (
     "sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "abs", "min", "max", "pow", "sum", "mean", "dot", "len",
-    "zeros", "ones", "dpow", "addto", "sign", "ifle", "dsqrt", "addat", "push", "pop", "grad", "wrt",
+    "zeros", "ones", "dpow", "dpowb", "addto", "sign", "ifle", "dsqrt", "addat", "push", "pop", "grad", "wrt",
 )
 
 

@@ -178,7 +178,7 @@ class FunctionJvp:
         tangents = tuple(self.tangent_or_none(a, d) for a in expr.args)
         if all(t is None for t in tangents):
             return None
-        return prim.jvp(e, expr.args, tangents, result)
+        return prim.emit_jvp(e, expr.args, tangents, result)
 
     def pop(self, s: ir.Let | ir.Assign, out: list) -> None:
         target = s.targets[0] if isinstance(s, ir.Let) else s.target
@@ -236,6 +236,7 @@ def bind_tangent(out: list, tangent: ir.Var, value: ir.Atom, declare: bool, span
     if out and isinstance(value, ir.Var) and naming.is_temp(value.name):
         last = out[-1]
         if isinstance(last, ir.Let) and last.targets == (value,):
+            span = span.computing(last.span)
             out[-1] = (ir.Let((tangent,), last.expr, span) if declare else ir.Assign(tangent, last.expr, span))
             return
     out.append(ir.Let((tangent,), value, span) if declare else ir.Assign(tangent, value, span))

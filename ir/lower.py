@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
+from dataclasses import replace
 
-from adlang.errors import Span, TypeCheckError
+from adlang.errors import Span, TypeCheckError, Written
 from adlang.ir import nodes as ir
 from adlang.ir.naming import Namer
 from adlang.ir.primitives import BY_BUILTIN, BY_OPERATOR, TypeRuleError, lookup
@@ -191,6 +192,20 @@ def _names_in_def(d: ast.FunctionDef) -> set[str]:
     return {item.id for item in _walk(d) if isinstance(item, ast.Name)}
 
 
+def _rewritten(e: ast.Expr, texts: list[str]) -> str:
+    """e written on one line from its operands' text (the source writes it over several)."""
+    def wrapped(x: ast.Expr, text: str) -> str:
+        return text if isinstance(x, (ast.Name, ast.Num, ast.Call, ast.Index)) else f"({text})"
+
+    if isinstance(e, ast.Binary):
+        return f"{wrapped(e.left, texts[0])} {e.op} {wrapped(e.right, texts[1])}"
+    if isinstance(e, ast.Unary):
+        return f"{e.op} {texts[0]}" if e.op.isalpha() else f"{e.op}{wrapped(e.operand, texts[0])}"
+    if isinstance(e, ast.Index):
+        return f"{wrapped(e.target, texts[0])}[{texts[1]}]"
+    return f"{e.func}({', '.join(texts)})"
+
+
 class FunctionLowering:
     """Lowers one function: a stack of scopes, a stack of blocks being built, a temporary counter."""
 
@@ -257,13 +272,26 @@ class FunctionLowering:
 
     # ------------------------------------------------------------ where a type came from
 
-    def quote(self, e: ast.Expr) -> str | None:
+    def quote(self, e: ast.Expr, limit: int = 40) -> str | None:
         """The source text of a short one-line expression, to quote in a message."""
         span = e.span
         if self.lines is None or not 1 <= span.line <= len(self.lines) or span.end_line != span.line:
             return None
         text = self.lines[span.line - 1][span.col - 1: span.end_col].strip()
-        return text if 0 < len(text) <= 40 else None
+        return text if 0 < len(text) <= limit else None
+
+    def written(self, span: Span, e: ast.Expr, rhs: ir.Expr) -> Span:
+        """`span` of the statement computing `rhs` from `e`, with `e` as written when `rhs` is e's primitive
+        (`pow(a, b)` stays `pow(a, b)`): derivative rules name the operation in the source's terms."""
+        operands = {ast.Binary: lambda: (e.left, e.right), ast.Call: lambda: e.args,
+                    ast.Unary: lambda: (e.operand,), ast.Index: lambda: (e.target, e.index)}.get(type(e))
+        if not isinstance(rhs, ir.Prim) or operands is None or len(operands()) != len(rhs.args):
+            return span
+        texts = [self.quote(x) for x in operands()]
+        if None in texts:
+            return span
+        text = self.quote(e, 60) or _rewritten(e, texts)
+        return replace(span, written=Written(rhs.op, text, tuple(texts)))
 
     def origin(self, e: ast.Expr, type_: Type) -> str | None:
         """What `e` is and where its type comes from ("'v' is vec(3) (declared on line 2)"); None for a literal."""
@@ -364,6 +392,7 @@ class FunctionLowering:
             self.emit(ir.Let((target,), self._pop_expr(stmt.value), stmt.span))
             return
         rhs, got = self.rhs(stmt.value)
+        span = self.written(stmt.span, stmt.value, rhs)
         if got.kind == "tuple":
             raise TypeCheckError(
                 f"this call returns {len(got.items)} values {got}; destructure it: `let a, b = ...`", stmt.value.span
@@ -378,7 +407,7 @@ class FunctionLowering:
             rhs = self.coerce_rhs(rhs, got, declared, stmt.value.span)
             type_ = declared
         target = self.declare(stmt.names[0], type_)
-        self.emit(ir.Let((target,), rhs, stmt.span))
+        self.emit(ir.Let((target,), rhs, span))
 
     def let_grad(self, stmt: ast.Let) -> None:
         """`let v, d1, d2 = grad f(args) wrt p1, p2`: checked like a call, typed (float, type of p1, ...)."""
@@ -454,6 +483,7 @@ class FunctionLowering:
         if stmt.op != "=":
             value = ast.Binary(stmt.op[0], stmt.name, stmt.value, stmt.span)
         rhs, got = self.rhs(value)
+        span = self.written(stmt.span, stmt.value, rhs) if stmt.op == "=" else stmt.span
         if not accepts(target.type, got):
             where = self.origins.get(id(target), "declared earlier")
             if stmt.op == "=":
@@ -463,7 +493,7 @@ class FunctionLowering:
                 new = f"`{target.name} {stmt.op} ...` gives {got}{self.origins_of([(stmt.value, operand)])}"
             raise TypeCheckError(f"'{target.name}' is {target.type} ({where}), but {new}", stmt.value.span)
         rhs = self.coerce_rhs(rhs, got, target.type, stmt.value.span)
-        self.emit(ir.Assign(target, rhs, stmt.span))
+        self.emit(ir.Assign(target, rhs, span))
 
     def stmt_CallStmt(self, stmt: ast.CallStmt) -> None:
         call = stmt.call
@@ -554,7 +584,7 @@ class FunctionLowering:
                 e.span,
             )
         tmp = ir.Var(self.fresh(), type_)
-        self.emit(ir.Let((tmp,), rhs, e.span))
+        self.emit(ir.Let((tmp,), rhs, self.written(e.span, e, rhs)))
         return tmp
 
     def rhs(self, e: ast.Expr) -> tuple[ir.Expr, Type]:
@@ -599,7 +629,7 @@ class FunctionLowering:
         for b in reversed(spine[1:]):
             rhs, type_ = self.prim(BY_OPERATOR[(b.op, 2)].name, (left, self.atom(b.right)), b.span, (b.left, b.right))
             left = ir.Var(self.fresh(), type_)
-            self.emit(ir.Let((left,), rhs, b.span))
+            self.emit(ir.Let((left,), rhs, self.written(b.span, b, rhs)))
         return self.prim(BY_OPERATOR[(e.op, 2)].name, (left, self.atom(e.right)), e.span, (e.left, e.right))
 
     def _const(self, value) -> tuple[ir.Const, Type]:

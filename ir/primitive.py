@@ -11,10 +11,11 @@ passes produce programs, not numbers. The definitions live in
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
-from adlang.errors import Span
+from adlang.errors import Rule, Span, Written
 from adlang.ir import nodes as ir
 from adlang.ir.types import FLOAT, Type
 
@@ -79,6 +80,21 @@ class Primitive:
             return "a vec literal"
         return f"{self.symbol}()"
 
+    def emit_jvp(self, e: Emitter, args: tuple, tangents: tuple, result: ir.Atom) -> ir.Atom | None:
+        """The JVP rule, its statements marked as this derivative (`Emitter.deriving`)."""
+        with e.deriving(self, args):
+            return self.jvp(e, args, tangents, result)
+
+    def emit_vjp(self, e: Emitter, args: tuple, result: ir.Atom, g: ir.Atom, wants: tuple) -> tuple:
+        with e.deriving(self, args):
+            return self.vjp(e, args, result, g, wants)
+
+    def written(self, args: tuple[ir.Atom, ...]) -> Written:
+        """This operation on these atoms as a printed program writes it (`a ^ b`, `sin(x)`)."""
+        from adlang.ir.printer import atom, print_expr
+
+        return Written(self.name, print_expr(ir.Prim(self.name, args)), tuple(atom(a) for a in args))
+
     def evaluator(self, arg_types: tuple[Type, ...]) -> Callable:
         """The evaluation function for operands of these types, picked once before running."""
         if any(t.kind == "vec" for t in arg_types) and self.vector is not None:
@@ -126,6 +142,44 @@ class Emitter:
         self.fresh = fresh
         self.span = span
         self.stmts: list[ir.Stmt] = []
+        self._ours = False  # self.span.rule was set by `deriving` here, not inherited
+
+    @contextmanager
+    def deriving(self, prim: Primitive, args: tuple[ir.Atom, ...]) -> Iterator[None]:
+        """Statements emitted inside are prim's derivative rule on these operands: their span says so (a
+        `Rule`, in the source's terms where lowering recorded them), and a runtime error there names it.
+
+        A statement that a rule emitted keeps its rule when differentiated again: the error is still in
+        that derivative.
+        """
+        if self.span.rule is not None:
+            yield
+            return
+        written = self.span.written
+        if written is None or written.op != prim.name or len(written.operands) != len(args):
+            written = prim.written(args)
+        saved = self.span
+        self.span, self._ours = replace(saved, rule=Rule(written, 0 if len(args) == 1 else None)), True
+        try:
+            yield
+        finally:
+            self.span, self._ours = saved, False
+
+    @contextmanager
+    def wrt(self, k: int, formula: Callable[..., str] | None = None) -> Iterator[None]:
+        """Inside `deriving`: the statements emitted inside compute the derivative with respect to operand k;
+        `formula(*operands)` writes it in the operands' terms."""
+        if not self._ours:
+            yield
+            return
+        saved = self.span
+        written = saved.rule.written
+        text = formula(*written.operands) if formula is not None else ""
+        self.span = replace(saved, rule=Rule(written, k, text))
+        try:
+            yield
+        finally:
+            self.span = saved
 
     def op(self, name: str, *args: ir.Atom) -> ir.Atom:
         prim = REGISTRY[name]

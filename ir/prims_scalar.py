@@ -334,19 +334,75 @@ def _sign(x):
 SQRT_DERIVATIVE = "sqrt'(x) = 1 / (2 sqrt(x)) needs x > 0"
 
 
+def _derivative_error(message: str) -> DomainError:
+    """The error of a builtin that is itself a derivative: its message says so already, in a rule as well."""
+    return DomainError(message, lambda rule: message)
+
+
 def _dsqrt(x):
     if x <= 0:
-        raise DomainError(f"the derivative of sqrt is undefined at {show(x)} ({SQRT_DERIVATIVE}); "
-                          "differentiate at a point where sqrt's argument is > 0")
+        raise _derivative_error(f"the derivative of sqrt is undefined at {show(x)} ({SQRT_DERIVATIVE}); "
+                                "differentiate at a point where sqrt's argument is > 0")
     return 0.5 / math.sqrt(x)
 
 
 def _dsqrt_vec(v):
     if np.any(v <= 0):
         k = first(v <= 0)
-        raise DomainError(f"the derivative of sqrt is undefined at {show(v[k])}, index {k} of a vec "
-                          f"({SQRT_DERIVATIVE}); differentiate at a point where every element sqrt takes is > 0")
+        raise _derivative_error(f"the derivative of sqrt is undefined at {show(v[k])}, index {k} of a vec "
+                                f"({SQRT_DERIVATIVE}); differentiate at a point where every element sqrt takes is > 0")
     return 0.5 / np.sqrt(v)
+
+
+def _powb_advice(base: str, exponent: str) -> str:
+    return (f"differentiate where {base} > 0, or keep {exponent} out of the derivative "
+            "(an int power `x ^ n` is differentiable at every x)")
+
+
+def _powb_undefined(a, k: int | None = None) -> DomainError:
+    """dpowb's error at a <= 0 (element k of a vec): on its own, and in the terms of the `a ^ b` it differentiates."""
+    where = "" if k is None else f", index {k} of a vec"
+
+    def in_rule(rule):
+        written = rule.written
+        base, exponent = written.operands if written.op == "pow" else ("a", "b")
+        text = written.text if written.op == "pow" else "a ^ b"
+        return (f"the derivative of {text} with respect to {exponent} needs {base} > 0 "
+                f"(it is {text} * log({base})); here {base} = {show(a)}{where}; {_powb_advice(base, exponent)}")
+
+    return DomainError(f"dpowb(a, y) = y * log(a), the derivative of a ^ b with respect to b (y = a ^ b), "
+                       f"needs a > 0; here a = {show(a)}{where}; {_powb_advice('a', 'b')}", in_rule)
+
+
+def _dpowb(a, y):
+    """y * log(a): the derivative of a ^ b with respect to b, given y = a ^ b. An error where a <= 0."""
+    if not a > 0:
+        raise _powb_undefined(a)
+    return _mul(y, math.log(a))
+
+
+def _dpowb_vec(a, y):
+    check_lengths("dpowb", a, y)
+    base = np.asarray(a, dtype=float)
+    if not np.all(base > 0):
+        k = first(~(base > 0)) if base.ndim else None
+        raise _powb_undefined(float(element(base, k)) if k is not None else float(base), k)
+    return _powb_times(y, np.log(base))
+
+
+_powb_times = elementwise(np.multiply, "multiplication", "*")
+
+
+def _dpowb_jvp(e, args, t, r):
+    """d/da [y log a] = y / a, d/dy [y log a] = log(a): both defined where dpowb is (a > 0)."""
+    a, y = args
+    return e.add_all([e.times(e.op("div", y, a), t[0]), e.times(e.op("log", a), t[1])])
+
+
+def _dpowb_vjp(e, args, r, g, wants):
+    a, y = args
+    return (e.op("mul", g, e.op("div", y, a)) if wants[0] else None,
+            e.op("mul", g, e.op("log", a)) if wants[1] else None)
 
 
 def _ifle(a, b, x, y):
@@ -424,18 +480,20 @@ def _div_vjp(e, args, r, g, wants):
 
 
 def _pow_factors(e, args, r, wants):
-    """d(a^b)/da = b * a^(b-1) and d(a^b)/db = a^b * log(a) (an error for a <= 0)."""
+    """d(a^b)/da = b * a^(b-1) and d(a^b)/db = a^b * log(a) = dpowb(a, a^b) (an error for a <= 0)."""
     a, b = args
     da = db = None
-    if wants[0] and isinstance(b, Const) and b.value == 0:
-        da = e.const(0.0)
-    elif wants[0] and b.type.kind == "int" and not isinstance(b, Const):
-        da = e.op("dpow", a, b, b)
-    elif wants[0]:
-        one = e.const(1.0) if b.type.kind != "int" else Const(1, INT)
-        da = e.op("mul", b, e.op("pow", a, e.op("sub", b, one)))
+    with e.wrt(0, lambda a, b: f"{b} * {a} ^ ({b} - 1)"):
+        if wants[0] and isinstance(b, Const) and b.value == 0:
+            da = e.const(0.0)
+        elif wants[0] and b.type.kind == "int" and not isinstance(b, Const):
+            da = e.op("dpow", a, b, b)
+        elif wants[0]:
+            one = e.const(1.0) if b.type.kind != "int" else Const(1, INT)
+            da = e.op("mul", b, e.op("pow", a, e.op("sub", b, one)))
     if wants[1]:
-        db = e.op("mul", r, e.op("log", a))
+        with e.wrt(1):
+            db = e.op("dpowb", a, r)
     return da, db
 
 
@@ -582,6 +640,8 @@ _unary_math(
     total=False, uses_result=True,
 )
 _builtin("dpow", 3, _dpow_rule, _dpow, _dpow_vec, _dpow_jvp, _dpow_vjp, total=False)
+_builtin("dpowb", 2, lambda args: broadcast_type("dpowb()", [a.type for a in args], None),
+         _dpowb, _dpowb_vec, _dpowb_jvp, _dpowb_vjp, total=False)
 _unary_math("abs", _abs, np.abs, lambda e, a, r: e.op("sign", a), keep_int=True)
 _builtin("sign", 1, numeric_unary(False), _sign, np.sign, no_jvp, no_vjp)
 

@@ -395,7 +395,7 @@ class FunctionVjp:
         elif isinstance(expr, ir.Prim):
             wants = tuple(self.is_active(a) for a in expr.args)
             if any(wants):
-                parts = lookup(expr.op).vjp(e, expr.args, result, g, wants)
+                parts = lookup(expr.op).emit_vjp(e, expr.args, result, g, wants)
                 contributions.extend((a, c) for a, c, w in zip(expr.args, parts, wants) if w and c is not None)
         out.extend(e.stmts)
         self.apply(target, g, contributions, isinstance(s, ir.Assign), out, s.span)
@@ -537,6 +537,7 @@ def bind(out: list, var: ir.Var, value: ir.Atom, declare: bool, span: Span) -> N
     if out and isinstance(value, ir.Var) and naming.is_temp(value.name):
         last = out[-1]
         if isinstance(last, ir.Let) and last.targets == (value,):
+            span = span.computing(last.span)
             out[-1] = ir.Let((var,), last.expr, span) if declare else ir.Assign(var, last.expr, span)
             return
     out.append(ir.Let((var,), value, span) if declare else ir.Assign(var, value, span))

@@ -252,7 +252,8 @@ def _sink_temporaries(body, counts: Counter | None = None) -> tuple[ir.Stmt, ...
         operands = {a.name for a in s.expr.args if isinstance(a, ir.Var)} | {temp.name}
         if any(written_between(name, i, j) for name in operands):
             continue
-        stmts[j] = ir.Let(u.targets, s.expr, u.span) if isinstance(u, ir.Let) else ir.Assign(target, s.expr, u.span)
+        span = u.span.computing(s.span)
+        stmts[j] = ir.Let(u.targets, s.expr, span) if isinstance(u, ir.Let) else ir.Assign(target, s.expr, span)
         stmts[i] = None
     return tuple(ir.map_blocks(s, lambda b: _sink_temporaries(b, counts)) for s in stmts if s is not None)
 

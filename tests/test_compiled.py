@@ -258,6 +258,12 @@ WHAT_TO_DO = [
      "differentiate at a point where sqrt's argument is > 0"),
     ("dsqrt(u)", dict(u=vec(4, 0)), "the derivative of sqrt is undefined at 0.0, index 1 of a vec (sqrt'(x) = "
      "1 / (2 sqrt(x)) needs x > 0); differentiate at a point where every element sqrt takes is > 0"),
+    ("dpowb(x, y)", dict(x=-2.0, y=4.0), "dpowb(a, y) = y * log(a), the derivative of a ^ b with respect to b "
+     "(y = a ^ b), needs a > 0; here a = -2.0; differentiate where a > 0, or keep b out of the derivative (an int "
+     "power `x ^ n` is differentiable at every x)"),
+    ("dpowb(u, x)", dict(u=vec(4, 0), x=1.0), "dpowb(a, y) = y * log(a), the derivative of a ^ b with respect to b "
+     "(y = a ^ b), needs a > 0; here a = 0.0, index 1 of a vec; differentiate where a > 0, or keep b out of the "
+     "derivative (an int power `x ^ n` is differentiable at every x)"),
     # ---- vec builtins
     ("u[n]", dict(u=vec(1, 2), n=2), "index 2 is out of range for a vec of length 2; use an index from 0 to 1"),
     ("u[n]", dict(u=vec(1), n=1), "index 1 is out of range for a vec of length 1; use index 0"),

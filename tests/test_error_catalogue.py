@@ -347,12 +347,36 @@ CATALOGUE: list[Case] = [
          "FILE v=[1,2,3]", "the result of 'f' is a vec(2), but this vec has length 3; return a vec of length 2, or "
          "declare the result `vec` to take any length", 3, 5, what="a vec of the wrong length for a `vec(N)` result"),
     Case("runtime-power-derivative", "runtime", "def f(x):\n    let y = x ^ 0.5\n    return y\n", "FILE x=0 --grad x",
-         "this line has a value here but no derivative: 0 to a negative power is a division by zero: 0.0 ^ -0.5; keep the base away from 0 (guard it with an `if`) "
-         "or choose other arguments", 2, 5,
+         "the derivative of x ^ 0.5 with respect to x (0.5 * x ^ (0.5 - 1)) is undefined here: 0 to a negative power "
+         "is a division by zero: 0.0 ^ -0.5; the operation has a value here but not this derivative; differentiate at "
+         "other arguments", 2, 5,
          what="the derivative of `x ^ p` (0 < p < 1) at x = 0: it is p x^(p-1)"),
     Case("runtime-power-exponent-derivative", "runtime", "def f(x, b):\n    let y = x ^ b\n    return y\n",
-         "FILE x=-2 b=2 --grad b", "this line has a value here but no derivative: log of -2.0: log needs a number > 0; "
-         "guard the call with an `if` or choose other arguments", 2, 5, what="the derivative of `a ^ b` with respect to b where a <= 0: it is a^b log(a)"),
+         "FILE x=-2 b=2 --grad b", "the derivative of x ^ b with respect to b needs x > 0 (it is x ^ b * log(x)); "
+         "here x = -2.0; differentiate where x > 0, or keep b out of the derivative (an int power `x ^ n` is "
+         "differentiable at every x)", 2, 5,
+         what="the derivative of `a ^ b` with respect to b where a <= 0: it is a^b log(a)"),
+    Case("runtime-pow-exponent-derivative", "runtime", "def f(x, b):\n    let y = 1.0 + pow(x, b)\n    return y\n",
+         "FILE x=0 b=2 --grad x,b --mode forward", "the derivative of pow(x, b) with respect to b needs x > 0 (it is "
+         "pow(x, b) * log(x)); here x = 0.0; differentiate where x > 0, or keep b out of the derivative", 2, 19,
+         what="the same, written `pow(a, b)`: the message writes it as the program does"),
+    Case("runtime-power-exponent-derivative-vec", "runtime",
+         "def f(u: vec, b):\n    let y = sum(u ^ b)\n    return y\n", "FILE u=[1,-2,3] b=2 --grad b",
+         "the derivative of u ^ b with respect to b needs u > 0 (it is u ^ b * log(u)); here u = -2.0, index 1 of a "
+         "vec; differentiate where u > 0", 2, 17, what="the same, elementwise on a vec: the element is named"),
+    Case("runtime-derivative-nan", "runtime", "def f(x):\n    let y = min(exp(x), 1.0)\n    return y\n",
+         "FILE x=1000 --grad x", "the derivative of exp(x) with respect to x: 0.0 * inf is not a number (NaN); the inf "
+         "is an argument or a value that overflowed earlier: rescale the inputs so the values stay finite", 2, 17,
+         what="a NaN inside a derivative rule (exp'(1000) = inf, times the 0 that min passes on)"),
+    Case("runtime-derivative-sum-nan", "runtime",
+         "def f(x, s, t):\n    let y = 10.0 * (x * s) + 10.0 * (x * t)\n    return y\n",
+         "FILE x=0 s=1e308 t=-1e308 --grad x", "this line has a value here but no derivative: -inf + inf is not a "
+         "number (NaN); the inf is an argument or a value that overflowed earlier", 2, 21,
+         what="a NaN where reverse mode adds up a variable's adjoint, outside any one rule"),
+    Case("runtime-dpowb", "runtime", "def f(a, y):\n    let d = dpowb(a, y)\n    return d\n", "FILE a=-1 y=1",
+         "dpowb(a, y) = y * log(a), the derivative of a ^ b with respect to b (y = a ^ b), needs a > 0; here a = -1.0; "
+         "differentiate where a > 0, or keep b out of the derivative", 2, 5,
+         what="`dpowb`, the builtin that derivative programs use for it, outside its domain"),
     Case("runtime-revolve-advance", "runtime", "def f(n: int) -> int:\n    let k = revolve_advance(n, 1)\n    return k\n",
          "FILE n=1", "revolve_advance needs steps >= 2 and snapshots >= 1, got 1 and 1; guard the call with an `if`",
          2, 5, what="`revolve_advance` outside its domain"),

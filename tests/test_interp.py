@@ -131,6 +131,8 @@ CASES = [
     Case("sqrt", "sqrt(abs(u))", np.sqrt(np.abs(U))),
     Case("dsqrt", "dsqrt(x)", 0.5 / math.sqrt(X)),
     Case("dsqrt", "dsqrt(abs(u))", 0.5 / np.sqrt(np.abs(U))),
+    Case("dpowb", "dpowb(x, y)", Y * math.log(X)),
+    Case("dpowb", "dpowb(abs(u), x)", X * np.log(np.abs(U))),
     # dpow(a, n, c) = c a^(n-1) (the derivative of a^n is dpow(a, n, n)), and 0 for c = 0 (even at a = 0)
     Case("dpow", "dpow(x, n, n)", 7 * X**6),
     Case("dpow", "dpow(y, 3, 3)", 3 * Y**2),
@@ -448,6 +450,8 @@ def _fault_at(err: RuntimeFault, substring: str, line: int) -> None:
         ("mean(v)", {"v": np.ones(0)}, "mean of an empty vec"),
         ("sum(zeros(n))", {"n": -1}, "negative length"),
         ("dsqrt(x)", {"x": 0.0}, "derivative of sqrt"),
+        ("dpowb(x, 1.0)", {"x": -2.0}, "needs a > 0; here a = -2.0"),
+        ("sum(dpowb(v, 1.0))", {"v": np.array([1.0, 0.0])}, "here a = 0.0, index 1 of a vec"),
         ("dpow(x, n, n)", {"x": 0.0, "n": -1}, "0 to a negative power"),
         ("sum(addat(v, n, 1.0))", {"v": np.ones(2), "n": 2}, "out of range"),
     ],

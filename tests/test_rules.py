@@ -107,6 +107,12 @@ CASES = [
     Case("sqrt", "sqrt(u)", a(u=POS)),
     Case("dsqrt", "dsqrt(a)", a(a=0.7)),
     Case("dsqrt", "dsqrt(u)", a(u=POS)),
+    # dpowb(a, y) = y * log(a), the derivative of a ^ b with respect to b (y = a ^ b), differentiated again
+    Case("dpowb", "dpowb(a, b)", a(a=1.4, b=-0.6)),
+    Case("dpowb", "dpowb(a, b)", a(a=0.3, b=2.5)),
+    Case("dpowb", "dpowb(u, w)", a(u=POS, w=W)),
+    Case("dpowb", "dpowb(u, a)", a(u=POS, a=1.3)),
+    Case("dpowb", "dpowb(a, u)", a(u=U, a=1.8)),
     Case("abs", "abs(a)", a(a=0.7)),
     Case("abs", "abs(a)", a(a=-1.3)),
     Case("abs", "abs(u)", a(u=U)),
