@@ -220,6 +220,8 @@ def check_printed(original, fn, args, wrt, program, fn2, args2, wrt2, mode: str,
     assert len(outputs) == len(expected), f"{mode} order {order}: {len(outputs)} outputs, not {len(expected)}"
     for k, (got, want) in enumerate(zip(outputs, expected)):
         same(got, want, f"printed {mode} program (order {order}), output {k}")
+    if order == 2 and not _LONG and len(text) > 20_000:
+        return  # differentiating a large Hessian program again (third order) is for the long run
     # differentiated again: a wrapper returning the first derivative, in both modes, agrees with itself
     namer = naming.Namer(p.name for p in entry.params)
     outs = [namer.name("o") for _ in outputs]
