@@ -144,11 +144,12 @@ def renamings(draw, names: list[str], functions: list[str], params: list[str]) -
 
 
 def fill(draw, template: str, names: list[str], heads: list[str], tails: list[str]) -> str:
-    """The template with names: `{a}` often a function's, `{b}` and `{c}` often a parameter's."""
+    """The template with names: `{a}` mostly a function's, `{b}` and `{c}` mostly a parameter's."""
     def one(often: list[str]) -> str:
-        return draw(st.sampled_from(often if draw(st.booleans()) else names))
+        return draw(st.sampled_from(often if draw(st.integers(0, 3)) else names))
 
-    return template.format(a=one(heads), b=one(tails), c=one(tails), k=draw(st.integers(0, 12)))
+    k = draw(st.integers(1, 3) if draw(st.booleans()) else st.integers(0, 12))  # the first temporaries most
+    return template.format(a=one(heads), b=one(tails), c=one(tails), k=k)
 
 
 # ---------------------------------------------------------------- comparing runs
