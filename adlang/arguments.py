@@ -15,10 +15,10 @@ import re
 
 import numpy as np
 
-from adlang.errors import UsageError
 from adlang.ir.nodes import Function, Var
 from adlang.ir.prims_scalar import INT_MAX, INT_MIN
 from adlang.ir.types import Type
+from adlang.lang.errors import UsageError
 
 Value = bool | int | float | np.ndarray
 

@@ -20,8 +20,8 @@ from types import ModuleType
 from typing import Any
 
 from adlang.arguments import bind_arguments, signature
-from adlang.errors import AdlangError, RuntimeFault, TypeCheckError, UsageError
 from adlang.ir.nodes import Function, Program
+from adlang.lang.errors import AdlangError, RuntimeFault, TypeCheckError, UsageError
 from adlang.report import (
     RunReport,
     dump_json,

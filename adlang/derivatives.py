@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from rich.table import Table
 
-from adlang.errors import RuntimeFault, UsageError
 from adlang.interp.interpreter import DEFAULT_MAX_TAPE, check_length, run_function
 from adlang.ir import naming
 from adlang.ir import nodes as ir
@@ -29,6 +28,7 @@ from adlang.ir.reverse import ReverseMode, reverse_entry
 from adlang.ir.simplify import simplify_function
 from adlang.ir.types import FLOAT, tuple_of
 from adlang.kinks import Difference, central_difference
+from adlang.lang.errors import RuntimeFault, UsageError
 
 FIRST_ORDER = ("forward", "reverse")
 

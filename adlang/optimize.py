@@ -45,8 +45,8 @@ from rich.table import Table
 from rich.text import Text
 
 from adlang.arguments import parse_number
-from adlang.errors import RuntimeFault, UsageError
 from adlang.ir import nodes as ir
+from adlang.lang.errors import RuntimeFault, UsageError
 from adlang.report import format_value, to_json_value
 
 METHODS = ("gd", "momentum", "adam", "newton")

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from adlang import cli
 from adlang.arguments import bind_arguments, signature
-from adlang.errors import AdlangError, UsageError
+from adlang.lang.errors import AdlangError, UsageError
 from adlang.lexer import AdlangLexer
 from adlang.report import dump_json, format_value, internal_line, make_console, print_run, run_object
 from adlang.session import Session

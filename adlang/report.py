@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from adlang.errors import AdlangError, Span
+from adlang.lang.errors import AdlangError
+from adlang.lang.span import Span
 
 # ---------------------------------------------------------------- errors
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adlang.cli import read_source
-from adlang.errors import AdlangError, Span, UsageError
 from adlang.interp.interpreter import run_function
 from adlang.ir import naming
 from adlang.ir import nodes as ir
+from adlang.lang.errors import AdlangError, UsageError
+from adlang.lang.span import Span
 from adlang.pipeline import compile_source
 from adlang.report import format_error
 

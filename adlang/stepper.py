@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from adlang.errors import AdlangError
 from adlang.interp.events import Event
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
 from adlang.ir.grads import expand_grads
 from adlang.ir.printer import print_program
+from adlang.lang.errors import AdlangError
 
 STEP_LIMIT = 1_000_000
 DERIVATIVE_NAME = re.compile(r"d.+d.+")

@@ -45,10 +45,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from adlang.derivatives import derivative_program
-from adlang.errors import UsageError
 from adlang.interp.compiled import run_compiled
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
+from adlang.lang.errors import UsageError
 from adlang.pipeline import compile_source
 
 MAX_STEPS = 10**11

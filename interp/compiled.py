@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from adlang.errors import DomainError, RuntimeFault, Span, operation_fault
+from adlang.interp.faults import operation_fault
 from adlang.interp.interpreter import (
     DEFAULT_MAX_STEPS,
     DEFAULT_MAX_TAPE,
@@ -65,6 +65,8 @@ from adlang.ir.grads import expand_grads
 from adlang.ir.primitives import lookup
 from adlang.ir.prims_scalar import INT_MAX, INT_MIN, _add, _mul, _sub
 from adlang.ir.types import Type
+from adlang.lang.errors import DomainError, RuntimeFault
+from adlang.lang.span import Span
 
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SCALAR_KINDS = ("float", "int", "bool")

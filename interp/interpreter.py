@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from adlang.errors import DomainError, RuntimeFault, Span, operation_fault
 from adlang.interp.events import Event
+from adlang.interp.faults import operation_fault
 from adlang.interp.notes import kink_note
 from adlang.ir import naming
 from adlang.ir import nodes as ir
@@ -26,6 +26,8 @@ from adlang.ir.grads import expand_grads
 from adlang.ir.primitives import lookup
 from adlang.ir.printer import atom as atom_text
 from adlang.ir.types import Type
+from adlang.lang.errors import DomainError, RuntimeFault
+from adlang.lang.span import Span
 
 DEFAULT_MAX_STEPS = 100_000_000
 EMPTY_TAPE = "pop() on an empty tape: every pop needs a push before it"

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from adlang.errors import Span, UsageError
 from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.naming import Namer
 from adlang.ir.reverse import CustomVjp
 from adlang.ir.revolve import revolve_vjp
 from adlang.ir.types import BOOL, INT, tuple_of
+from adlang.lang.errors import UsageError
+from adlang.lang.span import Span
 
 
 def parse_strategy(text: str) -> tuple[str, int]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from adlang.errors import Span
 from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.activity import varied_names
@@ -21,6 +20,7 @@ from adlang.ir.builder import differentiable, zero_expr
 from adlang.ir.naming import Namer
 from adlang.ir.primitives import Emitter, lookup
 from adlang.ir.types import FLOAT, INT, tuple_of
+from adlang.lang.span import Span
 
 
 class ForwardMode:

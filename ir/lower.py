@@ -12,12 +12,13 @@ import difflib
 from collections.abc import Iterator
 from dataclasses import replace
 
-from adlang.errors import Span, TypeCheckError, Written
 from adlang.ir import nodes as ir
 from adlang.ir.naming import Namer
 from adlang.ir.primitives import BY_BUILTIN, BY_OPERATOR, TypeRuleError, lookup
 from adlang.ir.types import BOOL, FLOAT, INT, Type, accepts, tuple_of, vec
 from adlang.lang import ast
+from adlang.lang.errors import TypeCheckError
+from adlang.lang.span import Span, Written
 
 TAPE_BUILTINS = ("push", "pop")
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from adlang.errors import Span
 from adlang.ir.types import Type
+from adlang.lang.span import Span
 
 NO_SPAN = Span(0, 0, 0, 0)
 

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from adlang.errors import Rule, Span, Written
 from adlang.ir import nodes as ir
 from adlang.ir.types import FLOAT, Type
+from adlang.lang.span import Rule, Span, Written
 
 
 class TypeRuleError(Exception):

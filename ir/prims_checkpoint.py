@@ -11,10 +11,10 @@ derivative; it is an ordinary builtin a program may call too.
 
 from __future__ import annotations
 
-from adlang.errors import DomainError
 from adlang.ir.checkpoint_schedules import revolve_split
 from adlang.ir.primitive import Primitive, TypeRuleError, no_jvp, no_vjp, register
 from adlang.ir.types import INT
+from adlang.lang.errors import DomainError
 
 
 def _rule(args):

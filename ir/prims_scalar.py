@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from adlang.errors import DomainError
 from adlang.ir.nodes import Const
 from adlang.ir.primitive import Primitive, TypeRuleError, no_jvp, no_vjp, register
 from adlang.ir.types import BOOL, FLOAT, INT, Type, vec
+from adlang.lang.errors import DomainError
 
 # ---------------------------------------------------------------- type rules
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from adlang.errors import DomainError
 from adlang.ir.nodes import Const
 from adlang.ir.primitive import IndexContribution, Primitive, TypeRuleError, no_jvp, no_vjp, register
 from adlang.ir.prims_scalar import NAN_ARGUMENTS, SAME_LENGTH, first, nan_error, type_names, vec_join
 from adlang.ir.types import FLOAT, INT, vec
+from adlang.lang.errors import DomainError
 
 MAX_VEC_LENGTH = 100_000_000
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from adlang.errors import Span
 from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.activity import useful_names, varied_names
@@ -26,6 +25,7 @@ from adlang.ir.hoist import hoist
 from adlang.ir.naming import Namer
 from adlang.ir.primitives import Emitter, IndexContribution, lookup
 from adlang.ir.types import FLOAT, INT, VEC, tuple_of
+from adlang.lang.span import Span
 
 # custom(mode, fn, name) -> (fn's VJP named `name`, the functions that VJP calls that the mode does not make)
 CustomVjp = Callable[["ReverseMode", ir.Function, str], tuple[ir.Function, list[ir.Function]]]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from adlang.errors import Span
+from adlang.lang.span import Span
 
 # ---------------------------------------------------------------- types written in the source
 

@@ -20,8 +20,9 @@ from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 from lark.indenter import Indenter
 
-from adlang.errors import ParseError, Span
 from adlang.lang import ast
+from adlang.lang.errors import ParseError
+from adlang.lang.span import Span
 
 __all__ = ["MAX_SOURCE_CHARS", "parse"]
 

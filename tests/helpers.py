@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from adlang.errors import AdlangError, RuntimeFault, TypeCheckError
 from adlang.interp.interpreter import RunResult, run_function
 from adlang.ir import nodes as ir
+from adlang.lang.errors import AdlangError, RuntimeFault, TypeCheckError
 from adlang.pipeline import compile_source
 
 ROOT = Path(__file__).resolve().parent.parent

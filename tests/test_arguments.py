@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from adlang.arguments import bind_arguments, parse_number, parse_value, signature, split_word
-from adlang.errors import UsageError
 from adlang.ir.nodes import Function, Var
 from adlang.ir.types import BOOL, FLOAT, INT, VEC, vec
+from adlang.lang.errors import UsageError
 
 
 def make_fn(*params: tuple[str, object], name: str = "model") -> Function:

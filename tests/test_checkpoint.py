@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from strategies import generated, points
 
 from adlang.derivatives import compute, derivative_program, diff_source, loop_stats
-from adlang.errors import ParseError, UsageError
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
 from adlang.ir.checkpoint_schedules import binomial_cost, brute_force_cost
 from adlang.ir.printer import print_program
+from adlang.lang.errors import ParseError, UsageError
 from adlang.pipeline import compile_source
 
 STRATEGIES = ["every:1", "every:2", "every:3", "every:7", "sqrt", "revolve:1", "revolve:2", "revolve:3", "revolve:5"]

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from strategies import generated, points
 
 from adlang.derivatives import compute, derivative_program
-from adlang.errors import RuntimeFault
 from adlang.interp.compiled import compile_program, run_compiled
 from adlang.interp.interpreter import run_function
+from adlang.lang.errors import RuntimeFault
 from adlang.pipeline import compile_source
 
 

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from strategies import generated, points
 
 from adlang.derivatives import compute, diff_source
-from adlang.errors import AdlangError
 from adlang.interp.interpreter import run_function
+from adlang.lang.errors import AdlangError
 from adlang.pipeline import compile_source
 
 FIRST_ORDER = ("forward", "reverse")

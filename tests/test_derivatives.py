@@ -19,8 +19,8 @@ import pytest
 
 from adlang.arguments import bind_arguments
 from adlang.derivatives import compute, derivative_program, diff_source
-from adlang.errors import RuntimeFault
 from adlang.interp.interpreter import run_function
+from adlang.lang.errors import RuntimeFault
 from adlang.pipeline import compile_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -702,7 +702,7 @@ def test_a_printed_hessian_program_refuses_vec_parameters():
         def f(v: vec) -> float:
             return dot(v, v)
     """)
-    from adlang.errors import UsageError
+    from adlang.lang.errors import UsageError
 
     with pytest.raises(UsageError, match="element by element"):
         derivative_program(program, "f", ["v"], "forward-over-reverse", order=2)

@@ -49,7 +49,7 @@ from test_derivative_properties import (
 )
 
 from adlang import cli
-from adlang.errors import ParseError, TypeCheckError
+from adlang.lang.errors import ParseError, TypeCheckError
 from adlang.pipeline import compile_source
 
 _LONG = os.environ.get("ADLANG_FUZZ_EXAMPLES")

@@ -182,7 +182,7 @@ def test_grad_type_errors(body, message):
 
 
 def test_a_misspelled_wrt_is_a_parse_error():
-    from adlang.errors import ParseError
+    from adlang.lang.errors import ParseError
 
     with pytest.raises(ParseError, match="expected `wrt`"):
         compile_source("def h(x):\n    return x\n\ndef f(x):\n    let v, d = grad h(x) with x\n    return v\n", "t")

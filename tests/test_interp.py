@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from helpers import PROGRAM_PATHS, PROGRAMS_DIR, compile_text, load_example, run, run_result, runtime_error, src
 
-from adlang.errors import RuntimeFault
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
 from adlang.ir.primitives import REGISTRY
+from adlang.lang.errors import RuntimeFault
 from adlang.pipeline import compile_source
 
 # ---------------------------------------------------------------- every primitive

@@ -13,11 +13,11 @@ import sys
 import pytest
 
 from adlang import derivatives
-from adlang.errors import ParseError, RuntimeFault, TypeCheckError
 from adlang.interp.compiled import run_compiled
 from adlang.interp.interpreter import run_function
 from adlang.ir import lower as lower_module
 from adlang.ir.lower import MAX_BLOCK_DEPTH, MAX_EXPR_DEPTH
+from adlang.lang.errors import ParseError, RuntimeFault, TypeCheckError
 from adlang.lang.parser import MAX_SOURCE_CHARS
 from adlang.pipeline import compile_source
 

@@ -14,7 +14,7 @@ import pytest
 from helpers import ROOT, compile_text
 
 from adlang.arguments import bind_arguments
-from adlang.errors import RuntimeFault, UsageError
+from adlang.lang.errors import RuntimeFault, UsageError
 from adlang.optimize import optimize, parse_options
 from adlang.pipeline import compile_source
 

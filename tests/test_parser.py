@@ -6,7 +6,6 @@ import random
 
 import pytest
 
-from adlang.errors import ParseError
 from adlang.lang import ast
 from adlang.lang.ast import (
     Assign,
@@ -28,6 +27,7 @@ from adlang.lang.ast import (
     VecLit,
     While,
 )
+from adlang.lang.errors import ParseError
 from adlang.lang.parser import parse
 
 

@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import generated, points
 
-from adlang.errors import Span
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
 from adlang.ir.printer import print_expr, print_program, print_statement
 from adlang.ir.types import BOOL, FLOAT, INT, vec
+from adlang.lang.span import Span
 from adlang.pipeline import compile_source
 
 RANDOM = settings(

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from adlang.errors import ParseError, RuntimeFault, Span, TypeCheckError, UsageError
+from adlang.lang.errors import ParseError, RuntimeFault, TypeCheckError, UsageError
+from adlang.lang.span import Span
 from adlang.report import (
     RunReport,
     call_line,
@@ -222,7 +223,8 @@ def test_long_numbers_are_never_cut():
 
 
 def test_a_long_source_line_is_cut_to_a_window_around_the_error():
-    from adlang.errors import Span, TypeCheckError
+    from adlang.lang.errors import TypeCheckError
+    from adlang.lang.span import Span
     from adlang.report import SHOWN_CHARS, format_error
 
     for col in (14, 12_000, 25_014):

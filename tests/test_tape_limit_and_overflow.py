@@ -11,8 +11,8 @@ from helpers import ROOT, compile_text
 
 from adlang import cli
 from adlang.derivatives import compute
-from adlang.errors import RuntimeFault
 from adlang.interp import interpreter
+from adlang.lang.errors import RuntimeFault
 
 LOOP = str(ROOT / "programs/lecture/loop.ad")
 
