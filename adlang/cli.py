@@ -371,9 +371,9 @@ def _cmd_diff(ns: argparse.Namespace, ctx: _Context) -> int:
     program = _load(ctx, ns.file)
     fn = ctx.entry = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.wrt, fn, "--wrt")
-    derivatives = _optional_module("adlang.derivatives", "derivatives are")
-    text = derivatives.diff_source(program, fn.name, wrt, mode, order, simplify=not ns.no_simplify,
-                                   checkpoint=ns.checkpoint)
+    from adlang.ir.derive import diff_source  # the passes load only for the commands that use them
+
+    text = diff_source(program, fn.name, wrt, mode, order, simplify=not ns.no_simplify, checkpoint=ns.checkpoint)
     _write_text(text, ctx, {"function": fn.name, "program": text})
     return 0
 

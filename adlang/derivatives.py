@@ -1,10 +1,7 @@
-"""Derivative programs on demand: build them with the IR passes, print them, run them, check them.
+"""Derivatives on demand: run the program `ir/derive.py` builds, check it against finite differences.
 
-`derivative_program` is the one place where the passes are composed: first
-order is forward or reverse mode of the function; second order applies the
-outer mode to each gradient component of the first-order program (a wrapper
-per row that picks component i), so the outer pass differentiates the inner
-pass's output, tape and all, as the lecture does by hand.
+A Hessian with respect to vecs is built element by element here, where the
+arguments give the vecs' lengths.
 """
 
 from __future__ import annotations
@@ -17,20 +14,12 @@ from rich.table import Table
 from adlang.interp.interpreter import DEFAULT_MAX_TAPE, check_length, run_function
 from adlang.ir import naming
 from adlang.ir import nodes as ir
-from adlang.ir.builder import rename_calls
-from adlang.ir.checkpoint import checkpoint_loops, parse_strategy
 from adlang.ir.checkpoint_schedules import pass_schedule, simulate
-from adlang.ir.forward import ForwardMode, forward_entry
-from adlang.ir.grads import expand_grads
+from adlang.ir.derive import derive, split_mode, vecs_in
 from adlang.ir.naming import Namer, function_namer
-from adlang.ir.printer import print_program
-from adlang.ir.reverse import ReverseMode, reverse_entry
-from adlang.ir.simplify import simplify_function
-from adlang.ir.types import FLOAT, tuple_of
+from adlang.ir.types import FLOAT
 from adlang.kinks import Difference, central_difference
 from adlang.lang.errors import RuntimeFault, UsageError
-
-FIRST_ORDER = ("forward", "reverse")
 
 
 @dataclass
@@ -82,133 +71,6 @@ def loop_stats(loops, loop_trips: dict[tuple[int, int, str], int]) -> list[LoopS
     return out
 
 
-def split_mode(mode: str, order: int) -> list[str]:
-    """The passes to apply, innermost first: `forward-over-reverse` is reverse, then forward."""
-    if order == 1:
-        if mode not in FIRST_ORDER:
-            raise UsageError(f"--mode {mode} needs --order 2")
-        return [mode]
-    if mode in FIRST_ORDER:
-        return [mode, mode]
-    outer, _, inner = mode.partition("-over-")
-    if outer not in FIRST_ORDER or inner not in FIRST_ORDER:
-        raise UsageError(f"unknown --mode '{mode}'")
-    return [inner, outer]
-
-
-def derivative_program(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "reverse",
-                       order: int = 1, simplify: bool = True, checkpoint: str = "none") -> tuple[ir.Program, str]:
-    """A program whose last function takes fn's parameters and returns (value, gradient..., Hessian...).
-
-    `checkpoint` (none, sqrt, every:K, revolve:S) applies to fn's top-level loops when the inner pass is
-    reverse mode.
-    """
-    derived, entry, _ = _derive(program, fn_name, wrt, mode, order, simplify, checkpoint)
-    return derived, entry
-
-
-def _derive(program, fn_name, wrt, mode, order, simplify, checkpoint):
-    """`derivative_program`, and the loops it checkpointed."""
-    passes = split_mode(mode, order)
-    program = expand_grads(program)
-    parse_strategy(checkpoint)
-    custom, loops = {}, ()
-    if passes[0] == "reverse":
-        checkpointed = checkpoint_loops(program, fn_name, checkpoint, function_namer(program.names))
-        program, custom, loops = checkpointed.program, checkpointed.custom_vjps, checkpointed.loops
-    fn = program.function(fn_name)
-    if order == 2 and _vecs_in(fn, wrt):
-        raise UsageError("a derivative program of order 2 takes float parameters only (the language has no matrix "
-                         "type for a vec's Hessian); `adlang run ... --grad V --order 2` gives it, element by element")
-    names = function_namer(program.names)
-    mode = ForwardMode(program, names) if passes[0] == "forward" else ReverseMode(program, names, custom)
-    entry = _entry(mode, fn, wrt)
-    generated = mode.functions() + [entry]
-    if order == 2:
-        inner = ir.Program(program.functions + tuple(generated))
-        generated += _second_order(inner, fn, generated[-1], wrt, passes[1], names)
-    if simplify:
-        generated = [simplify_function(f) for f in generated]
-    entry = generated[-1]
-    needed = _reachable(program, generated, entry)
-    return ir.Program(tuple(needed)), entry.name, loops
-
-
-def _mode(name: str, program: ir.Program, names: Namer) -> ForwardMode | ReverseMode:
-    return ForwardMode(program, names) if name == "forward" else ReverseMode(program, names)
-
-
-def _entry(mode: ForwardMode | ReverseMode, fn: ir.Function, wrt: list[str]) -> ir.Function:
-    return forward_entry(mode, fn, wrt) if isinstance(mode, ForwardMode) else reverse_entry(mode, fn, wrt)
-
-
-def _second_order(program, fn, first, wrt, outer_mode, names) -> list[ir.Function]:
-    """The outer mode applied to `first`'s gradient outputs; the entry returns value, gradient, Hessian rows.
-
-    Forward mode differentiates every output along every direction in one pass, so
-    it takes `first` whole; reverse mode takes one gradient component at a time.
-    """
-    mode = _mode(outer_mode, program, names)
-    if isinstance(mode, ForwardMode):
-        return _second_order_forward(mode, fn, first, wrt, names)
-    out: list[ir.Function] = []
-    rows: list[str] = []
-    span = fn.span
-    grads_types = first.ret.items
-    for i, w in enumerate(wrt):
-        # The first-order program itself, returning only d/dw: the outer pass then reads like the
-        # lecture's slides (dbdx, then ddbdxddbdx, ddbdxddbda, ddbdxdx).
-        picked = first.returned.values[1 + i]
-        body = first.body[:-1] + (ir.Return((picked,), first.returned.span),)
-        picker = ir.Function(names.name(naming.picked_derivative(fn.name, w)), first.params, picked.type, body, span)
-        row = _entry(mode, picker, wrt)
-        out.append(row)
-        rows.append(row.name)
-    local = Namer(p.name for p in fn.params)  # the entry's variables: F's parameters are taken
-    values = [ir.Var(local.name(naming.role(fn.name, naming.VALUE)), grads_types[0])]
-    grads = [ir.Var(local.name(naming.derivative(fn.name, w)), grads_types[1 + i]) for i, w in enumerate(wrt)]
-    hessian = [[ir.Var(local.name(naming.second_derivative(fn.name, w, v)), grads_types[0]) for v in wrt]
-               for w in wrt]
-    body: list[ir.Stmt] = [ir.Let(tuple(values + grads), ir.CallFn(first.name, fn.params), span)]
-    for i, hessian_row in enumerate(hessian):
-        row_value = ir.Var(local.temp(), grads_types[0])  # d/dwrt_i again: the gradient above has it
-        body.append(ir.Let((row_value, *hessian_row), ir.CallFn(rows[i], fn.params), span))
-    result = tuple(values + grads + [h for row in hessian for h in row])
-    body.append(ir.Return(result, span))
-    entry = ir.Function(names.name(naming.role(fn.name, naming.HESSIAN)), fn.params, tuple_of(v.type for v in result),
-                        tuple(body), span)
-    return mode.functions() + out + [entry]
-
-
-def _second_order_forward(mode: ForwardMode, fn, first, wrt, names) -> list[ir.Function]:
-    """Tangents of (value, gradient) along every parameter: row i of the Hessian is the tangent of d/dwrt_i."""
-    span = fn.span
-    n = len(wrt)
-    tangents = forward_entry(mode, first, wrt)
-    local = Namer(p.name for p in fn.params)  # the entry's variables: F's parameters are taken
-    values = [ir.Var(local.name(naming.role(fn.name, naming.VALUE)), FLOAT)]
-    grads = [ir.Var(local.name(naming.derivative(fn.name, w)), FLOAT) for w in wrt]
-    hessian = [ir.Var(local.name(naming.second_derivative(fn.name, p, q)), FLOAT) for p in wrt for q in wrt]
-    value_slopes = [ir.Var(local.temp(), FLOAT) for _ in range(n)]  # the gradient again
-    call = ir.Let(tuple(values + grads + value_slopes + hessian), ir.CallFn(tangents.name, fn.params), span)
-    result = tuple(values + grads + hessian)
-    entry = ir.Function(names.name(naming.role(fn.name, naming.HESSIAN)), fn.params, tuple_of(v.type for v in result),
-                        (call, ir.Return(result, span)), span)
-    return mode.functions() + [tangents, entry]
-
-
-def _reachable(program: ir.Program, generated: list[ir.Function], entry: ir.Function) -> list[ir.Function]:
-    """The functions the entry needs, callees first, the entry last; the original `main` renamed away."""
-    table = {f.name: f for f in program.functions}
-    table.update({f.name: f for f in generated})
-    order = ir.callees_first(table, entry.name)
-    functions = [table[n] for n in order]
-    if "main" in order:
-        mapping = {"main": Namer(table).name(naming.role("main", naming.PRIMAL))}
-        functions = [rename_calls(f, mapping) for f in functions]
-    return functions
-
-
 # ---------------------------------------------------------------- running
 
 
@@ -221,13 +83,14 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
     known once the arguments are.
     """
     fn = program.function(fn_name)
-    if order == 2 and fn is not None and _vecs_in(fn, wrt):
+    if order == 2 and fn is not None and vecs_in(fn, wrt):
         return _compute_elementwise(program, fn, args, wrt, mode, dict(trace=trace, max_steps=max_steps,
                                                                       engine=engine, checkpoint=checkpoint,
                                                                       max_tape=max_tape))
-    derived, entry, loops = _derive(program, fn_name, wrt, mode, order, True, checkpoint)
+    derived = derive(program, fn_name, wrt, mode, order, True, checkpoint)
+    entry, loops = derived.entry, derived.loops
     try:
-        result = _run(derived, entry, args, trace, max_steps, max_tape, engine)
+        result = _run(derived.program, entry, args, trace, max_steps, max_tape, engine)
     except RuntimeFault as fault:
         raise derivative_fault(fault, program, fn_name, args, max_steps, max_tape, engine) from None
     outputs = result.value
@@ -273,10 +136,6 @@ def derivative_fault(fault: RuntimeFault, program: ir.Program, fn_name: str, arg
     except RuntimeFault:
         return fault
     return RuntimeFault(f"this line has a value here but no derivative: {fault.message}", fault.span)
-
-
-def _vecs_in(fn: ir.Function, wrt: list[str]) -> bool:
-    return any(p.type.kind == "vec" for p in fn.params if p.name in wrt)
 
 
 # Each element of a vec in --grad becomes a parameter of its own: the Hessian program grows with the
@@ -342,12 +201,6 @@ def _regroup(wrt: list[str], layout, flat_grad: dict, flat_hessian: dict) -> tup
 
     grad = {w: float(gradient[rows[w][0]]) if is_float[w] else gradient[rows[w]] for w in wrt}
     return grad, {p: {q: block(p, q) for q in wrt} for p in wrt}
-
-
-def diff_source(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "reverse", order: int = 1,
-                simplify: bool = True, checkpoint: str = "none") -> str:
-    derived, _ = derivative_program(program, fn_name, wrt, mode, order, simplify, checkpoint)
-    return print_program(derived)
 
 
 # ---------------------------------------------------------------- check

@@ -242,7 +242,8 @@ class _Layout:
 class _Search:
     def __init__(self, program: ir.Program, fn: ir.Function, args: dict[str, Any], layout: _Layout, method: str,
                  mode: str, lr: float, on_step: OnStep | None, checkpoint: str = "none", engine: str = "compiled"):
-        from adlang.derivatives import derivative_program, elementwise_program
+        from adlang.derivatives import elementwise_program
+        from adlang.ir.derive import derivative_program
 
         self.program = program
         self.fn = fn

@@ -185,7 +185,7 @@ class Repl:
             self.code(print_program(program, types=True))
 
     def cmd_diff(self, words: list[str]) -> None:
-        from adlang.derivatives import diff_source
+        from adlang.ir.derive import diff_source
 
         fn, wrt, mode, order, raw, checkpoint, rest = self._derivative_words(words, need_wrt=True)
         if rest:
@@ -196,7 +196,7 @@ class Repl:
                               checkpoint=checkpoint))
 
     def cmd_step(self, words: list[str]) -> None:
-        from adlang.derivatives import derivative_program
+        from adlang.ir.derive import derivative_program
 
         fn, wrt, mode, order, raw, checkpoint, rest = self._derivative_words(words, need_wrt=False)
         args = bind_arguments(fn, rest)

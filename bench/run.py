@@ -44,10 +44,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from adlang.derivatives import derivative_program
 from adlang.interp.compiled import run_compiled
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
+from adlang.ir.derive import derivative_program
 from adlang.lang.errors import UsageError
 from adlang.pipeline import compile_source
 

@@ -9,9 +9,9 @@ import sys
 import pytest
 from helpers import ROOT
 
-from adlang.derivatives import derivative_program
 from adlang.interp.compiled import run_compiled
 from adlang.interp.interpreter import run_function
+from adlang.ir.derive import derivative_program
 from adlang.pipeline import compile_source
 
 

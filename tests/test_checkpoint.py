@@ -17,10 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import generated, points
 
-from adlang.derivatives import compute, derivative_program, diff_source, loop_stats
+from adlang.derivatives import compute, loop_stats
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
 from adlang.ir.checkpoint_schedules import binomial_cost, brute_force_cost
+from adlang.ir.derive import derivative_program, diff_source
 from adlang.ir.printer import print_program
 from adlang.lang.errors import ParseError, UsageError
 from adlang.pipeline import compile_source

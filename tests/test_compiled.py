@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import generated, points
 
-from adlang.derivatives import compute, derivative_program
+from adlang.derivatives import compute
 from adlang.interp.compiled import compile_program, run_compiled
 from adlang.interp.interpreter import run_function
+from adlang.ir.derive import derivative_program
 from adlang.lang.errors import RuntimeFault
 from adlang.pipeline import compile_source
 

@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from strategies import generated, points
 
-from adlang.derivatives import compute, diff_source
+from adlang.derivatives import compute
 from adlang.interp.interpreter import run_function
+from adlang.ir.derive import diff_source
 from adlang.lang.errors import AdlangError
 from adlang.pipeline import compile_source
 

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from adlang.arguments import bind_arguments
-from adlang.derivatives import compute, derivative_program, diff_source
+from adlang.derivatives import compute
 from adlang.interp.interpreter import run_function
+from adlang.ir.derive import derivative_program, diff_source
 from adlang.lang.errors import RuntimeFault
 from adlang.pipeline import compile_source
 

@@ -13,7 +13,7 @@ import pytest
 from helpers import GOLDEN_DIR, PROGRAM_PATHS, check_golden, golden_stem
 
 from adlang.cli import pick_function
-from adlang.derivatives import diff_source
+from adlang.ir.derive import diff_source
 from adlang.pipeline import compile_source
 
 

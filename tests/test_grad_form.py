@@ -9,8 +9,9 @@ import sys
 import pytest
 from helpers import compile_text, type_error
 
-from adlang.derivatives import compute, diff_source
+from adlang.derivatives import compute
 from adlang.interp.interpreter import run_function
+from adlang.ir.derive import diff_source
 from adlang.ir.printer import print_program
 from adlang.pipeline import compile_source
 

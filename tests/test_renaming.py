@@ -28,9 +28,10 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from strategies import generated, points
 
-from adlang.derivatives import compute, diff_source
+from adlang.derivatives import compute
 from adlang.interp.interpreter import run_function
 from adlang.ir import naming
+from adlang.ir.derive import diff_source
 from adlang.ir.primitives import BY_BUILTIN
 from adlang.lang import ast
 from adlang.lang.parser import _LARK, parse

@@ -9,9 +9,9 @@ import sys
 from helpers import ROOT
 from pygments.token import Comment, Keyword, Name, Number
 
-from adlang.derivatives import derivative_program
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
+from adlang.ir.derive import derivative_program
 from adlang.ir.printer import print_program, print_statement
 from adlang.lexer import AdlangLexer
 from adlang.pipeline import compile_source

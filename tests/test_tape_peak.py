@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from helpers import ROOT, compile_text
 
-from adlang.derivatives import compute, derivative_program
+from adlang.derivatives import compute
 from adlang.interp.compiled import run_compiled
 from adlang.interp.interpreter import run_function
+from adlang.ir.derive import derivative_program
 from adlang.pipeline import compile_source
 
 LOOP_PATH = ROOT / "programs" / "lecture" / "loop.ad"
