@@ -165,7 +165,7 @@ class FunctionJvp:
             elif target.type.kind == "vec" and tangent.type.kind != "vec":
                 tangent = e.op("add", e.op("zeros", e.op("len", result)), tangent)
             out.extend(e.stmts)
-            bind_tangent(out, self.tangent(target, d), tangent, declare, s.span)
+            bind_tangent(out, self.tangent(target, d), tangent, declare, s.span, self.names)
         if overwrites_operand:
             out.append(ir.Assign(target, result, s.span))
 
@@ -206,7 +206,7 @@ class FunctionJvp:
                     e = Emitter(self.names.temp, s.span)
                     zero = zero_expr(e, t.type, t)
                     out.extend(e.stmts)
-                    bind_tangent(out, self.tangent(t, d), zero, isinstance(s, ir.Let), s.span)
+                    bind_tangent(out, self.tangent(t, d), zero, isinstance(s, ir.Let), s.span, self.names)
             return
         name = self.mode.jvp_name(call.fn, self.directions, active)
         tangent_args = [
@@ -228,12 +228,12 @@ class FunctionJvp:
                 for d in self.directions:
                     value = next(tangent_iter)
                     if self.is_varied(target):
-                        bind_tangent(out, self.tangent(target, d), value, declare, s.span)
+                        bind_tangent(out, self.tangent(target, d), value, declare, s.span, self.names)
 
 
-def bind_tangent(out: list, tangent: ir.Var, value: ir.Atom, declare: bool, span: Span) -> None:
+def bind_tangent(out: list, tangent: ir.Var, value: ir.Atom, declare: bool, span: Span, names: Namer) -> None:
     """Bind a tangent; when `value` is the temporary just computed, bind it in place (no copy)."""
-    if out and isinstance(value, ir.Var) and naming.is_temp(value.name):
+    if out and isinstance(value, ir.Var) and names.made_temp(value.name):
         last = out[-1]
         if isinstance(last, ir.Let) and last.targets == (value,):
             span = span.computing(last.span)

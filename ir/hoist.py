@@ -29,6 +29,8 @@ class Hoisted:
     in_loop_lets: set[str] = field(default_factory=set)
     first_binds: set[int] = field(default_factory=set)
     counter_steps: set[int] = field(default_factory=set)
+    # temporaries that take apart a tuple inside a block (`let _1, _2 = f(...)`): seen in that block only
+    block_temps: set[str] = field(default_factory=set)
 
 
 def assigned_in(body) -> set[str]:
@@ -138,6 +140,7 @@ class Hoister:
                 self.result.first_binds.add(id(assign))
             return [assign]
         temps = tuple(ir.Var(self.names.temp(), t.type) for t in targets)
+        self.result.block_temps.update(t.name for t in temps)
         out: list[ir.Stmt] = [ir.Let(temps, expr, s.span)]
         for target, temp in zip(targets, temps):
             assign = ir.Assign(target, temp, s.span)

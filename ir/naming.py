@@ -120,6 +120,7 @@ class Namer:
     def __init__(self, taken: Iterable[str]):
         self.taken = set(taken)
         self.counter = 0
+        self.temps: set[str] = set()  # the temporaries this namer made (a user's `_1` is not one)
 
     def take(self, names: Iterable[str]) -> None:
         """Mark names as used in the scope (names a pass copies in from elsewhere)."""
@@ -141,7 +142,12 @@ class Namer:
             name = temp(self.counter)
             if name not in self.taken:
                 self.taken.add(name)
+                self.temps.add(name)
                 return name
+
+    def made_temp(self, name: str) -> bool:
+        """Whether `name` is a temporary this namer handed out: one use, safe to bind in place."""
+        return name in self.temps
 
 
 def function_namer(function_names: Iterable[str]) -> Namer:

@@ -20,7 +20,7 @@ from dataclasses import replace
 from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.activity import useful_names, varied_names
-from adlang.ir.builder import differentiable, rename_body, without_empty_blocks, zero_expr
+from adlang.ir.builder import differentiable, dummy_value, rename_body, without_empty_blocks, zero_expr
 from adlang.ir.hoist import hoist
 from adlang.ir.naming import Namer
 from adlang.ir.primitives import Emitter, IndexContribution, lookup
@@ -90,6 +90,7 @@ class FunctionVjp:
         hoisted = hoist(fn, self.names)
         self.fn = hoisted.fn
         self.in_loop_lets = hoisted.in_loop_lets
+        self.block_temps = hoisted.block_temps
         self.first_binds = hoisted.first_binds
         self.counter_steps = hoisted.counter_steps
         assigned = [s.target.name for s in ir.walk(self.fn.body) if isinstance(s, ir.Assign)]
@@ -113,7 +114,9 @@ class FunctionVjp:
     def _name_output(self, fn: ir.Function) -> ir.Function:
         """A temporary returned alone takes the function's name, so adjoints read `dfoodx`."""
         values = fn.returned.values
-        if len(values) == 1 and isinstance(values[0], ir.Var) and naming.is_temp(values[0].name):
+        params = {p.name for p in fn.params}  # a user's parameter `_1` keeps its name
+        if (len(values) == 1 and isinstance(values[0], ir.Var) and naming.is_temp(values[0].name)
+                and values[0].name not in params):
             name = self.names.name(fn.name)
             return ir.Function(fn.name, fn.params, fn.ret, rename_body(fn.body, {values[0].name: name}), fn.span)
         return fn
@@ -156,7 +159,7 @@ class FunctionVjp:
             add = "addto" if var.type.kind == "vec" else "add"
             out.append(ir.Assign(adj, ir.Prim(add, (adj, contribution)), span))
         else:
-            bind(out, adj, contribution, True, span)
+            bind(out, adj, contribution, True, span, self.names)
             self.declared.add(adj.name)
 
     def live(self, target: ir.Var, in_loop: bool) -> bool:
@@ -178,7 +181,9 @@ class FunctionVjp:
         out: list[ir.Stmt] = []
         for adj, primal in self.pending:
             e = Emitter(self.names.temp, span)
-            zero = zero_expr(e, adj.type, primal)
+            # a primal declared inside the block is not visible before it: a vec adjoint starts as the empty
+            # vec, which addto takes for a zero of any length (as for a hoisted vec's placeholder)
+            zero = dummy_value(e, adj.type) if primal.name in self.block_temps else zero_expr(e, adj.type, primal)
             out.extend(e.stmts)
             out.append(ir.Let((adj,), zero, span))
         self.pending = []
@@ -532,9 +537,9 @@ def backward_span(span: Span) -> Span:
     return replace(span, role=f"{span.role} backward".lstrip())
 
 
-def bind(out: list, var: ir.Var, value: ir.Atom, declare: bool, span: Span) -> None:
+def bind(out: list, var: ir.Var, value: ir.Atom, declare: bool, span: Span, names: Namer) -> None:
     """Bind var to value; when value is the temporary just computed, bind it in place."""
-    if out and isinstance(value, ir.Var) and naming.is_temp(value.name):
+    if out and isinstance(value, ir.Var) and names.made_temp(value.name):
         last = out[-1]
         if isinstance(last, ir.Let) and last.targets == (value,):
             span = span.computing(last.span)

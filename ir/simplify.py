@@ -240,6 +240,8 @@ def _sink_temporaries(body, counts: Counter | None = None) -> tuple[ir.Stmt, ...
                 and isinstance(s.expr, ir.Prim) and counts[s.targets[0].name] == 1):
             continue
         temp = s.targets[0]
+        if len(written[temp.name]) != 1:  # a user's `_1` that is updated later keeps its declaration
+            continue
         j = first_read.get(temp.name)
         if j is None or j <= i or barrier[i + 1] < j:
             continue

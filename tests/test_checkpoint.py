@@ -386,3 +386,31 @@ def test_both_engines_agree_bit_for_bit_on_checkpointed_programs(path, strategy)
     assert repr(compiled.value) == repr(interp.value)
     assert (compiled.steps, compiled.tape_peak, compiled.loop_trips) == (interp.steps, interp.tape_peak,
                                                                           interp.loop_trips)
+
+
+@pytest.mark.parametrize("engine", ["interp", "compiled"])
+@pytest.mark.parametrize("trips", [0, 1])
+@pytest.mark.parametrize("strategy", ["sqrt", "revolve:2"])
+def test_hessian_over_a_vec_through_a_checkpointed_loop_that_may_not_run(strategy, trips, engine):
+    """Found by the renaming property: the Hessian over v of a checkpointed loop (in a called function, the
+    element-by-element wrapper's callee) declared a vec adjoint as zeros(len(_13)) before the loop, where
+    _13, a temporary taking a call's tuple apart inside the loop, is not visible; with 0 trips it was a
+    KeyError, and a compile error in the compiled engine. It starts as the empty vec now."""
+    source = f"""
+        def main(x0: float, v: vec(3)) -> float:
+            for i0 in 0..{trips}:
+                let k3 = 0
+                while k3 < 2:
+                    x0 = sin(x0 * v[0])
+                    k3 += 1
+            return x0
+    """
+    program = compile_text(source)
+    args = {"x0": 0.5, "v": np.array([1.0, 2.0, 3.0])}
+    plain = compute(program, "main", args, wrt=["x0", "v"], order=2, engine=engine)
+    checkpointed = compute(program, "main", args, wrt=["x0", "v"], order=2, engine=engine, checkpoint=strategy)
+    for p in ("x0", "v"):
+        for q in ("x0", "v"):
+            assert np.array_equal(np.asarray(checkpointed.hessian[p][q]), np.asarray(plain.hessian[p][q])), (p, q)
+    if trips == 0:
+        assert plain.hessian["x0"]["x0"] == 0.0 and checkpointed.grad["x0"] == 1.0

@@ -50,7 +50,8 @@ _LONG = os.environ.get("ADLANG_FUZZ_EXAMPLES")
 
 
 def budget(ci: int):
-    checks = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+    checks = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
+              HealthCheck.large_base_example]  # an example with many names draws a long renaming
     if _LONG:
         return settings(max_examples=int(_LONG), deadline=None, suppress_health_check=checks)
     return settings(max_examples=ci, deadline=None, derandomize=True, database=None, suppress_health_check=checks)
@@ -370,3 +371,19 @@ def test_no_pass_spells_a_name_of_its_own():
                  for path in sorted((ROOT / folder).glob("*.py")) if path.name != "naming.py"
                  for k, line in enumerate(path.read_text().splitlines(), 1) if built.search(line)]
     assert not offenders, f"names built outside ir/naming.py: {offenders}"
+
+
+@pytest.mark.parametrize("checkpoint", ["sqrt", "every:2", "revolve:2"])
+@pytest.mark.parametrize("mode", SECOND_ORDER)
+def test_a_loop_state_named_like_a_temporary_survives_checkpointing(mode, checkpoint):
+    """The long renaming run found it: the lecture loop with `accum` named `_0`. Checkpointing makes `_0` a
+    parameter of the segment function, and reverse mode renamed a returned temporary to the function's name in
+    the body but not in the parameters (KeyError: 'dfoodfoo_segment_1'); a parameter keeps its name now."""
+    source = ("def dfoodfoo(x, y):\n    let _0 = x\n    for trips in 1..10:\n        _0 = _0 * y\n"
+              "    return _0\n")
+    run = compute(compile_source(source), "dfoodfoo", {"x": 1.5, "y": 1.1}, wrt=["x", "y"], mode=mode, order=2,
+                  checkpoint=checkpoint)
+    x, y = 1.5, 1.1  # x y^9
+    by_calculus = [[0.0, 9 * y ** 8], [9 * y ** 8, 72 * x * y ** 7]]
+    got = [[run.hessian[p][q] for q in ("x", "y")] for p in ("x", "y")]
+    assert np.allclose(got, by_calculus, rtol=1e-12, atol=0), got
