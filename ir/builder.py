@@ -8,6 +8,7 @@ from adlang.ir import nodes as ir
 from adlang.ir.naming import Namer
 from adlang.ir.primitives import Emitter
 from adlang.ir.types import BOOL, FLOAT, INT, Type
+from adlang.lang.span import Span
 
 
 def zero_expr(e: Emitter, type_: Type, like: ir.Atom | None) -> ir.Atom:
@@ -98,6 +99,18 @@ def without_empty_blocks(body, names: Namer) -> tuple[ir.Stmt, ...]:
             continue
         out.append(s)
     return tuple(out)
+
+
+def bind(out: list, var: ir.Var, value: ir.Atom, declare: bool, span: Span, names: Namer) -> None:
+    """Bind var (a tangent or an adjoint) to value; when value is the temporary `names` just made for the
+    statement before, bind it in place (no copy). A user's `_1` is never bound in place."""
+    if out and isinstance(value, ir.Var) and names.made_temp(value.name):
+        last = out[-1]
+        if isinstance(last, ir.Let) and last.targets == (value,):
+            span = span.computing(last.span)
+            out[-1] = ir.Let((var,), last.expr, span) if declare else ir.Assign(var, last.expr, span)
+            return
+    out.append(ir.Let((var,), value, span) if declare else ir.Assign(var, value, span))
 
 
 def differentiable(a: ir.Atom) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import replace
 from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.activity import varied_names
-from adlang.ir.builder import differentiable, zero_expr
+from adlang.ir.builder import bind, differentiable, zero_expr
 from adlang.ir.naming import Namer
 from adlang.ir.primitives import Emitter, lookup
 from adlang.ir.types import FLOAT, INT, tuple_of
@@ -165,7 +165,7 @@ class FunctionJvp:
             elif target.type.kind == "vec" and tangent.type.kind != "vec":
                 tangent = e.op("add", e.op("zeros", e.op("len", result)), tangent)
             out.extend(e.stmts)
-            bind_tangent(out, self.tangent(target, d), tangent, declare, s.span, self.names)
+            bind(out, self.tangent(target, d), tangent, declare, s.span, self.names)
         if overwrites_operand:
             out.append(ir.Assign(target, result, s.span))
 
@@ -206,7 +206,7 @@ class FunctionJvp:
                     e = Emitter(self.names.temp, s.span)
                     zero = zero_expr(e, t.type, t)
                     out.extend(e.stmts)
-                    bind_tangent(out, self.tangent(t, d), zero, isinstance(s, ir.Let), s.span, self.names)
+                    bind(out, self.tangent(t, d), zero, isinstance(s, ir.Let), s.span, self.names)
             return
         name = self.mode.jvp_name(call.fn, self.directions, active)
         tangent_args = [
@@ -228,18 +228,7 @@ class FunctionJvp:
                 for d in self.directions:
                     value = next(tangent_iter)
                     if self.is_varied(target):
-                        bind_tangent(out, self.tangent(target, d), value, declare, s.span, self.names)
-
-
-def bind_tangent(out: list, tangent: ir.Var, value: ir.Atom, declare: bool, span: Span, names: Namer) -> None:
-    """Bind a tangent; when `value` is the temporary just computed, bind it in place (no copy)."""
-    if out and isinstance(value, ir.Var) and names.made_temp(value.name):
-        last = out[-1]
-        if isinstance(last, ir.Let) and last.targets == (value,):
-            span = span.computing(last.span)
-            out[-1] = (ir.Let((tangent,), last.expr, span) if declare else ir.Assign(tangent, last.expr, span))
-            return
-    out.append(ir.Let((tangent,), value, span) if declare else ir.Assign(tangent, value, span))
+                        bind(out, self.tangent(target, d), value, declare, s.span, self.names)
 
 
 # ---------------------------------------------------------------- the entry

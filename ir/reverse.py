@@ -20,7 +20,7 @@ from dataclasses import replace
 from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.activity import useful_names, varied_names
-from adlang.ir.builder import differentiable, dummy_value, rename_body, without_empty_blocks, zero_expr
+from adlang.ir.builder import bind, differentiable, dummy_value, rename_body, without_empty_blocks, zero_expr
 from adlang.ir.hoist import hoist
 from adlang.ir.naming import Namer
 from adlang.ir.primitives import Emitter, IndexContribution, lookup
@@ -535,17 +535,6 @@ class FunctionVjp:
 def backward_span(span: Span) -> Span:
     """The place of a loop that runs another loop's iterations backwards (engines count those apart)."""
     return replace(span, role=f"{span.role} backward".lstrip())
-
-
-def bind(out: list, var: ir.Var, value: ir.Atom, declare: bool, span: Span, names: Namer) -> None:
-    """Bind var to value; when value is the temporary just computed, bind it in place."""
-    if out and isinstance(value, ir.Var) and names.made_temp(value.name):
-        last = out[-1]
-        if isinstance(last, ir.Let) and last.targets == (value,):
-            span = span.computing(last.span)
-            out[-1] = ir.Let((var,), last.expr, span) if declare else ir.Assign(var, last.expr, span)
-            return
-    out.append(ir.Let((var,), value, span) if declare else ir.Assign(var, value, span))
 
 
 def _without(body, drops: set[int]):
