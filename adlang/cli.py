@@ -20,6 +20,9 @@ from types import ModuleType
 from typing import Any
 
 from adlang.arguments import bind_arguments, signature
+from adlang.interp import engines
+from adlang.interp.engines import ENGINES
+from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE
 from adlang.ir.nodes import Function, Program
 from adlang.lang.errors import AdlangError, RuntimeFault, TypeCheckError, UsageError
 from adlang.report import (
@@ -35,11 +38,8 @@ from adlang.report import (
     run_object,
 )
 
-DEFAULT_MAX_STEPS = 100_000_000
-DEFAULT_MAX_TAPE = 50_000_000  # the interpreter's default (interp/interpreter.py), said here without importing it
 FIRST_ORDER_MODES = ("forward", "reverse")
 SECOND_ORDER_MODES = ("forward-over-reverse", "reverse-over-reverse", "forward-over-forward", "reverse-over-forward")
-ENGINES = ("interp", "compiled")
 COMMANDS = ("run", "ir", "diff", "check", "optimize", "repl")
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
@@ -147,8 +147,8 @@ def _run_parser(sub: Any) -> _Parser:
         "--engine",
         metavar="E",
         default="interp",
-        help="interp (default): the tree-walking interpreter; compiled: the program turned into Python, "
-        "same results and steps, several times faster (with --trace the interpreter runs)",
+        help="; ".join(f"{e.name}: {e.summary}" for e in ENGINES.values())
+        + " (default interp; the same results and steps in each; with --trace the interpreter runs)",
     )
     _add_json(p)
     return p
@@ -210,7 +210,7 @@ def _optimize_parser(sub: Any) -> _Parser:
     p.add_argument("--tol", metavar="T", help="stop when the gradient's norm is <= T (default 1e-8)")
     p.add_argument("--mode", metavar="M", help="forward or reverse (default) for the gradient")
     _add_checkpoint(p)
-    p.add_argument("--engine", choices=("interp", "compiled"), default="compiled",
+    p.add_argument("--engine", choices=tuple(ENGINES), default="compiled",
                    help="compiled (default: the program compiled to Python once) or interp")
     _add_json(p)
     return p
@@ -322,14 +322,8 @@ def _compute(
 ) -> RunReport:
     """A plain run (the interpreter, or the compiled engine unless tracing), or a run with derivatives."""
     if wrt is None:
-        if engine == "compiled" and not trace:
-            from adlang.interp.compiled import run_compiled
-
-            result = run_compiled(program, fn.name, args, max_steps=max_steps, max_tape=max_tape)
-        else:
-            from adlang.interp.interpreter import run_function
-
-            result = run_function(program, fn.name, args, trace=trace, max_steps=max_steps, max_tape=max_tape)
+        result = engines.run(program, fn.name, args, engine=engine, trace=trace, max_steps=max_steps,
+                             max_tape=max_tape)
         grad = hessian = None
     else:
         derivatives = _optional_module("adlang.derivatives", "derivatives are")

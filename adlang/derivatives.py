@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from rich.table import Table
 
-from adlang.interp.interpreter import DEFAULT_MAX_TAPE, check_length, run_function
+from adlang.interp import engines
+from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, check_length
 from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.checkpoint_schedules import pass_schedule, simulate
@@ -75,7 +76,7 @@ def loop_stats(loops, loop_trips: dict[tuple[int, int, str], int]) -> list[LoopS
 
 
 def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mode: str = "reverse",
-            order: int = 1, trace: bool = False, max_steps: int = 100_000_000,
+            order: int = 1, trace: bool = False, max_steps: int = DEFAULT_MAX_STEPS,
             engine: str = "interp", checkpoint: str = "none", max_tape: int = DEFAULT_MAX_TAPE) -> DerivativeRun:
     """Build the derivative program and run it: `engine="compiled"` runs it compiled unless `trace` asks for one.
 
@@ -117,15 +118,11 @@ def _compute_elementwise(program: ir.Program, fn: ir.Function, args: dict, wrt: 
 
 
 def _run(program: ir.Program, fn_name: str, args: dict, trace: bool, max_steps: int, max_tape: int, engine: str):
-    if engine == "compiled" and not trace:
-        from adlang.interp.compiled import run_compiled
-
-        return run_compiled(program, fn_name, args, max_steps=max_steps, max_tape=max_tape)
-    return run_function(program, fn_name, args, trace=trace, max_steps=max_steps, max_tape=max_tape)
+    return engines.run(program, fn_name, args, engine=engine, trace=trace, max_steps=max_steps, max_tape=max_tape)
 
 
 def derivative_fault(fault: RuntimeFault, program: ir.Program, fn_name: str, args: dict,
-                     max_steps: int = 100_000_000, max_tape: int = DEFAULT_MAX_TAPE,
+                     max_steps: int = DEFAULT_MAX_STEPS, max_tape: int = DEFAULT_MAX_TAPE,
                      engine: str = "interp") -> RuntimeFault:
     """The error to report where fn's derivative program failed: if fn itself runs at these arguments, an
     operation that failed failed in the derivative (log(a) in d/db a ^ b), and the message says so."""
@@ -290,6 +287,6 @@ def _central(program, fn_name, args, name, index, derivative: float) -> Differen
             arr = np.array(base, dtype=float)
             arr[index] = v
             moved[name] = arr
-        return float(run_function(program, fn_name, moved).value)
+        return float(engines.run(program, fn_name, moved).value)
 
     return central_difference(at, x, h, derivative, CheckOutcome.fd_tol)

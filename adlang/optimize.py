@@ -270,13 +270,9 @@ class _Search:
 
     def execute(self, program: ir.Program, fn_name: str, args: dict[str, Any]) -> Any:
         """One run in the chosen engine; its value."""
-        if self.engine == "compiled":
-            from adlang.interp.compiled import run_compiled
+        from adlang.interp import engines
 
-            return run_compiled(program, fn_name, args).value
-        from adlang.interp.interpreter import run_function
-
-        return run_function(program, fn_name, args).value
+        return engines.run(program, fn_name, args, engine=self.engine).value
 
     def evaluate(self, x: np.ndarray, step: int) -> tuple[float, np.ndarray, np.ndarray | None]:
         from adlang.derivatives import derivative_fault

@@ -44,7 +44,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from adlang.interp.compiled import run_compiled
+from adlang.interp import engines as engine_table
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
 from adlang.ir.derive import derivative_program
@@ -491,7 +491,7 @@ def second_order_case(n: int, cfg: argparse.Namespace, previous: dict[str, tuple
 # derivative_program refuses with a UsageError (not available yet, mistyped) is skipped and listed as such,
 # so a new strategy is one more string here.
 STRATEGIES = ("none", "every:100", "sqrt", "revolve:10")
-ENGINES = {"interp": run_function, "compiled": run_compiled}
+ENGINES = {name: engine.runner() for name, engine in engine_table.ENGINES.items()}
 
 
 def python_primal(x: float, y: float, n: int) -> float:

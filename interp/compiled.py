@@ -50,13 +50,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adlang.interp.faults import operation_fault
-from adlang.interp.interpreter import (
+from adlang.interp.runtime import (
     DEFAULT_MAX_STEPS,
     DEFAULT_MAX_TAPE,
     EMPTY_TAPE,
     RunResult,
     check_length,
     loop_key,
+    pops_only,
+    step_limit,
     tape_limit,
     tape_size,
 )
@@ -175,11 +177,7 @@ def _runtime(tables: Tables) -> dict:
     """The names the generated module reads besides the evaluation functions and constants."""
 
     def limit(max_steps: int, k: int) -> RuntimeFault:
-        return RuntimeFault(
-            f"the program ran past the step limit of {max_steps:,} statements; "
-            "a loop may not end (raise it with --max-steps N)",
-            tables.stmts[k].span,
-        )
+        return step_limit(max_steps, tables.stmts[k].span)
 
     def over_block(steps: int, max_steps: int, b: int) -> RuntimeFault:
         stmts = tables.blocks[b]
@@ -193,11 +191,7 @@ def _runtime(tables: Tables) -> dict:
         return over_block(steps, max_steps, b)
 
     def limit_at(max_steps: int, stmt: ir.Stmt) -> RuntimeFault:
-        return RuntimeFault(
-            f"the program ran past the step limit of {max_steps:,} statements; "
-            "a loop may not end (raise it with --max-steps N)",
-            stmt.span,
-        )
+        return step_limit(max_steps, stmt.span)
 
     def check(value, k: int) -> None:
         type_, what, span = tables.checks[k]
@@ -452,7 +446,7 @@ class Generator:
             self.block(stmt.orelse, depth + 1)
         elif isinstance(stmt, (ir.For, ir.While)):
             outer = self.pop_only
-            if not outer and self.pops_only(stmt.body):
+            if not outer and pops_only(stmt.body):
                 self.peak_check(depth)
                 self.pop_only = True
             if isinstance(stmt, ir.For):
@@ -523,7 +517,7 @@ class Generator:
             return None
         if target.name == stmt.var.name:  # after the loop it holds the last value popped, not the last trip's number
             return None
-        if first.expr.tape in self.vec_tapes or not self.pops_only(stmt.body):
+        if first.expr.tape in self.vec_tapes or not pops_only(stmt.body):
             return None
         if any(isinstance(getattr(s, "expr", None), ir.Pop) for s in stmt.body[1:]):
             return None
@@ -534,19 +528,6 @@ class Generator:
         """Statements without a call, branch or loop: a trip's steps are the same every time."""
         return all(isinstance(s, ir.Push) or (isinstance(s, (ir.Let, ir.Assign)) and not isinstance(s.expr, ir.CallFn))
                    for s in body)
-
-    @staticmethod
-    def pops_only(body: tuple[ir.Stmt, ...]) -> bool:
-        """A loop body that pops but never pushes nor calls: the tapes only shrink while it runs."""
-        pops = False
-        for s in ir.walk(body):
-            if isinstance(s, ir.Push):
-                return False
-            expr = getattr(s, "expr", None)
-            if isinstance(expr, ir.CallFn):
-                return False
-            pops = pops or isinstance(expr, ir.Pop)
-        return pops
 
     def destructure(self, stmt: ir.Let, depth: int) -> None:
         value = self.expression(stmt.expr, stmt.span, depth)

@@ -20,6 +20,19 @@ import numpy as np
 from adlang.interp.events import Event
 from adlang.interp.faults import operation_fault
 from adlang.interp.notes import kink_note
+from adlang.interp.runtime import (
+    DEFAULT_MAX_STEPS,
+    DEFAULT_MAX_TAPE,
+    EMPTY_TAPE,
+    RunResult,
+    TapeCount,
+    TraceEntry,
+    check_length,
+    loop_key,
+    pops_only,
+    step_limit,
+    tape_limit,
+)
 from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.grads import expand_grads
@@ -29,51 +42,8 @@ from adlang.ir.types import Type
 from adlang.lang.errors import DomainError, RuntimeFault
 from adlang.lang.span import Span
 
-DEFAULT_MAX_STEPS = 100_000_000
-EMPTY_TAPE = "pop() on an empty tape: every pop needs a push before it"
-DEFAULT_MAX_TAPE = 50_000_000  # values held on the tapes at once (a vec counts its length): about 2 GB
-
 Env = dict
 Code = Callable[[Env], None]
-
-
-@dataclass
-class TraceEntry:
-    name: str
-    value: object
-    line: int
-    span: Span | None = None
-    note: str | None = None
-
-
-@dataclass
-class RunResult:
-    value: object
-    steps: int
-    trace: list[TraceEntry] | None = None
-    tape_peak: int = 0
-    loop_trips: dict[tuple[int, int, str], int] = field(default_factory=dict)
-
-
-class TapeCount:
-    """The most values the tapes have held, as far as looked (all tapes together; a vec counts its length).
-
-    The values held now are the tapes' lengths plus `extra` (each vec's length less one), so a
-    scalar push or pop changes no counter: the peak is looked at only where it may stop growing,
-    before a pop (once before a loop that pops but never pushes nor calls) and at the end of a run.
-    The compiled engine counts the same way.
-    """
-
-    __slots__ = ("extra", "peak")
-
-    def __init__(self) -> None:
-        self.extra = 0
-        self.peak = 0
-
-
-def tape_size(value: object) -> int:
-    """The values one tape entry holds: a vec its length, a float, int or bool 1."""
-    return value.size if value.__class__ is np.ndarray else 1
 
 
 @dataclass
@@ -152,11 +122,7 @@ class Machine:
         return tape_limit(self.max_tape, stmt)
 
     def step_limit(self, stmt: ir.Stmt) -> RuntimeFault:
-        return RuntimeFault(
-            f"the program ran past the step limit of {self.max_steps:,} statements; "
-            "a loop may not end (raise it with --max-steps N)",
-            stmt.span,
-        )
+        return step_limit(self.max_steps, stmt.span)
 
 
 def run_function(
@@ -189,22 +155,6 @@ def run_function(
         last.note = f"{last.note}; {machine.note}" if last.note else machine.note
     machine.look_at_peak()
     return RunResult(value, machine.steps, machine.trace, machine.count.peak, machine.trips)
-
-
-def check_length(type_: Type, value: object, what: str, span: Span | None) -> None:
-    """A `vec` value where a `vec(N)` is expected has its length checked when it runs (spec: Types).
-
-    `what` is "argument 'v' of g" (or "argument 'v'" for the function run), "the result of 'f'" or "'w'" (a
-    `let` or update); the message's fix follows it. Both engines call this, so their messages are the same.
-    """
-    if type_.kind == "vec" and type_.length is not None and len(value) != type_.length:
-        if what.startswith("argument"):
-            fix = f"pass a vec of length {type_.length}, or declare the parameter `vec` to take any length"
-        elif what.startswith("the result"):
-            fix = f"return a vec of length {type_.length}, or declare the result `vec` to take any length"
-        else:
-            fix = f"give it a vec of length {type_.length}, or declare it `vec` to take any length"
-        raise RuntimeFault(f"{what} is a {type_}, but this vec has length {len(value)}; {fix}", span)
 
 
 class Compiler:
@@ -306,7 +256,7 @@ class Compiler:
     def loop(self, stmt: ir.For | ir.While) -> Code:
         """A loop whose body only pops has its tape peak looked at once, before it (the count only falls)."""
         outer = self.pop_only
-        first = not outer and _pops_only(stmt.body)
+        first = not outer and pops_only(stmt.body)
         self.pop_only = outer or first
         code = self.for_(stmt) if isinstance(stmt, ir.For) else self.while_(stmt)
         self.pop_only = outer
@@ -804,31 +754,6 @@ class Compiler:
             m.loops -= 1
 
         return recorded
-
-
-def tape_limit(max_tape: int, stmt: ir.Stmt) -> RuntimeFault:
-    """The error of a push past --max-tape: what fills the tape, and the two ways out."""
-    return RuntimeFault(
-        f"the tapes would hold more than {max_tape:,} values (reverse mode saves what each loop iteration "
-        "overwrites); checkpoint the loop with --checkpoint sqrt or revolve:S, or raise the limit with --max-tape N",
-        stmt.span,
-    )
-
-
-def loop_key(loop: ir.For | ir.While) -> tuple[int, int, str]:
-    """Counts of loop iterations are kept by source loop and by role (see `Span.role`)."""
-    return loop.span.line, loop.span.col, loop.span.role
-
-
-def _pops_only(body: tuple[ir.Stmt, ...]) -> bool:
-    """A block that pops but never pushes nor calls: the tapes only shrink while it runs."""
-    pops = False
-    for s in ir.walk(body):
-        expr = getattr(s, "expr", None)
-        if isinstance(s, ir.Push) or isinstance(expr, (ir.CallFn, ir.GradOf)):
-            return False
-        pops = pops or isinstance(expr, ir.Pop)
-    return pops
 
 
 def _has_length(type_: Type) -> bool:

@@ -9,9 +9,7 @@ import sys
 import pytest
 from helpers import ROOT, compile_text
 
-from adlang import cli
 from adlang.derivatives import compute
-from adlang.interp import interpreter
 from adlang.lang.errors import RuntimeFault
 
 LOOP = str(ROOT / "programs/lecture/loop.ad")
@@ -20,11 +18,6 @@ LOOP = str(ROOT / "programs/lecture/loop.ad")
 def adlang(*words: str, cwd=ROOT) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "adlang", *words], capture_output=True, text=True, cwd=cwd,
                           timeout=60)
-
-
-def test_the_cli_states_the_interpreters_defaults():
-    assert cli.DEFAULT_MAX_TAPE == interpreter.DEFAULT_MAX_TAPE
-    assert cli.DEFAULT_MAX_STEPS == interpreter.DEFAULT_MAX_STEPS
 
 
 @pytest.mark.parametrize("engine", ["interp", "compiled"])

@@ -1,0 +1,59 @@
+"""The table of engines: what `--engine`, the REPL, optimize, the API and bench choose from.
+
+Adding an engine is one module with a `run` function keeping `runtime.py`'s
+contract, and one row here. An engine that cannot trace leaves a traced run
+to the interpreter (the trace is the interpreter's). Engines are imported when
+first used, so choosing one costs nothing for the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, RunResult
+from adlang.ir import nodes as ir
+
+DEFAULT_ENGINE = "interp"
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One row: the engine's name, the module and function that run a program, whether it traces."""
+
+    name: str
+    module: str
+    function: str
+    traces: bool
+    summary: str
+
+    def runner(self) -> Callable[..., RunResult]:
+        return getattr(importlib.import_module(self.module), self.function)
+
+    def run(self, program: ir.Program, fn_name: str, args: dict[str, object], *, trace: bool = False,
+            max_steps: int = DEFAULT_MAX_STEPS, max_tape: int = DEFAULT_MAX_TAPE) -> RunResult:
+        """Run fn of a finished program; a traced run goes to the interpreter when this engine cannot trace."""
+        if trace and not self.traces:
+            return ENGINES[DEFAULT_ENGINE].run(program, fn_name, args, trace=True, max_steps=max_steps,
+                                               max_tape=max_tape)
+        if self.traces:
+            return self.runner()(program, fn_name, args, trace=trace, max_steps=max_steps, max_tape=max_tape)
+        return self.runner()(program, fn_name, args, max_steps=max_steps, max_tape=max_tape)
+
+
+ENGINES: dict[str, Engine] = {
+    engine.name: engine
+    for engine in [
+        Engine("interp", "adlang.interp.interpreter", "run_function", traces=True,
+               summary="the tree-walking interpreter: traces, steps, events for the stepper"),
+        Engine("compiled", "adlang.interp.compiled", "run_compiled", traces=False,
+               summary="the program as Python source, exec'd once and cached"),
+    ]
+}
+
+
+def run(program: ir.Program, fn_name: str, args: dict[str, object], *, engine: str = DEFAULT_ENGINE,
+        trace: bool = False, max_steps: int = DEFAULT_MAX_STEPS, max_tape: int = DEFAULT_MAX_TAPE) -> RunResult:
+    """Run fn of a finished program in the engine named (one of `ENGINES`)."""
+    return ENGINES[engine].run(program, fn_name, args, trace=trace, max_steps=max_steps, max_tape=max_tape)

@@ -1,0 +1,121 @@
+"""The runtime contract every engine keeps: limits and their messages, tape counting, the run result.
+
+An engine runs a finished program (`ir.derive` built it; no `grad` form is
+left) and must give what the interpreter gives: the same value, the same step
+count, the same `tape_peak`, and the same errors at the same statements. What
+they share to do so lives here, so a new engine writes only how it executes;
+`engines.py` is the table of them, `prologue.py` binds and checks arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from adlang.ir import nodes as ir
+from adlang.ir.types import Type
+from adlang.lang.errors import RuntimeFault
+from adlang.lang.span import Span
+
+DEFAULT_MAX_STEPS = 100_000_000
+DEFAULT_MAX_TAPE = 50_000_000  # values held on the tapes at once (a vec counts its length): about 2 GB
+EMPTY_TAPE = "pop() on an empty tape: every pop needs a push before it"
+
+
+@dataclass
+class TraceEntry:
+    name: str
+    value: object
+    line: int
+    span: Span | None = None
+    note: str | None = None
+
+
+@dataclass
+class RunResult:
+    """What a run gives: the value, the statements run, the trace if one was asked for, the most values the tapes
+    held, and the trips of each loop by (line, col, role) (see `loop_key`)."""
+
+    value: object
+    steps: int
+    trace: list[TraceEntry] | None = None
+    tape_peak: int = 0
+    loop_trips: dict[tuple[int, int, str], int] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- limits
+
+
+def step_limit(max_steps: int, span: Span | None) -> RuntimeFault:
+    """The error of running past --max-steps, at the statement that crossed it."""
+    return RuntimeFault(
+        f"the program ran past the step limit of {max_steps:,} statements; "
+        "a loop may not end (raise it with --max-steps N)",
+        span,
+    )
+
+
+def tape_limit(max_tape: int, stmt: ir.Stmt) -> RuntimeFault:
+    """The error of a push past --max-tape: what fills the tape, and the two ways out."""
+    return RuntimeFault(
+        f"the tapes would hold more than {max_tape:,} values (reverse mode saves what each loop iteration "
+        "overwrites); checkpoint the loop with --checkpoint sqrt or revolve:S, or raise the limit with --max-tape N",
+        stmt.span,
+    )
+
+
+def check_length(type_: Type, value: object, what: str, span: Span | None) -> None:
+    """A `vec` value where a `vec(N)` is expected has its length checked when it runs (spec: Types).
+
+    `what` is "argument 'v' of g" (or "argument 'v'" for the function run), "the result of 'f'" or "'w'" (a
+    `let` or update); the message's fix follows it. Every engine calls this, so their messages are the same.
+    """
+    if type_.kind == "vec" and type_.length is not None and len(value) != type_.length:
+        if what.startswith("argument"):
+            fix = f"pass a vec of length {type_.length}, or declare the parameter `vec` to take any length"
+        elif what.startswith("the result"):
+            fix = f"return a vec of length {type_.length}, or declare the result `vec` to take any length"
+        else:
+            fix = f"give it a vec of length {type_.length}, or declare it `vec` to take any length"
+        raise RuntimeFault(f"{what} is a {type_}, but this vec has length {len(value)}; {fix}", span)
+
+
+# ---------------------------------------------------------------- counting
+
+
+class TapeCount:
+    """The most values the tapes have held, as far as looked (all tapes together; a vec counts its length).
+
+    The values held now are the tapes' lengths plus `extra` (each vec's length less one), so a
+    scalar push or pop changes no counter: the peak is looked at only where it may stop growing,
+    before a pop (once before a loop that `pops_only`) and at the end of a run.
+    """
+
+    __slots__ = ("extra", "peak")
+
+    def __init__(self) -> None:
+        self.extra = 0
+        self.peak = 0
+
+
+def tape_size(value: object) -> int:
+    """The values one tape entry holds: a vec its length, a float, int or bool 1."""
+    return value.size if value.__class__ is np.ndarray else 1
+
+
+def pops_only(body: tuple[ir.Stmt, ...]) -> bool:
+    """A block that pops but never pushes nor calls: the tapes only shrink while it runs, so their peak
+    can be looked at once before it."""
+    pops = False
+    for s in ir.walk(body):
+        expr = getattr(s, "expr", None)
+        if isinstance(s, ir.Push) or isinstance(expr, ir.CallFn):
+            return False
+        pops = pops or isinstance(expr, ir.Pop)
+    return pops
+
+
+def loop_key(loop: ir.For | ir.While) -> tuple[int, int, str]:
+    """Counts of loop iterations are kept by source loop and by role (see `Span.role`)."""
+    return loop.span.line, loop.span.col, loop.span.role
