@@ -9,15 +9,16 @@ with a header row). Every mistake is a UsageError that names the parameter
 from __future__ import annotations
 
 import csv
-import difflib
 import os
 import re
 
 import numpy as np
 
+from adlang.interp.prologue import NO_NAN as _NO_NAN
+from adlang.interp.prologue import check_names, convert, is_int, mismatch, suggest
+from adlang.interp.prologue import shown_text as _shown
 from adlang.ir.nodes import Function, Var
 from adlang.ir.prims_scalar import INT_MAX, INT_MIN
-from adlang.ir.types import Type
 from adlang.lang.errors import UsageError
 
 Value = bool | int | float | np.ndarray
@@ -27,7 +28,6 @@ _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NON_FINITE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
 _FORMS = "a number, true, false, a vec like [1.0, 2.5] or @FILE"
-_NO_NAN = "adlang computes with numbers only (inf and -inf included): give a number"
 
 
 # ---------------------------------------------------------------- binding to a function
@@ -40,13 +40,8 @@ def bind_arguments(fn: Function, words: list[str]) -> dict[str, Value]:
     as such rather than as a file that cannot be loaded.
     """
     texts = _collect(fn, words)
-    _check_missing(fn, texts)
+    check_names(fn, list(texts))
     return {p.name: _convert(fn, p, texts[p.name]) for p in fn.params}
-
-
-def signature(fn: Function) -> str:
-    """`model(x, rate)`: how a function is named in messages."""
-    return f"{fn.name}({', '.join(p.name for p in fn.params)})"
 
 
 def split_word(word: str) -> tuple[str, str]:
@@ -62,53 +57,31 @@ def split_word(word: str) -> tuple[str, str]:
 
 
 def _collect(fn: Function, words: list[str]) -> dict[str, str]:
-    params = [p.name for p in fn.params]
     texts: dict[str, str] = {}
     for word in words:
         name, text = split_word(word)
-        if name not in params:
-            raise UsageError(f"unknown argument '{name}' for {signature(fn)}{_suggest(name, params)}")
+        check_names(fn, [name], missing=False)
         if name in texts:
             raise UsageError(f"argument '{name}' is given twice")
         texts[name] = text
     return texts
 
 
-def _check_missing(fn: Function, texts: dict[str, str]) -> None:
-    missing = [p.name for p in fn.params if p.name not in texts]
-    if len(missing) == 1:
-        name = missing[0]
-        raise UsageError(f"missing argument '{name}' for {signature(fn)}; give it as {name}=VALUE")
-    if missing:
-        names = ", ".join(f"'{n}'" for n in missing)
-        forms = " ".join(f"{n}=VALUE" for n in missing)
-        raise UsageError(f"missing arguments {names} for {signature(fn)}; give them as {forms}")
-
-
-def _suggest(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
 # ---------------------------------------------------------------- conversion to a parameter's type
 
 
 def _convert(fn: Function, param: Var, text: str) -> Value:
-    """The value of `text` for `param`; only int -> float converts, as in the language."""
+    """The value of `text` for `param`, checked as every run's arguments are (`interp/prologue.py`)."""
     value = parse_value(text, param.name)
-    kind = param.type.kind
-    if kind == "float" and _is_number(value):
-        return float(value)
-    if kind == "int" and _is_int(value) and INT_MIN <= value <= INT_MAX:
-        return value
-    if kind == "bool" and isinstance(value, bool):
-        return value
-    if kind == "vec" and isinstance(value, np.ndarray):
-        return _check_length(param, text, value)
-    raise UsageError(_mismatch(fn, param, text, value))
+    fits = is_int(value) and INT_MIN <= value <= INT_MAX
+    if param.type.kind == "int" and _INT.fullmatch(text.strip()) and not fits:
+        raise UsageError(mismatch(fn, param, text, value, too_long=True))
+    value = convert(fn, param, value, shown=text)
+    return check_vec_length(param, text, value) if param.type.kind == "vec" else value
 
 
-def _check_length(param: Var, text: str, value: np.ndarray) -> np.ndarray:
+def check_vec_length(param: Var, text: str, value: np.ndarray) -> np.ndarray:
+    """A vec(N) parameter takes N elements: anything else is a usage error, before the run."""
     want = param.type.length
     if want is not None and len(value) != want:
         raise UsageError(
@@ -116,48 +89,6 @@ def _check_length(param: Var, text: str, value: np.ndarray) -> np.ndarray:
             f"element{'s' if len(value) != 1 else ''}"
         )
     return value
-
-
-def _mismatch(fn: Function, param: Var, text: str, value: Value) -> str:
-    message = (
-        f"argument '{param.name}' of {signature(fn)} is {_a(param.type)}, but {_shown(text)} is {_describe(value)}"
-    )
-    if param.type.kind == "int" and _INT.fullmatch(text.strip()):
-        return (f"argument '{param.name}' of {signature(fn)} is an int, but {_shown(text)} does not fit in "
-                f"64 bits ({INT_MIN}..{INT_MAX}); for numbers this large use a float parameter")
-    if param.type.kind == "int" and isinstance(value, float) and value.is_integer():
-        return f"{message}; write it as {int(value)}"
-    if param.type.kind == "vec":
-        return f"{message}; write a vec as [1.0, 2.0] or @FILE"
-    if param.type.kind == "bool":
-        return f"{message}; write true or false"
-    return message
-
-
-def _a(type_: Type) -> str:
-    return f"an {type_}" if type_.kind == "int" else f"a {type_}"
-
-
-def _describe(value: Value) -> str:
-    if isinstance(value, bool):
-        return "a bool"
-    if isinstance(value, int):
-        return "an int"
-    if isinstance(value, float):
-        return "a float"
-    return "a vec"
-
-
-def _shown(text: str) -> str:
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _is_number(value: Value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_int(value: Value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # ---------------------------------------------------------------- values
@@ -313,7 +244,7 @@ def _named_column(rows: list[tuple[int, list[str]]], path: str, column: str, nam
     if column not in header:
         known = ", ".join(header)
         raise UsageError(
-            f"argument '{name}': '{path}' has no column '{column}'{_suggest(column, header)} (its columns: {known})"
+            f"argument '{name}': '{path}' has no column '{column}'{suggest(column, header)} (its columns: {known})"
         )
     index = header.index(column)
     cells = [(line, row[index] if index < len(row) else "") for line, row in rows[1:]]

@@ -9,22 +9,29 @@ traceback: 0 ok, 1 runtime error or a failed check, 2 usage/parse/type error,
 from __future__ import annotations
 
 import argparse
-import difflib
-import importlib
 import os
-import re
 import sys
 import traceback
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
-from adlang.arguments import bind_arguments, signature
-from adlang.interp import engines
+from adlang.arguments import bind_arguments
 from adlang.interp.engines import ENGINES
+from adlang.interp.prologue import suggest
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE
 from adlang.ir.nodes import Function, Program
 from adlang.lang.errors import AdlangError, RuntimeFault, TypeCheckError, UsageError
+from adlang.options import (
+    FIRST_ORDER_MODES,
+    SECOND_ORDER_MODES,
+    check_engine,
+    derivative_mode,
+    parse_max_steps,
+    parse_max_tape,
+    parse_wrt,
+    pick_function,
+    read_source,
+)
 from adlang.report import (
     RunReport,
     dump_json,
@@ -37,15 +44,12 @@ from adlang.report import (
     print_run,
     run_object,
 )
+from adlang.runs import run_report
 
-FIRST_ORDER_MODES = ("forward", "reverse")
-SECOND_ORDER_MODES = ("forward-over-reverse", "reverse-over-reverse", "forward-over-forward", "reverse-over-forward")
 COMMANDS = ("run", "ir", "diff", "check", "optimize", "repl")
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 1  # as rich does when the reader of stdout goes away
-
-_WHOLE_NUMBER = re.compile(r"[0-9][0-9_]*")
 
 
 @dataclass
@@ -256,7 +260,7 @@ def parse_command_line(argv: list[str]) -> argparse.Namespace:
         raise UsageError(f"give a command: {', '.join(COMMANDS)} (see 'adlang --help')")
     name = argv[0]
     if name not in commands:
-        raise UsageError(f"unknown command '{name}'{_suggest(name, COMMANDS)} (commands: {', '.join(COMMANDS)})")
+        raise UsageError(f"unknown command '{name}'{suggest(name, COMMANDS)} (commands: {', '.join(COMMANDS)})")
     ns = commands[name].parse_intermixed_args(argv[1:])
     ns.command = name
     return ns
@@ -276,15 +280,13 @@ def _cmd_run(ns: argparse.Namespace, ctx: _Context) -> int:
     mode, order = derivative_mode(ns.mode, ns.order, ns.grad is not None)
     max_steps = parse_max_steps(ns.max_steps)
     max_tape = parse_max_tape(ns.max_tape)
-    if ns.engine not in ENGINES:
-        hint = _suggest(ns.engine, ENGINES)
-        raise UsageError(f"unknown --engine '{ns.engine}'{hint} (engines: {', '.join(ENGINES)})")
+    check_engine(ns.engine)
     program = _load(ctx, ns.file)
     fn = ctx.entry = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.grad, fn, "--grad") if ns.grad is not None else None
     args = bind_arguments(fn, ns.args)
-    report = _compute(program, fn, args, wrt, mode, order, ns.trace, max_steps, ns.engine, ns.checkpoint, max_tape)
-    _warn_overflow(ctx, report, lambda: _compute(program, fn, args, wrt, mode, order, True, max_steps, "interp",
+    report = run_report(program, fn, args, wrt, mode, order, ns.trace, max_steps, ns.engine, ns.checkpoint, max_tape)
+    _warn_overflow(ctx, report, lambda: run_report(program, fn, args, wrt, mode, order, True, max_steps, "interp",
                                                  ns.checkpoint, max_tape))
     if ctx.json:
         print(dump_json(run_object(report)))
@@ -305,47 +307,6 @@ def _warn_overflow(ctx: _Context, report: RunReport, traced: Any) -> None:
         given = [name for name, value in report.args.items() if overflow.has_infinity(value)]
         print(format_warning(overflow.warning_text(entry, given), entry.span, ctx.filename, ctx.source),
               file=sys.stderr)
-
-
-def _compute(
-    program: Program,
-    fn: Function,
-    args: dict[str, Any],
-    wrt: list[str] | None,
-    mode: str,
-    order: int,
-    trace: bool,
-    max_steps: int,
-    engine: str = "interp",
-    checkpoint: str = "none",
-    max_tape: int = DEFAULT_MAX_TAPE,
-) -> RunReport:
-    """A plain run (the interpreter, or the compiled engine unless tracing), or a run with derivatives."""
-    if wrt is None:
-        result = engines.run(program, fn.name, args, engine=engine, trace=trace, max_steps=max_steps,
-                             max_tape=max_tape)
-        grad = hessian = None
-    else:
-        derivatives = _optional_module("adlang.derivatives", "derivatives are")
-        result = derivatives.compute(
-            program, fn.name, args, wrt=wrt, mode=mode, order=order, trace=trace, max_steps=max_steps, engine=engine,
-            checkpoint=checkpoint, max_tape=max_tape,
-        )
-        grad = result.grad
-        hessian = result.hessian if order == 2 else None
-    return RunReport(
-        function=fn.name,
-        args=args,
-        value=result.value,
-        steps=result.steps,
-        grad=grad,
-        hessian=hessian,
-        trace=(result.trace or []) if trace else None,
-        mode=mode if wrt is not None else None,
-        tape_peak=result.tape_peak if wrt is not None else None,
-        recomputed=result.recomputed if wrt is not None else None,
-        loops=result.loops if wrt is not None else [],
-    )
 
 
 def _cmd_ir(ns: argparse.Namespace, ctx: _Context) -> int:
@@ -378,7 +339,7 @@ def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
     fn = ctx.entry = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.wrt, fn, "--wrt")
     args = bind_arguments(fn, ns.args)
-    derivatives = _optional_module("adlang.derivatives", "derivatives are")
+    from adlang import derivatives
     outcome = derivatives.check(program, fn.name, args, wrt)
     if ctx.json:
         print(dump_json(outcome.to_json()))
@@ -388,7 +349,7 @@ def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
 
 
 def _cmd_optimize(ns: argparse.Namespace, ctx: _Context) -> int:
-    optimize = _optional_module("adlang.optimize", "optimize is")
+    from adlang import optimize
     options = optimize.parse_options(ns.method, ns.steps, ns.lr, ns.tol, ns.mode)
     program = _load(ctx, ns.file)
     fn = ctx.entry = pick_function(program, ns.fn, ns.file)
@@ -409,7 +370,7 @@ def _cmd_optimize(ns: argparse.Namespace, ctx: _Context) -> int:
 def _cmd_repl(ns: argparse.Namespace, ctx: _Context) -> int:
     if ns.file is not None:
         read_source(ns.file)
-    repl = _optional_module("adlang.repl", "the REPL is")
+    from adlang import repl
     return _exit_code(repl.main(ns.file))
 
 
@@ -424,26 +385,6 @@ def _write_text(text: str, ctx: _Context, as_json: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- checks shared by the commands
 
 
-def read_source(path: str) -> str:
-    """The program text; a file that cannot be read is a usage error naming it."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-        # A byte order mark, as some editors write, is dropped (decoded here: the utf-8-sig reader also
-        # drops a lone b"\xef" at the end of a file, which is no BOM but a broken byte).
-        return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"cannot read '{path}': no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"cannot read '{path}': it is a directory") from None
-    except UnicodeDecodeError as err:
-        line = err.object[: err.start].count(b"\n") + 1
-        raise UsageError(f"cannot read '{path}': it is not UTF-8 text (byte 0x{err.object[err.start]:02x} on "
-                         f"line {line}); save it as UTF-8") from None
-    except OSError as err:
-        raise UsageError(f"cannot read '{path}': {err.strerror or err}") from None
-
-
 def _load(ctx: _Context, path: str) -> Program:
     """Reads and checks the program, remembering its text so errors can show their line."""
     ctx.source = read_source(path)
@@ -451,99 +392,6 @@ def _load(ctx: _Context, path: str) -> Program:
     from adlang.pipeline import compile_source
 
     return compile_source(ctx.source, path)
-
-
-def pick_function(program: Program, name: str | None, path: str) -> Function:
-    """`--fn`, else `main`, else the last function of the file."""
-    names = program.names
-    if not names:
-        raise UsageError(f"'{path}' defines no function")
-    if name is None:
-        return program.function("main") or program.functions[-1]
-    fn = program.function(name)
-    if fn is None:
-        raise UsageError(f"unknown function '{name}'{_suggest(name, names)} (functions in {path}: {', '.join(names)})")
-    return fn
-
-
-def parse_wrt(text: str, fn: Function, option: str) -> list[str]:
-    """The parameters named by `--grad`/`--wrt`: float or vec parameters of a float-valued function."""
-    names = [name.strip() for name in text.split(",")]
-    if not all(names):
-        raise UsageError(f"{option} needs parameter names separated by commas, as {option} x,y")
-    params = {p.name: p for p in fn.params}
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            raise UsageError(f"{option} names '{name}' twice")
-        param = params.get(name)
-        if param is None:
-            raise UsageError(
-                f"{option} names '{name}', which is not a parameter of {signature(fn)}{_suggest(name, list(params))}"
-            )
-        if not param.type.is_differentiable:
-            raise UsageError(
-                f"{option} names '{name}', a parameter of type {param.type}; "
-                "derivatives are taken with respect to float and vec parameters only"
-            )
-    if fn.ret.kind != "float":
-        raise UsageError(f"{option} needs a function whose result is a float, but {fn.name} returns {fn.ret}")
-    return names
-
-
-def derivative_mode(mode: str | None, order: str | None, has_grad: bool) -> tuple[str, int]:
-    """The mode and order; a plain `forward`/`reverse` at order 2 means that mode at both levels."""
-    if not has_grad and (mode is not None or order is not None):
-        option = "--mode" if mode is not None else "--order"
-        raise UsageError(f"{option} needs --grad (the parameters to differentiate by)")
-    level = parse_order(order)
-    mode = "reverse" if mode is None else mode
-    if mode in FIRST_ORDER_MODES:
-        return (f"{mode}-over-{mode}" if level == 2 else mode), level
-    if mode in SECOND_ORDER_MODES:
-        if level != 2:
-            raise UsageError(f"--mode {mode} is for second derivatives; add --order 2")
-        return mode, level
-    allowed = FIRST_ORDER_MODES + (SECOND_ORDER_MODES if level == 2 else ())
-    raise UsageError(f"unknown --mode '{mode}'{_suggest(mode, allowed)} (modes: {', '.join(allowed)})")
-
-
-def parse_order(text: str | None) -> int:
-    if text is None:
-        return 1
-    if text.strip() not in ("1", "2"):
-        raise UsageError(f"--order must be 1 or 2, not '{text}'")
-    return int(text)
-
-
-def parse_max_tape(text: str | None) -> int:
-    return _whole_number(text, DEFAULT_MAX_TAPE, "--max-tape", "values")
-
-
-def parse_max_steps(text: str | None) -> int:
-    return _whole_number(text, DEFAULT_MAX_STEPS, "--max-steps", "statements")
-
-
-def _whole_number(text: str | None, default: int, flag: str, unit: str) -> int:
-    if text is None:
-        return default
-    if not _WHOLE_NUMBER.fullmatch(text.strip()):
-        raise UsageError(f"{flag} needs a whole number of {unit}, not '{text}'")
-    return int(text.strip().replace("_", ""))
-
-
-def _optional_module(name: str, what: str) -> ModuleType:
-    """A module that a later step adds; until it exists, using it is a usage error that says so."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as err:
-        if err.name != name:
-            raise
-        raise UsageError(f"{what} not implemented yet") from None
-
-
-def _suggest(name: str, candidates: Any) -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 # ---------------------------------------------------------------- failures

@@ -16,7 +16,7 @@ from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, check_len
 from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.checkpoint_schedules import pass_schedule, simulate
-from adlang.ir.derive import derive, split_mode, vecs_in
+from adlang.ir.derive import derive, finish, split_mode, vecs_in
 from adlang.ir.naming import Namer, function_namer
 from adlang.ir.types import FLOAT
 from adlang.kinks import Difference, central_difference
@@ -77,18 +77,25 @@ def loop_stats(loops, loop_trips: dict[tuple[int, int, str], int]) -> list[LoopS
 
 def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mode: str = "reverse",
             order: int = 1, trace: bool = False, max_steps: int = DEFAULT_MAX_STEPS,
-            engine: str = "interp", checkpoint: str = "none", max_tape: int = DEFAULT_MAX_TAPE) -> DerivativeRun:
+            engine: str = "interp", checkpoint: str = "none", max_tape: int = DEFAULT_MAX_TAPE,
+            cache: dict | None = None) -> DerivativeRun:
     """Build the derivative program and run it: `engine="compiled"` runs it compiled unless `trace` asks for one.
 
     A Hessian with respect to vecs is computed element by element (`elementwise_program`): the lengths are
-    known once the arguments are.
+    known once the arguments are. `cache`, where given, keeps what was built for the next call with the same
+    function, parameters, mode, order and checkpointing (and vec lengths, element by element).
     """
     fn = program.function(fn_name)
     if order == 2 and fn is not None and vecs_in(fn, wrt):
         return _compute_elementwise(program, fn, args, wrt, mode, dict(trace=trace, max_steps=max_steps,
                                                                       engine=engine, checkpoint=checkpoint,
-                                                                      max_tape=max_tape))
-    derived = derive(program, fn_name, wrt, mode, order, True, checkpoint)
+                                                                      max_tape=max_tape, cache=cache))
+    key = (fn_name, tuple(wrt), mode, order, checkpoint)
+    derived = cache.get(key) if cache is not None else None
+    if derived is None:
+        derived = derive(program, fn_name, wrt, mode, order, True, checkpoint)
+        if cache is not None:
+            cache[key] = derived
     entry, loops = derived.entry, derived.loops
     try:
         result = _run(derived.program, entry, args, trace, max_steps, max_tape, engine)
@@ -108,7 +115,16 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
 def _compute_elementwise(program: ir.Program, fn: ir.Function, args: dict, wrt: list[str], mode: str,
                          options: dict) -> DerivativeRun:
     """`compute` of a Hessian with respect to vecs: of fn's elementwise wrapper, regrouped."""
-    wrapped, entry, layout, flat_args = elementwise_program(program, fn, wrt, args)
+    cache = options.get("cache")
+    lengths = tuple(np.shape(args[w]) for w in wrt)
+    key = ("elementwise", fn.name, tuple(wrt), lengths)
+    built = cache.get(key) if cache is not None else None
+    if built is None:
+        wrapped, entry, layout, _ = built = elementwise_program(program, fn, wrt, args)
+        if cache is not None:
+            cache[key] = built
+    wrapped, entry, layout, _ = built
+    flat_args = elementwise_arguments(fn, wrt, args, layout)
     if not layout:  # only empty vecs: the first derivatives, and a Hessian of empty blocks
         first = compute(program, fn.name, args, wrt=wrt, mode=split_mode(mode, 2)[0], **options)
         return replace(first, hessian={p: {q: np.zeros((0, 0)) for q in wrt} for p in wrt})
@@ -118,7 +134,8 @@ def _compute_elementwise(program: ir.Program, fn: ir.Function, args: dict, wrt: 
 
 
 def _run(program: ir.Program, fn_name: str, args: dict, trace: bool, max_steps: int, max_tape: int, engine: str):
-    return engines.run(program, fn_name, args, engine=engine, trace=trace, max_steps=max_steps, max_tape=max_tape)
+    return engines.run(finish(program), fn_name, args, engine=engine, trace=trace, max_steps=max_steps,
+                       max_tape=max_tape)
 
 
 def derivative_fault(fault: RuntimeFault, program: ir.Program, fn_name: str, args: dict,
@@ -179,6 +196,19 @@ def elementwise_program(program: ir.Program, fn: ir.Function, wrt: list[str], ar
     return ir.Program(program.functions + (wrapper,)), name, layout, flat_args
 
 
+def elementwise_arguments(fn: ir.Function, wrt: list[str], args: dict, layout) -> dict[str, object]:
+    """The wrapper's arguments for fn's `args`, in the `layout` that `elementwise_program` made."""
+    split = {p.name for p in fn.params if p.name in wrt and p.type.kind == "vec"}
+    flat: dict[str, object] = {p.name: args[p.name] for p in fn.params if p.name not in split}
+    for p in fn.params:
+        if p.name in split:
+            check_length(p.type, np.asarray(args[p.name]), f"argument '{p.name}'", fn.span)
+    for name, owner, element in layout:
+        if element is not None:
+            flat[name] = float(np.asarray(args[owner], dtype=float)[element])
+    return flat
+
+
 def _regroup(wrt: list[str], layout, flat_grad: dict, flat_hessian: dict) -> tuple[dict, dict]:
     """The flat gradient and Hessian back in fn's parameters: a vec's entries as a vec, a block of
     the Hessian as a number, a vec or a matrix (rows: the first parameter's elements)."""
@@ -210,6 +240,11 @@ class CheckRow:
     reverse: float
     finite: float
     note: str = ""  # why the finite difference is not the plain one, or cannot be (adlang/kinks.py)
+
+    @property
+    def central(self) -> float:
+        """The central difference (the spec's name for it in the API)."""
+        return self.finite
 
     def errors(self) -> tuple[float, float]:
         return _relative(self.forward, self.reverse), max(_relative(self.forward, self.finite),
@@ -287,6 +322,6 @@ def _central(program, fn_name, args, name, index, derivative: float) -> Differen
             arr = np.array(base, dtype=float)
             arr[index] = v
             moved[name] = arr
-        return float(engines.run(program, fn_name, moved).value)
+        return float(engines.run(finish(program), fn_name, moved).value)
 
     return central_difference(at, x, h, derivative, CheckOutcome.fd_tol)

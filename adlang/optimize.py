@@ -30,7 +30,6 @@ errors raised by the function itself propagate unchanged.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,8 +44,10 @@ from rich.table import Table
 from rich.text import Text
 
 from adlang.arguments import parse_number
+from adlang.interp.prologue import suggest
 from adlang.ir import nodes as ir
 from adlang.lang.errors import RuntimeFault, UsageError
+from adlang.options import check_engine
 from adlang.report import format_value, to_json_value
 
 METHODS = ("gd", "momentum", "adam", "newton")
@@ -79,6 +80,10 @@ class OptimizeResult:
     tol: float = DEFAULT_TOL
     stalled: bool = False
 
+    def to_json(self) -> dict[str, Any]:
+        """The object `adlang optimize --json` prints."""
+        return result_object(self)
+
 
 # ---------------------------------------------------------------- options
 
@@ -101,7 +106,7 @@ def parse_method(text: str | None) -> str:
         return "gd"
     name = text.strip()
     if name not in METHODS:
-        raise UsageError(f"unknown --method '{text}'{_suggest(name, METHODS)} (methods: {', '.join(METHODS)})")
+        raise UsageError(f"unknown --method '{text}'{suggest(name, METHODS)} (methods: {', '.join(METHODS)})")
     return name
 
 
@@ -140,7 +145,7 @@ def parse_mode(text: str | None) -> str:
         return "reverse"
     mode = text.strip()
     if mode not in MODES:
-        raise UsageError(f"unknown --mode '{text}'{_suggest(mode, MODES)} (optimize modes: {', '.join(MODES)})")
+        raise UsageError(f"unknown --mode '{text}'{suggest(mode, MODES)} (optimize modes: {', '.join(MODES)})")
     return mode
 
 
@@ -149,11 +154,6 @@ def default_steps(method: str, steps: int | None) -> int:
     if steps is not None:
         return steps
     return DEFAULT_NEWTON_STEPS if method == "newton" else DEFAULT_STEPS
-
-
-def _suggest(name: str, candidates: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 # ---------------------------------------------------------------- the search
@@ -169,8 +169,7 @@ def optimize(program: ir.Program, fn_name: str, args: dict[str, Any], wrt: list[
     the compiled engine by default (compiled once, the same numbers as the interpreter, several
     times faster); `engine="interp"` runs the interpreter.
     """
-    if engine not in ("interp", "compiled"):
-        raise UsageError(f"unknown engine '{engine}'; choose interp or compiled")
+    check_engine(engine, "engine")
     fn = program.function(fn_name)
     if fn is None:
         raise UsageError(f"unknown function '{fn_name}'")
@@ -271,8 +270,9 @@ class _Search:
     def execute(self, program: ir.Program, fn_name: str, args: dict[str, Any]) -> Any:
         """One run in the chosen engine; its value."""
         from adlang.interp import engines
+        from adlang.ir.derive import finish
 
-        return engines.run(program, fn_name, args, engine=self.engine).value
+        return engines.run(finish(program), fn_name, args, engine=self.engine).value
 
     def evaluate(self, x: np.ndarray, step: int) -> tuple[float, np.ndarray, np.ndarray | None]:
         from adlang.derivatives import derivative_fault

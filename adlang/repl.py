@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from rich.syntax import Syntax
 from rich.text import Text
 
-from adlang import cli
-from adlang.arguments import bind_arguments, signature
+from adlang import cli, options
+from adlang.arguments import bind_arguments
+from adlang.interp.prologue import signature, suggest
 from adlang.lang.errors import AdlangError, UsageError
 from adlang.lexer import AdlangLexer
 from adlang.report import dump_json, format_value, internal_line, make_console, print_run, run_object
+from adlang.runs import run_report
 from adlang.session import Session
 from adlang.step_view import show_move, show_tape, show_vars, show_where
 from adlang.stepper import Stepper
@@ -31,7 +33,7 @@ STEP_COMMANDS = ("next", "over", "continue", "break", "clear", "vars", "tape", "
 STEP_ALIASES = {"n": "next", "o": "over", "c": "continue", "b": "break", "v": "vars", "t": "tape", "w": "where",
                 "p": "back", "q": "quit"}
 COMMANDS = (":help", ":load", ":reload", ":list", ":run", ":ir", ":diff", ":step", ":quit")
-MODES = cli.FIRST_ORDER_MODES + cli.SECOND_ORDER_MODES
+MODES = options.FIRST_ORDER_MODES + options.SECOND_ORDER_MODES
 LET = re.compile(r"let\s+([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::\s*[^=]+)?=(?!=)\s*(.+)")
 UPDATE = re.compile(r"([A-Za-z_]\w*)\s*=(?!=)\s*(.+)")
 
@@ -130,7 +132,7 @@ class Repl:
                    "run": self.cmd_run, "ir": self.cmd_ir, "diff": self.cmd_diff, "step": self.cmd_step,
                    "quit": self.cmd_quit, "q": self.cmd_quit}.get(name)
         if handler is None:
-            raise UsageError(f"unknown command ':{name}'{cli._suggest(':' + name, COMMANDS)} (:help lists them)")
+            raise UsageError(f"unknown command ':{name}'{suggest(':' + name, COMMANDS)} (:help lists them)")
         handler(words)
 
     # ------------------------------------------------------------ commands
@@ -163,13 +165,13 @@ class Repl:
     def cmd_run(self, words: list[str]) -> None:
         fn_name, words = self._function_word(words)
         ns = cli.build_parser()[1]["run"].parse_intermixed_args([self.session_name, *words])
-        mode, order = cli.derivative_mode(ns.mode, ns.order, ns.grad is not None)
-        max_steps = cli.parse_max_steps(ns.max_steps)
+        mode, order = options.derivative_mode(ns.mode, ns.order, ns.grad is not None)
+        max_steps = options.parse_max_steps(ns.max_steps)
         program = self.session.program
-        fn = cli.pick_function(program, fn_name or ns.fn, self.session_name)
-        wrt = cli.parse_wrt(ns.grad, fn, "--grad") if ns.grad is not None else None
+        fn = options.pick_function(program, fn_name or ns.fn, self.session_name)
+        wrt = options.parse_wrt(ns.grad, fn, "--grad") if ns.grad is not None else None
         args = bind_arguments(fn, ns.args)
-        report = cli._compute(program, fn, args, wrt, mode, order, ns.trace, max_steps, ns.engine, ns.checkpoint)
+        report = run_report(program, fn, args, wrt, mode, order, ns.trace, max_steps, ns.engine, ns.checkpoint)
         if ns.json:
             print(dump_json(run_object(report)))
         else:
@@ -180,7 +182,7 @@ class Repl:
 
         program = self.session.program
         if words:
-            self.code(print_function(cli.pick_function(program, words[0], self.session_name), types=True))
+            self.code(print_function(options.pick_function(program, words[0], self.session_name), types=True))
         else:
             self.code(print_program(program, types=True))
 
@@ -189,7 +191,7 @@ class Repl:
 
         fn, wrt, mode, order, raw, checkpoint, rest = self._derivative_words(words, need_wrt=True)
         if rest:
-            hint = cli._suggest(rest[0], (*MODES, "wrt", "order", "raw", "checkpoint"))
+            hint = suggest(rest[0], (*MODES, "wrt", "order", "raw", "checkpoint"))
             raise UsageError(f":diff does not take '{rest[0]}'{hint} (it takes wrt P1,P2, a mode, order 2, "
                              "checkpoint S and raw; see :help)")
         self.code(diff_source(self.session.program, fn.name, wrt, mode, order, simplify=not raw,
@@ -288,7 +290,7 @@ class Repl:
     def _derivative_words(self, words: list[str], need_wrt: bool):
         """F, then `wrt x,y`, a mode, `order N`, `checkpoint S` and `raw` in any order; what is left (the arguments)."""
         fn_name, words = self._function_word(words)
-        fn = cli.pick_function(self.session.program, fn_name, self.session_name)
+        fn = options.pick_function(self.session.program, fn_name, self.session_name)
         wrt_text = mode = order = None
         checkpoint = "none"
         raw = False
@@ -315,8 +317,8 @@ class Repl:
             if mode is not None or order is not None or checkpoint != "none":
                 raise UsageError("a mode, order or checkpoint needs wrt x,y (the parameters to differentiate by)")
             return fn, None, None, 1, raw, checkpoint, rest
-        mode, level = cli.derivative_mode(mode, order, True)
-        return fn, cli.parse_wrt(wrt_text, fn, "wrt"), mode, level, raw, checkpoint, rest
+        mode, level = options.derivative_mode(mode, order, True)
+        return fn, options.parse_wrt(wrt_text, fn, "wrt"), mode, level, raw, checkpoint, rest
 
     def say(self, text: str) -> None:
         self.console.print(Text(text), soft_wrap=True)

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from adlang.cli import read_source
 from adlang.interp.interpreter import run_function
 from adlang.ir import naming
 from adlang.ir import nodes as ir
+from adlang.ir.derive import finish
 from adlang.lang.errors import AdlangError, UsageError
 from adlang.lang.span import Span
+from adlang.options import read_source
 from adlang.pipeline import compile_source
 from adlang.report import format_error
 
@@ -146,7 +147,7 @@ class Session:
         defs = [d for d in self.file_defs if d.name not in self.typed] + list(self.typed.values()) + [wrapper]
         program, placed = self._compile(defs)
         try:
-            return run_function(program, name, dict(self.variables), max_steps=max_steps).value
+            return run_function(finish(program), name, dict(self.variables), max_steps=max_steps).value
         except AdlangError as err:
             err.placed = placed
             raise

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from adlang.interp.events import Event
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
-from adlang.ir.grads import expand_grads
+from adlang.ir.derive import finish
 from adlang.ir.printer import print_program
 from adlang.lang.errors import AdlangError
 
@@ -48,7 +48,7 @@ class Stepper:
     def start(cls, program: ir.Program, entry: str, args: dict, original: ir.Program, mode: str | None,
               max_steps: int = STEP_LIMIT) -> Stepper:
         """Runs `entry` of `program` once, recording; a runtime error ends the recording where it happened."""
-        program = expand_grads(program)
+        program = finish(program)
         events: list[Event] = []
         error = value = None
         try:

@@ -50,10 +50,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adlang.interp.faults import operation_fault
+from adlang.interp.prologue import prologue
 from adlang.interp.runtime import (
     DEFAULT_MAX_STEPS,
     DEFAULT_MAX_TAPE,
     EMPTY_TAPE,
+    UNFINISHED,
     RunResult,
     check_length,
     loop_key,
@@ -63,7 +65,6 @@ from adlang.interp.runtime import (
     tape_size,
 )
 from adlang.ir import nodes as ir
-from adlang.ir.grads import expand_grads
 from adlang.ir.primitives import lookup
 from adlang.ir.prims_scalar import INT_MAX, INT_MIN, _add, _mul, _sub
 from adlang.ir.types import Type
@@ -88,12 +89,7 @@ def run_compiled(
         from adlang.interp.interpreter import run_function
 
         return run_function(program, fn_name, args, max_steps=max_steps, max_tape=max_tape)
-    fn = compiled.program.function(fn_name)
-    if fn is None:
-        raise RuntimeFault(f"no function '{fn_name}' in the program")
-    values = [args[p.name] for p in fn.params]
-    for param, value in zip(fn.params, values):
-        check_length(param.type, value, f"argument '{param.name}'", fn.span)
+    _, values = prologue(compiled.program, fn_name, args)
     tapes: dict[int, list] = {}
     trips = [0] * len(compiled.loops)
     functions, steps, tape_peak = compiled.make(max_steps, tapes, trips, max_tape)
@@ -122,7 +118,7 @@ def compile_program(program: ir.Program) -> Compiled | None:
     if hit is not None and hit[0]() is program:
         return hit[1]
     try:
-        compiled = Generator(expand_grads(program)).module()
+        compiled = Generator(program).module()
     except (SyntaxError, RecursionError, MemoryError):  # IndentationError is a SyntaxError
         compiled = None
     if len(_CACHE) >= CACHE_SIZE:
@@ -621,6 +617,8 @@ class Generator:
             return f"{self.evaluator(expr)}({', '.join(self.atom(a) for a in expr.args)})"
         if isinstance(expr, ir.CallFn):
             return self.call(expr, span, depth)
+        if isinstance(expr, ir.GradOf):
+            raise TypeError(UNFINISHED)
         raise RuntimeFault(f"the compiled engine cannot run {type(expr).__name__}", span)
 
     def call(self, expr: ir.CallFn, span: Span, depth: int) -> str:

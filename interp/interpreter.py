@@ -20,10 +20,12 @@ import numpy as np
 from adlang.interp.events import Event
 from adlang.interp.faults import operation_fault
 from adlang.interp.notes import kink_note
+from adlang.interp.prologue import prologue
 from adlang.interp.runtime import (
     DEFAULT_MAX_STEPS,
     DEFAULT_MAX_TAPE,
     EMPTY_TAPE,
+    UNFINISHED,
     RunResult,
     TapeCount,
     TraceEntry,
@@ -35,7 +37,6 @@ from adlang.interp.runtime import (
 )
 from adlang.ir import naming
 from adlang.ir import nodes as ir
-from adlang.ir.grads import expand_grads
 from adlang.ir.primitives import lookup
 from adlang.ir.printer import atom as atom_text
 from adlang.ir.types import Type
@@ -140,15 +141,9 @@ def run_function(
     With `events` (a list the caller keeps, so it survives an error) the run
     records into it instead of tracing.
     """
-    program = expand_grads(program)
     machine = Machine(program, max_steps, [] if trace and events is None else None, events=events,
                       max_tape=max_tape)
-    fn = program.function(fn_name)
-    if fn is None:
-        raise RuntimeFault(f"no function '{fn_name}' in the program")
-    values = [args[p.name] for p in fn.params]
-    for param, value in zip(fn.params, values):
-        check_length(param.type, value, f"argument '{param.name}'", fn.span)
+    _, values = prologue(program, fn_name, args)
     value = machine.function(fn_name)(*values)
     if machine.note is not None and machine.trace:
         last = machine.trace[-1]
@@ -285,6 +280,8 @@ class Compiler:
             return self.pop(expr, span)
         if isinstance(expr, ir.CallFn):
             return self.call(expr, span)
+        if isinstance(expr, ir.GradOf):
+            raise TypeError(UNFINISHED)
         return self.primitive(expr, span)
 
     def primitive(self, expr: ir.Prim, span: Span) -> Callable[[Env], object]:

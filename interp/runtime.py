@@ -20,6 +20,7 @@ from adlang.lang.span import Span
 
 DEFAULT_MAX_STEPS = 100_000_000
 DEFAULT_MAX_TAPE = 50_000_000  # values held on the tapes at once (a vec counts its length): about 2 GB
+UNFINISHED = "a `grad` form reached an engine: engines run finished programs (adlang.ir.derive.finish)"
 EMPTY_TAPE = "pop() on an empty tape: every pop needs a push before it"
 
 

@@ -51,6 +51,12 @@ class Derived:
     loops: tuple = ()
 
 
+def finish(program: ir.Program) -> ir.Program:
+    """Order 0: the program as engines run it, every `grad` form expanded into a call of its derivative
+    program (remembered by identity, so running it again builds nothing)."""
+    return expand_grads(program)
+
+
 def derivative_program(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "reverse",
                        order: int = 1, simplify: bool = True, checkpoint: str = "none") -> tuple[ir.Program, str]:
     """A program whose last function takes fn's parameters and returns (value, gradient..., Hessian...)."""
@@ -64,7 +70,7 @@ def derive(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "rever
     top-level loops, when the inner pass is reverse mode), the first-order mode, the second order, simplified,
     and only what the entry reaches kept."""
     passes = split_mode(mode, order)
-    program = expand_grads(program)
+    program = finish(program)
     parse_strategy(checkpoint)
     custom, loops = {}, ()
     if passes[0] == "reverse":
@@ -165,7 +171,6 @@ def _reachable(program: ir.Program, generated: list[ir.Function], entry: ir.Func
 
 def vecs_in(fn: ir.Function, wrt: list[str]) -> bool:
     return any(p.type.kind == "vec" for p in fn.params if p.name in wrt)
-
 
 
 def diff_source(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "reverse", order: int = 1,

@@ -18,6 +18,7 @@ import pytest
 
 from adlang.interp.interpreter import RunResult, run_function
 from adlang.ir import nodes as ir
+from adlang.ir.derive import finish
 from adlang.lang.errors import AdlangError, RuntimeFault, TypeCheckError
 from adlang.pipeline import compile_source
 
@@ -88,6 +89,11 @@ class Example:
     def golden_name(self) -> str:
         """`programs/lecture/foo.ad` -> `lecture__foo`."""
         return golden_stem(self.path)
+
+    @property
+    def finished(self) -> ir.Program:
+        """The program as engines run it: `grad` forms expanded (the pass manager's order 0)."""
+        return finish(self.program)
 
     @property
     def fn(self) -> str:

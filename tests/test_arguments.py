@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adlang.arguments import bind_arguments, parse_number, parse_value, signature, split_word
+from adlang.arguments import bind_arguments, parse_number, parse_value, split_word
+from adlang.interp.prologue import signature
 from adlang.ir.nodes import Function, Var
 from adlang.ir.types import BOOL, FLOAT, INT, VEC, vec
 from adlang.lang.errors import UsageError

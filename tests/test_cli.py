@@ -401,7 +401,7 @@ def test_interrupt_exits_130_quietly(monkeypatch, capsys):
 
 def test_a_byte_order_mark_is_dropped(tmp_path):
     """Some editors start UTF-8 files with a BOM: it is not part of the program, and columns are unchanged."""
-    from adlang.cli import read_source
+    from adlang.options import read_source
 
     path = tmp_path / "bom.ad"
     path.write_bytes(b"\xef\xbb\xbfdef f(x):\r\n    return x +\r\n")

@@ -21,7 +21,7 @@ from strategies import generated, points
 
 from adlang.derivatives import compute
 from adlang.interp.interpreter import run_function
-from adlang.ir.derive import diff_source
+from adlang.ir.derive import diff_source, finish
 from adlang.lang.errors import AdlangError
 from adlang.pipeline import compile_source
 
@@ -38,7 +38,7 @@ def close(a, b, rel: float, floor: float) -> bool:
 
 
 def value(program, args) -> float:
-    return float(run_function(program, "main", args).value)
+    return float(run_function(finish(program), "main", args).value)
 
 
 def smooth_differences(program, args: dict, wrt: list[str]) -> dict[str, np.ndarray]:

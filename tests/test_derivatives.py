@@ -20,7 +20,7 @@ import pytest
 from adlang.arguments import bind_arguments
 from adlang.derivatives import compute
 from adlang.interp.interpreter import run_function
-from adlang.ir.derive import derivative_program, diff_source
+from adlang.ir.derive import derivative_program, diff_source, finish
 from adlang.lang.errors import RuntimeFault
 from adlang.pipeline import compile_source
 
@@ -60,7 +60,7 @@ def assert_close(got, want, rel: float, what: str = "") -> None:
 
 
 def value_of(program, fn: str, args: dict) -> float:
-    return float(run_function(program, fn, args).value)
+    return float(run_function(finish(program), fn, args).value)
 
 
 def central_differences(program, fn: str, args: dict, wrt: list[str], h0: float = 1e-6) -> dict[str, np.ndarray]:

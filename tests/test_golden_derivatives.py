@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from helpers import GOLDEN_DIR, PROGRAM_PATHS, check_golden, golden_stem
 
-from adlang.cli import pick_function
 from adlang.ir.derive import diff_source
+from adlang.options import pick_function
 from adlang.pipeline import compile_source
 
 

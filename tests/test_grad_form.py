@@ -11,7 +11,7 @@ from helpers import compile_text, type_error
 
 from adlang.derivatives import compute
 from adlang.interp.interpreter import run_function
-from adlang.ir.derive import diff_source
+from adlang.ir.derive import diff_source, finish
 from adlang.ir.printer import print_program
 from adlang.pipeline import compile_source
 
@@ -56,7 +56,7 @@ def test_value_and_gradient_of_a_two_parameter_function():
     m, b = 1.5, 0.25
     r = 2 * m + b - 5
     expected = r**2 + 10 * (2 * r * 2) + 100 * (2 * r)
-    assert run_function(program, "main", {"m": m, "b": b}).value == pytest.approx(expected, rel=1e-12)
+    assert run_function(finish(program), "main", {"m": m, "b": b}).value == pytest.approx(expected, rel=1e-12)
 
 
 def test_grad_with_respect_to_a_vec_gives_a_vec():
@@ -71,7 +71,7 @@ def test_grad_with_respect_to_a_vec_gives_a_vec():
     import numpy as np
 
     v = np.array([1.0, -2.0, 0.5])
-    assert run_function(program, "main", {"v": v}).value == pytest.approx(2 * v.sum() + v @ v)
+    assert run_function(finish(program), "main", {"v": v}).value == pytest.approx(2 * v.sum() + v @ v)
 
 
 @pytest.mark.parametrize("mode", ["forward", "reverse"])
@@ -91,9 +91,9 @@ def test_three_deep_values():
     """x^4: 4x^3, 12x^2, 24x at x = 1.5."""
     program = compile_text(THREE_DEEP)
     x = 1.5
-    assert run_function(program, "d1", {"x": x}).value == pytest.approx(4 * x**3)
-    assert run_function(program, "d2", {"x": x}).value == pytest.approx(12 * x**2)
-    assert run_function(program, "d3", {"x": x}).value == pytest.approx(24 * x)
+    assert run_function(finish(program), "d1", {"x": x}).value == pytest.approx(4 * x**3)
+    assert run_function(finish(program), "d2", {"x": x}).value == pytest.approx(12 * x**2)
+    assert run_function(finish(program), "d3", {"x": x}).value == pytest.approx(24 * x)
 
 
 @pytest.mark.parametrize("mode", ["forward", "reverse"])
@@ -128,7 +128,7 @@ def test_newton_iterations_written_in_adlang():
                 x = x - g / h
             return x
     """)
-    x = run_function(program, "newton", {"x0": 0.0}).value
+    x = run_function(finish(program), "newton", {"x0": 0.0}).value
     assert 4 * (x - 2) ** 3 + 2 * x == pytest.approx(0.0, abs=1e-12)
 
 
@@ -152,7 +152,7 @@ def test_grad_and_wrt_remain_ordinary_names():
             let g = grad * wrt
             return g
     """)
-    assert run_function(program, "f", {"grad": 2.0, "wrt": 3.0}).value == 6.0
+    assert run_function(finish(program), "f", {"grad": 2.0, "wrt": 3.0}).value == 6.0
 
 
 @pytest.mark.parametrize(
@@ -203,7 +203,7 @@ def test_grad_in_a_loop_gives_finite_results():
     """)
     x = 0.3
     expected = sum(math.sin(x + i) + (x + i) * math.cos(x + i) for i in range(5))
-    assert run_function(program, "main", {"x": x}).value == pytest.approx(expected)
+    assert run_function(finish(program), "main", {"x": x}).value == pytest.approx(expected)
     run = compute(program, "main", {"x": x}, wrt=["x"], mode="reverse")
     second = sum(2 * math.cos(x + i) - (x + i) * math.sin(x + i) for i in range(5))
     assert run.grad["x"] == pytest.approx(second)

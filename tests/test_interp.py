@@ -605,7 +605,8 @@ def test_a_straight_line_function_takes_one_step_per_ir_statement(source):
     program = compile_source(source)
     fn = program.functions[0]
     assert not any(isinstance(s, (ir.If, ir.For, ir.While)) for s in fn.body)
-    steps = run_function(program, fn.name, {"x": 0.5, "y": 2.0}).steps
+    args = {"x": 0.5, "y": 2.0}
+    steps = run_function(program, fn.name, {p.name: args[p.name] for p in fn.params}).steps
     callee = program.function("g")
     expected = len(fn.body) + (len(callee.body) if callee else 0)
     assert steps == expected
@@ -832,7 +833,7 @@ def _expected_value(stem: str, a: dict) -> float:
 @pytest.mark.parametrize("path", PROGRAM_PATHS, ids=lambda p: f"{p.parent.name}__{p.stem}")
 def test_example_programs_compute_their_documented_value(path):
     example = load_example(path)
-    value = run_function(example.program, example.fn, example.args).value
+    value = run_function(example.finished, example.fn, example.args).value
     assert value == pytest.approx(_expected_value(example.golden_name, example.args), rel=1e-12)
 
 

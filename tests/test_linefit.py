@@ -18,6 +18,7 @@ import pytest
 
 from adlang.derivatives import compute
 from adlang.interp.interpreter import run_function
+from adlang.ir.derive import finish
 from adlang.pipeline import compile_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +57,7 @@ def newton_args(steps: int, m0: float = 0.0, b0: float = 0.0, ys: np.ndarray = Y
 
 
 def value(program, fn: str, args: dict):
-    return run_function(program, fn, args).value
+    return run_function(finish(program), fn, args).value
 
 
 def central_difference(program, args: dict, name: str, h: float = 1e-6) -> float:

@@ -20,6 +20,7 @@ from strategies import generated, points
 
 from adlang.interp.interpreter import run_function
 from adlang.ir import nodes as ir
+from adlang.ir.derive import finish
 from adlang.ir.printer import print_expr, print_program, print_statement
 from adlang.ir.types import BOOL, FLOAT, INT, vec
 from adlang.lang.span import Span
@@ -65,8 +66,8 @@ def test_examples_round_trip(path):
     example = load_example(path)
     assert_round_trip(example.program)
     copy = untyped_copy(example.program)
-    original = run_function(example.program, example.fn, example.args).value
-    printed = run_function(copy, example.fn, example.args).value
+    original = run_function(example.finished, example.fn, example.args).value
+    printed = run_function(finish(copy), example.fn, example.args).value
     assert same_value(original, printed)
 
 
@@ -88,9 +89,9 @@ def test_random_programs_round_trip_and_match_python(gen, data):
     assert_round_trip(program)
     copy = untyped_copy(program)
     args = data.draw(points(gen.arg_names), label="args")
-    value = run_function(program, gen.fn, dict(args), max_steps=100_000).value
+    value = run_function(finish(program), gen.fn, dict(args), max_steps=100_000).value
     assert isinstance(value, float) and math.isfinite(value)
-    assert same_value(run_function(copy, gen.fn, dict(args), max_steps=100_000).value, value)
+    assert same_value(run_function(finish(copy), gen.fn, dict(args), max_steps=100_000).value, value)
     expected = gen.python_function()(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in args.items()})
     assert value == pytest.approx(float(expected), rel=1e-9, abs=1e-12), gen.source
 
@@ -106,7 +107,7 @@ def test_smooth_random_programs_have_no_abs_min_max_or_float_conditions(gen, dat
                 if stmt.expr.op in ("lt", "le", "gt", "ge", "eq", "ne"):
                     assert all(a.type == INT for a in stmt.expr.args), stmt
     args = data.draw(points(gen.arg_names), label="args")
-    value = run_function(program, gen.fn, dict(args), max_steps=100_000).value
+    value = run_function(finish(program), gen.fn, dict(args), max_steps=100_000).value
     assert value == pytest.approx(float(gen.python_function()(**args)), rel=1e-9, abs=1e-12)
 
 

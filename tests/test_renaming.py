@@ -31,7 +31,7 @@ from strategies import generated, points
 from adlang.derivatives import compute
 from adlang.interp.interpreter import run_function
 from adlang.ir import naming
-from adlang.ir.derive import diff_source
+from adlang.ir.derive import diff_source, finish
 from adlang.ir.primitives import BY_BUILTIN
 from adlang.lang import ast
 from adlang.lang.parser import _LARK, parse
@@ -356,7 +356,7 @@ def test_a_user_name_like_a_temporary_is_a_name_like_any_other():
               "        _2 = _2 + _1 * sin(x + _3)\n        _1 = _1 * 0.5\n    return _2 + x\n")
     program = compile_source(source)
     args = {"x": 0.7, "n": 3}
-    value = run_function(program, "f", args).value
+    value = run_function(finish(program), "f", args).value
     expected = sum(0.7 * 0.7 * 0.5 ** k * math.sin(0.7 + k) for k in range(3)) + 0.7
     assert abs(value - expected) < 1e-15
     grads = [compute(program, "f", args, wrt=["x"], mode=m).grad["x"] for m in FIRST_ORDER]
