@@ -1,0 +1,348 @@
+"""The Python API (spec section 3): `import adlang`, then compile, run, differentiate, check and optimize.
+
+A `Program` is a checked program. Its methods take Python values (numbers,
+bools, lists, numpy arrays and scalars) and check them as the command line
+checks its words, so every mistake is an `adlang.Error` with the command
+line's message, never a Python error from inside a run. A program keeps the
+derivative programs it has built (and the compiled engine keeps their code),
+so calling `grad` again in a loop builds nothing.
+
+The command line, the REPL and the notebook are front ends over the same
+layer below (`options`, `runs`, `derivatives`, `optimize`); this module adds
+Python's way in: values, results with attributes, and one exception type.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from adlang.arguments import check_vec_length
+from adlang.derivatives import CheckOutcome
+from adlang.interp.prologue import bind
+from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE
+from adlang.ir import nodes as ir
+from adlang.lang.errors import AdlangError, RuntimeFault, TypeCheckError, UsageError
+from adlang.optimize import DEFAULT_TOL, OptimizeResult
+from adlang.options import check_engine, derivative_mode, parse_wrt, pick_function, read_source
+from adlang.report import RunReport, format_error, run_object, trace_object
+
+__all__ = ["Error", "Program", "Result", "compile", "load"]
+
+
+class Error(Exception):
+    """Every mistake a program, its arguments or a call can make: `kind` is usage, parse, type or runtime.
+
+    `str(e)` is the first line the command line prints (`FILE:LINE:COL: KIND error: MESSAGE`, or
+    `adlang: usage error: MESSAGE`); `text` adds the source line and the caret under the column.
+    """
+
+    def __init__(self, kind: str, message: str, line: int | None = None, column: int | None = None,
+                 text: str | None = None, filename: str | None = None):
+        self.kind = kind
+        self.message = message
+        self.line = line
+        self.column = column
+        self.filename = filename
+        self.text = text if text is not None else message
+        super().__init__(self.text.split("\n", 1)[0])
+
+    @classmethod
+    def of(cls, err: AdlangError, filename: str | None, source: str | None) -> Error:
+        span = err.span if err.kind != "usage" and err.span is not None and err.span.line >= 1 else None
+        return cls(err.kind, err.message, span.line if span else None, span.col if span else None,
+                   format_error(err, filename, source), filename)
+
+    def _repr_html_(self) -> str:
+        from adlang.display import error_html
+
+        return error_html(self)
+
+
+@contextmanager
+def _reported(filename: str | None = None, source: str | None = None) -> Iterator[None]:
+    """adlang's own errors as `Error`, placed in `source`; nesting too deep or memory running out as the CLI
+    words them."""
+    try:
+        yield
+    except AdlangError as err:
+        raise Error.of(err, filename, source) from None
+    except RecursionError:
+        err = TypeCheckError("the program is nested too deeply for adlang; split deep expressions with let "
+                             "and move deeply nested blocks into functions of their own")
+        raise Error.of(err, filename, source) from None
+    except MemoryError:
+        raise Error.of(RuntimeFault("out of memory; use smaller vecs or fewer steps"), filename, source) from None
+
+
+def _usage(message: str) -> Error:
+    return Error.of(UsageError(message), None, None)
+
+
+# ---------------------------------------------------------------- programs
+
+
+def compile(source: str, filename: str = "<string>") -> Program:  # noqa: A001 - the spec's name
+    """Parse and check `source`; a parse or type error is an `Error` placed in it."""
+    if not isinstance(source, str):
+        raise _usage(f"compile takes the program's text as a str, not {type(source).__name__}; "
+                     "to read a file use adlang.load(path)")
+    if not isinstance(filename, str):
+        raise _usage(f"filename must be a str, not {type(filename).__name__}")
+    from adlang.pipeline import compile_source
+
+    with _reported(filename, source):
+        return Program(compile_source(source, filename), source, filename)
+
+
+def load(path: str | os.PathLike[str]) -> Program:
+    """Read and check the program in the file at `path`."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise _usage(f"load takes a file's path, not {type(path).__name__}; for program text use "
+                     "adlang.compile(source)")
+    path = os.fspath(path)
+    with _reported():
+        source = read_source(path)
+    return compile(source, path)
+
+
+class Program:
+    """A checked adlang program: its functions, and what can be computed from them."""
+
+    def __init__(self, program: ir.Program, source: str, filename: str):
+        self.program = program
+        self.source = source
+        self.filename = filename
+        self._derived: dict = {}  # derivative programs built, by function, parameters, mode, order, checkpoint
+
+    def __repr__(self) -> str:
+        return f"<adlang.Program {self.filename}: {', '.join(self.functions)}>"
+
+    def _repr_html_(self) -> str:
+        from adlang.display import code_html
+
+        return code_html(self.source)
+
+    @property
+    def functions(self) -> list[str]:
+        """The function names, in file order."""
+        return list(self.program.names)
+
+    # ------------------------------------------------------------ running
+
+    def run(self, args: Mapping[str, Any] | None = None, fn: str | None = None, trace: bool = False,
+            engine: str = "interp", *, max_steps: int = DEFAULT_MAX_STEPS,
+            max_tape: int = DEFAULT_MAX_TAPE) -> Result:
+        """Run `fn` (default `main`, else the last function) on `args`, as `adlang run`."""
+        return self._run(args, fn, None, "reverse", 1, "none", engine, trace, max_steps, max_tape)
+
+    def grad(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
+             fn: str | None = None, mode: str = "reverse", order: int = 1, checkpoint: str = "none",
+             engine: str = "interp", trace: bool = False, *, max_steps: int = DEFAULT_MAX_STEPS,
+             max_tape: int = DEFAULT_MAX_TAPE) -> Result:
+        """The value of `fn` and its derivatives with respect to `wrt` (default: every float and vec
+        parameter), as `adlang run --grad`; `order=2` adds the Hessian."""
+        return self._run(args, fn, wrt, mode, order, checkpoint, engine, trace, max_steps, max_tape,
+                         differentiate=True)
+
+    def _run(self, args, fn, wrt, mode, order, checkpoint, engine, trace, max_steps, max_tape,
+             differentiate: bool = False) -> Result:
+        from adlang.runs import run_report
+
+        with self._reported():
+            function = self._function(fn)
+            _check_flag(trace, "trace")
+            check_engine(engine, "engine")
+            limits = _count(max_steps, "max_steps"), _count(max_tape, "max_tape")
+            names = self._wrt(function, wrt) if differentiate else None
+            mode, order = self._mode(mode, order) if differentiate else ("reverse", 1)
+            _check_text(checkpoint, "checkpoint")
+            values = self._arguments(function, args)
+            report = run_report(self.program, function, values, names, mode, order, trace, limits[0], engine,
+                                checkpoint, limits[1], cache=self._derived)
+        return Result.of(report)
+
+    def diff(self, wrt: Iterable[str] | str | None = None, fn: str | None = None, mode: str = "reverse",
+             order: int = 1, checkpoint: str = "none", simplify: bool = True) -> Code:
+        """The derivative program, exactly as `adlang diff` prints it."""
+        from adlang.ir.derive import diff_source
+
+        with self._reported():
+            function = self._function(fn)
+            names = self._wrt(function, wrt)
+            mode, order = self._mode(mode, order)
+            _check_flag(simplify, "simplify")
+            _check_text(checkpoint, "checkpoint")
+            text = diff_source(self.program, function.name, names, mode, order, simplify=simplify,
+                               checkpoint=checkpoint)
+        return Code(text if text.endswith("\n") else text + "\n")
+
+    def ir(self, fn: str | None = None) -> Code:
+        """The typed IR, as `adlang ir` prints it (every function, or only `fn`)."""
+        from adlang.ir.printer import print_function, print_program
+
+        with self._reported():
+            if fn is None:
+                text = print_program(self.program, types=True)
+            else:
+                _check_text(fn, "fn")
+                text = print_function(pick_function(self.program, fn, self.filename), types=True)
+        return Code(text if text.endswith("\n") else text + "\n")
+
+    def check(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
+              fn: str | None = None) -> CheckOutcome:
+        """Forward mode, reverse mode and central differences side by side, as `adlang check`: `.ok` and
+        `.rows` (one per parameter element, each with `forward`, `reverse`, `central`)."""
+        from adlang.derivatives import check
+
+        with self._reported():
+            function = self._function(fn)
+            names = self._wrt(function, wrt)
+            values = self._arguments(function, args)
+            return check(self.program, function.name, values, names)
+
+    def optimize(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
+                 fn: str | None = None, method: str = "gd", steps: int | None = None, lr: float | None = None,
+                 tol: float | None = None, mode: str = "reverse", checkpoint: str = "none",
+                 engine: str = "compiled") -> OptimizeResult:
+        """Minimize `fn` over `wrt` from `args`, as `adlang optimize`: `.params`, `.loss`, `.grad_norm`,
+        `.steps`, `.converged`, `.history`."""
+        from adlang.optimize import optimize
+
+        with self._reported():
+            function = self._function(fn)
+            names = self._wrt(function, wrt)
+            values = self._arguments(function, args)
+            for value, what in ((method, "method"), (mode, "mode"), (checkpoint, "checkpoint")):
+                _check_text(value, what)
+            if steps is not None:
+                steps = _count(steps, "steps")
+            lr = None if lr is None else _number(lr, "lr")
+            tol = DEFAULT_TOL if tol is None else _number(tol, "tol")
+            return optimize(self.program, function.name, values, names, method=method, steps=steps, lr=lr,
+                            tol=tol, mode=mode, checkpoint=checkpoint, engine=engine)
+
+    # ------------------------------------------------------------ checks, as the command line makes them
+
+    def _reported(self):
+        return _reported(self.filename, self.source)
+
+    def _function(self, fn: object) -> ir.Function:
+        if fn is not None:
+            _check_text(fn, "fn")
+        return pick_function(self.program, fn, self.filename)
+
+    def _wrt(self, function: ir.Function, wrt: object) -> list[str]:
+        if wrt is None:
+            wrt = [p.name for p in function.params if p.type.is_differentiable]
+            if not wrt:
+                raise UsageError(f"{function.name} has no float or vec parameter to differentiate by")
+        elif not isinstance(wrt, (str, list, tuple)):
+            raise UsageError(f"wrt must be a list of parameter names, as wrt=['x', 'y'], not "
+                             f"{type(wrt).__name__}")
+        return parse_wrt(wrt, function, "wrt")
+
+    def _mode(self, mode: object, order: object) -> tuple[str, int]:
+        _check_text(mode, "mode")
+        if isinstance(order, bool) or order not in (1, 2):
+            raise UsageError(f"order must be 1 or 2, not {order!r}")
+        return derivative_mode(mode, str(order), True)
+
+    def _arguments(self, function: ir.Function, args: object) -> dict[str, Any]:
+        """`args` checked and converted as the command line's NAME=VALUE words are."""
+        if args is None:
+            args = {}
+        if not isinstance(args, Mapping):
+            raise UsageError(f"args must be a dict of parameter names and values, as args={{'x': 2.0}}, not "
+                             f"{type(args).__name__}")
+        for name in args:
+            if not isinstance(name, str):
+                raise UsageError(f"args has the key {name!r}; its keys are parameter names (str)")
+        values = dict(zip([p.name for p in function.params], bind(function, args)))
+        for param in function.params:
+            if param.type.kind == "vec":
+                check_vec_length(param, _shown(args[param.name]), values[param.name])
+        return values
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return np.array2string(value, separator=", ", threshold=6)
+    return repr(value)
+
+
+def _check_flag(value: object, what: str) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise UsageError(f"{what} must be True or False, not {value!r}")
+
+
+def _check_text(value: object, what: str) -> None:
+    if not isinstance(value, str):
+        raise UsageError(f"{what} must be a str, not {type(value).__name__}")
+
+
+def _count(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise UsageError(f"{what} must be a whole number >= 0, not {value!r}")
+    return int(value)
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise UsageError(f"{what} must be a number, not {value!r}")
+    return float(value)
+
+
+# ---------------------------------------------------------------- results
+
+
+class Code(str):
+    """Program text (`diff`, `ir`): a str, byte for byte what the command prints, shown highlighted in a
+    notebook and as plain lines in IPython."""
+
+    __slots__ = ()
+
+    def _repr_html_(self) -> str:
+        from adlang.display import code_html
+
+        return code_html(str(self))
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self).rstrip("\n"))
+
+
+@dataclass(frozen=True)
+class Result:
+    """One run: `value`, `grad` (parameter -> float or numpy array), `hessian` (dict of dicts), `trace`
+    (dicts of name, value, line), `stats` (steps and the rest of the JSON `stats`)."""
+
+    function: str
+    args: dict[str, Any]
+    value: Any
+    grad: dict[str, Any] | None
+    hessian: dict[str, dict[str, Any]] | None
+    trace: list[dict[str, Any]] | None
+    stats: dict[str, Any]
+    report: RunReport = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, report: RunReport) -> Result:
+        trace = None
+        if report.trace is not None:
+            trace = [{**trace_object(entry), "value": entry.value} for entry in report.trace]
+        return cls(report.function, dict(report.args), report.value, report.grad, report.hessian, trace,
+                   run_object(report)["stats"], report)
+
+    def to_json(self) -> dict[str, Any]:
+        """The object `adlang run --json` prints for the same run (non-finite floats as strings)."""
+        return run_object(self.report)
+
+    def _repr_html_(self) -> str:
+        from adlang.display import result_html
+
+        return result_html(self)
