@@ -5,12 +5,14 @@ from __future__ import annotations
 from pygments.lexer import RegexLexer, bygroups, words
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, Whitespace
 
+from adlang.ir.lower import TAPE_BUILTINS
+from adlang.ir.primitives import BY_BUILTIN
+
 KEYWORDS = ("def", "let", "for", "in", "while", "if", "elif", "else", "return", "and", "or", "not")
 TYPES = ("float", "int", "bool", "vec")
-BUILTINS = (
-    "sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "abs", "min", "max", "pow", "sum", "mean", "dot", "len",
-    "zeros", "ones", "dpow", "dpowb", "addto", "sign", "ifle", "dsqrt", "addat", "push", "pop", "grad", "wrt",
-)
+# Every builtin the registry knows (its call-syntax primitives and their aliases), the tape's, which lowering
+# reads itself, and the words of the `grad f(...) wrt ...` form.
+BUILTINS = (*BY_BUILTIN, *TAPE_BUILTINS, "grad", "wrt")
 
 
 class AdlangLexer(RegexLexer):

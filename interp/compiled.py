@@ -4,9 +4,10 @@ It gives exactly what the interpreter (`interpreter.run_function`) gives: the
 same value bit for bit, the same step count, the same runtime errors at the
 same statements. Every operation calls the evaluation function of the registry
 (`prim.evaluator(arg_types)`), bound as a name of the generated module; only
-`+ - *` on scalars, comparisons and negation are written as Python operators,
-and `+ - *` fall back to the registry's function when the result is NaN, so the
-error is the registry's own.
+a primitive that names its `python_operator` (`+ - *`, comparisons, negation)
+is written as that operator on scalars, and where its evaluation checks the
+result (`operator_checks`: a NaN, an int past 64 bits) the code calls the
+registry's function when the check fails, so the error is the registry's own.
 
 Safety: no user text ever becomes code. Variables are `v_NAME` and functions
 `f_NAME` when the name is an identifier of the language (a prefix makes it no
@@ -66,17 +67,13 @@ from adlang.interp.runtime import (
 )
 from adlang.ir import nodes as ir
 from adlang.ir.primitives import lookup
-from adlang.ir.prims_scalar import INT_MAX, INT_MIN, _add, _mul, _sub
+from adlang.ir.prims_scalar import INT_MAX, INT_MIN
 from adlang.ir.types import Type
 from adlang.lang.errors import DomainError, RuntimeFault
 from adlang.lang.span import Span
 
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SCALAR_KINDS = ("float", "int", "bool")
-# Written as Python operators when every operand is a scalar: the registry's own function for these is
-# `r = a OP b` plus a NaN check, which the generated code redoes by calling that function on NaN.
-NAN_CHECKED = {"add": ("+", _add), "sub": ("-", _sub), "mul": ("*", _mul)}
-PLAIN_BINARY = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 
 
 def run_compiled(
@@ -572,38 +569,35 @@ class Generator:
         return (lookup(expr.op), span) if isinstance(expr, ir.Prim) else None
 
     def inline(self, name: str, expr: ir.Prim, span: Span, depth: int) -> bool:
-        """`+ - *`, comparisons and negation of scalars as Python operators; False where not."""
-        if not all(a.type.kind in SCALAR_KINDS for a in expr.args):
-            return False
+        """A scalar operation whose primitive has a `python_operator`, as that operator; False where not."""
         prim = lookup(expr.op)
+        if prim.python_operator is None or not all(a.type.kind in SCALAR_KINDS for a in expr.args):
+            return False
+        if prim.evaluator(tuple(a.type for a in expr.args)) is not prim.scalar:
+            return False
         args = [self.atom(a) for a in expr.args]
         place = (prim, span)
-        if expr.op in NAN_CHECKED and len(args) == 2:
-            op, fn = NAN_CHECKED[expr.op]
-            if prim.evaluator(tuple(a.type for a in expr.args)) is not fn:
-                return False
-            call = f"{self.evaluator(expr)}({args[0]}, {args[1]})"
-            if all(a.type.kind == "int" for a in expr.args):  # the registry's 64-bit check, and its error
+        op = prim.python_operator
+        value = f"{op}{args[0]}" if prim.syntax == "prefix" else f"{args[0]} {op} {args[1]}"
+        call = f"{self.evaluator(expr)}({', '.join(args)})"
+        if all(a.type.kind == "int" for a in expr.args):
+            if "int" in prim.operator_checks:  # the registry's 64-bit check, and its error
                 t = self.temp()  # the check calls the registry with the operands, so the target waits
-                self.emit(depth, f"{t} = {args[0]} {op} {args[1]}", place)
+                self.emit(depth, f"{t} = {value}", place)
                 self.emit(depth, f"if not {INT_MIN} <= {t} <= {INT_MAX}: {t} = {call}", place)
                 self.emit(depth, f"{name} = {t}", place)
                 return True
+        elif "nan" in prim.operator_checks:
             # A float result goes straight to the target, unless the target is an operand: the error names
             # the operands as they were. Where it is NaN, the registry's function is called to raise it.
             result = self.temp() if name in args else name
-            self.emit(depth, f"{result} = {args[0]} {op} {args[1]}", place)
+            self.emit(depth, f"{result} = {value}", place)
             self.emit(depth, f"if {result} != {result}: {result} = {call}", place)
             if result != name:
                 self.emit(depth, f"{name} = {result}", place)
             return True
-        if expr.op in PLAIN_BINARY and len(args) == 2:
-            self.emit(depth, f"{name} = {args[0]} {PLAIN_BINARY[expr.op]} {args[1]}", place)
-            return True
-        if expr.op == "neg" and len(args) == 1 and expr.args[0].type.kind == "float":  # -(-2^63) needs the check
-            self.emit(depth, f"{name} = -{args[0]}", place)
-            return True
-        return False
+        self.emit(depth, f"{name} = {value}", place)
+        return True
 
     def evaluator(self, expr: ir.Prim) -> str:
         fn = lookup(expr.op).evaluator(tuple(a.type for a in expr.args))

@@ -49,6 +49,8 @@ class Primitive:
     `scalar` evaluates when no operand is a vec, `vector` when one is.
     `total` is false where evaluation can fail at run time (division, log, indexing...).
     `vjp_uses_result` says the reverse rule reads the result, which reverse mode then keeps.
+    The fields after `doc` are facts other modules derive their tables from; each primitive sets its own
+    by keyword in its `register(...)`, so adding a primitive touches no table elsewhere.
     """
 
     name: str
@@ -63,6 +65,21 @@ class Primitive:
     total: bool = True
     vjp_uses_result: bool = False
     doc: str = ""
+    # Identities the simplifier applies (ir/simplify.py): `x OP right_unit` and `left_unit OP x` are x,
+    # `0 OP x` is the prefix primitive `from_zero` of x (0 - x = -x), and an involution undoes itself: -(-x) = x.
+    right_unit: int | None = None
+    left_unit: int | None = None
+    from_zero: str | None = None
+    involution: bool = False
+    # Where the derivative is a convention, not a limit (abs'(0) = 0, a tie of min/max, a comparison of equal
+    # sides): kink(names, values) is the note a trace shows for operands written `names` having `values`,
+    # None away from the kink (interp/notes.py).
+    kink: Callable[[list[str], list], str | None] | None = None
+    # The compiled engine writes this operation on scalars as this Python operator (`a + b`, `-a`);
+    # `operator_checks` is what `scalar` adds to the bare operator, which the inline code redoes by calling
+    # `scalar`: "nan" (a NaN float result is an error), "int" (an int result must fit in 64 bits).
+    python_operator: str | None = None
+    operator_checks: frozenset[str] = frozenset()
 
     def check(self, args: tuple[ir.Atom, ...]) -> Type:
         if self.arity is not None and len(args) != self.arity:

@@ -569,28 +569,94 @@ def _identity_vjp(e, args, r, g, wants):
     return (g,)
 
 
+# ---------------------------------------------------------------- convention notes
+# Where a derivative above picks a side (abs'(0) = 0, a tie of min/max goes to the first argument, a comparison
+# of equal sides follows the branch taken), a trace says so: each note-maker takes the operands as the program
+# writes them and their values, and gives the note, or None away from the kink.
+
+
+def _touch(a, b) -> bool:
+    """Equal somewhere (elementwise for vecs)."""
+    return bool(np.any(np.asarray(a) == np.asarray(b)))
+
+
+def _at_zero(names, values) -> str | None:
+    """`x = 0` where the operand touches 0 (in some elements of a vec), else None."""
+    if not _touch(values[0], 0.0):
+        return None
+    is_vec = isinstance(values[0], np.ndarray) and values[0].ndim > 0
+    return f"{names[0]} = 0" + (" (in some elements)" if is_vec else "")
+
+
+def _abs_note(names, values) -> str | None:
+    where = _at_zero(names, values)
+    return None if where is None else f"abs at {where}: no derivative there; the convention takes abs'(0) = 0"
+
+
+def _sign_note(names, values) -> str | None:
+    where = _at_zero(names, values)
+    return None if where is None else f"sign at {where} gives 0: the convention abs'(0) = 0"
+
+
+def _tie_note(op: str) -> Callable:
+    def note(names, values):
+        if not _touch(values[0], values[1]):
+            return None
+        return f"{op}({names[0]}, {names[1]}) at a tie: the derivative goes to the first argument, {names[0]}"
+
+    return note
+
+
+def _ifle_note(names, values) -> str | None:
+    if not _touch(values[0], values[1]):
+        return None
+    return (f"ifle at a tie ({names[0]} == {names[1]}) takes {names[2]}: "
+            "a tie in max/min passes the derivative to the first argument")
+
+
+def _comparison_note(symbol: str, when_equal: bool) -> Callable:
+    """`a <= b with both sides equal: it is true here, ...`; `when_equal` is the comparison of equal sides."""
+    taken = "true" if when_equal else "false"
+
+    def note(names, values):
+        if not _touch(values[0], values[1]):
+            return None
+        return (f"{names[0]} {symbol} {names[1]} with both sides equal: it is {taken} here, and the derivative is "
+                "that of the branch the program takes")
+
+    return note
+
+
 # ---------------------------------------------------------------- the entries
 
 
-def _infix(name, symbol, rule, scalar, vector, jvp, vjp, total=True, uses_result=False, aliases=()):
-    register(Primitive(name, "infix", symbol, 2, rule, scalar, vector, jvp, vjp, total, uses_result), aliases)
+def _infix(name, symbol, rule, scalar, vector, jvp, vjp, total=True, uses_result=False, aliases=(), **facts):
+    register(Primitive(name, "infix", symbol, 2, rule, scalar, vector, jvp, vjp, total, uses_result, **facts), aliases)
 
 
-def _builtin(name, arity, rule, scalar, vector, jvp, vjp, total=True, uses_result=False, doc=""):
-    register(Primitive(name, "call", name, arity, rule, scalar, vector, jvp, vjp, total, uses_result, doc))
+def _builtin(name, arity, rule, scalar, vector, jvp, vjp, total=True, uses_result=False, doc="", **facts):
+    register(Primitive(name, "call", name, arity, rule, scalar, vector, jvp, vjp, total, uses_result, doc, **facts))
 
 
-def _unary_math(name, scalar, vector, factor, total=True, uses_result=False, keep_int=False):
+def _unary_math(name, scalar, vector, factor, total=True, uses_result=False, keep_int=False, **facts):
     jvp, vjp = unary_rules(factor)
-    _builtin(name, 1, numeric_unary(keep_int), scalar, vector, jvp, vjp, total, uses_result)
+    _builtin(name, 1, numeric_unary(keep_int), scalar, vector, jvp, vjp, total, uses_result, **facts)
 
 
-_infix("add", "+", numeric_binary("+", INT), _add, elementwise(np.add, "addition", "+"), _add_jvp, _add_vjp)
-_infix("sub", "-", numeric_binary("-", INT), _sub, elementwise(np.subtract, "subtraction", "-"), _sub_jvp, _sub_vjp)
-_infix("mul", "*", numeric_binary("*", INT), _mul, elementwise(np.multiply, "multiplication", "*"), _mul_jvp, _mul_vjp)
-_infix("div", "/", numeric_binary("/", None), _div, _div_vec, _div_jvp, _div_vjp, total=False, uses_result=True)
+# `_add`, `_sub` and `_mul` are Python's operator, then an error where a float result is NaN or an int one
+# does not fit in 64 bits.
+NAN_AND_INT_CHECKED = frozenset({"nan", "int"})
+
+_infix("add", "+", numeric_binary("+", INT), _add, elementwise(np.add, "addition", "+"), _add_jvp, _add_vjp,
+       right_unit=0, left_unit=0, python_operator="+", operator_checks=NAN_AND_INT_CHECKED)
+_infix("sub", "-", numeric_binary("-", INT), _sub, elementwise(np.subtract, "subtraction", "-"), _sub_jvp, _sub_vjp,
+       right_unit=0, from_zero="neg", python_operator="-", operator_checks=NAN_AND_INT_CHECKED)
+_infix("mul", "*", numeric_binary("*", INT), _mul, elementwise(np.multiply, "multiplication", "*"), _mul_jvp, _mul_vjp,
+       right_unit=1, left_unit=1, python_operator="*", operator_checks=NAN_AND_INT_CHECKED)
+_infix("div", "/", numeric_binary("/", None), _div, _div_vec, _div_jvp, _div_vjp, total=False, uses_result=True,
+       right_unit=1)
 _infix("pow", "^", numeric_binary("^", None), _pow, _pow_vec, _pow_jvp, _pow_vjp,
-       total=False, uses_result=True, aliases=("pow",))
+       total=False, uses_result=True, aliases=("pow",), right_unit=1)
 def _neg(a):
     r = -a
     return int_result(r) if type(r) is int else r
@@ -601,14 +667,16 @@ def _abs(a):
     return int_result(r) if type(r) is int else r
 
 
-register(Primitive("neg", "prefix", "-", 1, numeric_unary(True), _neg, lambda a: -a, _neg_jvp, _neg_vjp))
+register(Primitive("neg", "prefix", "-", 1, numeric_unary(True), _neg, lambda a: -a, _neg_jvp, _neg_vjp,
+                   involution=True, python_operator="-", operator_checks=frozenset({"int"})))
 
 for _name, _symbol, _fn in [
     ("lt", "<", lambda a, b: a < b), ("le", "<=", lambda a, b: a <= b),
     ("gt", ">", lambda a, b: a > b), ("ge", ">=", lambda a, b: a >= b),
     ("eq", "==", lambda a, b: a == b), ("ne", "!=", lambda a, b: a != b),
 ]:
-    _infix(_name, _symbol, comparison(_symbol), _fn, None, no_jvp, no_vjp)
+    _infix(_name, _symbol, comparison(_symbol), _fn, None, no_jvp, no_vjp,
+           kink=_comparison_note(_symbol, _fn(0.0, 0.0)), python_operator=_symbol)
 _infix("and", "and", logical("and"), lambda a, b: a and b, None, no_jvp, no_vjp)
 _infix("or", "or", logical("or"), lambda a, b: a or b, None, no_jvp, no_vjp)
 register(Primitive("not", "prefix", "not", 1, logical("not"), lambda a: not a, None, no_jvp, no_vjp))
@@ -642,8 +710,8 @@ _unary_math(
 _builtin("dpow", 3, _dpow_rule, _dpow, _dpow_vec, _dpow_jvp, _dpow_vjp, total=False)
 _builtin("dpowb", 2, lambda args: broadcast_type("dpowb()", [a.type for a in args], None),
          _dpowb, _dpowb_vec, _dpowb_jvp, _dpowb_vjp, total=False)
-_unary_math("abs", _abs, np.abs, lambda e, a, r: e.op("sign", a), keep_int=True)
-_builtin("sign", 1, numeric_unary(False), _sign, np.sign, no_jvp, no_vjp)
+_unary_math("abs", _abs, np.abs, lambda e, a, r: e.op("sign", a), keep_int=True, kink=_abs_note)
+_builtin("sign", 1, numeric_unary(False), _sign, np.sign, no_jvp, no_vjp, kink=_sign_note)
 
 
 def _float_rule(args):
@@ -658,8 +726,10 @@ _min_jvp, _min_vjp = _select_rules(_min_parts)
 _max_jvp, _max_vjp = _select_rules(_max_parts)
 _ifle_jvp, _ifle_vjp = _select_rules(_ifle_parts)
 _builtin("min", 2, numeric_binary("min", INT), _pick(lambda a, b: b if b < a else a),
-         elementwise(lambda a, b: np.where(np.asarray(b) < a, b, a), "min", "min"), _min_jvp, _min_vjp)
+         elementwise(lambda a, b: np.where(np.asarray(b) < a, b, a), "min", "min"), _min_jvp, _min_vjp,
+         kink=_tie_note("min"))
 _builtin("max", 2, numeric_binary("max", INT), _pick(lambda a, b: b if b > a else a),
-         elementwise(lambda a, b: np.where(np.asarray(b) > a, b, a), "max", "max"), _max_jvp, _max_vjp)
+         elementwise(lambda a, b: np.where(np.asarray(b) > a, b, a), "max", "max"), _max_jvp, _max_vjp,
+         kink=_tie_note("max"))
 _builtin("ifle", 4, lambda args: broadcast_type("ifle()", [a.type for a in args], None),
-         _ifle, _ifle_vec, _ifle_jvp, _ifle_vjp)
+         _ifle, _ifle_vec, _ifle_jvp, _ifle_vjp, kink=_ifle_note)

@@ -90,23 +90,19 @@ def _simplify_expr(expr: ir.Prim, target: ir.Var, defs, reassigned) -> ir.Expr:
             if target.type.kind == "float" and not isinstance(value, bool):
                 value = float(value)
             return ir.Const(value, target.type)
-    same = None
-    if expr.op == "mul":
-        same = args[0] if _is_const(args[1], 1) else args[1] if _is_const(args[0], 1) else None
-    elif expr.op == "add":
-        same = args[0] if _is_const(args[1], 0) else args[1] if _is_const(args[0], 0) else None
-    elif expr.op == "sub" and _is_const(args[1], 0):
+    same = None  # the identities are the primitive's own (`Primitive.right_unit` and the fields after it)
+    if prim.right_unit is not None and _is_const(args[1], prim.right_unit):
         same = args[0]
-    elif expr.op in ("div", "pow") and _is_const(args[1], 1):
-        same = args[0]
-    elif expr.op == "neg" and isinstance(args[0], ir.Var):
+    elif prim.left_unit is not None and _is_const(args[0], prim.left_unit):
+        same = args[1]
+    elif prim.involution and isinstance(args[0], ir.Var):
         inner = defs.get(args[0].name)
-        if isinstance(inner, ir.Prim) and inner.op == "neg":
+        if isinstance(inner, ir.Prim) and inner.op == expr.op:
             operand = inner.args[0]
             if isinstance(operand, ir.Const) or operand.name not in reassigned:
                 same = operand
-    elif expr.op == "sub" and _is_const(args[0], 0) and target.type.kind == args[1].type.kind:
-        return ir.Prim("neg", (args[1],))
+    elif prim.from_zero is not None and _is_const(args[0], 0) and target.type.kind == args[1].type.kind:
+        return ir.Prim(prim.from_zero, (args[1],))
     if same is not None and same.type.kind == target.type.kind:
         return same
     return expr
