@@ -149,7 +149,8 @@ def run_function(
         last = machine.trace[-1]
         last.note = f"{last.note}; {machine.note}" if last.note else machine.note
     machine.look_at_peak()
-    return RunResult(value, machine.steps, machine.trace, machine.count.peak, machine.trips)
+    trips = {key: count for key, count in machine.trips.items() if count}  # runtime.RunResult: no empty loops
+    return RunResult(value, machine.steps, machine.trace, machine.count.peak, trips)
 
 
 class Compiler:

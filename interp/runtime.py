@@ -36,7 +36,8 @@ class TraceEntry:
 @dataclass
 class RunResult:
     """What a run gives: the value, the statements run, the trace if one was asked for, the most values the tapes
-    held, and the trips of each loop by (line, col, role) (see `loop_key`)."""
+    held, and the trips of each loop by (line, col, role) (see `loop_key`): only loops that ran a trip, so an
+    engine need not tell a loop reached with no trips from one never reached."""
 
     value: object
     steps: int
