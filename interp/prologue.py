@@ -76,6 +76,8 @@ def check_names(fn: ir.Function, given: list[str], missing: bool = True) -> None
 def convert(fn: ir.Function, param: ir.Var, value: object, shown: str | None = None) -> object:
     """`value` as a value of `param`'s type; `shown` is how the user wrote it (by default its repr)."""
     kind = param.type.kind
+    if shown is None:
+        shown = _repr(value)  # as the caller wrote it, before a list becomes a vec
     value = _plain(param, value)
     if kind == "float" and is_number(value):
         return float(value)
@@ -85,7 +87,7 @@ def convert(fn: ir.Function, param: ir.Var, value: object, shown: str | None = N
         return value
     if kind == "vec" and isinstance(value, np.ndarray):
         return value
-    raise UsageError(mismatch(fn, param, _repr(value) if shown is None else shown, value))
+    raise UsageError(mismatch(fn, param, shown, value))
 
 
 def _plain(param: ir.Var, value: object) -> object:
