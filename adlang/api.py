@@ -167,6 +167,28 @@ class Program:
                                 checkpoint, limits[1], cache=self._derived)
         return Result.of(report)
 
+    def jacobian(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
+                 fn: str | None = None, mode: str = "reverse", engine: str = "interp", *,
+                 max_steps: int = DEFAULT_MAX_STEPS, max_tape: int = DEFAULT_MAX_TAPE) -> Result:
+        """d(result)/d(p) for p in `wrt`, for a result that is a float, a vec or a tuple of those: `.jacobian[p]`
+        has the result's elements as rows and p's as columns (a list of such arrays for a tuple result)."""
+        from adlang.jacobians import jacobian, result_items
+
+        with self._reported():
+            function = self._function(fn)
+            result_items(function)
+            names = self._wrt(function, wrt, float_result=False)
+            if mode not in ("forward", "reverse"):
+                raise UsageError(f"a Jacobian's mode is forward or reverse, not {mode!r}")
+            check_engine(engine, "engine")
+            limits = _count(max_steps, "max_steps"), _count(max_tape, "max_tape")
+            values = self._arguments(function, args)
+            run = jacobian(self.program, function.name, values, names, mode=mode, engine=engine,
+                           max_steps=limits[0], max_tape=limits[1], cache=self._derived)
+        report = RunReport(function=function.name, args=values, value=run.value, steps=run.steps,
+                           jacobian=run.jacobian)
+        return Result.of(report)
+
     def diff(self, wrt: Iterable[str] | str | None = None, fn: str | None = None, mode: str = "reverse",
              order: int = 1, checkpoint: str = "none", simplify: bool = True) -> Code:
         """The derivative program, exactly as `adlang diff` prints it."""
@@ -237,7 +259,7 @@ class Program:
             _check_text(fn, "fn")
         return pick_function(self.program, fn, self.filename)
 
-    def _wrt(self, function: ir.Function, wrt: object) -> list[str]:
+    def _wrt(self, function: ir.Function, wrt: object, float_result: bool = True) -> list[str]:
         if wrt is None:
             wrt = [p.name for p in function.params if p.type.is_differentiable]
             if not wrt:
@@ -245,7 +267,7 @@ class Program:
         elif not isinstance(wrt, (str, list, tuple)):
             raise UsageError(f"wrt must be a list of parameter names, as wrt=['x', 'y'], not "
                              f"{type(wrt).__name__}")
-        return parse_wrt(wrt, function, "wrt")
+        return parse_wrt(wrt, function, "wrt", float_result)
 
     def _mode(self, mode: object, order: object) -> tuple[str, int]:
         _check_text(mode, "mode")
@@ -319,7 +341,8 @@ class Code(str):
 @dataclass(frozen=True)
 class Result:
     """One run: `value`, `grad` (parameter -> float or numpy array), `hessian` (dict of dicts), `trace`
-    (dicts of name, value, line), `stats` (steps and the rest of the JSON `stats`)."""
+    (dicts of name, value, line), `stats` (steps and the rest of the JSON `stats`), `jacobian` (from
+    `Program.jacobian`)."""
 
     function: str
     args: dict[str, Any]
@@ -329,6 +352,7 @@ class Result:
     trace: list[dict[str, Any]] | None
     stats: dict[str, Any]
     report: RunReport = field(repr=False, compare=False)
+    jacobian: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, report: RunReport) -> Result:
@@ -336,7 +360,7 @@ class Result:
         if report.trace is not None:
             trace = [{**trace_object(entry), "value": entry.value} for entry in report.trace]
         return cls(report.function, dict(report.args), report.value, report.grad, report.hessian, trace,
-                   run_object(report)["stats"], report)
+                   run_object(report)["stats"], report, report.jacobian)
 
     def to_json(self) -> dict[str, Any]:
         """The object `adlang run --json` prints for the same run (non-finite floats as strings)."""

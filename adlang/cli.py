@@ -142,6 +142,8 @@ def _run_parser(sub: Any) -> _Parser:
     _add_file_and_args(p)
     _add_fn(p)
     p.add_argument("--grad", metavar="P1,P2", help="also the derivative with respect to these parameters")
+    p.add_argument("--jacobian", metavar="P1,P2", help="also the Jacobian of a float, vec or tuple result with "
+                   "respect to these parameters (one row per element of the result; --mode forward or reverse)")
     _add_mode_and_order(p)
     p.add_argument("--trace", action="store_true", help="show every binding as it executes (always the interpreter)")
     p.add_argument("--max-steps", metavar="N", help=f"stop after N statements (default {DEFAULT_MAX_STEPS:,})")
@@ -277,7 +279,11 @@ def _dispatch(argv: list[str], ctx: _Context) -> int:
 
 
 def _cmd_run(ns: argparse.Namespace, ctx: _Context) -> int:
-    mode, order = derivative_mode(ns.mode, ns.order, ns.grad is not None)
+    if ns.jacobian is not None and ns.grad is None and ns.order is not None:
+        raise UsageError("--order needs --grad (the Jacobian is first order)")
+    mode, order = derivative_mode(ns.mode, ns.order, ns.grad is not None or ns.jacobian is not None)
+    if ns.jacobian is not None and order == 2 and ns.mode is not None and ns.mode not in FIRST_ORDER_MODES:
+        raise UsageError(f"--jacobian takes --mode forward or reverse, not {ns.mode}")
     max_steps = parse_max_steps(ns.max_steps)
     max_tape = parse_max_tape(ns.max_tape)
     check_engine(ns.engine)
@@ -286,6 +292,15 @@ def _cmd_run(ns: argparse.Namespace, ctx: _Context) -> int:
     wrt = parse_wrt(ns.grad, fn, "--grad") if ns.grad is not None else None
     args = bind_arguments(fn, ns.args)
     report = run_report(program, fn, args, wrt, mode, order, ns.trace, max_steps, ns.engine, ns.checkpoint, max_tape)
+    if ns.jacobian is not None:
+        from adlang.jacobians import jacobian, result_items
+
+        result_items(fn)
+        by = parse_wrt(ns.jacobian, fn, "--jacobian", float_result=False)
+        run = jacobian(program, fn.name, args, by, mode=mode.partition("-over-")[0], engine=ns.engine,
+                       max_steps=max_steps, max_tape=max_tape)
+        report.jacobian = run.jacobian
+        report.steps = run.steps if wrt is None else report.steps + run.steps  # its first run is the plain one
     _warn_overflow(ctx, report, lambda: run_report(program, fn, args, wrt, mode, order, True, max_steps, "interp",
                                                  ns.checkpoint, max_tape))
     if ctx.json:

@@ -55,9 +55,9 @@ def pick_function(program: Program, name: str | None, path: str) -> Function:
     return fn
 
 
-def parse_wrt(given: str | Iterable[str], fn: Function, option: str) -> list[str]:
+def parse_wrt(given: str | Iterable[str], fn: Function, option: str, float_result: bool = True) -> list[str]:
     """The parameters named by `--grad`/`--wrt` (`x,y`, or a list of names from Python): float or vec
-    parameters of a float-valued function."""
+    parameters of a float-valued function (of any function where `float_result` is False: a Jacobian's)."""
     if isinstance(given, str):
         names = [name.strip() for name in given.split(",")]
     else:
@@ -81,7 +81,7 @@ def parse_wrt(given: str | Iterable[str], fn: Function, option: str) -> list[str
                 f"{option} names '{name}', a parameter of type {param.type}; "
                 "derivatives are taken with respect to float and vec parameters only"
             )
-    if fn.ret.kind != "float":
+    if float_result and fn.ret.kind != "float":
         raise UsageError(f"{option} needs a function whose result is a float, but {fn.name} returns {fn.ret}")
     return names
 

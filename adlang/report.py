@@ -169,6 +169,7 @@ class RunReport:
     tape_peak: int | None = None  # with --grad: the most values the tapes held at once
     recomputed: int | None = None  # with --grad: loop iterations run again
     loops: list[Any] = field(default_factory=list)  # with --checkpoint: one LoopStats per checkpointed loop
+    jacobian: dict[str, Any] | None = None  # with a Jacobian: per parameter, rows of the result's elements
 
 
 def run_object(report: RunReport) -> dict[str, Any]:
@@ -182,6 +183,8 @@ def run_object(report: RunReport) -> dict[str, Any]:
         obj["grad"] = to_json_value(report.grad)
     if report.hessian is not None:
         obj["hessian"] = to_json_value(report.hessian)
+    if report.jacobian is not None:
+        obj["jacobian"] = to_json_value(report.jacobian)
     if report.trace is not None:
         obj["trace"] = [trace_object(entry) for entry in report.trace]
     obj["stats"] = {"steps": int(report.steps)}
@@ -261,6 +264,11 @@ def print_run(console: Console, report: RunReport) -> None:
         _section(console, _titled("gradient", report.mode), gradient_table(report.grad))
     if report.hessian is not None:
         _section(console, _titled("hessian", report.mode), hessian_table(report.hessian))
+    for name, blocks in (report.jacobian or {}).items():
+        for k, block in enumerate(blocks if isinstance(blocks, list) else [blocks]):
+            item = f", result item {k}" if isinstance(blocks, list) else ""
+            _section(console, f"jacobian with respect to {name}{item} (rows: the result's elements)",
+                     jacobian_table(block))
     if report.trace is not None:
         _print_trace(console, report.trace)
     console.print()
@@ -320,6 +328,13 @@ def gradient_table(grad: dict[str, Any]) -> Table:
     table = _table("parameter", "derivative")
     for name, value in grad.items():
         table.add_row(name, format_value(value))
+    return table
+
+
+def jacobian_table(block: Any) -> Table:
+    table = _table("", *(f"[{j}]" for j in range(block.shape[1])))
+    for i, row in enumerate(block):
+        table.add_row(f"[{i}]", *(format_value(float(x)) for x in row))
     return table
 
 

@@ -76,6 +76,7 @@ VJP = "vjp"  # a callee's reverse mode: arguments and cotangents in, adjoints ou
 TAPED_VJP = "taped_vjp"  # revolve: one iteration's VJP that tapes what it overwrites
 HESSIAN = "hessian"  # second-order entry
 ELEMENTWISE = "elementwise"  # F with each element of a vec as a float parameter
+COMPONENT = "component"  # one element of F's result, picked by index: a Jacobian's row
 TRIPS = "trips"  # counts a while loop's trips before it is checkpointed
 SEGMENT = "segment"  # every:K and sqrt: a run of K iterations as a function
 LOOP = "loop"  # revolve: the loop as a function
@@ -94,15 +95,15 @@ REPL_VALUE = "repl_value"  # the REPL's function that evaluates an expression ty
 FIXED = (
     "trips", "trip", "trip_rev", "j", "lo", "hi", "seg", "seg_start", "seg_stop", "seg_size", "seg_lo", "seg_hi",
     "seg_count", "seg_covered", "seg_total", "seg_n", "seg_k", "fine", "capo", "top", "held", "more", "left",
-    "restore", "last", "fresh", "freed", "older", "free", "ahead", "i", "i_next", "a", "b", "main", REPL_VALUE,
+    "restore", "last", "fresh", "freed", "older", "free", "ahead", "i", "i_next", "a", "b", "main", REPL_VALUE, "row",
 )
 
 # Every template a pass applies, as text with `{a}`, `{b}`, `{c}` for names and `{k}` for a number: what
 # the renaming property test (tests/test_renaming.py) draws user names from.
 TEMPLATES = (
     "d{a}d{b}", "d2{a}d{b}d{c}", "{a}_d{b}", "{a}_{k}", "_{k}",
-    *(f"{{a}}_{what}" for what in (REVERSE, FORWARD, JVP, VJP, TAPED_VJP, HESSIAN, ELEMENTWISE, TRIPS, SEGMENT,
-                                    LOOP, PRIMAL, VALUE, REVERSED, FINAL, AT_START, SNAPSHOT)),
+    *(f"{{a}}_{what}" for what in (REVERSE, FORWARD, JVP, VJP, TAPED_VJP, HESSIAN, ELEMENTWISE, COMPONENT, TRIPS,
+                                    SEGMENT, LOOP, PRIMAL, VALUE, REVERSED, FINAL, AT_START, SNAPSHOT)),
     f"d{{a}}d{{b}}_{STEP}", f"d{{a}}d{{b}}_{DIRECTION}",
 )
 

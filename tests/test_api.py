@@ -384,3 +384,77 @@ def test_the_readme_example_runs():
     with redirect_stdout(out):
         exec(compile(code, "README.md", "exec"), {"__name__": "readme"})  # noqa: S102 - our own README
     assert "3.0" in out.getvalue() and "7.0" in out.getvalue()
+
+
+# ---------------------------------------------------------------- Jacobians
+
+JACOBIANS = """\
+def soft(v: vec) -> vec:
+    let e = exp(v)
+    return e / sum(e)
+
+def both(x, v: vec, n: int) -> (float, vec):
+    let s = 0.0
+    for i in 0..n:
+        s += sin(x * v[i])
+    return s, v * x ^ 2
+
+def f(x, y):
+    return x * y
+"""
+
+
+def numeric_jacobian(prog, fn: str, args: dict, p: str, item: int | None) -> np.ndarray:
+    """Central differences, column by column (h = 1e-6)."""
+    base = np.atleast_1d(np.asarray(args[p], dtype=float))
+    columns = []
+    for k in range(base.size):
+        moved = []
+        for h in (1e-6, -1e-6):
+            x = base.copy()
+            x[k] += h
+            value = prog.run(args={**args, p: x if isinstance(args[p], np.ndarray) else float(x[0])}, fn=fn).value
+            moved.append(np.atleast_1d(np.asarray(value if item is None else value[item], dtype=float)))
+        columns.append((moved[0] - moved[1]) / 2e-6)
+    return np.array(columns).T
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+@pytest.mark.parametrize("engine", ["interp", "compiled"])
+def test_jacobians_agree_with_finite_differences_in_both_modes(mode, engine):
+    prog = adlang.compile(JACOBIANS)
+    v = np.array([0.1, 0.5, -0.3])
+    soft = prog.jacobian(args={"v": v}, fn="soft", wrt=["v"], mode=mode, engine=engine)
+    s = np.exp(v) / np.exp(v).sum()
+    assert np.allclose(soft.jacobian["v"], np.diag(s) - np.outer(s, s), rtol=1e-12, atol=1e-15)
+    args = {"x": 0.7, "v": v, "n": 3}
+    both = prog.jacobian(args=args, fn="both", wrt=["x", "v"], mode=mode, engine=engine)
+    for p, shapes in (("x", [(1, 1), (3, 1)]), ("v", [(1, 3), (3, 3)])):
+        assert [block.shape for block in both.jacobian[p]] == shapes
+        for item, block in enumerate(both.jacobian[p]):
+            assert np.allclose(block, numeric_jacobian(prog, "both", args, p, item), rtol=1e-6, atol=1e-8)
+    assert both.value[0] == prog.run(args=args, fn="both").value[0]
+
+
+def test_a_jacobian_is_laid_out_as_run_jacobian_json_prints(tmp_path):
+    path = tmp_path / "j.ad"
+    path.write_text(JACOBIANS)
+    expected = cli_json("run", path, "--fn", "both", "x=2", "v=[0.1,0.5]", "n=2", "--jacobian", "x,v")
+    got = adlang.load(path).jacobian(args={"x": 2, "v": [0.1, 0.5], "n": 2}, fn="both", wrt=["x", "v"])
+    assert got.to_json() == expected
+    assert expected["jacobian"]["x"] == [[[pytest.approx(math.cos(0.2) * 0.1 + math.cos(1.0) * 0.5)]],
+                                         [[0.4], [2.0]]]
+    scalar = cli_json("run", path, "--fn", "f", "x=2", "y=3", "--jacobian", "x,y", "--grad", "y")
+    assert scalar["jacobian"] == {"x": [[3.0]], "y": [[2.0]]} and scalar["grad"] == {"y": 2.0}
+
+
+def test_a_jacobian_refuses_what_has_none(tmp_path):
+    prog = adlang.compile("def g(x, n: int) -> (float, int):\n    return x, n\n")
+    with pytest.raises(adlang.Error, match="a Jacobian needs a function whose result is a float, a vec or a tuple"):
+        prog.jacobian(args={"x": 1.0, "n": 2}, wrt=["x"])
+    with pytest.raises(adlang.Error, match="forward or reverse"):
+        adlang.compile(JACOBIANS).jacobian(args={"x": 1.0, "y": 2.0}, fn="f", mode="forward-over-reverse")
+    path = tmp_path / "j.ad"
+    path.write_text(JACOBIANS)
+    code, _, stderr = command("run", path, "--fn", "soft", "v=[1,2]", "--jacobian", "v", "--order", "2")
+    assert code == 2 and "--order needs --grad" in stderr
