@@ -417,8 +417,8 @@ def _second_order_row(table: Table, n: int, label: str, r: dict, style: str | No
 
 def second_order_case(n: int, cfg: argparse.Namespace, previous: dict[str, tuple[int, float]]) -> dict:
     """Time f, its reverse gradient, its Hessian in each mode pair and H·u via `grad`; ratios against f."""
-    # f on its own: run_function expands every `grad` of the program it is given on each call, so
-    # timing f inside the program that also holds hvp_dir would time building f's gradient as well
+    # f on its own, in a program without hvp_dir's `grad` form: engines run finished programs, and f's own
+    # program needs no finishing
     program = compile_source(second_order_source(n, hvp=False), "bench/run.py")
     with_hvp = compile_source(second_order_source(n), "bench/run.py")
     xs = [f"x{i}" for i in range(n)]
