@@ -1,6 +1,6 @@
 """Benchmarks for adlang: interpreter speed, the cost of a gradient and of second derivatives.
 
-    python bench/run.py [--quick] [--sections 1,2,3,4] [--out bench/results/latest.json]
+    python bench/run.py [--quick] [--sections 1,2,3,4,5] [--out bench/results/latest.json]
 
 Sections (see bench/README.md for how to read them):
 
@@ -816,6 +816,42 @@ def print_loop_tables(rows: list[dict], refs: list[dict], targets: list[dict], s
 # ---------------------------------------------------------------- main
 
 
+# ---------------------------------------------------------------- section 5: the Python API in a loop
+
+
+def bench_api(cfg: argparse.Namespace) -> list[dict]:
+    """What `prog.grad` costs in a Python loop beyond the engine's run of the same derivative program: the first
+    call builds (and compiles) it, later calls only check their arguments and run it."""
+    import adlang
+
+    table = Table(title="5. the Python API: prog.grad(args=..., wrt=['x', 'y'], engine=E) called again and again")
+    for col in ("n", "engine", "first call", "later calls", "engine alone", "later / engine", "ok"):
+        table.add_column(col, justify="right")
+    derived, entry = derivative_program(compile_source(SOURCE, "bench/run.py"), "foo", ["x", "y"], "reverse")
+    rows = []
+    for n in cfg.api_ns:
+        args = {"x": LOOP_X, "y": LOOP_Y, "n": n}
+        for engine in engine_table.ENGINES:
+            prog = adlang.compile(SOURCE, "bench/run.py")  # a fresh program: the first call builds
+            t0 = time.perf_counter()
+            first = prog.grad(args=args, wrt=["x", "y"], fn="foo", engine=engine)
+            first_s = time.perf_counter() - t0
+            run = engine_table.ENGINES[engine].runner()
+            timings = measure_group({
+                "api": lambda p=prog, a=args, e=engine: p.grad(args=a, wrt=["x", "y"], fn="foo", engine=e),
+                "engine": lambda r=run, d=derived, a=args: r(d, entry, a, max_steps=MAX_STEPS),
+            }, cfg.repeats, cfg.min_time, cfg.long_run)
+            api_s, engine_s = timings["api"]["best_s"], timings["engine"]["best_s"]
+            ok = first.grad == {"x": run(derived, entry, args).value[1], "y": run(derived, entry, args).value[2]}
+            rows.append({"n": n, "engine": engine, "first_call_s": first_s, "later_call_s": api_s,
+                         "engine_s": engine_s, "ratio": api_s / engine_s, "ok": ok,
+                         "timings": timings})
+            table.add_row(f"{n:,}", engine, fmt_time(first_s), fmt_time(api_s), fmt_time(engine_s),
+                          f"{api_s / engine_s:,.2f}", "ok" if ok else "[red]WRONG[/]")
+    console.print(table)
+    return rows
+
+
 def config(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="adlang benchmarks: interpreter speed, the cost of a gradient "
                                                  "and of second derivatives")
@@ -826,7 +862,7 @@ def config(argv: list[str] | None) -> argparse.Namespace:
                         help="skip a forward-mode run above --forward-cap estimated to take longer (s)")
     parser.add_argument("--hessian-budget", type=float, default=20.0,
                         help="skip a Hessian run at a larger n estimated to take longer (s)")
-    parser.add_argument("--sections", default="1,2,3,4", help="which sections to run, e.g. 4 or 1,2")
+    parser.add_argument("--sections", default="1,2,3,4,5", help="which sections to run, e.g. 4 or 1,2")
     parser.add_argument("--autograd-budget", type=float, default=20.0,
                         help="section 4: skip an autograd run estimated (linearly from a smaller n) to take longer (s)")
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
@@ -839,6 +875,7 @@ def config(argv: list[str] | None) -> argparse.Namespace:
         cfg.vec_ns = [10, 100, 1000]
         cfg.hessian_ns = [10]
         cfg.loop_ns = [10**3, 10**4]
+        cfg.api_ns = [10, 1000]
         cfg.repeats = cfg.repeats or 5
     else:
         cfg.interp_ns = [10**5, 10**6]
@@ -846,6 +883,7 @@ def config(argv: list[str] | None) -> argparse.Namespace:
         cfg.vec_ns = [10, 100, 1000, 10000]
         cfg.hessian_ns = [10, 100]
         cfg.loop_ns = [10**3, 10**5, 10**6]
+        cfg.api_ns = [10, 1000, 10**5]
         cfg.repeats = cfg.repeats or 7
     cfg.strategies = [s.strip() for s in cfg.strategies.split(",") if s.strip()]
     cfg.sections = {s.strip() for s in cfg.sections.split(",")}
@@ -874,6 +912,7 @@ def main(argv: list[str] | None = None) -> int:
     vec = bench_vec_gradient(program, cfg) if "2" in sections else {"f": None, "g": None}
     second = bench_second_order(cfg) if "3" in sections else None
     versus = bench_loop_vs_python(program, cfg) if "4" in sections else None
+    api = bench_api(cfg) if "5" in sections else None
 
     elapsed = time.perf_counter() - started
     results = {
@@ -890,6 +929,7 @@ def main(argv: list[str] | None = None) -> int:
         "gradient_vec": {"f_scalar_loop": vec["f"], "g_vectorised": vec["g"]},
         "second_order": second,
         "loop_vs_python": versus,
+        "api": api,
         "elapsed_s": elapsed,
         "load_average_at_end": _load(),
     }

@@ -83,3 +83,9 @@ def test_autograd_when_installed_agrees(bench):
     pytest.importorskip("autograd")
     value, (dx, dy) = bench.autograd_gradient()(bench.LOOP_X, 1.01, 25)
     assert (value, dx, dy) == pytest.approx(bench.python_gradient(bench.LOOP_X, 1.01, 25), rel=1e-12)
+
+
+def test_section_5_times_the_api_against_the_engine_alone(bench):
+    rows = bench.bench_api(tiny_config(api_ns=[3, 30]))
+    assert {(r["n"], r["engine"]) for r in rows} == {(n, e) for n in (3, 30) for e in ("interp", "compiled")}
+    assert all(r["ok"] and r["first_call_s"] > 0 and r["ratio"] > 0 for r in rows)
