@@ -1,12 +1,12 @@
 """Derivatives on demand: run the program `ir/derive.py` builds, check it against finite differences.
 
-A Hessian with respect to vecs is built element by element here, where the
-arguments give the vecs' lengths.
+A Hessian with respect to vecs is computed here, one Hessian-vector product per
+element (`hessians.py`), where the arguments give the vecs' lengths.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from rich.table import Table
@@ -16,7 +16,7 @@ from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, check_len
 from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.checkpoint_schedules import pass_schedule, simulate
-from adlang.ir.derive import derive, finish, split_mode, vecs_in
+from adlang.ir.derive import derive, finish, vecs_in
 from adlang.ir.naming import Namer, function_namer
 from adlang.ir.types import FLOAT
 from adlang.kinks import Difference, central_difference
@@ -81,15 +81,14 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
             cache: dict | None = None) -> DerivativeRun:
     """Build the derivative program and run it: `engine="compiled"` runs it compiled unless `trace` asks for one.
 
-    A Hessian with respect to vecs is computed element by element (`elementwise_program`): the lengths are
-    known once the arguments are. `cache`, where given, keeps what was built for the next call with the same
-    function, parameters, mode, order and checkpointing (and vec lengths, element by element).
+    A Hessian with respect to vecs is n Hessian-vector products (`hessians.py`), one run per direction.
+    `cache`, where given, keeps what was built for the next call with the same function, parameters, mode,
+    order and checkpointing.
     """
     fn = program.function(fn_name)
     if order == 2 and fn is not None and vecs_in(fn, wrt):
-        return _compute_elementwise(program, fn, args, wrt, mode, dict(trace=trace, max_steps=max_steps,
-                                                                      engine=engine, checkpoint=checkpoint,
-                                                                      max_tape=max_tape, cache=cache))
+        return _compute_by_directions(program, fn, args, wrt, mode, checkpoint, cache,
+                                      dict(trace=trace, max_steps=max_steps, max_tape=max_tape, engine=engine))
     key = (fn_name, tuple(wrt), mode, order, checkpoint)
     derived = cache.get(key) if cache is not None else None
     if derived is None:
@@ -112,28 +111,39 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
                          recomputed_iterations(result.loop_trips), loop_stats(loops, result.loop_trips))
 
 
-def _compute_elementwise(program: ir.Program, fn: ir.Function, args: dict, wrt: list[str], mode: str,
-                         options: dict) -> DerivativeRun:
-    """`compute` of a Hessian with respect to vecs: of fn's elementwise wrapper, regrouped."""
-    cache = options.get("cache")
-    lengths = tuple(np.shape(args[w]) for w in wrt)
-    key = ("elementwise", fn.name, tuple(wrt), lengths)
+def _compute_by_directions(program: ir.Program, fn: ir.Function, args: dict, wrt: list[str], mode: str,
+                           checkpoint: str, cache: dict | None, options: dict) -> DerivativeRun:
+    """`compute` of a Hessian with respect to vecs: the gradient once, then H u along each unit direction u."""
+    from adlang import hessians
+
+    places = hessians.layout(wrt, args)
+    key = ("hvp", fn.name, tuple(wrt), mode, checkpoint)
     built = cache.get(key) if cache is not None else None
     if built is None:
-        wrapped, entry, layout, _ = built = elementwise_program(program, fn, wrt, args)
+        built = hessians.hvp_program(program, fn, wrt, mode, checkpoint)
         if cache is not None:
             cache[key] = built
-    wrapped, entry, layout, _ = built
-    flat_args = elementwise_arguments(fn, wrt, args, layout)
-    if not layout:  # only empty vecs: the first derivatives, and a Hessian of empty blocks
-        first = compute(program, fn.name, args, wrt=wrt, mode=split_mode(mode, 2)[0], **options)
-        return replace(first, hessian={p: {q: np.zeros((0, 0)) for q in wrt} for p in wrt})
-    flat = compute(wrapped, entry, flat_args, wrt=[name for name, _, _ in layout], mode=mode, order=2, **options)
-    grad, hessian = _regroup(wrt, layout, flat.grad, flat.hessian)
-    return replace(flat, grad=grad, hessian=hessian)
+    first = built.first
+    try:
+        gradient = _run(first.program, first.entry, args, **options)
+        directions = []
+        for k in range(sum(hessians.width(size) for _, size in places)):
+            seeds = hessians.unit_seeds(built, wrt, args, places, k)
+            directions.append(_run(built.program, built.entry, {**args, **seeds}, **options))
+    except RuntimeFault as fault:
+        raise derivative_fault(fault, program, fn.name, args, options["max_steps"], options["max_tape"],
+                               options["engine"]) from None
+    columns = [run.value[built.hu_at:built.hu_at + len(wrt)] for run in directions]
+    hessian = hessians.assemble(wrt, places, columns)
+    steps, peak, trace = hessians.combined(gradient, directions)
+    outputs = gradient.value
+    grad = {w: outputs[1 + i] for i, w in enumerate(wrt)}
+    return DerivativeRun(outputs[0], grad, hessian, trace, steps, peak, recomputed_iterations(gradient.loop_trips),
+                         loop_stats(first.loops, gradient.loop_trips))
 
 
-def _run(program: ir.Program, fn_name: str, args: dict, trace: bool, max_steps: int, max_tape: int, engine: str):
+def _run(program: ir.Program, fn_name: str, args: dict, trace: bool = False, max_steps: int = DEFAULT_MAX_STEPS,
+         max_tape: int = DEFAULT_MAX_TAPE, engine: str = "interp"):
     return engines.run(finish(program), fn_name, args, engine=engine, trace=trace, max_steps=max_steps,
                        max_tape=max_tape)
 
@@ -194,19 +204,6 @@ def elementwise_program(program: ir.Program, fn: ir.Function, wrt: list[str], ar
     name = function_namer(program.names).name(naming.role(fn.name, naming.ELEMENTWISE))
     wrapper = ir.Function(name, tuple(params), fn.ret, tuple(body), fn.span)
     return ir.Program(program.functions + (wrapper,)), name, layout, flat_args
-
-
-def elementwise_arguments(fn: ir.Function, wrt: list[str], args: dict, layout) -> dict[str, object]:
-    """The wrapper's arguments for fn's `args`, in the `layout` that `elementwise_program` made."""
-    split = {p.name for p in fn.params if p.name in wrt and p.type.kind == "vec"}
-    flat: dict[str, object] = {p.name: args[p.name] for p in fn.params if p.name not in split}
-    for p in fn.params:
-        if p.name in split:
-            check_length(p.type, np.asarray(args[p.name]), f"argument '{p.name}'", fn.span)
-    for name, owner, element in layout:
-        if element is not None:
-            flat[name] = float(np.asarray(args[owner], dtype=float)[element])
-    return flat
 
 
 def _regroup(wrt: list[str], layout, flat_grad: dict, flat_hessian: dict) -> tuple[dict, dict]:

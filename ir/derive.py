@@ -79,7 +79,8 @@ def derive(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "rever
     fn = program.function(fn_name)
     if order == 2 and vecs_in(fn, wrt):
         raise UsageError("a derivative program of order 2 takes float parameters only (the language has no matrix "
-                         "type for a vec's Hessian); `adlang run ... --grad V --order 2` gives it, element by element")
+                         "type for a vec's Hessian); `adlang run ... --grad V --order 2` gives it, one Hessian-vector "
+                         "product per element")
     names = function_namer(program.names)
     mode = ForwardMode(program, names) if passes[0] == "forward" else ReverseMode(program, names, custom)
     entry = _entry(mode, fn, wrt)

@@ -443,12 +443,14 @@ CATALOGUE: list[Case] = [
          what="an order other than 1 or 2"),
     Case("usage-order-2-vec", "usage", "def f(v: vec):\n    return sum(v)\n", "FILE --wrt v --order 2",
          "a derivative program of order 2 takes float parameters only (the language has no matrix type for a vec's "
-         "Hessian); `adlang run ... --grad V --order 2` gives it, element by element", command="diff",
+         "Hessian); `adlang run ... --grad V --order 2` gives it, one Hessian-vector product per element",
+         command="diff",
          what="`diff --order 2` with respect to a vec"),
     Case("usage-order-2-long-vec", "usage", "def f(v: vec):\n    return sum(v)\n",
-         "FILE v=[" + ",".join(["1"] * 51) + "] --grad v --order 2",
-         "--order 2 differentiates each element of a vec on its own: 51 elements, more than the limit of 50; use "
-         "shorter vecs or fewer --grad parameters", what="`run --order 2` with respect to vecs of more than 50 elements"),
+         "FILE v=[" + ",".join(["1"] * 5001) + "] --grad v --order 2",
+         "--order 2 over 5,001 parameter elements would hold a Hessian of 25,010,001 numbers, more than the limit of "
+         "25,000,000; use shorter vecs or fewer --grad parameters (a Hessian-vector product needs no such matrix)",
+         what="`run --order 2` whose Hessian would have more than 25 million entries"),
     Case("usage-max-steps", "usage", F, "FILE x=1 --max-steps many",
          "--max-steps needs a whole number of statements, not 'many'", what="a `--max-steps` that is not a number"),
     Case("usage-engine", "usage", F, "FILE x=1 --engine fast", "unknown --engine 'fast' (engines: interp, compiled)",
