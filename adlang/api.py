@@ -63,6 +63,11 @@ class Error(Exception):
 
         return error_html(self)
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for this exception: the command line's text, not a traceback through adlang's
+        internals (the place that matters is in the adlang source, and the text names it)."""
+        return [self.text]
+
 
 @contextmanager
 def _reported(filename: str | None = None, source: str | None = None) -> Iterator[None]:
@@ -124,9 +129,9 @@ class Program:
         return f"<adlang.Program {self.filename}: {', '.join(self.functions)}>"
 
     def _repr_html_(self) -> str:
-        from adlang.display import code_html
+        from adlang.display import program_html
 
-        return code_html(self.source)
+        return program_html(self)
 
     @property
     def functions(self) -> list[str]:

@@ -272,6 +272,11 @@ class CheckOutcome:
                      for r in self.rows],
         }
 
+    def _repr_html_(self) -> str:
+        from adlang.display import check_html
+
+        return check_html(self)
+
     def __rich__(self) -> Table:
         notes = "\n".join(f"{r.name}: {r.note}" for r in self.rows if r.note)
         table = Table(title=f"derivatives of {self.function}: forward, reverse, central differences",

@@ -1,7 +1,10 @@
 """How programs, results and errors look in a notebook: highlighted code and HTML tables.
 
-IPython calls `_repr_html_` on what a cell returns; the API's objects answer
-through these functions, so every display is made in one place.
+IPython calls `_repr_html_` on what a cell returns; the API's objects (Program, Code, Result, CheckOutcome,
+OptimizeResult, Error) answer through these functions, so every display is made in one place. Numbers are
+written at full precision, as the command line writes them; in HTML a vec longer than LONG_VEC elements
+shows its first and last elements and its length, and a trace longer than TRACE_ROWS entries its first
+ones (the objects' attributes always hold everything).
 """
 
 from __future__ import annotations
@@ -13,7 +16,16 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 
 from adlang.lexer import AdlangLexer
-from adlang.report import format_value
+from adlang.optimize import outcome_line
+from adlang.report import format_short, format_value
+
+LONG_VEC = 12
+TRACE_ROWS = 200
+
+_TABLE = 'style="border-collapse: collapse; margin: 0.2em 0 0.6em 0"'
+_CELL = 'style="border: 1px solid #ccc; padding: 0.15em 0.6em; text-align: {align}"'
+_OK = "#1b7f3b"
+_BAD = "#b00020"
 
 
 def code_html(text: str) -> str:
@@ -21,33 +33,105 @@ def code_html(text: str) -> str:
     return highlight(text, AdlangLexer(), HtmlFormatter(noclasses=True, nobackground=True))
 
 
+def program_html(program: Any) -> str:
+    """A Program: where it came from and its functions, then its source highlighted."""
+    names = ", ".join(program.functions)
+    head = (f"<p><small>adlang program <code>{html.escape(program.filename)}</code>: "
+            f"{html.escape(names)}</small></p>")
+    return head + code_html(program.source)
+
+
 def error_html(err: Any) -> str:
     """An error as the command line shows it: the place, the message, the source line and the caret."""
-    return f'<pre style="color: #b00020">{html.escape(err.text)}</pre>'
+    return f'<pre style="color: {_BAD}">{html.escape(err.text)}</pre>'
 
 
-def _table(title: str, header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td><code>{html.escape(c)}</code></td>" for c in row) + "</tr>"
-                   for row in rows)
-    return f"<p><b>{html.escape(title)}</b></p><table><tr>{head}</tr>{body}</table>"
+def value_html(value: Any) -> str:
+    """A value at full precision, a long vec shortened to its ends and its length."""
+    return html.escape(format_short(value, LONG_VEC))
+
+
+def _table(title: str | None, header: list[str] | None, rows: list[list[str]], note: str = "") -> str:
+    """A bordered table (without a header row if `header` is None); cells after the first are code,
+    right-aligned (numbers)."""
+
+    def cell(tag: str, text: str, first: bool) -> str:
+        align = "left" if first else "right"
+        inner = html.escape(text) if tag == "th" or first else f"<code>{html.escape(text)}</code>"
+        return f"<{tag} {_CELL.format(align=align)}>{inner}</{tag}>"
+
+    head = "" if header is None else "<tr>" + "".join(cell("th", h, i == 0) for i, h in enumerate(header)) + "</tr>"
+    body = "".join("<tr>" + "".join(cell("td", c, i == 0) for i, c in enumerate(row)) + "</tr>" for row in rows)
+    caption = f"<p><b>{html.escape(title)}</b></p>" if title else ""
+    after = f"<p><small>{html.escape(note)}</small></p>" if note else ""
+    return f"{caption}<table {_TABLE}>{head}{body}</table>{after}"
+
+
+def _call(function: str, args: dict[str, Any]) -> str:
+    return f"{function}(" + ", ".join(f"{k}={format_short(v, LONG_VEC)}" for k, v in args.items()) + ")"
 
 
 def result_html(result: Any) -> str:
-    """A run: the call and its value, then gradient, Hessian and trace as tables where there are any."""
-    call = ", ".join(f"{k}={format_value(v)}" for k, v in result.args.items())
-    parts = [f"<p><code>{html.escape(result.function)}({html.escape(call)})</code> = "
-             f"<code>{html.escape(format_value(result.value))}</code></p>"]
+    """A run: the call and its value, then gradient, Hessian, trace and the run's statistics."""
+    parts = [f"<p><code>{html.escape(_call(result.function, result.args))}</code> = "
+             f"<code>{value_html(result.value)}</code></p>"]
     if result.grad is not None:
         parts.append(_table("gradient", ["parameter", "derivative"],
-                            [[name, format_value(value)] for name, value in result.grad.items()]))
+                            [[name, format_short(value, LONG_VEC)] for name, value in result.grad.items()]))
     if result.hessian is not None:
         names = list(result.hessian)
-        parts.append(_table("hessian", ["", *names],
+        parts.append(_table("Hessian", ["", *names],
                             [[p, *(format_value(result.hessian[p][q]) for q in names)] for p in names]))
     if result.trace is not None:
-        parts.append(_table("trace", ["line", "name", "value"],
-                            [[str(e["line"]), e["name"], format_value(e["value"])] for e in result.trace]))
-    steps = result.stats["steps"]
-    parts.append(f"<p><small>{steps} step{'s' if steps != 1 else ''}</small></p>")
+        shown = result.trace[:TRACE_ROWS]
+        more = len(result.trace) - len(shown)
+        note = f"... and {more} more entries (all of them are in .trace)" if more else ""
+        parts.append(_table("trace", ["name", "value", "line"],
+                            [[e["name"], format_short(e["value"], LONG_VEC), str(e["line"])] for e in shown],
+                            note))
+    parts.append(f"<p><small>{html.escape(stats_text(result.stats))}</small></p>")
     return "".join(parts)
+
+
+def stats_text(stats: dict[str, Any]) -> str:
+    """`23 steps, tape_peak 9, recomputed 0`, and each checkpointed loop's strategy and trips."""
+    steps = stats["steps"]
+    words = [f"{steps} step{'s' if steps != 1 else ''}"]
+    words += [f"{key} {value}" for key, value in stats.items() if key not in ("steps", "checkpoint")]
+    for loop in stats.get("checkpoint") or []:
+        words.append(f"line {loop['line']}: {loop['strategy']} over {loop['trips']} trips, "
+                     f"{loop['recomputed']} recomputed")
+    return ", ".join(words)
+
+
+def check_html(outcome: Any) -> str:
+    """`check`: forward, reverse and central differences side by side, each row marked ok or DIFFERENT."""
+    rows = []
+    for row in outcome.rows:
+        modes, fd = row.errors()
+        good = modes <= outcome.modes_tol and fd <= outcome.fd_tol
+        rows.append([row.name, format_value(row.forward), format_value(row.reverse), format_value(row.finite),
+                     f"{modes:.1e}", f"{fd:.1e}", "ok" if good else "DIFFERENT"])
+    notes = "; ".join(f"{row.name}: {row.note}" for row in outcome.rows if row.note)
+    table = _table(f"derivatives of {outcome.function}: forward, reverse, central differences",
+                   ["d/d", "forward", "reverse", "finite diff.", "fwd vs rev", "vs finite diff.", ""], rows, notes)
+    verdict = ("they agree" if outcome.ok else "they differ") + (
+        f" (forward vs reverse within {outcome.modes_tol:g}, vs finite differences within {outcome.fd_tol:g})")
+    color = _OK if outcome.ok else _BAD
+    return f'{table}<p style="color: {color}">{html.escape(verdict)}</p>'
+
+
+def optimize_html(result: Any) -> str:
+    """`optimize`: the parameters found, the loss, the gradient norm, and how the search ended."""
+    params = _table(f"{result.function} minimized with {result.method}", ["parameter", "value"],
+                    [[name, format_short(value, LONG_VEC)] for name, value in result.params.items()])
+    facts = _table(None, None, [["loss", format_value(result.loss)],
+                                    ["gradient norm", format_value(result.grad_norm)],
+                                    ["steps", str(result.steps)]])
+    color = _OK if result.converged else "#8a6d00"
+    history = ""
+    if len(result.history) > 1:
+        history = (f"<p><small>loss history: {len(result.history)} values, from "
+                   f"<code>{format_value(result.history[0])}</code> to "
+                   f"<code>{format_value(result.history[-1])}</code> (all in .history)</small></p>")
+    return f'{params}{facts}<p style="color: {color}">{html.escape(outcome_line(result))}</p>{history}'

@@ -84,6 +84,11 @@ class OptimizeResult:
         """The object `adlang optimize --json` prints."""
         return result_object(self)
 
+    def _repr_html_(self) -> str:
+        from adlang.display import optimize_html
+
+        return optimize_html(self)
+
 
 # ---------------------------------------------------------------- options
 
