@@ -82,6 +82,12 @@ def result_html(result: Any) -> str:
         names = list(result.hessian)
         parts.append(_table("Hessian", ["", *names],
                             [[p, *(format_value(result.hessian[p][q]) for q in names)] for p in names]))
+    for name, blocks in (result.jacobian or {}).items():
+        for k, block in enumerate(blocks if isinstance(blocks, list) else [blocks]):
+            item = f", result item {k}" if isinstance(blocks, list) else ""
+            header = ["", *(f"[{j}]" for j in range(block.shape[1]))]
+            rows = [[f"[{i}]", *(format_value(float(x)) for x in row)] for i, row in enumerate(block)]
+            parts.append(_table(f"Jacobian with respect to {name}{item}", header, rows))
     if result.trace is not None:
         shown = result.trace[:TRACE_ROWS]
         more = len(result.trace) - len(shown)

@@ -224,3 +224,10 @@ def test_the_lecture_notebook_runs_on_a_real_kernel_from_docs():
     everything = "\n".join(str(o) for c in notebook.cells for o in c.get("outputs", []))
     assert "<code>3.0</code>" in everything and "<code>7.0</code>" in everything  # the gradient of foo
     assert "&lt;cell broken&gt;:3:16: type error" in everything
+
+
+def test_jacobian_html_is_a_table_per_result_item():
+    pair = adlang.compile("def pair(x, v: vec) -> (float, vec):\n    return x * sum(v), v * x\n")
+    page = pair.jacobian({"x": 2.0, "v": [1.0, 3.0]}, wrt=["x"])._repr_html_()
+    assert "Jacobian with respect to x, result item 0" in page and "result item 1" in page
+    assert ">4.0<" in page and ">3.0<" in page
