@@ -141,7 +141,8 @@ def _run_parser(sub: Any) -> _Parser:
     )
     _add_file_and_args(p)
     _add_fn(p)
-    p.add_argument("--grad", metavar="P1,P2", help="also the derivative with respect to these parameters")
+    p.add_argument("--grad", "--wrt", dest="grad", metavar="P1,P2",
+                   help="also the derivative with respect to these parameters (--wrt is the same flag)")
     p.add_argument("--jacobian", metavar="P1,P2", help="also the Jacobian of a float, vec or tuple result with "
                    "respect to these parameters (one row per element of the result; --mode forward or reverse)")
     _add_mode_and_order(p)
@@ -232,7 +233,8 @@ def _add_fn(p: _Parser) -> None:
 
 
 def _add_wrt(p: _Parser) -> None:
-    p.add_argument("--wrt", metavar="P1,P2", required=True, help="the parameters to differentiate by")
+    p.add_argument("--wrt", "--grad", dest="wrt", metavar="P1,P2",
+                   help="the parameters to differentiate by (--grad is the same flag)")
 
 
 def _add_mode_and_order(p: _Parser) -> None:
@@ -265,6 +267,8 @@ def parse_command_line(argv: list[str]) -> argparse.Namespace:
         raise UsageError(f"unknown command '{name}'{suggest(name, COMMANDS)} (commands: {', '.join(COMMANDS)})")
     ns = commands[name].parse_intermixed_args(argv[1:])
     ns.command = name
+    if name in ("diff", "check", "optimize"):
+        _required_wrt(ns)
     return ns
 
 
@@ -387,6 +391,13 @@ def _cmd_repl(ns: argparse.Namespace, ctx: _Context) -> int:
         read_source(ns.file)
     from adlang import repl
     return _exit_code(repl.main(ns.file))
+
+
+def _required_wrt(ns: argparse.Namespace) -> str:
+    """`--wrt` (or `--grad`, the same flag), which diff, check and optimize cannot do without."""
+    if ns.wrt is None:
+        raise UsageError(f"the following arguments are required: --wrt (see 'adlang {ns.command} --help')")
+    return ns.wrt
 
 
 def _write_text(text: str, ctx: _Context, as_json: dict[str, Any]) -> None:

@@ -406,3 +406,16 @@ def test_a_byte_order_mark_is_dropped(tmp_path):
     path = tmp_path / "bom.ad"
     path.write_bytes(b"\xef\xbb\xbfdef f(x):\r\n    return x +\r\n")
     assert read_source(str(path)).startswith("def f(x):")
+
+
+@pytest.mark.parametrize("command, extra", [("run", ["x=2", "y=3", "--json"]), ("diff", []),
+                                            ("check", ["x=2", "y=3", "--json"]),
+                                            ("optimize", ["x=2", "y=3", "--steps", "2", "--json"])])
+def test_grad_and_wrt_are_the_same_flag_on_every_command(tmp_path, command, extra):
+    """A new user's first guess must work: `--grad` and `--wrt` name the parameters on every command."""
+    path = tmp_path / "f.ad"
+    path.write_text("def f(x, y):\n    return x * x + y\n")
+    outs = [cli.main([command, str(path), flag, "x", *extra]) for flag in ("--grad", "--wrt")]
+    assert outs == [0, 0]
+    both = [adlang(command, str(path), flag, "x", *extra) for flag in ("--grad", "--wrt")]
+    assert both[0].code == both[1].code == 0 and both[0].out == both[1].out and both[0].out
