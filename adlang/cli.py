@@ -383,7 +383,7 @@ def _cmd_optimize(ns: argparse.Namespace, ctx: _Context) -> int:
         print(dump_json(optimize.result_object(result)))
     else:
         optimize.print_result(console, result)
-    return 0
+    return EXIT_INTERRUPTED if result.interrupted else 0
 
 
 def _cmd_repl(ns: argparse.Namespace, ctx: _Context) -> int:

@@ -61,6 +61,7 @@ ADAM_BETA1 = 0.9
 ADAM_BETA2 = 0.999
 ADAM_EPS = 1e-8
 MAX_HALVINGS = 30
+RISING = 10  # a loss that rose over this many steps in a row is diverging
 
 OnStep = Callable[[int, float], None]
 
@@ -79,6 +80,17 @@ class OptimizeResult:
     history: list[float] = field(default_factory=list)
     tol: float = DEFAULT_TOL
     stalled: bool = False
+    interrupted: bool = False  # Ctrl-C: stopped after the last whole step, with what it had reached
+    lr: float | None = None
+
+    @property
+    def diverged(self) -> bool:
+        """Not converged, and the loss ended above where it started or rose over the last RISING steps."""
+        if self.converged or self.method == "newton" or len(self.history) < 2:
+            return False
+        tail = self.history[-(RISING + 1):]
+        rising = len(tail) == RISING + 1 and all(b > a for a, b in zip(tail, tail[1:]))
+        return self.history[-1] > self.history[0] or rising
 
     def to_json(self) -> dict[str, Any]:
         """The object `adlang optimize --json` prints."""
@@ -246,7 +258,7 @@ class _Layout:
 class _Search:
     def __init__(self, program: ir.Program, fn: ir.Function, args: dict[str, Any], layout: _Layout, method: str,
                  mode: str, lr: float, on_step: OnStep | None, checkpoint: str = "none", engine: str = "compiled"):
-        from adlang.derivatives import elementwise_program
+        from adlang.derivatives import MAX_HESSIAN_ELEMENTS, elementwise_program
         from adlang.ir.derive import derivative_program
 
         self.program = program
@@ -261,6 +273,11 @@ class _Search:
         if method == "newton":
             target, entry, names = program, fn.name, layout.names
             if any(size is not None for size in layout.sizes):
+                count = sum(1 if size is None else size for size in layout.sizes)
+                if count > MAX_HESSIAN_ELEMENTS:
+                    raise UsageError(f"--method newton builds the whole Hessian, element by element, for at most "
+                                     f"{MAX_HESSIAN_ELEMENTS} parameter elements; {', '.join(layout.names)} have "
+                                     f"{count:,}: use --method adam or gd, or fewer --wrt parameters")
                 target, entry, flat, flat_args = elementwise_program(program, fn, layout.names, args)
                 names = [name for name, _, _ in flat]
                 self.elements = (names, flat_args)
@@ -330,31 +347,34 @@ class _Search:
     # the loop
 
     def run(self, steps: int, tol: float) -> OptimizeResult:
+        """The search; Ctrl-C during it ends it after the last whole step, keeping what that step reached."""
         x = self.layout.pack(self.args)
         loss, grad, hessian = self.evaluate(x, 0)
         history = [loss]
         self._report(0, loss)
         state = _State(np.zeros_like(x), np.zeros_like(x))
         taken = 0
-        converged = stalled = False
-        while True:
-            if float(np.linalg.norm(grad)) <= tol:
-                converged = True
-                break
-            if taken == steps:
-                break
-            if self.method == "newton":
-                moved = self.newton_step(x, loss, grad, hessian)
-                if moved is None:
-                    stalled = True
+        converged = stalled = interrupted = False
+        try:
+            while True:
+                if float(np.linalg.norm(grad)) <= tol:
+                    converged = True
                     break
-                x = moved
-            else:
-                x = self.first_order_step(x, grad, state, taken + 1)
-            taken += 1
-            loss, grad, hessian = self.evaluate(x, taken)
-            history.append(loss)
-            self._report(taken, loss)
+                if taken == steps:
+                    break
+                if self.method == "newton":
+                    moved = self.newton_step(x, loss, grad, hessian)
+                    if moved is None:
+                        stalled = True
+                        break
+                else:
+                    moved = self.first_order_step(x, grad, state, taken + 1)
+                point = self.evaluate(moved, taken + 1)  # an interrupt in here leaves the last step's point
+                x, taken, (loss, grad, hessian) = moved, taken + 1, point
+                history.append(loss)
+                self._report(taken, loss)
+        except KeyboardInterrupt:
+            interrupted = True
         return OptimizeResult(
             function=self.fn.name,
             method=self.method,
@@ -366,6 +386,8 @@ class _Search:
             history=history,
             tol=tol,
             stalled=stalled,
+            interrupted=interrupted,
+            lr=None if self.method == "newton" else self.lr,
         )
 
     def _report(self, step: int, loss: float) -> None:
@@ -445,12 +467,21 @@ def result_object(result: OptimizeResult) -> dict[str, Any]:
         "grad_norm": to_json_value(result.grad_norm),
         "steps": int(result.steps),
         "converged": bool(result.converged),
+        "diverged": result.diverged,
+        "interrupted": result.interrupted,
         "history": to_json_value(result.history),
     }
 
 
 def outcome_line(result: OptimizeResult) -> str:
     steps = f"{result.steps} step{'s' if result.steps != 1 else ''}"
+    if result.diverged:
+        start, end = format_value(result.history[0]), format_value(result.history[-1])
+        how = "rose" if result.history[-1] > result.history[0] else "has risen step after step"
+        return (f"diverging: the loss {how} from {start} to {end} in {steps}; lower --lr (now {result.lr:g})"
+                + (" (interrupted)" if result.interrupted else ""))
+    if result.interrupted:
+        return f"interrupted after {steps}: the parameters reached so far (not converged)"
     if result.converged:
         return f"converged after {steps} (gradient norm <= {result.tol:g})"
     if result.stalled:
@@ -472,7 +503,7 @@ def print_result(console: Console, result: OptimizeResult) -> None:
     for label, value in (("loss", format_value(result.loss)), ("gradient norm", format_value(result.grad_norm)),
                          ("steps", str(result.steps))):
         console.print(Text.assemble((label, "bold cyan"), " = ", value), soft_wrap=True)
-    style = "green" if result.converged else "yellow"
+    style = "green" if result.converged else "red" if result.diverged else "yellow"
     console.print(Text(outcome_line(result), style=style), soft_wrap=True)
 
 

@@ -214,7 +214,8 @@ def test_cli_newton_json(linefit):
     r = adlang(*BASE, "--method", "newton", "--json")
     assert r.code == 0 and r.err == ""
     obj = r.json()
-    assert set(obj) == {"function", "method", "params", "loss", "grad_norm", "steps", "converged", "history"}
+    assert set(obj) == {"function", "method", "params", "loss", "grad_norm", "steps", "converged", "diverged",
+                        "interrupted", "history"}
     assert obj["function"] == "loss" and obj["method"] == "newton" and obj["converged"] is True
     assert set(obj["params"]) == {"m", "b"}
     assert (obj["params"]["m"], obj["params"]["b"]) == pytest.approx(best, abs=1e-8)
@@ -314,3 +315,69 @@ def test_an_error_only_the_derivative_makes_says_so():
         """)
     with pytest.raises(RuntimeFault, match=r"^the derivative of a \^ b with respect to b needs a > 0 .*; here a = -2"):
         optimize(program, "f", {"a": -2.0, "b": 2.0}, ["b"], steps=3)
+
+
+# ---------------------------------------------------------------- when things go wrong (issue 17)
+
+SQUARES = "def loss(w: vec) -> float:\n    return sum(w * w)\n"
+
+
+def test_ctrl_c_keeps_the_steps_taken():
+    program = compile_text(SQUARES)
+
+    def stop_at_three(step, loss):
+        if step == 3:
+            raise KeyboardInterrupt
+
+    result = optimize(program, "loss", {"w": np.array([1.0, 2.0])}, ["w"], lr=0.1, steps=100, on_step=stop_at_three)
+    assert result.interrupted and not result.converged and result.steps == 3
+    assert result.params["w"].tolist() == pytest.approx([0.8 ** 3, 2 * 0.8 ** 3])
+    assert result.history == pytest.approx([5.0 * 0.64 ** k for k in range(4)])
+
+
+def test_ctrl_c_in_the_command_prints_what_was_reached_and_exits_130(tmp_path, monkeypatch, capsys):
+    import adlang.optimize as module
+    from adlang import cli
+
+    path = tmp_path / "loss.ad"
+    path.write_text(SQUARES)
+    real = module._Search.evaluate
+
+    def evaluate(self, x, step):
+        if step == 4:
+            raise KeyboardInterrupt
+        return real(self, x, step)
+
+    monkeypatch.setattr(module._Search, "evaluate", evaluate)
+    code = cli.main(["optimize", str(path), "--wrt", "w", "w=[1,2]", "--lr", "0.1", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 130 and out["interrupted"] is True and out["steps"] == 3 and len(out["history"]) == 4
+    assert out["params"]["w"] == pytest.approx([0.8 ** 3, 2 * 0.8 ** 3])
+
+
+def test_a_loss_that_rises_is_diverging_not_minimized(tmp_path):
+    program = compile_text(SQUARES)
+    result = optimize(program, "loss", {"w": np.array([1.0, 2.0])}, ["w"], lr=1.5, steps=20)
+    assert result.diverged and not result.converged
+    path = tmp_path / "loss.ad"
+    path.write_text(SQUARES)
+    out = subprocess.run([sys.executable, "-m", "adlang", "optimize", str(path), "--wrt", "w", "w=[1,2]",
+                          "--lr", "1.5", "--steps", "20"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    assert "diverging: the loss rose from 5.0 to" in out.stdout and "lower --lr (now 1.5)" in out.stdout
+    calm = optimize(program, "loss", {"w": np.array([1.0, 2.0])}, ["w"], lr=0.1, steps=20)
+    assert not calm.diverged and not calm.interrupted
+
+
+def test_a_loss_rising_for_many_steps_is_diverging_even_below_the_start():
+    from adlang.optimize import OptimizeResult
+
+    history = [10.0, 1.0] + [1.0 + k for k in range(1, 12)]
+    assert OptimizeResult("f", "gd", {}, history[-1], 1.0, 12, False, history).diverged
+    assert not OptimizeResult("f", "gd", {}, 1.0, 1.0, 3, False, [10.0, 1.0, 2.0, 3.0]).diverged
+
+
+def test_newton_past_its_dense_limit_says_so_in_optimize_terms():
+    program = compile_text(SQUARES)
+    with pytest.raises(UsageError, match="--method newton builds the whole Hessian.* 60: use --method adam or gd"):
+        optimize(program, "loss", {"w": np.ones(60)}, ["w"], method="newton")
