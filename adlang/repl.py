@@ -29,8 +29,8 @@ from adlang.stepper import Stepper
 
 HISTORY_FILE = "~/.adlang_history"
 MAX_STEPS = 10_000_000
-STEP_COMMANDS = ("next", "over", "continue", "break", "clear", "vars", "tape", "where", "back", "quit")
-STEP_ALIASES = {"n": "next", "o": "over", "c": "continue", "b": "break", "v": "vars", "t": "tape", "w": "where",
+STEP_COMMANDS = ("next", "over", "finish", "continue", "break", "clear", "vars", "tape", "where", "back", "quit")
+STEP_ALIASES = {"n": "next", "o": "over", "f": "finish", "c": "continue", "b": "break", "v": "vars", "t": "tape", "w": "where",
                 "p": "back", "q": "quit"}
 COMMANDS = (":help", ":load", ":reload", ":list", ":run", ":ir", ":diff", ":step", ":quit")
 MODES = options.FIRST_ORDER_MODES + options.SECOND_ORDER_MODES
@@ -71,6 +71,7 @@ While stepping (the program has run once, recorded; moving is replaying that
 record, so `back` shows an earlier binding again without undoing anything):
   next (n)                 one binding
   over (o)                 one binding, running a call or loop through
+  finish (f)               to the end of the innermost loop or call around here
   continue (c)             to the next breakpoint, else to the end
   break LINE (b)           stop at LINE of the original program; alone: list
   clear [LINE]             remove a breakpoint (all without LINE)
@@ -221,15 +222,16 @@ class Repl:
         if name == "quit":
             self.stepper = None
             self.say("stopped stepping")
-        elif name in ("next", "over", "continue", "back"):
+        elif name in ("next", "over", "finish", "continue", "back"):
             if name != "back" and stepper.at_end:
                 show_move(self.console, stepper, stepper.next(), origin)
                 return
-            move = {"next": stepper.next, "over": stepper.over, "continue": stepper.cont, "back": stepper.back}[name]()
+            move = {"next": stepper.next, "over": stepper.over, "finish": stepper.step_out, "continue": stepper.cont,
+                    "back": stepper.back}[name]()
             if name == "back" and move.stop is None:
                 self.say(f"at the start of {stepper.entry}: nothing has run before this")
                 return
-            show_move(self.console, stepper, move, origin, quiet=name in ("over", "continue"))
+            show_move(self.console, stepper, move, origin, quiet=name in ("over", "finish", "continue"))
         elif name in ("break", "clear"):
             self._breakpoints(name, words)
         elif name == "vars":

@@ -100,6 +100,17 @@ class Stepper:
             index = self._next_stop(index)
         return self._move_to(index)
 
+    def step_out(self) -> Move:
+        """`finish`: to the first binding after the innermost loop or call around the cursor has ended (the
+        whole loop, not one iteration), else to the end."""
+        if self.current is None:
+            return self.next()
+        level = self.current.level
+        index = self._next_stop(self.cursor)
+        while index is not None and self.events[index].level >= level:
+            index = self._next_stop(index)
+        return self._move_to(index)
+
     def cont(self) -> Move:
         """To the next binding on a breakpoint line of the original program, else to the end."""
         index = self._next_stop(self.cursor)

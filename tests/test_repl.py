@@ -172,3 +172,27 @@ def test_stepping_and_diff_with_checkpointing():
     assert "end of the run: foo_reverse returned (3.536921536500002, 2.357947691000002, 28.93844893500002)" in out
     assert cli("diff", LOOP, "--wrt", "x,y", "--checkpoint", "every:2") in out
     assert cli("run", LOOP, "x=1.5", "y=1.1", "--grad", "x,y", "--checkpoint", "revolve:2") in out
+
+
+def test_finish_runs_to_the_end_of_the_innermost_loop_or_call():
+    program = compile_source(open(LOOP).read(), "loop.ad")
+    derived, entry = derivative_program(program, "foo", ["x", "y"])
+    stepper = Stepper.start(derived, entry, {"x": 1.5, "y": 1.1}, program, "reverse")
+    stepper.next()
+    inside = stepper.next().stop  # the loop variable: inside the forward loop
+    assert inside.name == "i" and inside.loops == 1
+    out = stepper.step_out()
+    assert out.stop.name == "accum_final" and out.stop.loops == 0  # the whole loop, not one iteration
+    assert sum(e.kind == "bind" and e.name == "i" for e in out.passed) == 8  # the 8 trips left
+    called = compile_source("def g(u):\n    let v = u * 2.0\n    let w = v + 1.0\n    return w\n\n"
+                            "def f(x):\n    let a = g(x)\n    let b = a * 3.0\n    return b\n")
+    stepper = Stepper.start(called, "f", {"x": 1.0}, called, None)
+    assert stepper.next().stop.name == "v"
+    assert stepper.step_out().stop.name == "a"  # out of g, at the binding of its result
+
+
+def test_finish_in_the_repl():
+    out = repl(":step foo x=1.5 y=1.1 wrt x,y\nnext\nnext\nfinish\nf\n", LOOP).stdout
+    bound = re.findall(r"    (\w+) = ", out)
+    assert bound[:3] == ["accum", "i", "accum_final"]
+    assert "finish (f)" in repl(":help\n").stdout
