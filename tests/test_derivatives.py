@@ -705,7 +705,7 @@ def test_a_printed_hessian_program_refuses_vec_parameters():
     """)
     from adlang.lang.errors import UsageError
 
-    with pytest.raises(UsageError, match="element by element"):
+    with pytest.raises(UsageError, match="one Hessian-vector product per element"):
         derivative_program(program, "f", ["v"], "forward-over-reverse", order=2)
 
 
@@ -726,7 +726,7 @@ def vec_hessian_by_hand(v: np.ndarray, x: float) -> dict:
 
 @pytest.mark.parametrize("engine", ["interp", "compiled"])
 @pytest.mark.parametrize("mode", SECOND_ORDER)
-def test_run_gives_a_vec_hessian_element_by_element(mode, engine):
+def test_run_gives_a_vec_hessian_by_hessian_vector_products(mode, engine):
     program = compile_text(VEC_HESSIAN)
     v, x = np.array([0.3, -1.2, 2.0]), 1.7
     run = compute(program, "f", {"v": v, "x": x}, wrt=["v", "x"], mode=mode, order=2, engine=engine)
