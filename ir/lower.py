@@ -30,6 +30,10 @@ MAX_VEC_LITERAL = 100_000
 # Functions calling functions: the engines and derivative programs recurse once per call.
 MAX_CALL_DEPTH = 100
 
+# What people try first to see a value: there is no print, and two better ways.
+NO_PRINT = ("adlang has no print: run with --trace to see every value as it is bound (with its line), or step "
+            "through the run in the REPL (`adlang repl FILE`, then `:step F x=...`)")
+
 
 def lower(module: ast.Module, source: str | None = None) -> ir.Program:
     """Check a parsed module and lower every function, in source order.
@@ -498,6 +502,8 @@ class FunctionLowering:
 
     def stmt_CallStmt(self, stmt: ast.CallStmt) -> None:
         call = stmt.call
+        if call.func == "print" and "print" not in self.defs:
+            raise TypeCheckError(NO_PRINT, call.span)
         if call.func != "push":
             raise TypeCheckError(
                 f"the result of {call.func}(...) is not used; bind it with `let r = {call.func}(...)`", stmt.span
@@ -674,6 +680,8 @@ class FunctionLowering:
                 e.span,
             )
         prim = BY_BUILTIN.get(e.func)
+        if prim is None and e.func == "print":
+            raise TypeCheckError(NO_PRINT, e.span)
         if prim is None:
             choices = list(self.defs) + list(BY_BUILTIN)
             raise TypeCheckError(f"unknown function '{e.func}'{did_you_mean(e.func, choices)}", e.span)

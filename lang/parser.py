@@ -485,6 +485,10 @@ def _describe(token, expected, accepted, prev, open_brackets) -> tuple[str, Span
         return (f"expected a type after {after}, found {found}; the types are float, int, bool, vec and vec(N)"
                 + (", and (float, float) for a result of several values" if prev.type == "ARROW" else ""), here)
     if start is not None and start.type == "NAME" and set(_AUGMENTED) <= expected:
+        if token.type == "LSQB" and prev is start:
+            return (f"vecs are immutable: there is no `{start}[i] = ...`; make a new vec instead, as "
+                    f"`let w = addat({start}, i, value - {start}[i])` (w is {start} with element i set to value), "
+                    "or build it whole with a vec literal or arithmetic", here)
         hint = _keyword_hint(prev, _STATEMENT_WORDS) if prev is start else ""
         return f"expected '=', an update like '+=', or a call '(' after '{prev}', found {found}{hint}", here
     if 0 < len(expected) <= 4:

@@ -138,6 +138,14 @@ CATALOGUE: list[Case] = [
          "'g' is a function; call it as g(...)", 4, 12, what="a function's name used as a value"),
     Case("type-unknown-function", "type", "def foo(x):\n    return x\ndef f(x):\n    return fo(x)\n", "FILE x=1",
          "unknown function 'fo'; did you mean 'foo'?", 4, 12, what="a call of a function that does not exist"),
+    Case("type-print", "type", "def f(x):\n    print(x)\n    return x\n", "FILE x=1",
+         "adlang has no print: run with --trace to see every value as it is bound (with its line), or step through "
+         "the run in the REPL (`adlang repl FILE`, then `:step F x=...`)", 2, 5, what="`print(x)`, which adlang "
+         "does not have"),
+    Case("parse-vec-element-update", "parse", "def f(v: vec) -> float:\n    v[0] = 1.0\n    return sum(v)\n",
+         "FILE v=[1,2]", "vecs are immutable: there is no `v[i] = ...`; make a new vec instead, as `let w = addat(v, "
+         "i, value - v[i])` (w is v with element i set to value), or build it whole with a vec literal or arithmetic",
+         2, 6, what="`v[i] = e`: an update of one element"),
     Case("type-redeclared", "type", "def f(x):\n    let y = x\n    let y = 2.0\n    return y\n", "FILE x=1",
          "'y' is already declared here; use `y = ...` to update it", 3, 9, what="`let` of a name already visible"),
     Case("type-operands", "type", "def f(x):\n    let v = [1.0, 2.0]\n    let b = true\n    return sum(v + b)\n",
