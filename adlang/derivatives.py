@@ -304,7 +304,28 @@ def check(program: ir.Program, fn_name: str, args: dict, wrt: list[str]) -> Chec
         else:
             fd = _central(program, fn_name, args, w, None, float(reverse[w]))
             rows.append(CheckRow(w, float(forward[w]), float(reverse[w]), fd.value, fd.note))
-    return CheckOutcome(fn_name, rows)
+    outcome = CheckOutcome(fn_name, rows)
+    unexplained = [r for r in rows if not r.note and r.errors()[1] > outcome.fd_tol]
+    if unexplained:
+        conventions = convention_notes(program, fn_name, args, wrt)
+        for row in unexplained:
+            if conventions:
+                row.note = ("the function is smooth here, but the program passes through a point where the "
+                            "derivative is a convention, and forward and reverse mode followed it: "
+                            + "; ".join(conventions))
+    return outcome
+
+
+def convention_notes(program: ir.Program, fn_name: str, args: dict, wrt: list[str]) -> list[str]:
+    """The kink and tie notes of a traced run of fn's reverse-mode derivative (abs at 0, a tie of max...), each
+    once, in order."""
+    trace = compute(program, fn_name, args, wrt=wrt, trace=True).trace or []
+    notes: list[str] = []
+    for entry in trace:
+        for note in (entry.note or "").split("; "):
+            if note and note not in notes:
+                notes.append(note)
+    return notes
 
 
 def _central(program, fn_name, args, name, index, derivative: float) -> Difference:

@@ -17,7 +17,9 @@ import math
 import pytest
 
 from adlang import cli
+from adlang.derivatives import check as derivative_check
 from adlang.kinks import central_difference
+from adlang.pipeline import compile_source
 
 
 def check(tmp_path, source: str, *argv: str) -> tuple[int, dict, str]:
@@ -83,3 +85,15 @@ def test_a_real_difference_is_left_alone():
     """Smooth, but the derivative given is wrong: no kink to blame, no note."""
     d = central_difference(math.sin, 0.3, 6e-6, 0.5, 1e-5)
     assert d.value == pytest.approx(math.cos(0.3)) and d.note == ""
+
+
+def test_a_smooth_function_written_with_kinks_names_the_conventions():
+    """softplus written as max(z, 0) + log(1 + exp(-abs(z))) is smooth, but at z = 0 AD follows the conventions
+    of max and abs (1.0, not the true 0.5): check says DIFFERENT and names them."""
+    program = compile_source("def softplus(z) -> float:\n    return max(z, 0.0) + log(1.0 + exp(-abs(z)))\n")
+    outcome = derivative_check(program, "softplus", {"z": 0.0}, ["z"])
+    row = outcome.rows[0]
+    assert not outcome.ok and row.forward == row.reverse == 1.0 and abs(row.central - 0.5) < 1e-9
+    assert "the function is smooth here" in row.note
+    assert "max(z, 0.0) at a tie" in row.note and "abs'(0) = 0" in row.note
+    assert derivative_check(program, "softplus", {"z": 1.0}, ["z"]).rows[0].note == ""
