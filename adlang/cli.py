@@ -34,6 +34,7 @@ from adlang.options import (
 )
 from adlang.report import (
     RunReport,
+    check_save_path,
     dump_json,
     error_object,
     format_error,
@@ -43,6 +44,7 @@ from adlang.report import (
     make_console,
     print_run,
     run_object,
+    save_arrays,
 )
 from adlang.runs import run_report
 
@@ -147,6 +149,8 @@ def _run_parser(sub: Any) -> _Parser:
                    "respect to these parameters (one row per element of the result; --mode forward or reverse)")
     _add_mode_and_order(p)
     p.add_argument("--trace", action="store_true", help="show every binding as it executes (always the interpreter)")
+    p.add_argument("--save", metavar="FILE.npz", help="also write the value, gradient and Hessian as numpy arrays "
+                   "(value, grad_P, hessian_P_Q; a tuple's items as value_0, value_1, ...)")
     p.add_argument("--max-steps", metavar="N", help=f"stop after N statements (default {DEFAULT_MAX_STEPS:,})")
     p.add_argument("--max-tape", metavar="N",
                    help=f"stop when the tapes would hold more than N values (default {DEFAULT_MAX_TAPE:,})")
@@ -291,6 +295,8 @@ def _cmd_run(ns: argparse.Namespace, ctx: _Context) -> int:
     max_steps = parse_max_steps(ns.max_steps)
     max_tape = parse_max_tape(ns.max_tape)
     check_engine(ns.engine)
+    if ns.save is not None:
+        check_save_path(ns.save)
     program = _load(ctx, ns.file)
     fn = ctx.entry = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.grad, fn, "--grad") if ns.grad is not None else None
@@ -307,6 +313,8 @@ def _cmd_run(ns: argparse.Namespace, ctx: _Context) -> int:
         report.steps = run.steps if wrt is None else report.steps + run.steps  # its first run is the plain one
     _warn_overflow(ctx, report, lambda: run_report(program, fn, args, wrt, mode, order, True, max_steps, "interp",
                                                  ns.checkpoint, max_tape))
+    if ns.save is not None:
+        save_arrays(ns.save, report)
     if ctx.json:
         print(dump_json(run_object(report)))
     else:

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from adlang.lang.errors import AdlangError
+from adlang.lang.errors import AdlangError, UsageError
 from adlang.lang.span import Span
 
 # ---------------------------------------------------------------- errors
@@ -133,6 +133,8 @@ def to_json_value(value: Any) -> Any:
     if isinstance(value, (float, np.floating)):
         return _json_float(float(value))
     if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f" and np.isfinite(value).all():
+            return value.tolist()  # plain floats already: no element-by-element pass (a 10^6-element gradient)
         return to_json_value(value.tolist())
     if isinstance(value, (list, tuple)):
         return [to_json_value(item) for item in value]
@@ -201,6 +203,32 @@ def run_object(report: RunReport) -> dict[str, Any]:
     return obj
 
 
+def check_save_path(path: str) -> None:
+    if not path.endswith(".npz"):
+        raise UsageError(f"--save writes a numpy .npz file; give a name ending in .npz, not '{path}'")
+
+
+def save_arrays(path: str, report: RunReport) -> None:
+    """`run --save FILE.npz`: the value, gradient, Hessian and Jacobian as numpy arrays, every element kept."""
+    check_save_path(path)
+    arrays: dict[str, Any] = {}
+    values = report.value if isinstance(report.value, tuple) else (report.value,)
+    for k, item in enumerate(values):
+        arrays["value" if len(values) == 1 else f"value_{k}"] = np.asarray(item)
+    for name, value in (report.grad or {}).items():
+        arrays[f"grad_{name}"] = np.asarray(value)
+    for p, row in (report.hessian or {}).items():
+        for q, block in row.items():
+            arrays[f"hessian_{p}_{q}"] = np.asarray(block)
+    for name, blocks in (report.jacobian or {}).items():
+        for k, block in enumerate(blocks if isinstance(blocks, list) else [blocks]):
+            arrays[f"jacobian_{name}" if not isinstance(blocks, list) else f"jacobian_{name}_{k}"] = block
+    try:
+        np.savez(path, **arrays)
+    except OSError as err:
+        raise UsageError(f"--save cannot write '{path}': {err.strerror or err}") from None
+
+
 def trace_object(entry: Any) -> dict[str, Any]:
     """The spec's name, value and line; a convention note (abs at 0, a tie) only where there is one."""
     obj = {"name": entry.name, "value": to_json_value(entry.value), "line": int(entry.line)}
@@ -239,6 +267,24 @@ def format_short(value: Any, limit: int = 8) -> str:
     return format_value(value)
 
 
+# Past this many elements a vec is shown by its ends and a summary; --json and --save keep every element.
+LONG_VEC = 20
+
+
+def format_summary(value: Any) -> str:
+    """A value for a person: a long vec as its ends, its length, min, max and norm (as numpy summarises)."""
+    if isinstance(value, tuple):
+        return "(" + ", ".join(format_summary(item) for item in value) + ")"
+    if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) > LONG_VEC:
+        head = ", ".join(format_value(x) for x in value[:3])
+        tail = ", ".join(format_value(x) for x in value[-2:])
+        finite = value[np.isfinite(value)]
+        stats = (f"min {format_value(finite.min())}, max {format_value(finite.max())}, "
+                 f"norm {format_value(float(np.linalg.norm(finite)))}" if finite.size else "no finite element")
+        return f"[{head}, ..., {tail}] (length {len(value):,}; {stats})"
+    return format_value(value)
+
+
 def call_line(function: str, args: dict[str, Any]) -> str:
     """`foo(x=2.0, y=3.0)`."""
     return f"{function}(" + ", ".join(f"{k}={format_short(v)}" for k, v in args.items()) + ")"
@@ -259,7 +305,7 @@ def _is_terminal(file: TextIO) -> bool:
 def print_run(console: Console, report: RunReport) -> None:
     """The call, its value and, when asked for, gradient, Hessian and trace as tables."""
     console.print(Text(call_line(report.function, report.args), style="bold"), soft_wrap=True)
-    console.print(Text.assemble(("value", "bold cyan"), " = ", format_value(report.value)), soft_wrap=True)
+    console.print(Text.assemble(("value", "bold cyan"), " = ", format_summary(report.value)), soft_wrap=True)
     if report.grad is not None:
         _section(console, _titled("gradient", report.mode), gradient_table(report.grad))
     if report.hessian is not None:
@@ -327,7 +373,7 @@ def _table(*columns: str) -> Table:
 def gradient_table(grad: dict[str, Any]) -> Table:
     table = _table("parameter", "derivative")
     for name, value in grad.items():
-        table.add_row(name, format_value(value))
+        table.add_row(name, format_summary(value))
     return table
 
 
@@ -338,15 +384,42 @@ def jacobian_table(block: Any) -> Table:
     return table
 
 
+# Past this many rows and columns a Hessian is shown a block per parameter pair, summarised.
+WIDE_HESSIAN = 10
+
+
 def hessian_table(hessian: dict[str, Any]) -> Table:
-    """Row p, column q: d2f/dp dq; a vec parameter takes a row and a column per element (`v[0]`, ...)."""
+    """Row p, column q: d2f/dp dq; a vec parameter takes a row and a column per element (`v[0]`, ...). A wide
+    Hessian is a row per block (parameter pair) with its shape and a summary instead."""
     names = list(hessian)
     elements = {p: _elements(hessian[p][p]) for p in names}
     labels = [(p, i) for p in names for i in elements[p]]
+    if len(labels) > WIDE_HESSIAN:
+        return _hessian_blocks(hessian)
     table = _table("", *(_label(p, i) for p, i in labels))
     for p, i in labels:
         table.add_row(_label(p, i), *(format_value(_entry(hessian[p][q], i, j, elements[p] != [None]))
                                       for q, j in labels))
+    return table
+
+
+def _hessian_blocks(hessian: dict[str, Any]) -> Table:
+    table = _table("block", "shape", "min", "max", "largest |entry| at", "diagonal (first 3)")
+    for p in hessian:
+        for q in hessian[p]:
+            block = np.atleast_2d(np.asarray(hessian[p][q], dtype=float))
+            if np.ndim(hessian[p][q]) == 1 and np.ndim(hessian[p][p]) != 2:
+                block = block.reshape(1, -1)  # p a float: one row along q's elements
+            elif np.ndim(hessian[p][q]) == 1:
+                block = block.reshape(-1, 1)
+            shape = " x ".join(str(n) for n in block.shape)
+            if block.size == 0:
+                table.add_row(f"d2f/d{p} d{q}", shape, "", "", "", "")
+                continue
+            at = np.unravel_index(int(np.argmax(np.abs(block))), block.shape)
+            diagonal = ", ".join(format_value(x) for x in np.diagonal(block)[:3]) if p == q else ""
+            table.add_row(f"d2f/d{p} d{q}", shape, format_value(block.min()), format_value(block.max()),
+                          f"[{at[0]}, {at[1]}]", diagonal)
     return table
 
 

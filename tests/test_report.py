@@ -216,7 +216,7 @@ def test_print_run_hessian_and_trace():
 
 
 def test_long_numbers_are_never_cut():
-    value = np.linspace(0.1, 1.7, 40) / 3.0
+    value = np.linspace(0.1, 1.7, 20) / 3.0  # as long as a vec is shown whole (report.LONG_VEC)
     text = render(report(value=value, grad={"x": value}, mode="reverse"))
     for x in value:
         assert repr(float(x)) in text
@@ -236,3 +236,59 @@ def test_a_long_source_line_is_cut_to_a_window_around_the_error():
         assert len(line) <= SHOWN_CHARS + 8 and head.startswith(f"f.ad:2:{col}: type error")
         assert line[len(caret) - 1] == "y" and caret.strip() == "^"
         assert line.startswith("... ") == (col > 100) and line.endswith(" ...") == (col < len(text) - 110)
+
+
+# ---------------------------------------------------------------- large values (issue 17)
+
+
+def run_text(tmp_path, source: str, *words: str) -> str:
+    import contextlib
+
+    from adlang import cli
+
+    path = tmp_path / "p.ad"
+    path.write_text(source)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["run", str(path), *words]) == 0
+    return out.getvalue()
+
+
+def test_a_long_vec_is_summarised_in_text_and_complete_in_json_and_save(tmp_path):
+    np.save(tmp_path / "v.npy", np.arange(1000.0))
+    source = "def f(v: vec) -> float:\n    return sum(v * v)\n"
+    text = run_text(tmp_path, source, f"v=@{tmp_path / 'v.npy'}", "--grad", "v", "--save", str(tmp_path / "o.npz"))
+    assert "(length 1,000; min 0.0, max 1998.0, norm " in text and " 996.0" not in text
+    assert len(text.splitlines()) < 20
+    saved = np.load(tmp_path / "o.npz")
+    assert saved["grad_v"].tolist() == (2 * np.arange(1000.0)).tolist() and saved["value"] == 332833500.0
+    out = io.StringIO()
+    import contextlib
+
+    from adlang import cli
+
+    with contextlib.redirect_stdout(out):
+        cli.main(["run", str(tmp_path / "p.ad"), f"v=@{tmp_path / 'v.npy'}", "--grad", "v", "--json"])
+    assert json.loads(out.getvalue())["grad"]["v"] == (2 * np.arange(1000.0)).tolist()
+
+
+def test_a_wide_hessian_is_a_block_per_parameter_pair(tmp_path):
+    source = "def f(v: vec, x) -> float:\n    return x * dot(v, v)\n"
+    text = run_text(tmp_path, source, "v=[" + ",".join(["1"] * 12) + "]", "x=2", "--grad", "v,x", "--order", "2")
+    assert "d2f/dv dv   12 x 12" in text and "d2f/dv dx   12 x 1" in text and "d2f/dx dv   1 x 12" in text
+    assert "4.0, 4.0, 4.0" in text  # the diagonal of d2f/dv2 = 2x
+    small = run_text(tmp_path, source, "v=[1,2]", "x=2", "--grad", "v,x", "--order", "2")
+    assert "v[1]" in small and "d2f/dv dv" not in small
+
+
+def test_save_needs_an_npz_name_before_anything_runs(tmp_path):
+    from adlang import cli
+
+    path = tmp_path / "p.ad"
+    path.write_text("def f(x):\n    return x\n")
+    err = io.StringIO()
+    import contextlib
+
+    with contextlib.redirect_stderr(err):
+        assert cli.main(["run", str(path), "x=1", "--save", str(tmp_path / "out.txt")]) == 2
+    assert "give a name ending in .npz" in err.getvalue()
