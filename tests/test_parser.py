@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -612,3 +614,35 @@ def test_mangled_programs_give_parse_errors_with_places():
         except ParseError as e:
             assert e.message and "Token" not in e.message
             assert 1 <= e.span.line <= source.count("\n") + 2 and e.span.col >= 1
+
+
+# ---------------------------------------------------------------- the grammar's cache (issue 17, start-up)
+
+
+def _fresh_parse(cache_home, **env) -> subprocess.CompletedProcess:
+    """A new process that imports the parser and parses a program, with its cache under `cache_home`."""
+    import os
+
+    code = "from adlang.lang.parser import parse\nprint(len(parse('def f(x):\\n    return x\\n', 'f.ad').functions))\n"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "XDG_CACHE_HOME": str(cache_home), **env})
+
+
+def test_the_grammar_is_cached_and_a_broken_cache_is_rebuilt_quietly(tmp_path):
+    first = _fresh_parse(tmp_path)
+    cache = tmp_path / "adlang" / "grammar.lark-cache"
+    assert first.stdout == "1\n" and first.stderr == "" and cache.stat().st_size > 1000
+    written = cache.stat().st_mtime_ns
+    again = _fresh_parse(tmp_path)
+    assert again.stdout == "1\n" and cache.stat().st_mtime_ns == written  # loaded, not rebuilt
+    cache.write_bytes(b"not a cache\n\x00\x01")
+    broken = _fresh_parse(tmp_path)
+    assert broken.stdout == "1\n" and broken.stderr == ""
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro").chmod(0o500)
+    try:
+        assert _fresh_parse(tmp_path / "ro" / "x").stdout == "1\n"
+    finally:
+        (tmp_path / "ro").chmod(0o700)
+    assert _fresh_parse(tmp_path / "none", ADLANG_NO_CACHE="1").stdout == "1\n"
+    assert not (tmp_path / "none").exists()
