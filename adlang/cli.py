@@ -196,6 +196,10 @@ def _check_parser(sub: Any) -> _Parser:
     _add_file_and_args(p)
     _add_wrt(p)
     _add_fn(p)
+    p.add_argument("--sweep", action="store_true", help="the one-sided and central differences at h = 1e-1 ... "
+                   "1e-16 and h = 0 beside AD, with their errors: a table and a log-log plot (exit 0 unless f fails)")
+    p.add_argument("--plot", metavar="FILE.png", help="with --sweep: also write the plot as an image (matplotlib: "
+                   "pip install adlang[plot])")
     _add_json(p)
     return p
 
@@ -354,6 +358,10 @@ def _cmd_diff(ns: argparse.Namespace, ctx: _Context) -> int:
 
 def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
     """The lead's `derivatives.check` result must have `.ok`, be printable by rich, and have `.to_json()`."""
+    if ns.plot is not None and not ns.sweep:
+        raise UsageError("--plot draws the sweep: use it with --sweep")
+    if ns.sweep:
+        return _cmd_sweep(ns, ctx)
     program = _load(ctx, ns.file)
     fn = ctx.entry = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.wrt, fn, "--wrt")
@@ -365,6 +373,29 @@ def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
     else:
         make_console().print(outcome)
     return 0 if outcome.ok else 1
+
+
+def _cmd_sweep(ns: argparse.Namespace, ctx: _Context) -> int:
+    """`check --sweep`: finite differences against h beside AD; exit 0 unless f itself fails."""
+    from adlang import sweep
+
+    if ns.plot is not None:
+        sweep.matplotlib_pyplot()  # before any work: without matplotlib, --plot is a usage error
+    program = _load(ctx, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
+    wrt = parse_wrt(ns.wrt, fn, "--wrt")
+    args = bind_arguments(fn, ns.args)
+    outcome = sweep.sweep(program, fn.name, args, wrt)
+    if ns.plot is not None:
+        outcome.plot(ns.plot)
+    if ctx.json:
+        print(dump_json(outcome.to_json()))
+    else:
+        console = make_console()
+        console.print(outcome)
+        if ns.plot is not None:
+            console.print(f"plot written to {ns.plot}", soft_wrap=True)
+    return 0
 
 
 def _cmd_optimize(ns: argparse.Namespace, ctx: _Context) -> int:

@@ -30,8 +30,8 @@ from adlang.stepper import Stepper
 HISTORY_FILE = "~/.adlang_history"
 MAX_STEPS = 10_000_000
 STEP_COMMANDS = ("next", "over", "finish", "continue", "break", "clear", "vars", "tape", "where", "back", "quit")
-STEP_ALIASES = {"n": "next", "o": "over", "f": "finish", "c": "continue", "b": "break", "v": "vars", "t": "tape", "w": "where",
-                "p": "back", "q": "quit"}
+STEP_ALIASES = {"n": "next", "o": "over", "f": "finish", "c": "continue", "b": "break", "v": "vars", "t": "tape",
+                "w": "where", "p": "back", "q": "quit"}
 COMMANDS = (":help", ":load", ":reload", ":list", ":run", ":ir", ":diff", ":step", ":quit")
 MODES = options.FIRST_ORDER_MODES + options.SECOND_ORDER_MODES
 LET = re.compile(r"let\s+([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::\s*[^=]+)?=(?!=)\s*(.+)")
