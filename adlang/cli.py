@@ -46,7 +46,7 @@ from adlang.report import (
 )
 from adlang.runs import run_report
 
-COMMANDS = ("run", "ir", "diff", "check", "optimize", "repl")
+COMMANDS = ("run", "ir", "diff", "check", "compare", "optimize", "repl")
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 1  # as rich does when the reader of stdout goes away
@@ -124,6 +124,7 @@ def build_parser() -> tuple[_Parser, dict[str, _Parser]]:
         "ir": _ir_parser(sub),
         "diff": _diff_parser(sub),
         "check": _check_parser(sub),
+        "compare": _compare_parser(sub),
         "optimize": _optimize_parser(sub),
         "repl": sub.add_parser("repl", help="an interactive session", allow_abbrev=False),
     }
@@ -204,6 +205,21 @@ def _check_parser(sub: Any) -> _Parser:
     return p
 
 
+def _compare_parser(sub: Any) -> _Parser:
+    p = sub.add_parser(
+        "compare",
+        help="the derivative three ways: symbolic, finite differences, AD",
+        description="The derivative of F by a symbolic formula (sympy: pip install adlang[symbolic]), by central "
+        "finite differences and by forward and reverse mode, side by side with their sizes and costs.",
+        allow_abbrev=False,
+    )
+    _add_file_and_args(p)
+    _add_wrt(p)
+    _add_fn(p)
+    _add_json(p)
+    return p
+
+
 def _optimize_parser(sub: Any) -> _Parser:
     p = sub.add_parser(
         "optimize",
@@ -271,7 +287,7 @@ def parse_command_line(argv: list[str]) -> argparse.Namespace:
         raise UsageError(f"unknown command '{name}'{suggest(name, COMMANDS)} (commands: {', '.join(COMMANDS)})")
     ns = commands[name].parse_intermixed_args(argv[1:])
     ns.command = name
-    if name in ("diff", "check", "optimize"):
+    if name in ("diff", "check", "compare", "optimize"):
         _required_wrt(ns)
     return ns
 
@@ -281,7 +297,8 @@ def parse_command_line(argv: list[str]) -> argparse.Namespace:
 
 def _dispatch(argv: list[str], ctx: _Context) -> int:
     ns = parse_command_line(argv)
-    handler = {"run": _cmd_run, "ir": _cmd_ir, "diff": _cmd_diff, "check": _cmd_check, "optimize": _cmd_optimize,
+    handler = {"run": _cmd_run, "ir": _cmd_ir, "diff": _cmd_diff, "check": _cmd_check,
+               "compare": _cmd_compare, "optimize": _cmd_optimize,
                "repl": _cmd_repl}
     return handler[ns.command](ns, ctx)
 
@@ -395,6 +412,21 @@ def _cmd_sweep(ns: argparse.Namespace, ctx: _Context) -> int:
         console.print(outcome)
         if ns.plot is not None:
             console.print(f"plot written to {ns.plot}", soft_wrap=True)
+    return 0
+
+
+def _cmd_compare(ns: argparse.Namespace, ctx: _Context) -> int:
+    from adlang.compare import compare
+
+    program = _load(ctx, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
+    wrt = parse_wrt(ns.wrt, fn, "--wrt")
+    args = bind_arguments(fn, ns.args)
+    outcome = compare(program, fn.name, args, wrt)
+    if ctx.json:
+        print(dump_json(outcome.to_json()))
+    else:
+        make_console().print(outcome)
     return 0
 
 
