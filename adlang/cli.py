@@ -397,7 +397,7 @@ def _cmd_sweep(ns: argparse.Namespace, ctx: _Context) -> int:
     from adlang import sweep
 
     if ns.plot is not None:
-        sweep.matplotlib_pyplot()  # before any work: without matplotlib, --plot is a usage error
+        sweep.check_plot_path(ns.plot)  # before any work: without matplotlib, --plot is a usage error
     program = _load(ctx, ns.file)
     fn = ctx.entry = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.wrt, fn, "--wrt")

@@ -236,6 +236,20 @@ def matplotlib_pyplot():
     return plt
 
 
+def check_plot_path(path: str) -> None:
+    """A usage error, before any work, where matplotlib is missing or cannot write an image named `path`."""
+    plt = matplotlib_pyplot()
+    fig = plt.figure()
+    try:
+        kinds = fig.canvas.get_supported_filetypes()
+    finally:
+        plt.close(fig)
+    suffix = path.rpartition(".")[2].lower() if "." in path else ""
+    if suffix not in kinds:
+        raise UsageError(f"--plot writes an image: '{path}' does not end in a suffix matplotlib writes "
+                         "(.png, .svg, .pdf, ...)")
+
+
 def figure(outcome: SweepOutcome):
     """The log-log figure: each element's one-sided (dashed) and central (solid) error, the best h starred."""
     plt = matplotlib_pyplot()
@@ -269,7 +283,5 @@ def write_plot(outcome: SweepOutcome, path: str) -> None:
         fig.savefig(path)
     except OSError as err:
         raise UsageError(f"cannot write the plot to {path}: {err.strerror or err}") from None
-    except ValueError as err:  # a suffix matplotlib does not know
-        raise UsageError(f"cannot write the plot to {path}: {err}") from None
     finally:
         plt.close(fig)
