@@ -56,16 +56,18 @@ def symbolic(program: ir.Program, fn_name: str, args: dict, wrt: list[str]) -> S
     try:
         env, symbols = _parameters(sympy, fn, args, wrt)
         result = _Evaluator(sympy, program).call(fn, env)
+        at = {symbol: sympy.Float(float(value), 17) for symbol, value in symbols.values()}
+        formula, value, operations = {}, {}, 0
+        for element in elements(wrt, args):
+            symbol = symbols[element.label][0]
+            derivative = sympy.diff(result, symbol)
+            formula[element.label] = str(derivative)
+            value[element.label] = _number(derivative.xreplace(at))
+            operations += int(sympy.count_ops(derivative))
     except Refusal as refusal:
         return Symbolic(False, str(refusal))
-    at = {symbol: sympy.Float(float(value), 17) for symbol, value in symbols.values()}
-    formula, value, operations = {}, {}, 0
-    for element in elements(wrt, args):
-        symbol = symbols[element.label][0]
-        derivative = sympy.diff(result, symbol)
-        formula[element.label] = str(derivative)
-        value[element.label] = _number(derivative.xreplace(at))
-        operations += int(sympy.count_ops(derivative))
+    except (ArithmeticError, TypeError, ValueError, RecursionError) as err:  # sympy's own limits: compare goes on
+        return Symbolic(False, f"sympy could not build or differentiate the formula ({type(err).__name__}: {err})")
     return Symbolic(True, None, formula, value, operations)
 
 
