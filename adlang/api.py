@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from adlang.arguments import check_vec_length
+from adlang.compare import CompareOutcome
 from adlang.derivatives import CheckOutcome
 from adlang.interp.prologue import bind
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE
@@ -31,6 +32,7 @@ from adlang.lang.errors import AdlangError, RuntimeFault, TypeCheckError, UsageE
 from adlang.optimize import DEFAULT_TOL, OptimizeResult
 from adlang.options import check_engine, derivative_mode, parse_wrt, pick_function, read_source
 from adlang.report import RunReport, format_error, run_object, trace_object
+from adlang.sweep import SweepOutcome
 
 __all__ = ["Error", "Program", "Result", "compile", "load"]
 
@@ -222,16 +224,45 @@ class Program:
         return Code(text if text.endswith("\n") else text + "\n")
 
     def check(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
-              fn: str | None = None) -> CheckOutcome:
+              fn: str | None = None, sweep: bool = False) -> CheckOutcome | SweepOutcome:
         """Forward mode, reverse mode and central differences side by side, as `adlang check`: `.ok` and
-        `.rows` (one per parameter element, each with `forward`, `reverse`, `central`)."""
+        `.rows` (one per parameter element, each with `forward`, `reverse`, `central`). `sweep=True` is
+        `check --sweep` (`Program.sweep`)."""
         from adlang.derivatives import check
+
+        if sweep is not False:
+            _check_flag(sweep, "sweep")
+            return self.sweep(args, wrt, fn)
 
         with self._reported():
             function = self._function(fn)
             names = self._wrt(function, wrt)
             values = self._arguments(function, args)
             return check(self.program, function.name, values, names)
+
+    def sweep(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
+              fn: str | None = None) -> SweepOutcome:
+        """Finite differences at h = 1e-1 ... 1e-16 and h = 0 beside AD, as `adlang check --sweep`: `.rows`,
+        `.ad`, `.to_json()`, `.plot(path)` (matplotlib) and `.text_plot(param)`; a notebook shows the plot."""
+        from adlang.sweep import sweep
+
+        with self._reported():
+            function = self._function(fn)
+            names = self._wrt(function, wrt)
+            values = self._arguments(function, args)
+            return sweep(self.program, function.name, values, names)
+
+    def compare(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
+                fn: str | None = None) -> CompareOutcome:
+        """The derivative three ways, as `adlang compare`: `.symbolic`, `.finite_differences`, `.forward`,
+        `.reverse`, `.to_json()`."""
+        from adlang.compare import compare
+
+        with self._reported():
+            function = self._function(fn)
+            names = self._wrt(function, wrt)
+            values = self._arguments(function, args)
+            return compare(self.program, function.name, values, names)
 
     def optimize(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
                  fn: str | None = None, method: str = "gd", steps: int | None = None, lr: float | None = None,

@@ -48,7 +48,7 @@ from adlang.report import (
 )
 from adlang.runs import run_report
 
-COMMANDS = ("run", "ir", "diff", "check", "optimize", "repl")
+COMMANDS = ("run", "ir", "diff", "check", "compare", "optimize", "repl")
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 1  # as rich does when the reader of stdout goes away
@@ -126,6 +126,7 @@ def build_parser() -> tuple[_Parser, dict[str, _Parser]]:
         "ir": _ir_parser(sub),
         "diff": _diff_parser(sub),
         "check": _check_parser(sub),
+        "compare": _compare_parser(sub),
         "optimize": _optimize_parser(sub),
         "repl": sub.add_parser("repl", help="an interactive session", allow_abbrev=False),
     }
@@ -195,6 +196,25 @@ def _check_parser(sub: Any) -> _Parser:
         help="compare forward, reverse and finite differences",
         description="Compute the derivative in forward mode, reverse mode and by central finite "
         "differences; exit 1 if they disagree.",
+        allow_abbrev=False,
+    )
+    _add_file_and_args(p)
+    _add_wrt(p)
+    _add_fn(p)
+    p.add_argument("--sweep", action="store_true", help="the one-sided and central differences at h = 1e-1 ... "
+                   "1e-16 and h = 0 beside AD, with their errors: a table and a log-log plot (exit 0 unless f fails)")
+    p.add_argument("--plot", metavar="FILE.png", help="with --sweep: also write the plot as an image (matplotlib: "
+                   "pip install adlang[plot])")
+    _add_json(p)
+    return p
+
+
+def _compare_parser(sub: Any) -> _Parser:
+    p = sub.add_parser(
+        "compare",
+        help="the derivative three ways: symbolic, finite differences, AD",
+        description="The derivative of F by a symbolic formula (sympy: pip install adlang[symbolic]), by central "
+        "finite differences and by forward and reverse mode, side by side with their sizes and costs.",
         allow_abbrev=False,
     )
     _add_file_and_args(p)
@@ -271,7 +291,7 @@ def parse_command_line(argv: list[str]) -> argparse.Namespace:
         raise UsageError(f"unknown command '{name}'{suggest(name, COMMANDS)} (commands: {', '.join(COMMANDS)})")
     ns = commands[name].parse_intermixed_args(argv[1:])
     ns.command = name
-    if name in ("diff", "check", "optimize"):
+    if name in ("diff", "check", "compare", "optimize"):
         _required_wrt(ns)
     return ns
 
@@ -281,7 +301,8 @@ def parse_command_line(argv: list[str]) -> argparse.Namespace:
 
 def _dispatch(argv: list[str], ctx: _Context) -> int:
     ns = parse_command_line(argv)
-    handler = {"run": _cmd_run, "ir": _cmd_ir, "diff": _cmd_diff, "check": _cmd_check, "optimize": _cmd_optimize,
+    handler = {"run": _cmd_run, "ir": _cmd_ir, "diff": _cmd_diff, "check": _cmd_check,
+               "compare": _cmd_compare, "optimize": _cmd_optimize,
                "repl": _cmd_repl}
     return handler[ns.command](ns, ctx)
 
@@ -362,6 +383,10 @@ def _cmd_diff(ns: argparse.Namespace, ctx: _Context) -> int:
 
 def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
     """The lead's `derivatives.check` result must have `.ok`, be printable by rich, and have `.to_json()`."""
+    if ns.plot is not None and not ns.sweep:
+        raise UsageError("--plot draws the sweep: use it with --sweep")
+    if ns.sweep:
+        return _cmd_sweep(ns, ctx)
     program = _load(ctx, ns.file)
     fn = ctx.entry = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.wrt, fn, "--wrt")
@@ -373,6 +398,44 @@ def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
     else:
         make_console().print(outcome)
     return 0 if outcome.ok else 1
+
+
+def _cmd_sweep(ns: argparse.Namespace, ctx: _Context) -> int:
+    """`check --sweep`: finite differences against h beside AD; exit 0 unless f itself fails."""
+    from adlang import sweep
+
+    if ns.plot is not None:
+        sweep.check_plot_path(ns.plot)  # before any work: without matplotlib, --plot is a usage error
+    program = _load(ctx, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
+    wrt = parse_wrt(ns.wrt, fn, "--wrt")
+    args = bind_arguments(fn, ns.args)
+    outcome = sweep.sweep(program, fn.name, args, wrt)
+    if ns.plot is not None:
+        outcome.plot(ns.plot)
+    if ctx.json:
+        print(dump_json(outcome.to_json()))
+    else:
+        console = make_console()
+        console.print(outcome)
+        if ns.plot is not None:
+            console.print(f"plot written to {ns.plot}", soft_wrap=True)
+    return 0
+
+
+def _cmd_compare(ns: argparse.Namespace, ctx: _Context) -> int:
+    from adlang.compare import compare
+
+    program = _load(ctx, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
+    wrt = parse_wrt(ns.wrt, fn, "--wrt")
+    args = bind_arguments(fn, ns.args)
+    outcome = compare(program, fn.name, args, wrt)
+    if ctx.json:
+        print(dump_json(outcome.to_json()))
+    else:
+        make_console().print(outcome)
+    return 0
 
 
 def _cmd_optimize(ns: argparse.Namespace, ctx: _Context) -> int:

@@ -141,3 +141,67 @@ def optimize_html(result: Any) -> str:
                    f"<code>{format_value(result.history[0])}</code> to "
                    f"<code>{format_value(result.history[-1])}</code> (all in .history)</small></p>")
     return f'{params}{facts}<p style="color: {color}">{html.escape(outcome_line(result))}</p>{history}'
+
+
+def sweep_html(outcome: Any) -> str:
+    """`check --sweep`: each element's differences against h, then the log-log plot inline (a PNG where
+    matplotlib is installed, else the text plot)."""
+    import base64
+    import io
+
+    from adlang.lang.errors import UsageError
+    from adlang.sweep import figure, matplotlib_pyplot
+
+    parts = []
+    for param in outcome.params():
+        rows = [["AD", format_value(outcome.ad[param]), "", format_value(outcome.ad[param]), "", "the derivative"]]
+        rows += [[_sweep_h(r.h), _sweep_number(r.forward, r.h), _sweep_error(r.forward_error),
+                  _sweep_number(r.central, r.h), _sweep_error(r.central_error), r.note] for r in outcome.rows_of(param)]
+        parts.append(_table(f"finite differences of {outcome.function} against h, d/d{param}",
+                            ["h", "one-sided", "error", "central", "error", "note"], rows))
+    try:
+        plt = matplotlib_pyplot()
+    except UsageError:
+        plots = "".join(f"<pre>{html.escape(outcome.text_plot(p))}</pre>" for p in outcome.params())
+        return "".join(parts) + plots
+    fig = figure(outcome)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    image = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return "".join(parts) + f'<img src="data:image/png;base64,{image}" alt="error against h, log-log"/>'
+
+
+def _sweep_h(h: float) -> str:
+    return "0" if h == 0 else f"{h:.0e}"
+
+
+def _sweep_number(value: float | None, h: float) -> str:
+    if value is None:
+        return "ERR: DIV BY 0" if h == 0 else "-"
+    return format_value(value)
+
+
+def _sweep_error(value: float | None) -> str:
+    return "" if value is None else f"{value:.1e}"
+
+
+def compare_html(outcome: Any) -> str:
+    """`compare`: each derivative by the three ways, their sizes and steps, then the formulas (or why none)."""
+    sym, fd = outcome.symbolic, outcome.finite_differences
+    rows = []
+    for p in outcome.params:
+        rows.append([f"d/d{p}", format_value(sym.value[p]) if sym.ok and sym.value[p] is not None else "-",
+                     format_value(fd.value[p]) if fd.value[p] is not None else "-",
+                     format_value(outcome.forward.value[p]), format_value(outcome.reverse.value[p])])
+    rows.append(["size", f"{sym.operations} operations" if sym.ok else "-", f"{fd.evaluations} evaluations",
+                 f"{outcome.forward.operations} operations", f"{outcome.reverse.operations} operations"])
+    rows.append(["steps", "", "", str(outcome.forward.steps), str(outcome.reverse.steps)])
+    table = _table(f"three ways to the derivative of {outcome.function}",
+                   ["", "symbolic", f"finite differences (h = {fd.h:.1e})", "forward mode", "reverse mode"], rows)
+    if sym.ok:
+        formulas = "".join(f"<p><code>d{html.escape(outcome.function)}/d{html.escape(p)} = {html.escape(f)}</code></p>"
+                           for p, f in sym.formula.items())
+    else:
+        formulas = f"<p>symbolic: no formula: {html.escape(sym.reason or '')}</p>"
+    return table + formulas

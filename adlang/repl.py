@@ -32,7 +32,7 @@ MAX_STEPS = 10_000_000
 STEP_COMMANDS = ("next", "over", "finish", "continue", "break", "clear", "vars", "tape", "where", "back", "quit")
 STEP_ALIASES = {"n": "next", "o": "over", "f": "finish", "c": "continue", "b": "break", "v": "vars", "t": "tape",
                 "w": "where", "p": "back", "q": "quit"}
-COMMANDS = (":help", ":load", ":reload", ":list", ":run", ":ir", ":diff", ":step", ":quit")
+COMMANDS = (":help", ":load", ":reload", ":list", ":run", ":ir", ":diff", ":step", ":compare", ":quit")
 MODES = options.FIRST_ORDER_MODES + options.SECOND_ORDER_MODES
 LET = re.compile(r"let\s+([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*(?::\s*[^=]+)?=(?!=)\s*(.+)")
 UPDATE = re.compile(r"([A-Za-z_]\w*)\s*=(?!=)\s*(.+)")
@@ -64,6 +64,9 @@ an expression to evaluate it, `let x = EXPR` to keep a value in the session.
   :step F x=2 y=3 [wrt x,y] [mode] [order 2] [checkpoint S] [raw]
                            step through F's derivative program (reverse mode
                            by default), or F itself without wrt
+  :compare F x=2 y=3 wrt x,y [--json]
+                           the derivative three ways: symbolic, finite
+                           differences, forward and reverse mode (as `adlang compare`)
   :help                    this list
   :quit                    leave (Ctrl-D too; Ctrl-C stops a running program)
 
@@ -131,6 +134,7 @@ class Repl:
     def command(self, name: str, words: list[str]) -> None:
         handler = {"help": self.cmd_help, "load": self.cmd_load, "reload": self.cmd_reload, "list": self.cmd_list,
                    "run": self.cmd_run, "ir": self.cmd_ir, "diff": self.cmd_diff, "step": self.cmd_step,
+                   "compare": self.cmd_compare,
                    "quit": self.cmd_quit, "q": self.cmd_quit}.get(name)
         if handler is None:
             raise UsageError(f"unknown command ':{name}'{suggest(':' + name, COMMANDS)} (:help lists them)")
@@ -277,6 +281,17 @@ class Repl:
         for name, v in zip(names, values):
             self.session.variables[name] = v
             self.say(f"{name} = {format_value(v)}")
+
+    def cmd_compare(self, words: list[str]) -> None:
+        from adlang.compare import compare
+
+        as_json = "--json" in words
+        fn, wrt, _, _, _, _, rest = self._derivative_words([w for w in words if w != "--json"], need_wrt=True)
+        outcome = compare(self.session.program, fn.name, bind_arguments(fn, rest), wrt)
+        if as_json:
+            print(dump_json(outcome.to_json()))
+        else:
+            self.console.print(outcome)
 
     # ------------------------------------------------------------ helpers
 
