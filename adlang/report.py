@@ -230,8 +230,36 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def format_mat(value: np.ndarray, limit: int = 8) -> str:
+    """A mat for people: a row per line; past `limit` rows or columns, the first and last ones and the shape."""
+    rows, cols = value.shape
+
+    def cut(n: int) -> list[int | None]:
+        return list(range(n)) if n <= limit else [*range(limit // 2), None, n - 2, n - 1]
+
+    lines = []
+    for i in cut(rows):
+        if i is None:
+            lines.append(" ...")
+            continue
+        cells = ["..." if j is None else format_value(value[i, j]) for j in cut(cols)]
+        lines.append(" [" + ", ".join(cells) + "]")
+    text = "[" + ",\n".join(lines)[1:] + "]"
+    return text + f" ({rows}x{cols} mat)" if rows > limit or cols > limit else text
+
+
+def format_for_people(value: Any) -> str:
+    """format_value, with a mat written a row per line (and summarised when large)."""
+    if isinstance(value, np.ndarray) and value.ndim == 2:
+        return format_mat(value)
+    return format_value(value)
+
+
 def format_short(value: Any, limit: int = 8) -> str:
-    """Like format_value, but a long vec shows its ends and its length (for the call line)."""
+    """Like format_value, but a long vec shows its ends and its length, and a mat only its shape when large
+    (for the call line)."""
+    if isinstance(value, np.ndarray) and value.ndim == 2 and value.size > limit:
+        return f"<{value.shape[0]}x{value.shape[1]} mat>"
     if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) > limit:
         head = ", ".join(format_value(x) for x in value[: limit // 2])
         tail = ", ".join(format_value(x) for x in value[-2:])
@@ -259,7 +287,7 @@ def _is_terminal(file: TextIO) -> bool:
 def print_run(console: Console, report: RunReport) -> None:
     """The call, its value and, when asked for, gradient, Hessian and trace as tables."""
     console.print(Text(call_line(report.function, report.args), style="bold"), soft_wrap=True)
-    console.print(Text.assemble(("value", "bold cyan"), " = ", format_value(report.value)), soft_wrap=True)
+    console.print(Text.assemble(("value", "bold cyan"), " = ", format_for_people(report.value)), soft_wrap=True)
     if report.grad is not None:
         _section(console, _titled("gradient", report.mode), gradient_table(report.grad))
     if report.hessian is not None:
@@ -327,7 +355,7 @@ def _table(*columns: str) -> Table:
 def gradient_table(grad: dict[str, Any]) -> Table:
     table = _table("parameter", "derivative")
     for name, value in grad.items():
-        table.add_row(name, format_value(value))
+        table.add_row(name, format_for_people(value))
     return table
 
 

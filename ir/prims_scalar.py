@@ -158,6 +158,7 @@ def check_lengths(what: str, *values) -> None:
     if len(shapes) > 1:
         a, b = shapes[:2]
         if len(a) == 1 and len(b) == 1:
+            a, b = sorted(shapes)[:2]
             raise DomainError(f"vecs of different lengths ({a[0]} and {b[0]}) in an elementwise {what}; "
                               f"{SAME_LENGTH}")
         raise DomainError(f"mats of different shapes ({a[0]}x{a[1]} and {b[0]}x{b[1]}) in an elementwise {what}; "

@@ -847,6 +847,12 @@ def _expected_value(stem: str, a: dict) -> float:
         return float(np.std(v) + (p @ v) / p.sum() + np.mean(np.sqrt(z * z + 1) - 1) + np.sum(np.exp(h) - taylor))
     if stem == "examples__while_newton_sqrt":
         return math.sqrt(a["a"])
+    if stem == "examples__lstsq":
+        return float(np.sum((a["A"] @ a["x"] - a["y"]) ** 2))
+    if stem == "examples__logreg_mat":
+        p = 1 / (1 + np.exp(-(a["X"] @ a["w"] + a["b"])))
+        y = a["y"]
+        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)) + 0.01 * a["w"] @ a["w"])
     raise AssertionError(f"no expected value for {stem}; add one")
 
 
