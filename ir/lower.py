@@ -435,7 +435,7 @@ class FunctionLowering:
             if p is None:
                 raise TypeCheckError(f"'{n.id}' is not a parameter of {call.func}({', '.join(by_name)})"
                                      f"{did_you_mean(n.id, by_name)}", n.span)
-            if p.type.kind not in ("float", "vec"):
+            if not p.type.is_differentiable:
                 raise TypeCheckError(f"'{n.id}' is {p.type}; derivatives are taken with respect to float and "
                                      "vec parameters", n.span)
             if n.id in wrt:
