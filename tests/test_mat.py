@@ -308,3 +308,30 @@ def test_api_refuses_a_mat_of_the_wrong_kind():
         prog.run(args={"A": np.ones(3)})
     with pytest.raises(adlang.Error, match="NaN"):
         prog.run(args={"A": [[1.0, float("nan")]]})
+
+
+TWO_LAYER = """\
+def loss(W1: mat, W2: mat, X: mat, y: vec) -> float:
+    let H = tanh(X @ W1)
+    let out = H @ W2
+    let total = 0.0
+    for i in 0..rows(X):
+        total = total + (out[i, 0] - y[i]) ^ 2
+    return total / rows(X)
+"""
+
+
+def test_optimize_trains_a_two_layer_network_with_adam(tmp_path, capsys):
+    prog = tmp_path / "nn.ad"
+    prog.write_text(TWO_LAYER)
+    code = cli.main(["optimize", str(prog), "--fn", "loss", "--wrt", "W1,W2",
+                     "W1=[[0.5, -0.3], [0.1, 0.9], [0.2, -0.4]]", "W2=[[1.2], [-0.7]]",
+                     "X=[[0.5, 1.0, -1.5], [2.0, -0.5, 0.3], [-1.0, 0.2, 0.7], [0.3, 0.3, 0.3]]",
+                     "y=[0.3, -0.1, 0.8, 0.2]", "--method", "adam", "--steps", "300", "--lr", "0.05", "--json"])
+    obj = json.loads(capsys.readouterr().out)
+    assert code == 0 and obj["loss"] < 1e-4 < obj["history"][0]
+    W1, W2 = np.array(obj["params"]["W1"]), np.array(obj["params"]["W2"])
+    assert W1.shape == (3, 2) and W2.shape == (2, 1)
+    X = np.array([[0.5, 1.0, -1.5], [2.0, -0.5, 0.3], [-1.0, 0.2, 0.7], [0.3, 0.3, 0.3]])
+    y = np.array([0.3, -0.1, 0.8, 0.2])
+    assert float(np.mean(((np.tanh(X @ W1) @ W2)[:, 0] - y) ** 2)) == pytest.approx(obj["loss"], rel=1e-6)
