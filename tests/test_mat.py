@@ -335,3 +335,11 @@ def test_optimize_trains_a_two_layer_network_with_adam(tmp_path, capsys):
     X = np.array([[0.5, 1.0, -1.5], [2.0, -0.5, 0.3], [-1.0, 0.2, 0.7], [0.3, 0.3, 0.3]])
     y = np.array([0.3, -0.1, 0.8, 0.2])
     assert float(np.mean(((np.tanh(X @ W1) @ W2)[:, 0] - y) ** 2)) == pytest.approx(obj["loss"], rel=1e-6)
+
+
+def test_check_compares_every_element_of_a_mat():
+    from adlang.derivatives import check
+
+    outcome = check(compile_source(NN), "main", dict(NN_ARGS), ["W1", "b1"])
+    assert [r.name for r in outcome.rows][:3] == ["W1[0, 0]", "W1[0, 1]", "W1[0, 2]"]
+    assert len(outcome.rows) == 6 + 2 and outcome.ok
