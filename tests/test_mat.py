@@ -12,6 +12,8 @@ import json
 import numpy as np
 import pytest
 from helpers import assert_error_at, compile_text, type_error
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
 
 import adlang
 from adlang import cli
@@ -343,3 +345,65 @@ def test_check_compares_every_element_of_a_mat():
     outcome = check(compile_source(NN), "main", dict(NN_ARGS), ["W1", "b1"])
     assert [r.name for r in outcome.rows][:3] == ["W1[0, 0]", "W1[0, 1]", "W1[0, 2]"]
     assert len(outcome.rows) == 6 + 2 and outcome.ok
+
+
+# ---------------------------------------------------------------- random mat programs
+
+MAT_PARAMS = {(2, 3): ["P", "Q"], (3, 2): ["R"], (2, 2): []}
+VEC_PARAMS = {3: ["u"], 2: ["v"]}
+RANDOM_ARGS = dict(P=A, Q=A[::-1] * 0.5, R=B, u=X, v=Y, s=0.8)
+
+
+def _mats(shape, depth):
+    """Expressions of a mat of this shape, built from every mat primitive that keeps values finite."""
+    r, c = shape
+    leaves = [st.sampled_from(MAT_PARAMS[shape])] if MAT_PARAMS.get(shape) else []
+    leaves.append(st.just(f"ones({r}, {c})"))
+    if depth == 0:
+        return st.one_of(*leaves)
+    sub = _mats(shape, depth - 1)
+    return st.one_of(
+        *leaves,
+        st.tuples(sub, st.sampled_from(["+", "-", "*"]), sub).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(sub, st.sampled_from(["*", "+"])).map(lambda t: f"({t[0]} {t[1]} s)"),
+        st.tuples(st.sampled_from(["sin", "tanh", "cos", "-"]), sub).map(lambda t: f"{t[0]}({t[1]})"),
+        st.tuples(sub, st.sampled_from(["min", "max"]), sub).map(lambda t: f"{t[1]}({t[0]}, {t[2]})"),
+        _mats((c, r), depth - 1).map(lambda m: f"transpose({m})"),
+        st.tuples(_mats((r, 2), depth - 1), _mats((2, c), depth - 1)).map(lambda t: f"({t[0]} @ {t[1]})"),
+        st.tuples(_vecs(r, depth - 1), _vecs(c, depth - 1)).map(lambda t: f"outer({t[0]}, {t[1]})"),
+        st.lists(_vecs(c, depth - 1), min_size=r, max_size=r).map(lambda rows: "[" + ", ".join(rows) + "]"),
+        sub.map(lambda m: f"({m}) ^ 2"),
+    )
+
+
+def _vecs(n, depth):
+    leaves = st.sampled_from(VEC_PARAMS[n])
+    if depth == 0:
+        return leaves
+    return st.one_of(
+        leaves,
+        _mats((n, 3), depth - 1).map(lambda m: f"({m} @ u)"),
+        _mats((2, n), depth - 1).map(lambda m: f"(v @ {m})"),
+        st.tuples(_mats((2, n), depth - 1), st.sampled_from([0, 1])).map(lambda t: f"({t[0]})[{t[1]}]"),
+    )
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(body=_mats((2, 3), 3), reduce=st.sampled_from(["sum({e})", "mean({e}) * s", "({e})[1, 2]", "v @ ({e}) @ u"]))
+def test_random_mat_programs_in_both_modes_and_engines(body, reduce):
+    source = (f"def main(P: mat, Q: mat(2, 3), R: mat, u: vec, v: vec, s) -> float:\n"
+              f"    return {reduce.format(e=body)}\n")
+    note(source)
+    program = compile_source(source)
+    wrt = ["P", "R", "u", "s"]
+    plain = run_function(program, "main", dict(RANDOM_ARGS)).value
+    reverse = compute(program, "main", dict(RANDOM_ARGS), wrt=wrt, mode="reverse")
+    for engine in ENGINES:
+        for mode in ("forward", "reverse"):
+            run = compute(program, "main", dict(RANDOM_ARGS), wrt=wrt, mode=mode, engine=engine)
+            assert run.value == pytest.approx(plain, rel=1e-12)
+            for w in wrt:
+                np.testing.assert_allclose(run.grad[w], reverse.grad[w], rtol=1e-9, atol=1e-12)
+    for w in ("P", "R"):
+        np.testing.assert_allclose(reverse.grad[w], central(source, RANDOM_ARGS, w), rtol=1e-5, atol=1e-7)
