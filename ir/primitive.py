@@ -51,7 +51,8 @@ class Primitive:
     """One operation of the language.
 
     syntax: "infix" (`a + b`), "prefix" (`-a`, `not a`), "call" (`sin(a)`),
-    "index" (`v[i]`) or "veclit" (`[a, b]`); `symbol` is what the source writes.
+    "index" (`v[i]`, `A[i]`, `A[i, j]`) or "veclit" (`[a, b]`, and a mat's rows `[u, v]`); `symbol` is what the
+    source writes.
     `scalar` evaluates when no operand is a vec or a mat, `vector` when one is (numpy arrays).
     `total` is false where evaluation can fail at run time (division, log, indexing...).
     `vjp_uses_result` says the reverse rule reads the result, which reverse mode then keeps.
