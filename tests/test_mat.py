@@ -407,3 +407,14 @@ def test_random_mat_programs_in_both_modes_and_engines(body, reduce):
                 np.testing.assert_allclose(run.grad[w], reverse.grad[w], rtol=1e-9, atol=1e-12)
     for w in ("P", "R"):
         np.testing.assert_allclose(reverse.grad[w], central(source, RANDOM_ARGS, w), rtol=1e-5, atol=1e-7)
+
+
+def test_jacobian_with_respect_to_a_mat_has_a_column_per_element(tmp_path, capsys):
+    prog = tmp_path / "j.ad"
+    prog.write_text("def f(A: mat, x: vec) -> vec:\n    return A @ x\n")
+    for mode in ("forward", "reverse"):
+        code, obj = run_cli(capsys, "run", str(prog), "A=[[1, 2], [3, 4]]", "x=[5, 6]", "--jacobian", "A,x",
+                            "--mode", mode, "--json")
+        assert code == 0
+        assert obj["jacobian"]["A"] == [[5.0, 6.0, 0.0, 0.0], [0.0, 0.0, 5.0, 6.0]]
+        assert obj["jacobian"]["x"] == [[1.0, 2.0], [3.0, 4.0]]
