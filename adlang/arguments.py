@@ -75,7 +75,10 @@ def _collect(fn: Function, words: list[str]) -> dict[str, str]:
 def _convert(fn: Function, param: Var, text: str) -> Value:
     """The value of `text` for `param`, checked as every run's arguments are (`interp/prologue.py`)."""
     if param.type.kind == "mat":
-        return check_mat_shape(param, text, convert(fn, param, parse_mat_value(text, param.name), shown=text))
+        value = parse_mat_value(text, param.name)
+        if isinstance(value, np.ndarray) and value.ndim == 1 and not text.startswith("@"):
+            raise UsageError(mismatch(fn, param, text, value))
+        return check_mat_shape(param, text, convert(fn, param, value, shown=text))
     value = parse_value(text, param.name)
     fits = is_int(value) and INT_MIN <= value <= INT_MAX
     if param.type.kind == "int" and _INT.fullmatch(text.strip()) and not fits:

@@ -262,7 +262,7 @@ def test_cli_reads_mats_from_npy_and_csv(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("param, arg, fragment", [
-    ("A: mat", "A=[1, 2]", "argument 'A' is a mat, but the array given has 1 dimension"),
+    ("A: mat", "A=[1, 2]", "is a mat, but [1, 2] is a vec; write a mat as [[1.0, 2.0], [3.0, 4.0]] or @FILE"),
     ("A: mat", "A=[[1, 2], [3]]", "rows of the mat have different lengths"),
     ("A: mat(2, 2)", "A=[[1, 2, 3], [4, 5, 6]]", "is a mat(2, 2), but [[1, 2, 3], [4, 5, 6]] is a 2x3 mat"),
     ("A: mat", "A=@v.npy", "a mat is 2-D"),
