@@ -143,6 +143,11 @@ def at(k) -> str:
     return f" at index {k}" if isinstance(k, int) else f" at [{k[0]}, {k[1]}]"
 
 
+def element_of(k) -> str:
+    """`index 2 of a vec`, or `element [0, 1] of a mat`: where in an operand an element is."""
+    return f"index {k} of a vec" if isinstance(k, int) else f"element [{k[0]}, {k[1]}] of a mat"
+
+
 def shape_text(x) -> str:
     """A vec's length (`3`) or a mat's shape (`2x3`), as messages write them."""
     return "x".join(str(n) for n in np.shape(x))
@@ -384,7 +389,7 @@ def _dsqrt(x):
 def _dsqrt_vec(v):
     if np.any(v <= 0):
         k = first(v <= 0)
-        raise _derivative_error(f"the derivative of sqrt is undefined at {show(v[k])}, index {k} of a vec "
+        raise _derivative_error(f"the derivative of sqrt is undefined at {show(v[k])}, {element_of(k)} "
                                 f"({SQRT_DERIVATIVE}); differentiate at a point where every element sqrt takes is > 0")
     return 0.5 / np.sqrt(v)
 
@@ -396,7 +401,7 @@ def _powb_advice(base: str, exponent: str) -> str:
 
 def _powb_undefined(a, k: int | None = None) -> DomainError:
     """dpowb's error at a <= 0 (element k of a vec): on its own, and in the terms of the `a ^ b` it differentiates."""
-    where = "" if k is None else f", index {k} of a vec"
+    where = "" if k is None else f", {element_of(k)}"
 
     def in_rule(rule):
         written = rule.written
