@@ -24,6 +24,8 @@ MAX_VEC_LENGTH = 100_000_000
 
 def _vec_to(result):
     def rule(args):
+        if args[0].type.kind == "mat":
+            raise TypeRuleError(f"expected a vec, got {args[0].type} (a mat has rows(A) and cols(A))")
         if args[0].type.kind != "vec":
             raise TypeRuleError(f"expected a vec, got {args[0].type}")
         return result
