@@ -152,7 +152,7 @@ class Program:
              fn: str | None = None, mode: str = "reverse", order: int = 1, checkpoint: str = "none",
              engine: str = "interp", trace: bool = False, *, max_steps: int = DEFAULT_MAX_STEPS,
              max_tape: int = DEFAULT_MAX_TAPE) -> Result:
-        """The value of `fn` and its derivatives with respect to `wrt` (default: every float and vec
+        """The value of `fn` and its derivatives with respect to `wrt` (default: every float, vec and mat
         parameter), as `adlang run --grad`; `order=2` adds the Hessian."""
         return self._run(args, fn, wrt, mode, order, checkpoint, engine, trace, max_steps, max_tape,
                          differentiate=True)

@@ -1,9 +1,11 @@
 """Function arguments from the command line: `NAME=VALUE` words checked against a function's parameters.
 
-A value is a number, `true`/`false`, a vec literal `[1, 2.5]`, or `@PATH` (a
-`.npy` array, a one-column `.csv`, or `@PATH:COLUMN`, a named column of a CSV
-with a header row). Every mistake is a UsageError that names the parameter
-(and the file), since the spec wants exit 2 with a message a student can act on.
+A value is a number, `true`/`false`, a vec literal `[1, 2.5]`, a mat literal
+`[[1, 2], [3, 4]]`, or `@PATH` (a `.npy` array, a one-column `.csv`, or
+`@PATH:COLUMN`, a named column of a CSV with a header row; for a mat parameter
+a 2-D `.npy`, or a `.csv` whose columns, in order, are the mat's). Every
+mistake is a UsageError that names the parameter (and the file), since the
+spec wants exit 2 with a message a student can act on.
 """
 
 from __future__ import annotations
@@ -72,6 +74,11 @@ def _collect(fn: Function, words: list[str]) -> dict[str, str]:
 
 def _convert(fn: Function, param: Var, text: str) -> Value:
     """The value of `text` for `param`, checked as every run's arguments are (`interp/prologue.py`)."""
+    if param.type.kind == "mat":
+        value = parse_mat_value(text, param.name)
+        if isinstance(value, np.ndarray) and value.ndim == 1 and not text.startswith("@"):
+            raise UsageError(mismatch(fn, param, text, value))
+        return check_mat_shape(param, text, convert(fn, param, value, shown=text))
     value = parse_value(text, param.name)
     fits = is_int(value) and INT_MIN <= value <= INT_MAX
     if param.type.kind == "int" and _INT.fullmatch(text.strip()) and not fits:
@@ -91,7 +98,38 @@ def check_vec_length(param: Var, text: str, value: np.ndarray) -> np.ndarray:
     return value
 
 
+def check_mat_shape(param: Var, text: str, value: np.ndarray) -> np.ndarray:
+    """A mat(R, C) parameter takes an R x C mat: anything else is a usage error, before the run."""
+    want = param.type.shape
+    if want is not None and value.shape != want:
+        raise UsageError(f"argument '{param.name}' is a {param.type}, but {_shown(text)} is a "
+                         f"{value.shape[0]}x{value.shape[1]} mat")
+    return value
+
+
 # ---------------------------------------------------------------- values
+
+
+_MAT_LITERAL = re.compile(r"\[\s*(\[[^\[\]]*\]\s*,\s*)*\[[^\[\]]*\]\s*,?\s*\]")
+
+
+def parse_mat_value(text: str, name: str) -> Value:
+    """A mat parameter's VALUE: a literal of rows `[[1, 2], [3, 4]]`, or `@PATH` (a 2-D .npy, or a CSV whose
+    columns are the mat's); anything else as for other parameters, for the mismatch message."""
+    if text.startswith("@"):
+        return load_mat_file(text[1:], name)
+    if not text.startswith("[["):
+        return parse_value(text, name)
+    if not _MAT_LITERAL.fullmatch(text):
+        raise UsageError(f"argument '{name}': '{_shown(text)}' is not a mat literal like [[1.0, 2.0], [3.0, 4.0]]")
+    rows = [parse_vec_literal(row, name) for row in re.findall(r"\[[^\[\]]*\]", text[1:-1])]
+    lengths = [len(row) for row in rows]
+    if len(set(lengths)) > 1:
+        raise UsageError(f"argument '{name}': the rows of the mat have different lengths "
+                         f"({', '.join(map(str, lengths))}); give every row as many numbers")
+    return np.array(rows, dtype=np.float64).reshape(len(rows), lengths[0])
+
+
 
 
 def parse_value(text: str, name: str) -> Value:
@@ -162,6 +200,41 @@ def load_vec_file(spec: str, name: str) -> np.ndarray:
     raise UsageError(f"argument '{name}': cannot read '{path}': only .npy and .csv files hold vecs")
 
 
+def load_mat_file(spec: str, name: str) -> np.ndarray:
+    """The mat in `@PATH`: a 2-D .npy, a CSV (every column in order, a header row skipped), or `@PATH:COLUMN`
+    (a mat of one column)."""
+    path, column = _split_column(spec)
+    if not path:
+        raise UsageError(f"argument '{name}': '@' must be followed by a file name, as @data.csv")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".npy" and column is None:
+        array = _load_array(path, name)
+        if array.ndim != 2:
+            raise UsageError(f"argument '{name}': '{path}' holds an array of shape {array.shape}; a mat is 2-D")
+        return array
+    if ext == ".csv" and column is not None:
+        return _named_column(_read_csv(path, name), path, column, name).reshape(-1, 1)
+    if ext == ".csv":
+        return _table(_read_csv(path, name), path, name)
+    raise UsageError(f"argument '{name}': cannot read '{path}': only .npy and .csv files hold mats")
+
+
+def _table(rows: list[tuple[int, list[str]]], path: str, name: str) -> np.ndarray:
+    """Every column of a CSV, a row per line; a first row that is not all numbers is a header."""
+    if rows and any(parse_number(cell) is None for cell in rows[0][1]):
+        rows = rows[1:]
+    if not rows:
+        raise UsageError(f"argument '{name}': '{path}' has no rows of numbers")
+    width = len(rows[0][1])
+    values = []
+    for line, row in rows:
+        if len(row) != width:
+            raise UsageError(f"argument '{name}': '{path}' line {line} has {len(row)} columns, the first row "
+                             f"{width}; give every row as many")
+        values.append(_numbers([(line, cell) for cell in row], path, name))
+    return np.array(values, dtype=np.float64).reshape(len(values), width)
+
+
 def _split_column(spec: str) -> tuple[str, str | None]:
     """`data.csv:x` -> ("data.csv", "x"), unless a file is really named `data.csv:x`."""
     if os.path.isfile(spec):
@@ -183,6 +256,13 @@ def _open_error(path: str, name: str, err: OSError) -> UsageError:
 
 
 def _load_npy(path: str, name: str) -> np.ndarray:
+    array = _load_array(path, name)
+    if array.ndim != 1:
+        raise UsageError(f"argument '{name}': '{path}' holds an array of shape {array.shape}; a vec is 1-D")
+    return array
+
+
+def _load_array(path: str, name: str) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
     except OSError as err:
@@ -191,8 +271,6 @@ def _load_npy(path: str, name: str) -> np.ndarray:
         raise UsageError(f"argument '{name}': '{path}' is not a .npy array file ({err})") from None
     if not isinstance(array, np.ndarray):
         raise UsageError(f"argument '{name}': '{path}' holds several arrays; give a .npy with one")
-    if array.ndim != 1:
-        raise UsageError(f"argument '{name}': '{path}' holds an array of shape {array.shape}; a vec is 1-D")
     if array.dtype.kind not in "iuf":
         raise UsageError(f"argument '{name}': '{path}' holds {array.dtype} values, not numbers")
     return array.astype(np.float64)

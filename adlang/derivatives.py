@@ -298,9 +298,10 @@ def check(program: ir.Program, fn_name: str, args: dict, wrt: list[str]) -> Chec
     for w in wrt:
         value = args[w]
         if isinstance(value, np.ndarray):
-            for k in range(value.shape[0]):
+            for k in (np.ndindex(value.shape) if value.ndim == 2 else range(value.shape[0])):
                 fd = _central(program, fn_name, args, w, k, float(reverse[w][k]))
-                rows.append(CheckRow(f"{w}[{k}]", float(forward[w][k]), float(reverse[w][k]), fd.value, fd.note))
+                label = f"{w}[{k}]" if value.ndim == 1 else f"{w}[{k[0]}, {k[1]}]"
+                rows.append(CheckRow(label, float(forward[w][k]), float(reverse[w][k]), fd.value, fd.note))
         else:
             fd = _central(program, fn_name, args, w, None, float(reverse[w]))
             rows.append(CheckRow(w, float(forward[w]), float(reverse[w]), fd.value, fd.note))

@@ -9,7 +9,7 @@ from adlang.ir.lower import TAPE_BUILTINS
 from adlang.ir.primitives import BY_BUILTIN
 
 KEYWORDS = ("def", "let", "for", "in", "while", "if", "elif", "else", "return", "and", "or", "not")
-TYPES = ("float", "int", "bool", "vec")
+TYPES = ("float", "int", "bool", "vec", "mat")
 # Every builtin the registry knows (its call-syntax primitives and their aliases), the tape's, which lowering
 # reads itself, and the words of the `grad f(...) wrt ...` form.
 BUILTINS = (*BY_BUILTIN, *TAPE_BUILTINS, "grad", "wrt")

@@ -48,7 +48,7 @@ from adlang.interp.prologue import suggest
 from adlang.ir import nodes as ir
 from adlang.lang.errors import RuntimeFault, UsageError
 from adlang.options import check_engine
-from adlang.report import format_value, to_json_value
+from adlang.report import format_summary, format_value, to_json_value
 
 METHODS = ("gd", "momentum", "adam", "newton")
 MODES = ("forward", "reverse")
@@ -218,38 +218,40 @@ class _Layout:
         if not self.names or len(set(self.names)) != len(self.names):
             raise UsageError("name each parameter to optimize over once, as --wrt m,b")
         self.sizes: list[int | None] = []  # None for a float
+        self.shapes: list[tuple[int, ...]] = []  # () for a float, (n,) for a vec, (r, c) for a mat
         for name in self.names:
             param = params.get(name)
             if param is None or not param.type.is_differentiable:
-                raise UsageError(f"'{name}' is not a float or vec parameter of {fn.name}")
-            if param.type.kind == "vec":
-                self.sizes.append(len(args[name]))
-            else:
-                self.sizes.append(None)
+                raise UsageError(f"'{name}' is not a float, vec or mat parameter of {fn.name}")
+            shape = np.shape(args[name]) if param.type.is_array else ()
+            self.shapes.append(shape)
+            self.sizes.append(int(np.prod(shape)) if param.type.is_array else None)
 
     def pack(self, values: dict[str, Any] | tuple) -> np.ndarray:
         items = [values[n] for n in self.names] if isinstance(values, dict) else list(values)
-        parts = [np.atleast_1d(np.asarray(v, dtype=float)) for v in items]
+        parts = [np.atleast_1d(np.asarray(v, dtype=float)).ravel() for v in items]
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def unpack(self, x: np.ndarray) -> dict[str, Any]:
         out: dict[str, Any] = {}
         at = 0
-        for name, size in zip(self.names, self.sizes):
+        for name, size, shape in zip(self.names, self.sizes, self.shapes):
             if size is None:
                 out[name] = float(x[at])
                 at += 1
             else:
-                out[name] = np.array(x[at:at + size], dtype=float)
+                out[name] = np.array(x[at:at + size], dtype=float).reshape(shape)
                 at += size
         return out
 
     def entry_name(self, k: int) -> str:
         """The parameter (and element) that flat entry k belongs to: `m` or `w[3]`."""
         at = 0
-        for name, size in zip(self.names, self.sizes):
+        for name, size, shape in zip(self.names, self.sizes, self.shapes):
             width = 1 if size is None else size
             if k < at + width:
+                if len(shape) == 2:
+                    return f"{name}[{(k - at) // shape[1]}, {(k - at) % shape[1]}]"
                 return name if size is None else f"{name}[{k - at}]"
             at += width
         return "?"
@@ -498,7 +500,7 @@ def print_result(console: Console, result: OptimizeResult) -> None:
     table.add_column("parameter", overflow="fold")
     table.add_column("value", overflow="fold")
     for name, value in result.params.items():
-        table.add_row(name, format_value(value))
+        table.add_row(name, format_summary(value))
     console.print(table)
     for label, value in (("loss", format_value(result.loss)), ("gradient norm", format_value(result.grad_norm)),
                          ("steps", str(result.steps))):

@@ -258,8 +258,29 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def format_mat(value: np.ndarray, limit: int = 8) -> str:
+    """A mat for people: a row per line; past `limit` rows or columns, the first and last ones and the shape."""
+    rows, cols = value.shape
+
+    def cut(n: int) -> list[int | None]:
+        return list(range(n)) if n <= limit else [*range(limit // 2), None, n - 2, n - 1]
+
+    lines = []
+    for i in cut(rows):
+        if i is None:
+            lines.append(" ...")
+            continue
+        cells = ["..." if j is None else format_value(value[i, j]) for j in cut(cols)]
+        lines.append(" [" + ", ".join(cells) + "]")
+    text = "[" + ",\n".join(lines)[1:] + "]"
+    return text + f" ({rows}x{cols} mat)" if rows > limit or cols > limit else text
+
+
 def format_short(value: Any, limit: int = 8) -> str:
-    """Like format_value, but a long vec shows its ends and its length (for the call line)."""
+    """Like format_value, but a long vec shows its ends and its length, and a mat only its shape when large
+    (for the call line)."""
+    if isinstance(value, np.ndarray) and value.ndim == 2 and value.size > limit:
+        return f"<{value.shape[0]}x{value.shape[1]} mat>"
     if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) > limit:
         head = ", ".join(format_value(x) for x in value[: limit // 2])
         tail = ", ".join(format_value(x) for x in value[-2:])
@@ -272,7 +293,10 @@ LONG_VEC = 20
 
 
 def format_summary(value: Any) -> str:
-    """A value for a person: a long vec as its ends, its length, min, max and norm (as numpy summarises)."""
+    """A value for a person: a long vec as its ends, its length, min, max and norm (as numpy summarises); a mat
+    a row per line (summarised when large)."""
+    if isinstance(value, np.ndarray) and value.ndim == 2:
+        return format_mat(value)
     if isinstance(value, tuple):
         return "(" + ", ".join(format_summary(item) for item in value) + ")"
     if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) > LONG_VEC:

@@ -162,7 +162,7 @@ def value_type(value: object) -> str:
     if isinstance(value, (int, np.integer)):
         return "int"
     if isinstance(value, np.ndarray):
-        return "vec"
+        return "mat" if value.ndim == 2 else "vec"
     return "float"
 
 

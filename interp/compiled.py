@@ -393,7 +393,7 @@ class Generator:
             self.emit(3, "raise _e from None")
 
     def length_check(self, depth: int, value: str, type_: Type, what: str, span: Span) -> None:
-        if type_.kind == "vec" and type_.length is not None:
+        if (type_.kind == "vec" and type_.length is not None) or type_.shape is not None:
             k = self.tables.index(self.tables.checks, (type_, what, span))
             self.emit(depth, f"_check({value}, {k})")
 
@@ -535,13 +535,13 @@ class Generator:
 
     def assign(self, target: ir.Var, expr: ir.Expr, stmt: ir.Stmt, depth: int) -> None:
         name = self.var(target.name)
-        has_length = target.type.kind == "vec" and target.type.length is not None
+        unsized_vec = target.type.kind == "vec" and target.type.length is None
         if (
             isinstance(expr, ir.Prim)
             and expr.op == "addat"
             and isinstance(expr.args[0], ir.Var)
             and expr.args[0].name == target.name
-            and not has_length
+            and unsized_vec
         ):
             self.add_at_in_place(name, expr, stmt.span, depth)
             return

@@ -78,7 +78,7 @@ class Machine:
             for s in ir.walk(fn.body):
                 if isinstance(s, ir.Push):
                     self.tape(s.tape)
-                    if s.value.type.kind == "vec":
+                    if s.value.type.is_array:
                         self.vec_tapes.add(s.tape)
                 elif isinstance(getattr(s, "expr", None), ir.Pop):
                     self.tape(s.expr.tape)
@@ -480,6 +480,7 @@ class Compiler:
             and isinstance(expr.args[0], ir.Var)
             and expr.args[0].name == target.name
             and not _has_length(target.type)
+            and target.type.kind == "vec"
         )
 
     def add_at_in_place(self, target: ir.Var, expr: ir.Prim, span: Span) -> Code:
@@ -533,7 +534,7 @@ class Compiler:
         count = m.count
         nd = np.ndarray
 
-        if stmt.value.type.kind == "vec":
+        if stmt.value.type.is_array:
             def run(env):
                 value = get(env)
                 append(value)
@@ -755,4 +756,5 @@ class Compiler:
 
 
 def _has_length(type_: Type) -> bool:
-    return type_.kind == "vec" and type_.length is not None
+    """A vec(N) or a mat(R, C): a value bound to it has its length or shape checked."""
+    return (type_.kind == "vec" and type_.length is not None) or type_.shape is not None

@@ -24,7 +24,7 @@ def kink_note(expr: ir.Expr) -> Note | None:
     if not isinstance(expr, ir.Prim):
         return None
     kink = lookup(expr.op).kink
-    if kink is None or not any(a.type.kind in ("float", "vec") for a in expr.args):
+    if kink is None or not any(a.type.is_differentiable for a in expr.args):
         return None
     getters = [_getter(a) for a in expr.args]
     names = [atom(a) for a in expr.args]

@@ -2,9 +2,10 @@
 
 Arguments may come from the command line (already parsed by `adlang/arguments.py`)
 or from Python (numbers, bools, numpy scalars, lists and 1-D numpy arrays for
-vecs). Either way they are checked here with the command line's messages, so a
-list, a missing name or a string is a `UsageError` that says what to give, never
-a Python error from deep inside a run.
+vecs, lists of rows and 2-D numpy arrays for mats). Either way they are checked
+here with the command line's messages, so a list, a missing name or a string is
+a `UsageError` that says what to give, never a Python error from deep inside a
+run.
 """
 
 from __future__ import annotations
@@ -85,7 +86,9 @@ def convert(fn: ir.Function, param: ir.Var, value: object, shown: str | None = N
         return value
     if kind == "bool" and isinstance(value, bool):
         return value
-    if kind == "vec" and isinstance(value, np.ndarray):
+    if kind == "vec" and isinstance(value, np.ndarray) and value.ndim == 1:
+        return value
+    if kind == "mat" and isinstance(value, np.ndarray) and value.ndim == 2:
         return value
     raise UsageError(mismatch(fn, param, shown, value))
 
@@ -102,7 +105,7 @@ def _plain(param: ir.Var, value: object) -> object:
         value = float(value)
         value_is_nan = value != value
     elif isinstance(value, (list, tuple, np.ndarray)):
-        return _vec(param, value)
+        return _mat(param, value) if param.type.kind == "mat" else _vec(param, value)
     else:
         return value
     if value_is_nan:
@@ -138,6 +141,37 @@ def _vec(param: ir.Var, value: list | tuple | np.ndarray) -> np.ndarray | object
     return vec
 
 
+def _mat(param: ir.Var, value: list | tuple | np.ndarray) -> np.ndarray:
+    """A float64 mat from a list of rows (lists of numbers, all of one length) or a 2-D array."""
+    if isinstance(value, np.ndarray):
+        if value.ndim != 2:
+            raise UsageError(f"argument '{param.name}' is a mat, but the array given has {value.ndim} "
+                             f"dimension{'s' * (value.ndim != 1)} {value.shape}; give a 2-D array or a list of rows")
+        if value.dtype.kind not in "biuf":
+            raise UsageError(f"argument '{param.name}': an array of {value.dtype} is not a mat; give numbers")
+        array = value.astype(np.float64)
+    else:
+        rows = list(value)
+        if not rows or not all(isinstance(r, (list, tuple, np.ndarray)) for r in rows):
+            raise UsageError(f"argument '{param.name}' is a mat, but {shown_text(_repr(value))} is not a list of "
+                             "rows; write a mat as [[1.0, 2.0], [3.0, 4.0]] or @FILE")
+        lengths = [len(r) for r in rows]
+        if len(set(lengths)) > 1:
+            raise UsageError(f"argument '{param.name}': the rows of the mat have different lengths "
+                             f"({', '.join(map(str, lengths))}); give every row as many numbers")
+        for i, r in enumerate(rows, start=1):
+            for item in r:
+                if not isinstance(item, numbers.Real) or isinstance(item, (list, tuple, np.ndarray)):
+                    raise UsageError(f"argument '{param.name}': row {i} of the mat holds {_repr(item)}, "
+                                     "not a number")
+        array = np.array(rows, dtype=np.float64).reshape(len(rows), lengths[0])
+    if np.isnan(array).any():
+        i, j = (int(k) for k in np.argwhere(np.isnan(array))[0])
+        raise UsageError(f"argument '{param.name}': the element at row {i + 1}, column {j + 1} of the mat is NaN "
+                         f"(not a number); {NO_NAN}")
+    return array
+
+
 def mismatch(fn: ir.Function, param: ir.Var, shown: str, value: object, too_long: bool = False) -> str:
     """The message of a value of the wrong type, with the way to write the right one; `too_long` says an
     int was written that does not fit in 64 bits."""
@@ -150,6 +184,8 @@ def mismatch(fn: ir.Function, param: ir.Var, shown: str, value: object, too_long
         return f"{message}; write it as {int(value)}"
     if param.type.kind == "vec":
         return f"{message}; write a vec as [1.0, 2.0] or @FILE"
+    if param.type.kind == "mat":
+        return f"{message}; write a mat as [[1.0, 2.0], [3.0, 4.0]] or @FILE"
     if param.type.kind == "bool":
         return f"{message}; write true or false"
     return message
@@ -167,7 +203,7 @@ def describe(value: object) -> str:
     if isinstance(value, float):
         return "a float"
     if isinstance(value, np.ndarray):
-        return "a vec"
+        return "a mat" if value.ndim == 2 else "a vec"
     if value is None:
         return "None"
     return f"a {type(value).__name__}"

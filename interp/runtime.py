@@ -68,7 +68,8 @@ def tape_limit(max_tape: int, stmt: ir.Stmt) -> RuntimeFault:
 
 
 def check_length(type_: Type, value: object, what: str, span: Span | None) -> None:
-    """A `vec` value where a `vec(N)` is expected has its length checked when it runs (spec: Types).
+    """A `vec` value where a `vec(N)` is expected has its length checked when it runs (spec: Types), and a mat's
+    shape where a `mat(R, C)` is.
 
     `what` is "argument 'v' of g" (or "argument 'v'" for the function run), "the result of 'f'" or "'w'" (a
     `let` or update); the message's fix follows it. Every engine calls this, so their messages are the same.
@@ -81,6 +82,16 @@ def check_length(type_: Type, value: object, what: str, span: Span | None) -> No
         else:
             fix = f"give it a vec of length {type_.length}, or declare it `vec` to take any length"
         raise RuntimeFault(f"{what} is a {type_}, but this vec has length {len(value)}; {fix}", span)
+    if type_.shape is not None and value.shape != type_.shape:
+        rows, cols = type_.shape
+        got = "x".join(str(n) for n in value.shape)
+        if what.startswith("argument"):
+            fix = f"pass a {rows}x{cols} mat, or declare the parameter `mat` to take any shape"
+        elif what.startswith("the result"):
+            fix = f"return a {rows}x{cols} mat, or declare the result `mat` to take any shape"
+        else:
+            fix = f"give it a {rows}x{cols} mat, or declare it `mat` to take any shape"
+        raise RuntimeFault(f"{what} is a {type_} ({rows}x{cols}), but this mat is {got}; {fix}", span)
 
 
 # ---------------------------------------------------------------- counting

@@ -26,7 +26,7 @@ def varied_names(fn: ir.Function, active_params: set[str]) -> set[str]:
             pops = isinstance(stmt.expr, ir.Pop)
             if pops or any(u.name in varied for u in uses):
                 for d in defs:
-                    if d.type.kind in ("float", "vec") and d.name not in varied:
+                    if d.type.is_differentiable and d.name not in varied:
                         varied.add(d.name)
                         changed = True
     return varied

@@ -12,9 +12,9 @@ from adlang.lang.span import Span
 
 
 def zero_expr(e: Emitter, type_: Type, like: ir.Atom | None) -> ir.Atom:
-    """The zero of a float, int, bool or vec (a vec as long as `like`)."""
-    if type_.kind == "vec":
-        return e.op("zeros", e.op("len", like))
+    """The zero of a float, int, bool, vec or mat (a vec as long as `like`, a mat of its shape)."""
+    if type_.is_array:
+        return e.zeros_like(like)
     if type_.kind == "int":
         return ir.Const(0, INT)
     if type_.kind == "bool":
@@ -26,6 +26,8 @@ def dummy_value(e: Emitter, type_: Type) -> ir.Atom:
     """A placeholder for a variable declared before it gets its first real value."""
     if type_.kind == "vec":
         return e.op("zeros", ir.Const(0, INT))
+    if type_.kind == "mat":
+        return e.op("zeros", ir.Const(0, INT), ir.Const(0, INT))
     return zero_expr(e, type_, None)
 
 
@@ -114,4 +116,4 @@ def bind(out: list, var: ir.Var, value: ir.Atom, declare: bool, span: Span, name
 
 
 def differentiable(a: ir.Atom) -> bool:
-    return a.type.kind in ("float", "vec")
+    return a.type.is_differentiable

@@ -77,6 +77,11 @@ def derive(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "rever
         checkpointed = checkpoint_loops(program, fn_name, checkpoint, function_namer(program.names))
         program, custom, loops = checkpointed.program, checkpointed.custom_vjps, checkpointed.loops
     fn = program.function(fn_name)
+    mats = [p.name for p in fn.params if p.name in wrt and p.type.kind == "mat"]
+    if order == 2 and mats:
+        raise UsageError(f"second derivatives with respect to a mat parameter ('{mats[0]}') are not supported; "
+                         "take its gradient without --order 2, or the Hessian with respect to float and vec "
+                         "parameters")
     if order == 2 and vecs_in(fn, wrt):
         raise UsageError("a derivative program of order 2 takes float parameters only (the language has no matrix "
                          "type for a vec's Hessian); `adlang run ... --grad V --order 2` gives it, one Hessian-vector "

@@ -162,8 +162,8 @@ class FunctionJvp:
             tangent = self.tangent_of(e, s.expr, d, result)
             if tangent is None:
                 tangent = zero_expr(e, target.type, result)
-            elif target.type.kind == "vec" and tangent.type.kind != "vec":
-                tangent = e.op("add", e.op("zeros", e.op("len", result)), tangent)
+            elif target.type.is_array and not tangent.type.is_array:
+                tangent = e.op("add", e.zeros_like(result), tangent)
             out.extend(e.stmts)
             bind(out, self.tangent(target, d), tangent, declare, s.span, self.names)
         if overwrites_operand:
@@ -242,7 +242,7 @@ def forward_entry(mode: ForwardMode, fn: ir.Function, wrt: list[str]) -> ir.Func
     fn_names = mode.fn_names
     params = {p.name: p for p in fn.params}
     scalars = tuple(w for w in wrt if params[w].type.kind == "float")
-    vecs = [w for w in wrt if params[w].type.kind == "vec"]
+    vecs = [w for w in wrt if params[w].type.is_array]
     entry_name = fn_names.name(naming.role(fn.name, naming.FORWARD))
     if not vecs:
         seeds = lambda p, d: ir.Const(1.0 if p.name == d else 0.0, FLOAT)  # noqa: E731
@@ -250,8 +250,16 @@ def forward_entry(mode: ForwardMode, fn: ir.Function, wrt: list[str]) -> ir.Func
     return _entry_with_vecs(mode, fn, wrt, scalars, vecs, entry_name)
 
 
+def _sizes(e: Emitter, a: ir.Atom) -> tuple[ir.Atom, ...]:
+    """A vec's length, or a mat's rows and columns."""
+    if a.type.kind == "mat":
+        return (e.op("rows", a), e.op("cols", a))
+    return (e.op("len", a),)
+
+
 def _entry_with_vecs(mode: ForwardMode, fn: ir.Function, wrt, scalars, vecs, entry_name) -> ir.Function:
-    """Scalar directions in one JVP call; each vec parameter by a loop over its unit vecs."""
+    """Scalar directions in one JVP call; each vec parameter by a loop over its unit vecs, each mat parameter by
+    two nested loops over its unit mats."""
     names = Namer({p.name for p in fn.params} | {fn.name})
     e = Emitter(names.temp, fn.span)
     grads: dict[str, ir.Atom] = {}
@@ -269,19 +277,25 @@ def _entry_with_vecs(mode: ForwardMode, fn: ir.Function, wrt, scalars, vecs, ent
     for v in vecs:
         param = by_name[v]
         grad = ir.Var(names.name(naming.derivative(fn.name, v)), param.type)
-        e.stmts.append(ir.Let((grad,), ir.Prim("zeros", (e.op("len", param),)), fn.span))
-        j = ir.Var(names.name("j"), INT)
+        e.stmts.append(ir.Let((grad,), ir.Prim("zeros", _sizes(e, param)), fn.span))
+        is_mat = param.type.kind == "mat"
+        indices = (ir.Var(names.name("j"), INT),) + ((ir.Var(names.name("k"), INT),) if is_mat else ())
         inner = Emitter(names.temp, fn.span)
         seed = ir.Var(names.name(naming.derivative(v, v)), param.type)
-        inner.stmts.append(ir.Let((seed,), ir.Prim("addat", (inner.op("zeros", inner.op("len", param)), j,
+        inner.stmts.append(ir.Let((seed,), ir.Prim("addat", (inner.op("zeros", *_sizes(inner, param)), *indices,
                                                                ir.Const(1.0, FLOAT))), fn.span))
         jvp = mode.jvp_name(fn.name, (v,), (v,))
         result = ir.Var(names.temp(), fn.ret)
         slope = ir.Var(names.name(naming.role(naming.derivative(fn.name, v), naming.DIRECTION)), FLOAT)
         inner.stmts.append(ir.Let((result, slope), ir.CallFn(jvp, args + (seed,)), fn.span))
-        inner.stmts.append(ir.Assign(grad, ir.Prim("addat", (grad, j, slope)), fn.span))
-        stop = e.op("len", param)
-        e.stmts.append(ir.For(j, ir.Const(0, INT), stop, tuple(inner.stmts), fn.span))
+        inner.stmts.append(ir.Assign(grad, ir.Prim("addat", (grad, *indices, slope)), fn.span))
+        loop: tuple[ir.Stmt, ...] = tuple(inner.stmts)
+        if is_mat:
+            loop = (ir.For(indices[1], ir.Const(0, INT), e.op("cols", param), loop, fn.span),)
+            stop = e.op("rows", param)
+        else:
+            stop = e.op("len", param)
+        e.stmts.append(ir.For(indices[0], ir.Const(0, INT), stop, loop, fn.span))
         grads[v] = grad
     values = (value,) + tuple(grads[w] for w in wrt)
     e.stmts.append(ir.Return(values, fn.span))

@@ -18,7 +18,7 @@ from adlang.ir import nodes as ir
 from adlang.ir.builder import dummy_value, rename_atom, rename_expr, rename_stmt
 from adlang.ir.naming import Namer
 from adlang.ir.primitives import Emitter
-from adlang.ir.types import INT, VEC
+from adlang.ir.types import INT
 
 
 @dataclass
@@ -126,7 +126,7 @@ class Hoister:
                 name = self.names.name(t.name)
                 mapping[t.name] = name
             self.reserved.add(name)
-            declared = ir.Var(name, VEC if t.type.kind == "vec" else t.type)
+            declared = ir.Var(name, t.type.unsized)
             e = Emitter(self.names.temp, s.span)
             placeholder = dummy_value(e, t.type)
             declarations.extend(e.stmts)

@@ -15,7 +15,7 @@ from dataclasses import replace
 from adlang.ir import nodes as ir
 from adlang.ir.naming import Namer
 from adlang.ir.primitives import BY_BUILTIN, BY_OPERATOR, TypeRuleError, lookup
-from adlang.ir.types import BOOL, FLOAT, INT, Type, accepts, tuple_of, vec
+from adlang.ir.types import BOOL, FLOAT, INT, Type, accepts, mat, tuple_of, vec
 from adlang.lang import ast
 from adlang.lang.errors import TypeCheckError
 from adlang.lang.span import Span, Written
@@ -187,9 +187,11 @@ def type_from_ref(ref: ast.TypeRef) -> Type:
         return tuple_of(type_from_ref(item) for item in ref.items)
     if ref.name == "vec":
         return vec(ref.length)
+    if ref.name == "mat":
+        return mat(ref.length, ref.cols)
     if ref.name in ("float", "int", "bool"):
         return Type(ref.name)
-    hint = did_you_mean(ref.name, ("float", "int", "bool", "vec"))
+    hint = did_you_mean(ref.name, ("float", "int", "bool", "vec", "mat"))
     raise TypeCheckError(f"unknown type '{ref.name}'{hint} (the types are float, int, bool, vec and vec(N))", ref.span)
 
 
@@ -207,8 +209,12 @@ def _rewritten(e: ast.Expr, texts: list[str]) -> str:
     if isinstance(e, ast.Unary):
         return f"{e.op} {texts[0]}" if e.op.isalpha() else f"{e.op}{wrapped(e.operand, texts[0])}"
     if isinstance(e, ast.Index):
-        return f"{wrapped(e.target, texts[0])}[{texts[1]}]"
+        return f"{wrapped(e.target, texts[0])}[{', '.join(texts[1:])}]"
     return f"{e.func}({', '.join(texts)})"
+
+
+def _index_operands(e: ast.Index) -> tuple[ast.Expr, ...]:
+    return (e.target, e.index) if e.column is None else (e.target, e.index, e.column)
 
 
 class FunctionLowering:
@@ -289,7 +295,7 @@ class FunctionLowering:
         """`span` of the statement computing `rhs` from `e`, with `e` as written when `rhs` is e's primitive
         (`pow(a, b)` stays `pow(a, b)`): derivative rules name the operation in the source's terms."""
         operands = {ast.Binary: lambda: (e.left, e.right), ast.Call: lambda: e.args,
-                    ast.Unary: lambda: (e.operand,), ast.Index: lambda: (e.target, e.index)}.get(type(e))
+                    ast.Unary: lambda: (e.operand,), ast.Index: lambda: _index_operands(e)}.get(type(e))
         if not isinstance(rhs, ir.Prim) or operands is None or len(operands()) != len(rhs.args):
             return span
         texts = [self.quote(x) for x in operands()]
@@ -433,7 +439,7 @@ class FunctionLowering:
             if p is None:
                 raise TypeCheckError(f"'{n.id}' is not a parameter of {call.func}({', '.join(by_name)})"
                                      f"{did_you_mean(n.id, by_name)}", n.span)
-            if p.type.kind not in ("float", "vec"):
+            if not p.type.is_differentiable:
                 raise TypeCheckError(f"'{n.id}' is {p.type}; derivatives are taken with respect to float and "
                                      "vec parameters", n.span)
             if n.id in wrt:
@@ -615,13 +621,23 @@ class FunctionLowering:
                 return call, self.signatures[e.func][1]
             return self.builtin_call(e)
         if isinstance(e, ast.Index):
-            return self.prim("index", (self.atom(e.target), self.atom(e.index)), e.span, (e.target, e.index))
+            operands = _index_operands(e)
+            args = tuple(self.atom(x) for x in operands)
+            name = "index"
+            if args[0].type.kind == "mat":
+                name = "row" if e.column is None else "matindex"
+            elif e.column is not None:
+                raise TypeCheckError(f"only a mat takes two indices `A[i, j]`; this is {args[0].type}"
+                                     + self.origins_of([(e.target, args[0].type)]), e.span)
+            return self.prim(name, args, e.span, operands)
         if isinstance(e, ast.VecLit):
             if len(e.items) > MAX_VEC_LITERAL:
                 raise TypeCheckError(
                     f"a vec literal of {len(e.items):,} elements, more than the limit of {MAX_VEC_LITERAL:,}; "
                     "load large data with x=@file.npy", e.span)
-            return self.prim("veclit", tuple(self.atom(item) for item in e.items), e.span, e.items)
+            items = tuple(self.atom(item) for item in e.items)
+            name = "matlit" if any(a.type.kind == "vec" for a in items) else "veclit"
+            return self.prim(name, items, e.span, e.items)
         raise TypeCheckError(f"unsupported expression {type(e).__name__}", getattr(e, "span", None))
 
     def binary_chain(self, e: ast.Binary) -> tuple[ir.Expr, Type]:
@@ -667,7 +683,7 @@ class FunctionLowering:
                 pairs = [(e, a.type) for e, a in zip(operands, args)]
                 if prim.arity is None:  # a vec literal: only the items that are not numbers
                     pairs = [(e, t) for e, t in pairs if not t.is_scalar_number]
-                elif name == "index" and args[0].type.kind == "vec":  # only the index is wrong
+                elif name in ("index", "row", "matindex") and args[0].type.is_array:  # only an index is wrong
                     pairs = pairs[1:]
                 message += self.origins_of(pairs)
             raise TypeCheckError(message, span) from None

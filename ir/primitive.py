@@ -26,10 +26,16 @@ class TypeRuleError(Exception):
 
 @dataclass(frozen=True)
 class IndexContribution:
-    """An adjoint contribution `value` to element `index` of a vec (a scatter-add, not a whole vec)."""
+    """An adjoint contribution `value` to element `index` of a vec, to row `index` of a mat, or to element
+    (`index`, `column`) of a mat (a scatter-add, not a whole array)."""
 
     index: ir.Atom
     value: ir.Atom
+    column: ir.Atom | None = None
+
+    @property
+    def indices(self) -> tuple[ir.Atom, ...]:
+        return (self.index,) if self.column is None else (self.index, self.column)
 
 
 # jvp(emitter, args, tangents, result) -> the result's tangent, or None where it is zero.
@@ -45,8 +51,9 @@ class Primitive:
     """One operation of the language.
 
     syntax: "infix" (`a + b`), "prefix" (`-a`, `not a`), "call" (`sin(a)`),
-    "index" (`v[i]`) or "veclit" (`[a, b]`); `symbol` is what the source writes.
-    `scalar` evaluates when no operand is a vec, `vector` when one is.
+    "index" (`v[i]`, `A[i]`, `A[i, j]`) or "veclit" (`[a, b]`, and a mat's rows `[u, v]`); `symbol` is what the
+    source writes.
+    `scalar` evaluates when no operand is a vec or a mat, `vector` when one is (numpy arrays).
     `total` is false where evaluation can fail at run time (division, log, indexing...).
     `vjp_uses_result` says the reverse rule reads the result, which reverse mode then keeps.
     The fields after `doc` are facts other modules derive their tables from; each primitive sets its own
@@ -94,7 +101,7 @@ class Primitive:
         if self.syntax == "index":
             return "indexing"
         if self.syntax == "veclit":
-            return "a vec literal"
+            return "a mat literal" if self.name == "matlit" else "a vec literal"
         return f"{self.symbol}()"
 
     def emit_jvp(self, e: Emitter, args: tuple, tangents: tuple, result: ir.Atom) -> ir.Atom | None:
@@ -114,7 +121,7 @@ class Primitive:
 
     def evaluator(self, arg_types: tuple[Type, ...]) -> Callable:
         """The evaluation function for operands of these types, picked once before running."""
-        if any(t.kind == "vec" for t in arg_types) and self.vector is not None:
+        if any(t.is_array for t in arg_types) and self.vector is not None:
             return self.vector
         return self.scalar if self.scalar is not None else self.vector
 
@@ -218,6 +225,17 @@ class Emitter:
         if isinstance(value, float) and not math.isfinite(value):
             return None
         return ir.Const(value, type_)
+
+    def zeros_like(self, a: ir.Atom) -> ir.Atom:
+        """zeros of a vec's length or a mat's shape, as the value `a` has when it runs."""
+        if a.type.kind == "mat":
+            return self.op("zeros", self.op("rows", a), self.op("cols", a))
+        return self.op("zeros", self.op("len", a))
+
+    def ones_like(self, a: ir.Atom) -> ir.Atom:
+        if a.type.kind == "mat":
+            return self.op("ones", self.op("rows", a), self.op("cols", a))
+        return self.op("ones", self.op("len", a))
 
     @staticmethod
     def const(value: float) -> ir.Const:

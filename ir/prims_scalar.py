@@ -31,11 +31,30 @@ def vec_join(op: str, a: Type, b: Type) -> Type:
     return vec(a.length if a.length is not None else b.length)
 
 
+def mat_join(op: str, a: Type, b: Type) -> Type:
+    if a.shape is not None and b.shape is not None and a.shape != b.shape:
+        raise TypeRuleError(f"{op} of mats of different shapes ({a} and {b})")
+    return a if a.shape is not None else b
+
+
 def broadcast_type(op: str, types: list[Type], int_result: Type | None) -> Type:
-    """The type of an elementwise operation: a vec if any operand is one, else a number."""
+    """The type of an elementwise operation: a vec or a mat if any operand is one, else a number.
+
+    A vec and a mat together are refused: there is no broadcasting of rows or columns.
+    """
     vecs = [t for t in types if t.kind == "vec"]
-    if any(not (t.kind == "vec" or t.is_scalar_number) for t in types):
+    mats = [t for t in types if t.kind == "mat"]
+    if any(not (t.is_array or t.is_scalar_number) for t in types):
         raise TypeRuleError(f"{op} needs numbers or vecs, got {' and '.join(str(t) for t in types)}")
+    if vecs and mats:
+        raise TypeRuleError(f"{op} of a mat and a vec ({' and '.join(str(t) for t in types)}): elementwise "
+                            "operations take mats of one shape, or a mat and a number (use A[i] for a row, "
+                            "or A @ v for a product)")
+    if mats:
+        result = mats[0]
+        for t in mats[1:]:
+            result = mat_join(op, result, t)
+        return result
     if vecs:
         result = vecs[0]
         for t in vecs[1:]:
@@ -53,7 +72,7 @@ def numeric_binary(op: str, int_result: Type | None) -> Callable:
 def numeric_unary(keep_int: bool) -> Callable:
     def rule(args):
         t = args[0].type
-        if t.kind == "vec":
+        if t.is_array:
             return t
         if t.kind == "int":
             return INT if keep_int else FLOAT
@@ -107,28 +126,48 @@ def why_not_finite(*values) -> str:
     return NAN_CAUSE if any(v != v for v in values) else INF_CAUSE
 
 
-def first(mask) -> int:
-    """The index of the first true element."""
-    return int(np.flatnonzero(mask)[0])
+def first(mask) -> int | tuple[int, int]:
+    """The index of the first true element: an int in a vec, (row, column) in a mat."""
+    k = int(np.flatnonzero(mask)[0])
+    return k if np.ndim(mask) < 2 else tuple(int(i) for i in np.unravel_index(k, np.shape(mask)))
 
 
-def element(x, k: int):
-    """Element k of a vec operand; a number operand (or a 0-d array) is the same for every element."""
+def element(x, k):
+    """Element k of a vec or mat operand; a number operand (or a 0-d array) is the same for every element."""
     return x[k] if isinstance(x, np.ndarray) and x.ndim else x
 
 
-def at(k: int | None) -> str:
-    return "" if k is None else f" at index {k}"
+def at(k) -> str:
+    if k is None:
+        return ""
+    return f" at index {k}" if isinstance(k, int) else f" at [{k[0]}, {k[1]}]"
+
+
+def element_of(k) -> str:
+    """`index 2 of a vec`, or `element [0, 1] of a mat`: where in an operand an element is."""
+    return f"index {k} of a vec" if isinstance(k, int) else f"element [{k[0]}, {k[1]}] of a mat"
+
+
+def shape_text(x) -> str:
+    """A vec's length (`3`) or a mat's shape (`2x3`), as messages write them."""
+    return "x".join(str(n) for n in np.shape(x))
 
 
 # ---------------------------------------------------------------- evaluation helpers
 
 
 def check_lengths(what: str, *values) -> None:
-    lengths = {v.shape[0] for v in values if isinstance(v, np.ndarray)}
-    if len(lengths) > 1:
-        a, b = sorted(lengths)[:2]
-        raise DomainError(f"vecs of different lengths ({a} and {b}) in an elementwise {what}; {SAME_LENGTH}")
+    """Vecs of one length, or mats of one shape (a mat with an unknown shape is checked here, as it runs)."""
+    arrays = [v for v in values if isinstance(v, np.ndarray) and v.ndim]
+    shapes = list(dict.fromkeys(v.shape for v in arrays))
+    if len(shapes) > 1:
+        a, b = shapes[:2]
+        if len(a) == 1 and len(b) == 1:
+            a, b = sorted(shapes)[:2]
+            raise DomainError(f"vecs of different lengths ({a[0]} and {b[0]}) in an elementwise {what}; "
+                              f"{SAME_LENGTH}")
+        raise DomainError(f"mats of different shapes ({a[0]}x{a[1]} and {b[0]}x{b[1]}) in an elementwise {what}; "
+                          "use mats of the same shape")
 
 
 def elementwise(fn: Callable, what: str, op: str) -> Callable:
@@ -144,7 +183,7 @@ def elementwise(fn: Callable, what: str, op: str) -> Callable:
             operands = [element(x, k) for x in xs]
             values = [show(x) for x in operands]
             shown = f"{op}({', '.join(values)})" if op.isidentifier() else f" {op} ".join(values)
-            raise DomainError(f"{shown} at index {k} is not a number (NaN); {why_not_finite(*operands)}")
+            raise DomainError(f"{shown}{at(k)} is not a number (NaN); {why_not_finite(*operands)}")
         return r
 
     return apply
@@ -220,7 +259,7 @@ def _div_vec(a, b):
             k = first(b == 0)
             raise _division_by_zero(show(element(a, k)), b[k], k)
     elif b == 0:
-        raise _division_by_zero("a vec", b)
+        raise _division_by_zero("a mat" if np.ndim(a) == 2 else "a vec", b)
     return _divide(a, b)
 
 
@@ -284,13 +323,14 @@ def vec_fn(fn: Callable, name: str, domain: Callable | None = None, needs: str =
             inside = domain(v)
             if not np.all(inside):
                 k = first(~inside)
-                raise DomainError(f"{name} of a vec element ({show(v[k])} at index {k}): {name} needs numbers {needs}; "
+                raise DomainError(f"{name} of a {'mat' if v.ndim == 2 else 'vec'} element ({show(v[k])}{at(k)}): "
+                                  f"{name} needs numbers {needs}; "
                                   f"choose arguments that keep the elements {needs}")
         with np.errstate(all="ignore"):
             r = fn(v)
         if np.isnan(r).any():
             k = first(np.isnan(r))
-            raise DomainError(f"{name}({show(v[k])}) at index {k} is not a number (NaN); {why_not_finite(v[k])}")
+            raise DomainError(f"{name}({show(v[k])}){at(k)} is not a number (NaN); {why_not_finite(v[k])}")
         return r
 
     return apply
@@ -307,9 +347,9 @@ def _dpow_vec(a, n, c):
 
 def _dpow_rule(args):
     a, n, c = (x.type for x in args)
-    if n.kind != "int" or c.kind != "int" or not (a.kind == "vec" or a.is_scalar_number):
-        raise TypeRuleError(f"dpow(a, n, c) takes a number or a vec and two ints, got {type_names(args)}")
-    return a if a.kind == "vec" else FLOAT
+    if n.kind != "int" or c.kind != "int" or not (a.is_array or a.is_scalar_number):
+        raise TypeRuleError(f"dpow(a, n, c) takes a number, a vec or a mat and two ints, got {type_names(args)}")
+    return a if a.is_array else FLOAT
 
 
 def _dpow_factor(e, args):
@@ -349,7 +389,7 @@ def _dsqrt(x):
 def _dsqrt_vec(v):
     if np.any(v <= 0):
         k = first(v <= 0)
-        raise _derivative_error(f"the derivative of sqrt is undefined at {show(v[k])}, index {k} of a vec "
+        raise _derivative_error(f"the derivative of sqrt is undefined at {show(v[k])}, {element_of(k)} "
                                 f"({SQRT_DERIVATIVE}); differentiate at a point where every element sqrt takes is > 0")
     return 0.5 / np.sqrt(v)
 
@@ -361,7 +401,7 @@ def _powb_advice(base: str, exponent: str) -> str:
 
 def _powb_undefined(a, k: int | None = None) -> DomainError:
     """dpowb's error at a <= 0 (element k of a vec): on its own, and in the terms of the `a ^ b` it differentiates."""
-    where = "" if k is None else f", index {k} of a vec"
+    where = "" if k is None else f", {element_of(k)}"
 
     def in_rule(rule):
         written = rule.written

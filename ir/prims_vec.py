@@ -1,8 +1,10 @@
-"""The vec builtins (sum, mean, dot, len, zeros, ones), indexing, vec literals and `addat`.
+"""The vec builtins (sum, mean, dot, len, zeros, ones), indexing, vec literals, `addto` and `addat`.
 
-`addat(w, i, x)` (w with x added to element i) is the scatter-add that the
-adjoint of indexing accumulates with; it is a builtin like the others so that
-derivative programs stay valid adlang.
+`sum`, `mean`, `zeros`, `ones`, `addto` and `addat` take mats too (zeros(r, c)
+is a mat): one builtin name is one primitive. `addat(w, i, x)` (w with x added
+to element i, or to row i of a mat; `addat(W, i, j, x)` to an element of a
+mat) is the scatter-add that the adjoint of indexing accumulates with; it is a
+builtin like the others so that derivative programs stay valid adlang.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import numpy as np
 
 from adlang.ir.nodes import Const
 from adlang.ir.primitive import IndexContribution, Primitive, TypeRuleError, no_jvp, no_vjp, register
-from adlang.ir.prims_scalar import NAN_ARGUMENTS, SAME_LENGTH, first, nan_error, type_names, vec_join
-from adlang.ir.types import FLOAT, INT, vec
+from adlang.ir.prims_scalar import NAN_ARGUMENTS, SAME_LENGTH, at, first, nan_error, shape_text, type_names, vec_join
+from adlang.ir.types import FLOAT, INT, mat, vec
 from adlang.lang.errors import DomainError
 
 MAX_VEC_LENGTH = 100_000_000
@@ -22,11 +24,20 @@ MAX_VEC_LENGTH = 100_000_000
 
 def _vec_to(result):
     def rule(args):
+        if args[0].type.kind == "mat":
+            raise TypeRuleError(f"expected a vec, got {args[0].type} (a mat has rows(A) and cols(A))")
         if args[0].type.kind != "vec":
             raise TypeRuleError(f"expected a vec, got {args[0].type}")
         return result
 
     return rule
+
+
+def _array_to_float(args):
+    """sum and mean: of a vec, or of every element of a mat (the message names the vec, as it always has)."""
+    if not args[0].type.is_array:
+        raise TypeRuleError(f"expected a vec, got {args[0].type}")
+    return FLOAT
 
 
 def _dot_rule(args):
@@ -38,12 +49,14 @@ def _dot_rule(args):
 
 
 def _filled_rule(args):
-    n = args[0]
-    if n.type.kind != "int":
-        raise TypeRuleError(f"expected an int length, got {n.type}")
-    if isinstance(n, Const) and 0 <= n.value <= MAX_VEC_LENGTH:
-        return vec(n.value)
-    return vec()
+    """zeros(n) is a vec, zeros(r, c) a mat."""
+    if len(args) not in (1, 2):
+        raise TypeRuleError(f"takes a length n (a vec) or rows and columns r, c (a mat), got {len(args)} arguments")
+    if any(n.type.kind != "int" for n in args):
+        what = "an int length" if len(args) == 1 else "int sizes"
+        raise TypeRuleError(f"expected {what}, got {type_names(args)}")
+    known = [n.value if isinstance(n, Const) and 0 <= n.value <= MAX_VEC_LENGTH else None for n in args]
+    return vec(known[0]) if len(args) == 1 else mat(*known)
 
 
 def _veclit_rule(args):
@@ -62,17 +75,23 @@ def _index_rule(args):
     return FLOAT
 
 
-def _vec_args_rule(what: str, args):
-    if any(a.type.kind != "vec" for a in args):
-        raise TypeRuleError(f"{what} takes vecs, got {type_names(args)}")
-    return vec()
+def _addto_rule(args):
+    kinds = {a.type.kind for a in args}
+    if kinds not in ({"vec"}, {"mat"}):
+        raise TypeRuleError(f"addto(d, c) takes two vecs or two mats, got {type_names(args)}")
+    return args[0].type.unsized
 
 
 def _addat_rule(args):
-    w, i, x = (a.type for a in args)
-    if w.kind != "vec" or i.kind != "int" or not x.is_scalar_number:
-        raise TypeRuleError(f"addat(w, i, x) takes a vec, an int and a number, got {type_names(args)}")
-    return w
+    types = [a.type for a in args]
+    kinds = [t.kind for t in types]
+    if kinds[:2] == ["vec", "int"] and len(args) == 3 and types[2].is_scalar_number:
+        return types[0]
+    if kinds == ["mat", "int", "vec"] or (kinds[:3] == ["mat", "int", "int"] and len(args) == 4
+                                          and types[3].is_scalar_number):
+        return types[0]
+    raise TypeRuleError("addat takes a vec, an int and a number (w, i, x), a mat, an int and a vec (a row), or a "
+                        f"mat, two ints and a number (an element), got {type_names(args)}")
 
 
 # ---------------------------------------------------------------- evaluation
@@ -96,12 +115,15 @@ def _index(v, i):
 
 
 def _addto(d, c):
-    """d + c, where an empty vec stands for a zero of any length (an adjoint not sized yet)."""
-    if d.shape[0] == 0:
+    """d + c, where an empty vec or mat stands for a zero of any shape (an adjoint not sized yet)."""
+    if d.size == 0 and d.shape != c.shape:
         return np.array(c, dtype=float)
-    if c.shape[0] == 0:
+    if c.size == 0 and d.shape != c.shape:
         return d
     if d.shape != c.shape:
+        if d.ndim == 2:
+            raise DomainError(f"mats of different shapes ({shape_text(d)} and {shape_text(c)}) in addto; use mats "
+                              "of the same shape (or an empty mat for a zero)")
         raise DomainError(f"vecs of different lengths ({d.shape[0]} and {c.shape[0]}) in addto; {SAME_LENGTH} "
                           "(or an empty vec for a zero)")
     with np.errstate(invalid="ignore"):
@@ -112,18 +134,47 @@ def _addto(d, c):
     return total
 
 
-def _addat(w, i, x):
-    _check_index(w, i)
+def check_mat_index(m, i, j=None) -> None:
+    """Row i (and column j) of a mat, in range."""
+    for k, n, what in ((i, m.shape[0], "row"), (j, m.shape[1], "column")):
+        if k is None or 0 <= k < n:
+            continue
+        fix = f"the mat has no {what}s" if n == 0 else f"use a {what} from 0 to {n - 1}"
+        raise DomainError(f"{what} index {k} is out of range for a {shape_text(m)} mat; {fix}")
+
+
+def _addat(w, i, *rest):
+    x = rest[-1]
+    if w.ndim == 2:
+        j = rest[0] if len(rest) == 2 else None
+        check_mat_index(w, i, j)
+        where = (i, j) if j is not None else i
+        if j is None and np.shape(x) != (w.shape[1],):
+            raise DomainError(f"addat of a vec of length {np.shape(x)[0]} to a row of a {shape_text(w)} mat; "
+                              "give a vec as long as a row")
+    else:
+        _check_index(w, i)
+        where = i
     out = w.copy()
     with np.errstate(invalid="ignore"):
-        out[i] += x
-    if out[i] != out[i]:
-        raise nan_error(w[i], "+", x, i)
+        out[where] += x
+    if np.isnan(out[where]).any():
+        if np.ndim(x):  # a row of a mat
+            k = first(np.isnan(out[where]))
+            raise nan_error(w[i, k], "+", x[k], (i, k))
+        raise nan_error(w[where], "+", x, where)
     return out
 
 
 def _filled(name: str, value: float):
-    def make(n):
+    def make(n, c=None):
+        if c is not None:
+            if n < 0 or c < 0:
+                raise DomainError(f"{name}({n}, {c}): a mat cannot have a negative size; give sizes >= 0")
+            if n * c > MAX_VEC_LENGTH:
+                raise DomainError(f"{name}({n}, {c}): a mat of {n * c:,} elements is larger than the limit of "
+                                  f"{MAX_VEC_LENGTH:,}; use fewer elements")
+            return np.full((n, c), value)
         if n < 0:
             raise DomainError(f"{name}({n}): a vec cannot have a negative length; give a length >= 0")
         if n > MAX_VEC_LENGTH:
@@ -140,7 +191,7 @@ def _total(r: float, what: str, cancels: str, *vecs) -> float:
         return r
     for v in vecs:
         if np.isnan(v).any():
-            raise DomainError(f"{what} is not a number (NaN): the element at index {first(np.isnan(v))} is NaN "
+            raise DomainError(f"{what} is not a number (NaN): the element{at(first(np.isnan(v)))} is NaN "
                               f"already; {NAN_ARGUMENTS}")
     raise DomainError(f"{what} is not a number (NaN): {cancels} (an inf is an argument or a value that overflowed "
                       "earlier); rescale the inputs so the values stay finite")
@@ -155,7 +206,9 @@ def _sum(v):
 
 
 def _mean(v):
-    if v.shape[0] == 0:
+    if v.size == 0:
+        if v.ndim == 2:
+            raise DomainError(f"mean of an empty ({shape_text(v)}) mat is undefined; give a mat that has elements")
         raise DomainError("mean of an empty vec is undefined; guard it with `if len(v) > 0` or give a vec that has "
                           "elements")
     with np.errstate(all="ignore"):
@@ -177,8 +230,15 @@ def _veclit(*xs):
 
 
 def _spread(e, v, x):
-    """A vec as long as `v` with every element `x`."""
-    return e.op("mul", e.op("ones", e.op("len", v)), x)
+    """A vec as long as `v` (a mat of v's shape) with every element `x`."""
+    return e.op("mul", e.ones_like(v), x)
+
+
+def _count(e, v):
+    """How many elements v has, as it runs."""
+    if v.type.kind == "mat":
+        return e.op("mul", e.op("rows", v), e.op("cols", v))
+    return e.op("len", v)
 
 
 def _sum_jvp(e, args, t, r):
@@ -194,7 +254,7 @@ def _mean_jvp(e, args, t, r):
 
 
 def _mean_vjp(e, args, r, g, wants):
-    return (_spread(e, args[0], e.op("div", g, e.op("len", args[0]))),)
+    return (_spread(e, args[0], e.op("div", g, _count(e, args[0]))),)
 
 
 def _dot_jvp(e, args, t, r):
@@ -230,8 +290,8 @@ def _addto_jvp(e, args, t, r):
     d, c = args
     if t[0] is None and t[1] is None:
         return None
-    td = t[0] if t[0] is not None else e.op("zeros", e.op("len", d))
-    tc = t[1] if t[1] is not None else e.op("zeros", e.op("len", c))
+    td = t[0] if t[0] is not None else e.zeros_like(d)
+    tc = t[1] if t[1] is not None else e.zeros_like(c)
     return e.op("addto", td, tc)
 
 
@@ -240,16 +300,22 @@ def _addto_vjp(e, args, r, g, wants):
 
 
 def _addat_jvp(e, args, t, r):
-    w, i, _ = args
-    dw, _, dx = t
+    w, *indices, _ = args
+    dw, dx = t[0], t[-1]
     if dx is None:
         return dw
-    base = dw if dw is not None else e.op("zeros", e.op("len", w))
-    return e.op("addat", base, i, dx)
+    base = dw if dw is not None else e.zeros_like(w)
+    return e.op("addat", base, *indices, dx)
 
 
 def _addat_vjp(e, args, r, g, wants):
-    return (g, None, e.op("index", g, args[1]) if wants[2] else None)
+    """The added value's adjoint is the cotangent where it was added: an element, or a row of a mat."""
+    indices = args[1:-1]
+    picked = None
+    if wants[-1]:
+        name = "index" if args[0].type.kind == "vec" else ("row" if len(indices) == 1 else "matindex")
+        picked = e.op(name, g, *indices)
+    return (g, *(None for _ in indices), picked)
 
 
 # ---------------------------------------------------------------- the entries
@@ -259,14 +325,13 @@ def _vec_builtin(name, arity, rule, evaluate, jvp, vjp, total=True):
     register(Primitive(name, "call", name, arity, rule, None, evaluate, jvp, vjp, total))
 
 
-_vec_builtin("sum", 1, _vec_to(FLOAT), _sum, _sum_jvp, _sum_vjp)
-_vec_builtin("mean", 1, _vec_to(FLOAT), _mean, _mean_jvp, _mean_vjp, total=False)
+_vec_builtin("sum", 1, _array_to_float, _sum, _sum_jvp, _sum_vjp)
+_vec_builtin("mean", 1, _array_to_float, _mean, _mean_jvp, _mean_vjp, total=False)
 _vec_builtin("dot", 2, _dot_rule, _dot, _dot_jvp, _dot_vjp, total=False)
 _vec_builtin("len", 1, _vec_to(INT), lambda v: int(v.shape[0]), no_jvp, no_vjp)
-register(Primitive("zeros", "call", "zeros", 1, _filled_rule, _filled("zeros", 0.0), None, no_jvp, no_vjp, False))
-register(Primitive("ones", "call", "ones", 1, _filled_rule, _filled("ones", 1.0), None, no_jvp, no_vjp, False))
-_vec_builtin("addto", 2, lambda args: _vec_args_rule("addto(d, c)", args), _addto, _addto_jvp, _addto_vjp,
-             total=False)
-_vec_builtin("addat", 3, _addat_rule, _addat, _addat_jvp, _addat_vjp, total=False)
+register(Primitive("zeros", "call", "zeros", None, _filled_rule, _filled("zeros", 0.0), None, no_jvp, no_vjp, False))
+register(Primitive("ones", "call", "ones", None, _filled_rule, _filled("ones", 1.0), None, no_jvp, no_vjp, False))
+_vec_builtin("addto", 2, _addto_rule, _addto, _addto_jvp, _addto_vjp, total=False)
+_vec_builtin("addat", None, _addat_rule, _addat, _addat_jvp, _addat_vjp, total=False)
 register(Primitive("index", "index", "[]", 2, _index_rule, None, _index, _index_jvp, _index_vjp, False))
 register(Primitive("veclit", "veclit", "[]", None, _veclit_rule, _veclit, _veclit, _veclit_jvp, _veclit_vjp))

@@ -61,7 +61,7 @@ def print_expr(expr: ir.Expr) -> str:
             return f"-({operand})" if _is_negative_const(args[0]) else f"-{operand}"
         return f"{prim.symbol} {operand}"
     if prim.syntax == "index":
-        return f"{atom(args[0])}[{atom(args[1])}]"
+        return f"{atom(args[0])}[{', '.join(atom(a) for a in args[1:])}]"
     if prim.syntax == "veclit":
         return "[" + ", ".join(atom(a) for a in args) + "]"
     return f"{prim.symbol}({', '.join(atom(a) for a in args)})"
@@ -94,12 +94,12 @@ def _param(p: ir.Var, types: bool) -> str:
 def _annotation(t: Type, types: bool, expr: ir.Expr, returns: dict[str, Type]) -> str:
     """The type of a `let`: always with `types`, else where the value alone would give another one.
 
-    Only a vec's length can differ (`let v: vec = [1.0, 2.0]` may later hold three elements),
+    Only a vec's length or a mat's shape can differ (`let v: vec = [1.0, 2.0]` may later hold three elements),
     and a `pop()` has no type of its own.
     """
     if types or isinstance(expr, ir.Pop):
         return f": {t}"
-    if t.kind == "vec" and _type_of(expr, returns) != t:
+    if t.is_array and _type_of(expr, returns) != t:
         return f": {t}"
     return ""
 

@@ -24,7 +24,7 @@ from adlang.ir.builder import bind, differentiable, dummy_value, rename_body, wi
 from adlang.ir.hoist import hoist
 from adlang.ir.naming import Namer
 from adlang.ir.primitives import Emitter, IndexContribution, lookup
-from adlang.ir.types import FLOAT, INT, VEC, tuple_of
+from adlang.ir.types import FLOAT, INT, tuple_of
 from adlang.lang.span import Span
 
 # custom(mode, fn, name) -> (fn's VJP named `name`, the functions that VJP calls that the mode does not make)
@@ -101,7 +101,7 @@ class FunctionVjp:
         varied = varied_names(self.fn, set(active_params))
         self.active = varied & useful_names(self.fn)
         self.resized = {
-            s.target.name for s in ir.walk(self.fn.body) if isinstance(s, ir.Assign) and s.target.type.kind == "vec"
+            s.target.name for s in ir.walk(self.fn.body) if isinstance(s, ir.Assign) and s.target.type.is_array
         }
         self.adjoints: dict[str, ir.Var] = {}
         self.declared: set[str] = set()
@@ -125,7 +125,7 @@ class FunctionVjp:
 
     def adjoint(self, var: ir.Var) -> ir.Var:
         if var.name not in self.adjoints:
-            type_ = VEC if var.type.kind == "vec" else var.type
+            type_ = var.type.unsized
             self.adjoints[var.name] = ir.Var(self.names.name(naming.derivative(self.prefix, var.name)), type_)
         return self.adjoints[var.name]
 
@@ -141,22 +141,22 @@ class FunctionVjp:
                 self._ensure_declared(adj, var)
                 base = adj
                 if var.name in self.resized:
-                    base = e.op("addto", adj, e.op("zeros", e.op("len", var)))
-                value = ir.Prim("addat", (base, contribution.index, contribution.value))
+                    base = e.op("addto", adj, e.zeros_like(var))
+                value = ir.Prim("addat", (base, *contribution.indices, contribution.value))
                 out.extend(e.stmts)
                 out.append(ir.Assign(adj, value, span))
             else:
                 zeros = zero_expr(e, var.type, var)
                 out.extend(e.stmts)
-                out.append(ir.Let((adj,), ir.Prim("addat", (zeros, contribution.index, contribution.value)), span))
+                out.append(ir.Let((adj,), ir.Prim("addat", (zeros, *contribution.indices, contribution.value)), span))
                 self.declared.add(adj.name)
             return
-        if var.type.kind != "vec" and contribution.type.kind == "vec":
+        if not var.type.is_array and contribution.type.is_array:
             contribution = e.op("sum", contribution)
         out.extend(e.stmts)
         if adj.name in self.declared or self.depth > 0:
             self._ensure_declared(adj, var)
-            add = "addto" if var.type.kind == "vec" else "add"
+            add = "addto" if var.type.is_array else "add"
             out.append(ir.Assign(adj, ir.Prim(add, (adj, contribution)), span))
         else:
             bind(out, adj, contribution, True, span, self.names)
@@ -425,9 +425,9 @@ class FunctionVjp:
         for c in parts:
             if isinstance(c, IndexContribution):
                 base = total if total is not None else zero_expr(e, var.type, like)
-                total = e.op("addat", base, c.index, c.value)
+                total = e.op("addat", base, *c.indices, c.value)
             else:
-                if var.type.kind != "vec" and c.type.kind == "vec":
+                if not var.type.is_array and c.type.is_array:
                     c = e.op("sum", c)
                 total = c if total is None else e.op("add", total, c)
         if total is None:

@@ -30,7 +30,7 @@ from adlang.ir import nodes as ir
 from adlang.ir.builder import differentiable, zero_expr
 from adlang.ir.naming import Namer
 from adlang.ir.primitives import Emitter
-from adlang.ir.types import BOOL, INT, VEC
+from adlang.ir.types import BOOL, INT
 
 
 def revolve_vjp(snapshots: int):
@@ -105,7 +105,7 @@ class _Driver:
                 zero = zero_expr(e, u.type, u)
                 out.extend(e.stmts)
                 adjoints[u.name] = self.let(out, naming.derivative(self.prefix, u.name), zero,
-                                            VEC if u.type.kind == "vec" else u.type)
+                                            u.type.unsized)
         more = self.let(out, "more", self.prim("gt", fine, c(0, INT)), BOOL)
         body: list[ir.Stmt] = []
         left = self.let(body, "left", self.prim("sub", fine, capo))
@@ -158,7 +158,7 @@ class _Driver:
         for p, r in zip(diff_params, results):
             if p.name in adjoints:
                 total = adjoints[p.name]
-                self.set(out, total, self.prim("addto" if p.type.kind == "vec" else "add", total, r))
+                self.set(out, total, self.prim("addto" if p.type.is_array else "add", total, r))
             else:
                 self.set(out, self.cotangent[p.name], r)
         self.set(out, fine, self.prim("sub", fine, c(1, INT)))

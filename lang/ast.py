@@ -15,11 +15,12 @@ from adlang.lang.span import Span
 
 @dataclass(frozen=True)
 class TypeRef:
-    """`float`, `int`, `bool`, `vec`, `vec(N)`, or a tuple of those (return types only)."""
+    """`float`, `int`, `bool`, `vec`, `vec(N)`, `mat`, `mat(R, C)`, or a tuple of those (return types only)."""
 
     name: str
     length: int | None = None
     items: tuple[TypeRef, ...] = ()
+    cols: int | None = None
     span: Span = field(default=Span(0, 0), compare=False)
 
 
@@ -74,8 +75,11 @@ class Call:
 
 @dataclass(frozen=True)
 class Index:
+    """`v[i]`, `A[i]` (a row) or `A[i, j]` (`column` is j)."""
+
     target: Expr
     index: Expr
+    column: Expr | None = None
     span: Span = field(default=Span(0, 0), compare=False)
 
 

@@ -252,10 +252,15 @@ class _ToAst(Transformer_NonRecursive):
         return ast.Param(_name(name), type_, _span(meta))
 
     def type(self, meta, children):
-        name, length = children
-        if length is not None and name != "vec":
+        name, length, cols = children
+        if length is not None and name == "mat" and cols is None:
+            raise ParseError(f"`mat` takes rows and columns, as in `mat({length}, 3)`", _token_span(length))
+        if length is not None and name not in ("vec", "mat"):
             raise ParseError(f"only `vec` takes a length, as in `vec({length})`", _token_span(length))
-        return ast.TypeRef(str(name), None if length is None else int(length), span=_span(meta))
+        if cols is not None and name != "mat":
+            raise ParseError(f"only `mat` takes two sizes, as in `mat({length}, {cols})`", _token_span(cols))
+        return ast.TypeRef(str(name), None if length is None else int(length), span=_span(meta),
+                           cols=None if cols is None else int(cols))
 
     def tuple_type(self, meta, children):
         return ast.TypeRef("tuple", items=tuple(children), span=_span(meta))
@@ -327,8 +332,8 @@ class _ToAst(Transformer_NonRecursive):
         return ast.Unary(str(op), operand, _span(meta))
 
     def index(self, meta, children):
-        target, index = children
-        return ast.Index(target, index, _span(meta))
+        target, index, column = children
+        return ast.Index(target, index, column, _span(meta))
 
     def call(self, meta, children):
         name, args = children

@@ -125,6 +125,10 @@ def _split_word(word: str) -> tuple[str, str]:
 
 def _convert(text: str, param: ir.Var):
     kind = param.type.kind
+    if kind == "mat":
+        from adlang.arguments import parse_mat_value
+
+        return parse_mat_value("@" + str(ROOT / text[1:]) if text.startswith("@") else text, param.name)
     if text.startswith("@"):
         return _csv_column(text[1:])
     if text.startswith("["):

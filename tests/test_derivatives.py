@@ -67,7 +67,8 @@ def central_differences(program, fn: str, args: dict, wrt: list[str], h0: float 
     """(f(x + h e_k) - f(x - h e_k)) / 2h for every element of every parameter in wrt."""
     out = {}
     for name in wrt:
-        base = flat(args[name])
+        shape = np.shape(args[name])  # a mat's elements one by one, in row-major order
+        base = flat(args[name]).ravel()
         grads = np.zeros_like(base)
         for k in range(base.shape[0]):
             h = h0 * max(1.0, abs(base[k]))
@@ -76,10 +77,10 @@ def central_differences(program, fn: str, args: dict, wrt: list[str], h0: float 
                 moved = dict(args)
                 x = base.copy()
                 x[k] += step
-                moved[name] = x if isinstance(args[name], np.ndarray) else float(x[0])
+                moved[name] = x.reshape(shape) if isinstance(args[name], np.ndarray) else float(x[0])
                 values.append(value_of(program, fn, moved))
             grads[k] = (values[0] - values[1]) / (2 * h)
-        out[name] = grads
+        out[name] = grads.reshape(shape) if isinstance(args[name], np.ndarray) else grads
     return out
 
 
@@ -179,7 +180,7 @@ def test_example_diff_source_runs_and_differentiates_again(example: Example, mod
     param_list = ", ".join(p.name for p in params)
     decl = ", ".join(f"{p.name}: {p.type}" for p in params)
     outs = ", ".join(f"o{k}_" for k in range(1 + len(wrt)))
-    picked = "o1_" if not isinstance(args[first], np.ndarray) else "o1_[0]"
+    picked = {0: "o1_", 1: "o1_[0]", 2: "o1_[0, 0]"}[np.ndim(args[first])]
     wrapper = f"\ndef pick_({decl}) -> float:\n    let {outs} = {entry}({param_list})\n    return {picked}\n"
     again = compile_source(text + wrapper, "<diff output again>")
     second = {m: grads_of(again, "pick_", args, [first], m).grad[first] for m in FIRST_ORDER}

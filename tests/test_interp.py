@@ -26,7 +26,8 @@ N, M = 7, 2
 U = np.array([0.5, -1.5, 2.0])
 W = np.array([1.0, 2.0, -0.25])
 B, C = True, False
-VALUES = {"x": X, "y": Y, "n": N, "m": M, "u": U, "w": W, "b": B, "c": C}
+A = np.array([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0]])
+VALUES = {"x": X, "y": Y, "n": N, "m": M, "u": U, "w": W, "b": B, "c": C, "a": A}
 
 
 def _signature() -> str:
@@ -36,7 +37,7 @@ def _signature() -> str:
         if isinstance(value, int):
             return f"{name}: int"
         if isinstance(value, np.ndarray):
-            return f"{name}: vec"
+            return f"{name}: mat" if value.ndim == 2 else f"{name}: vec"
         return name
 
     return ", ".join(param(k, v) for k, v in VALUES.items())
@@ -183,6 +184,25 @@ CASES = [
     Case("index", "u[n - 6]", -1.5),
     Case("veclit", "[x, y, n]", np.array([X, Y, 7.0])),
     Case("veclit", "[n]", np.array([7.0])),
+    # mats
+    Case("matmul", "a @ u", A @ U),
+    Case("matmul", "a @ transpose(a)", A @ A.T),
+    Case("matmul", "[x, y] @ a", np.array([X, Y]) @ A),
+    Case("matmul", "u @ w", float(U @ W)),
+    Case("outer", "outer(u, w)", np.outer(U, W)),
+    Case("transpose", "transpose(a)", A.T),
+    Case("rows", "rows(a)", 2),
+    Case("cols", "cols(a)", 3),
+    Case("matindex", "a[1, 2]", -1.0),
+    Case("row", "a[m - 1]", A[1]),
+    Case("matlit", "[[x, y], [1, n]]", np.array([[X, Y], [1.0, 7.0]])),
+    Case("matlit", "[u, w]", np.array([U, W])),
+    Case("zeros", "zeros(2, 3)", np.zeros((2, 3))),
+    Case("sum", "sum(a)", float(np.sum(A))),
+    Case("mean", "mean(a)", float(np.mean(A))),
+    Case("mul", "a * x", A * X),
+    Case("add", "a + a", A + A),
+    Case("addat", "addat(a, 1, u)", A + np.array([[0, 0, 0], U])),
 ]
 
 
@@ -827,6 +847,12 @@ def _expected_value(stem: str, a: dict) -> float:
         return float(np.std(v) + (p @ v) / p.sum() + np.mean(np.sqrt(z * z + 1) - 1) + np.sum(np.exp(h) - taylor))
     if stem == "examples__while_newton_sqrt":
         return math.sqrt(a["a"])
+    if stem == "examples__lstsq":
+        return float(np.sum((a["A"] @ a["x"] - a["y"]) ** 2))
+    if stem == "examples__logreg_mat":
+        p = 1 / (1 + np.exp(-(a["X"] @ a["w"] + a["b"])))
+        y = a["y"]
+        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)) + 0.01 * a["w"] @ a["w"])
     raise AssertionError(f"no expected value for {stem}; add one")
 
 

@@ -175,7 +175,7 @@ PYTHON = {"+": operator.add, "-": operator.sub, "*": operator.mul, "<": operator
           ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
 # Operators written by calling the registry: Python's / raises its own error, ^ is xor, and/or/not run as
 # the registry's functions.
-NOT_INLINE = {"div", "pow", "and", "or", "not"}
+NOT_INLINE = {"div", "pow", "and", "or", "not", "matmul"}  # matmul takes no scalars
 
 
 def _scalar_types(values) -> tuple:

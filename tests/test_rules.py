@@ -34,6 +34,11 @@ U = np.array([0.7, -1.3, 0.45])  # a vec away from 0, ties and kinks
 W = np.array([-0.6, 1.1, 0.35])
 POS = np.array([0.8, 1.7, 2.6])  # inside the domain of log, sqrt, dsqrt
 NEG = np.array([-1.2, -0.7, -2.1])
+M = np.array([[0.7, -1.3, 0.45], [1.1, 0.35, -0.6]])  # mats: 2x3, away from 0, ties and kinks
+N = np.array([[-0.6, 1.1, 0.35], [0.25, -0.9, 1.4]])
+S = np.array([[0.5, -1.2], [0.8, 0.3], [-0.4, 1.6]])  # 3x2, to multiply M by
+MPOS = np.array([[0.8, 1.7, 2.6], [1.2, 0.4, 3.1]])
+V2 = np.array([0.9, -0.4])
 
 
 def a(**kw):
@@ -160,11 +165,56 @@ CASES = [
     Case("addto", "addto(u, w)", a(u=U, w=W)),
     Case("addto", "addto(zeros(0), u)", a(u=U)),
     Case("addto", "addto(e, u)", a(e=np.zeros(0), u=U), bug=ADDTO_EMPTY),
+    # mats: elementwise arithmetic and builtins on one shape and with scalars
+    Case("add", "A + B", a(A=M, B=N)),
+    Case("add", "A + a", a(A=M, a=0.3)),
+    Case("sub", "a - A", a(A=M, a=0.3)),
+    Case("sub", "A - B", a(A=M, B=N)),
+    Case("mul", "A * B", a(A=M, B=N)),
+    Case("mul", "a * A", a(A=M, a=-0.8)),
+    Case("div", "A / B", a(A=M, B=N)),
+    Case("div", "a / A", a(A=M, a=0.9)),
+    Case("pow", "A ^ a", a(A=MPOS, a=1.3)),
+    Case("pow", "pow(A, B)", a(A=MPOS, B=N)),
+    Case("pow", "A ^ 2", a(A=M)),
+    Case("neg", "-A", a(A=M)),
+    Case("sin", "sin(A)", a(A=M)),
+    Case("cos", "cos(A)", a(A=M)),
+    Case("tan", "tan(A)", a(A=M)),
+    Case("exp", "exp(A)", a(A=M)),
+    Case("tanh", "tanh(A)", a(A=M)),
+    Case("log", "log(A)", a(A=MPOS)),
+    Case("sqrt", "sqrt(A)", a(A=MPOS)),
+    Case("dsqrt", "dsqrt(A)", a(A=MPOS)),
+    Case("dpowb", "dpowb(A, B)", a(A=MPOS, B=N)),
+    Case("abs", "abs(A)", a(A=M)),
+    Case("min", "min(A, B)", a(A=M, B=N)),
+    Case("max", "max(A, a)", a(A=M, a=0.2)),
+    Case("ifle", "ifle(A, B, A, a)", a(A=M, B=N, a=0.4)),
+    Case("dpow", "dpow(A, n, n)", a(A=M, n=3)),
+    Case("sum", "sum(A * A)", a(A=M)),
+    Case("mean", "mean(exp(A))", a(A=M)),
+    # the mat primitives: products in all four combinations, outer, transpose, indexing, rows, literals
+    Case("matmul", "A @ S", a(A=M, S=S)),
+    Case("matmul", "A @ u", a(A=M, u=U)),
+    Case("matmul", "v @ A", a(A=M, v=V2)),
+    Case("matmul", "u @ w", a(u=U, w=W)),
+    Case("matmul", "transpose(A) @ A", a(A=M)),
+    Case("outer", "outer(u, v)", a(u=U, v=V2)),
+    Case("transpose", "transpose(A) * S", a(A=M, S=S)),
+    Case("matindex", "A[1, 2] * A[i, 0]", a(A=M, i=1)),
+    Case("row", "A[i] * A[0]", a(A=M, i=1)),
+    Case("matlit", "[[a, b], [a * b, 2.0]]", a(a=0.7, b=-1.3)),
+    Case("matlit", "[u, w * a]", a(u=U, w=W, a=0.6)),
+    Case("addto", "addto(A, B)", a(A=M, B=N)),
+    Case("addto", "addto(zeros(0, 0), A)", a(A=M)),
+    Case("addat", "addat(A, 1, 2, a * a)", a(A=M, a=0.9)),
+    Case("addat", "addat(A, i, u * a)", a(A=M, u=U, a=0.9, i=0)),
 ]
 
 # Primitives whose results carry no derivative: comparisons, logic, sign, and the int/vec constructors.
 NON_DIFFERENTIABLE = {"lt", "le", "gt", "ge", "eq", "ne", "and", "or", "not", "sign", "len", "zeros", "ones",
-                      "revolve_advance"}
+                      "revolve_advance", "rows", "cols"}
 
 
 def differentiable_primitives() -> set[str]:
@@ -176,9 +226,17 @@ def differentiable_primitives() -> set[str]:
 WEIGHTS = np.array([0.9, -1.7, 0.55])  # reduces a vec result to a float: dot(result, weights)
 
 
+def weights_for(case: Case) -> np.ndarray:
+    """The weights that reduce the case's vec or mat result to a float (shaped like the result)."""
+    params = ", ".join(param_text(k, v) for k, v in case.point.items())
+    program = compile_source(f"def g({params}):\n    return {case.expr}\n", "<probe>")
+    value = run_function(program, "g", dict(case.point)).value
+    return np.random.default_rng(7).normal(size=np.shape(value)) if np.ndim(value) == 2 else WEIGHTS[:len(value)]
+
+
 def param_text(name: str, value) -> str:
     if isinstance(value, np.ndarray):
-        return f"{name}: vec"
+        return f"{name}: mat" if value.ndim == 2 else f"{name}: vec"
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return f"{name}: int"
     return name
@@ -201,14 +259,18 @@ def scalar_program(case: Case) -> tuple[str, dict, list[str]]:
     body = case.expr
     if result_kind(case) == "vec":
         params.append("weights_: vec")
-        args["weights_"] = WEIGHTS.copy()
+        args["weights_"] = weights_for(case)
         body = f"dot({case.expr}, weights_)"
+    elif result_kind(case) == "mat":
+        params.append("weights_: mat")
+        args["weights_"] = weights_for(case)
+        body = f"sum({case.expr} * weights_)"
     text = f"def f({', '.join(params)}) -> float:\n    let r = {body}\n    return r\n"
     return text, args, [k for k, v in case.point.items() if is_diff(v)]
 
 
 def flat(value) -> np.ndarray:
-    return np.atleast_1d(np.asarray(value, dtype=float))
+    return np.atleast_1d(np.asarray(value, dtype=float)).ravel()
 
 
 def central_differences(program, fn: str, args: dict, wrt: list[str]) -> dict[str, np.ndarray]:
@@ -224,7 +286,7 @@ def central_differences(program, fn: str, args: dict, wrt: list[str]) -> dict[st
                 moved = dict(args)
                 x = base.copy()
                 x[k] += step
-                moved[name] = x if isinstance(args[name], np.ndarray) else float(x[0])
+                moved[name] = x.reshape(args[name].shape) if isinstance(args[name], np.ndarray) else float(x[0])
                 values.append(float(run_function(program, fn, moved).value))
             grads[k] = (values[0] - values[1]) / (2 * h)
         out[name] = grads
@@ -324,8 +386,8 @@ def dot_test_programs(case: Case) -> tuple[str, str, list[str]]:
     point = case.point
     diff = [k for k, v in point.items() if is_diff(v)]
     kind = result_kind(case)
-    w_param = "w_: vec" if kind == "vec" else "w_"
-    reduce = f"dot(w_, {case.expr})" if kind == "vec" else f"w_ * ({case.expr})"
+    w_param = {"vec": "w_: vec", "mat": "w_: mat"}.get(kind, "w_")
+    reduce = {"vec": f"dot(w_, {case.expr})", "mat": f"sum(w_ * ({case.expr}))"}.get(kind, f"w_ * ({case.expr})")
     jvp_params = ["t"]
     lets = []
     for k, v in point.items():
@@ -347,7 +409,7 @@ def test_dot_product_jvp_vjp(case: Case, seed: int):
     jvp_text, vjp_text, diff = dot_test_programs(case)
     program = compile_source(jvp_text + "\n" + vjp_text, "<dot test>")
     kind = result_kind(case)
-    w = rng.normal(size=3) if kind == "vec" else float(rng.normal())
+    w = rng.normal(size=np.shape(weights_for(case))) if kind in ("vec", "mat") else float(rng.normal())
     directions = {k: (rng.normal(size=v.shape) if isinstance(v, np.ndarray) else float(rng.normal()))
                   for k, v in case.point.items() if k in diff}
     along_args = {"t": 0.0, "w_": w}
