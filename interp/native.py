@@ -135,7 +135,7 @@ def _interpreted(program, fn_name, args, max_steps, max_tape) -> RunResult:
 # ---------------------------------------------------------------- the cache
 
 _CACHE: dict[int, tuple[weakref.ref, Native | None]] = {}
-CACHE_SIZE = 64
+CACHE_SIZE = 256  # numba's machine code is kept as long as its program is
 
 
 @dataclass
