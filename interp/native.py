@@ -21,6 +21,9 @@ replaced. Steps are counted as the interpreter counts them (a block's statements
 a return) into a local `st`, written back around calls. Loop trips go by `runtime.loop_key`. The tape peak is
 looked at before each pop and at the end of the run: the count only grows at a push, so that is its maximum.
 
+Compiled code is cached by program object in the process, and on disk: the generated module is written to a
+file named by its hash (`module_file`), which lets numba's `cache=True` keep the machine code between processes.
+
 Every primitive of the registry is lowered through `SCALAR` (code on scalars, with its checks), `VECTOR`
 (whole-vec builtins) and `ELEMENTWISE` (primitives whose vec form is the scalar code on each element, written
 as a helper loop compiled once per process for each combination of operand kinds).
@@ -31,12 +34,19 @@ no user text becomes code; keys of tables are written with repr.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import math
+import os
 import re
+import sys
+import tempfile
+import types
 import warnings
 import weakref
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -180,6 +190,48 @@ def _forget(key: int):
             del cache[key]
 
     return forget
+
+
+# ---------------------------------------------------------------- the disk cache
+
+
+def cache_dir() -> Path | None:
+    """Where generated modules live so that numba's disk cache (`cache=True`, which needs a real source file)
+    keeps their machine code between processes: `$XDG_CACHE_HOME/adlang/native` or `~/.cache/adlang/native`;
+    None (no disk cache) with ADLANG_NATIVE_CACHE=0."""
+    if os.environ.get("ADLANG_NATIVE_CACHE", "1") == "0":
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "adlang" / "native"
+
+
+def module_file(source: str, numba_version: str) -> Path | None:
+    """The file holding this generated source, named by a hash of it, adlang's version, numba's and this module's
+    (the source is a function of the printed IR); written atomically where missing or different (a corrupt
+    entry is written again, and numba, seeing a new file, compiles again). None where it cannot be written."""
+    directory = cache_dir()
+    if directory is None:
+        return None
+    own = Path(__file__).read_text()  # the helpers and the lowering the cached code was compiled with
+    key = hashlib.sha256("\n".join((_version(), numba_version, own, source)).encode()).hexdigest()[:32]
+    path = directory / f"adlang_native_{key}.py"
+    try:
+        if not path.is_file() or path.read_text() != source:
+            directory.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
+            with os.fdopen(fd, "w") as out:
+                out.write(source)
+            os.replace(temporary, path)
+    except (OSError, UnicodeDecodeError):
+        return None
+    return path
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("adlang")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 # ---------------------------------------------------------------- helpers compiled once per process
@@ -590,15 +642,21 @@ class Generator:
         for fn in self.program.functions:
             self.function(fn)
         source = "\n".join(self.lines) + "\n"
+        numba = _numba()
         namespace = _namespace()
         namespace.update(self.globals)
-        exec(compile(source, "<adlang native>", "exec"), namespace)
-        numba = _numba()
+        path = module_file(source, numba.__version__)
+        if path is not None:  # numba's cached code finds its globals again by importing the module's name
+            module = types.ModuleType(path.stem)
+            module.__dict__.update(namespace)
+            namespace = module.__dict__
+            sys.modules[path.stem] = module
+        exec(compile(source, "<adlang native>" if path is None else str(path), "exec"), namespace)
         functions = {}
         self.entries = {fn.name: fn.name in self.taped for fn in self.program.functions}
         for fn in self.program.functions:
             name = self.fn_names[fn.name]
-            namespace[name] = numba.njit(error_model="numpy")(namespace[name])
+            namespace[name] = numba.njit(error_model="numpy", cache=path is not None)(namespace[name])
             functions[fn.name] = namespace[name]
         tapes = len(self.tape_index)
         first_trip = FIRST_LENGTH + 2 * tapes

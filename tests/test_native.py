@@ -84,3 +84,27 @@ def test_the_lecture_loop_natively():
     got = ENGINES["native"].run(ex.finished, ex.fn, dict(ex.args))
     expected = ENGINES["interp"].run(ex.finished, ex.fn, dict(ex.args))
     assert (got.value, got.steps, got.loop_trips) == (expected.value, expected.steps, expected.loop_trips)
+
+
+def test_the_disk_cache_keeps_one_file_per_module(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = native.module_file("def f_g(v_x, _S):\n    return v_x\n", numba.__version__)
+    assert path.parent == tmp_path / "adlang" / "native" and path.read_text().startswith("def f_g")
+    assert native.module_file("def f_g(v_x, _S):\n    return v_x\n", numba.__version__) == path
+    path.write_text("garbage")  # a corrupt entry is written again
+    assert native.module_file("def f_g(v_x, _S):\n    return v_x\n", numba.__version__).read_text().startswith("def")
+    monkeypatch.setenv("ADLANG_NATIVE_CACHE", "0")
+    assert native.module_file("def f_g(v_x, _S):\n    return v_x\n", numba.__version__) is None
+
+
+def test_a_second_process_finds_the_compiled_code(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "XDG_CACHE_HOME": str(tmp_path)}
+    argv = [sys.executable, "-m", "adlang", "run", str(ROOT / "programs" / "lecture" / "loop.ad"), "x=1.5",
+            "y=1.1", "--grad", "x,y", "--engine", "native", "--json"]
+    first = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    second = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert first.returncode == second.returncode == 0 and first.stdout == second.stdout
+    assert list((tmp_path / "adlang" / "native" / "__pycache__").glob("*.nbi"))
