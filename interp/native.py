@@ -18,7 +18,8 @@ the tapes, their peak, the two limits, the lengths of the tape buffers, the trip
 program uses tapes, two buffers per tape (`_F<k>` float64 for floats and vec elements, `_I<k>` int64 for ints,
 bools and vec lengths), grown geometrically; a function returns its value and the buffers, which it may have
 replaced. Steps are counted as the interpreter counts them (a block's statements on entering it, a loop trip,
-a return) into a local `st`, written back around calls. Loop trips go by `runtime.loop_key`. The tape peak is
+a return) into a local `st`, written back around calls; so are the tapes' count, peak and fills (`tape_state`).
+Loop trips go by `runtime.loop_key`. The tape peak is
 looked at before each pop and at the end of the run: the count only grows at a push, so that is its maximum.
 
 Compiled code is cached by program object in the process, and on disk: the generated module is written to a
@@ -352,6 +353,9 @@ def _revolve(n, s):
 """
 
 _HELPERS: dict[str, object] = {}
+# The dispatchers of each generated source met in this process, kept for good: equal programs share machine
+# code, and a module loaded twice from numba's disk cache would define its symbols twice (LLVM aborts).
+_BY_SOURCE: dict[str, dict] = {}
 _ELEMENTWISE: dict[tuple, object] = {}
 
 
@@ -602,11 +606,11 @@ class Generator:
                        or (isinstance(s, (ir.Let, ir.Assign)) and isinstance(s.expr, ir.Pop))})
         self.tape_index = {number: i for i, number in enumerate(used)}
         self.taped = self._taped(program)
+        self.reserved = False  # in a loop whose pushes the buffers were grown for before it
         self.current = ""
         self.loops: list = []
         self.var_names: dict[str, str] = {}
         self.temps = 0
-        self.helpers = 0
 
     @staticmethod
     def _taped(program: ir.Program) -> set[str]:
@@ -642,6 +646,17 @@ class Generator:
         for fn in self.program.functions:
             self.function(fn)
         source = "\n".join(self.lines) + "\n"
+        self.entries = {fn.name: fn.name in self.taped for fn in self.program.functions}
+        tapes = len(self.tape_index)
+        first_trip = FIRST_LENGTH + 2 * tapes
+        functions = _BY_SOURCE.get(source)
+        if functions is None:
+            functions = _BY_SOURCE[source] = self.compiled(source)
+        return Native(self.program, source, functions, self.entries, tapes, self.loops, first_trip,
+                      first_trip + len(self.loops))
+
+    def compiled(self, source: str) -> dict:
+        """numba's dispatchers of the functions of this source (each compiles at its first call)."""
         numba = _numba()
         namespace = _namespace()
         namespace.update(self.globals)
@@ -653,15 +668,11 @@ class Generator:
             sys.modules[path.stem] = module
         exec(compile(source, "<adlang native>" if path is None else str(path), "exec"), namespace)
         functions = {}
-        self.entries = {fn.name: fn.name in self.taped for fn in self.program.functions}
         for fn in self.program.functions:
             name = self.fn_names[fn.name]
             namespace[name] = numba.njit(error_model="numpy", cache=path is not None)(namespace[name])
             functions[fn.name] = namespace[name]
-        tapes = len(self.tape_index)
-        first_trip = FIRST_LENGTH + 2 * tapes
-        return Native(self.program, source, functions, self.entries, tapes, self.loops, first_trip,
-                      first_trip + len(self.loops))
+        return functions
 
     # ------------------------------------------------------------ names and atoms
 
@@ -712,6 +723,9 @@ class Generator:
         self.emit(1, "st = _S[0]")
         self.emit(1, "mx = _S[3]")
         self.emit(1, "_bad = False")
+        if fn.name in self.taped:
+            self.emit(1, "mt = _S[4]")
+            self.emit_all(1, self.tape_state(load=True))
         self.block(fn.body[:-1], 1)
         ret = fn.returned
         self.emit(1, "st += 1")
@@ -723,8 +737,17 @@ class Generator:
                 self.length_check(1, value, type_)
         self.emit(1, f"if _bad: {FAULT}")
         self.emit(1, "_S[0] = st")
+        if fn.name in self.taped:
+            self.emit_all(1, self.tape_state(load=False))
         value = values[0] if len(values) == 1 else f"({', '.join(values)},)"
         self.emit(1, f"return {value}, {self.buffers}" if fn.name in self.taped else f"return {value}")
+
+    def tape_state(self, load: bool) -> list[str]:
+        """The tapes' count, peak and buffer fills are locals of a function that uses tapes (registers in its
+        loops), loaded from `_S` on entry and after a call, stored before a call and at its return."""
+        names = {"_h": HELD, "_pk": PEAK}
+        names.update({f"_L{k}": k for k in range(FIRST_LENGTH, FIRST_LENGTH + 2 * len(self.tape_index))})
+        return [f"{name} = _S[{k}]" if load else f"_S[{k}] = {name}" for name, k in names.items()]
 
     def length_check(self, depth: int, value: str, type_) -> None:
         if type_.kind == "vec" and type_.length is not None:
@@ -787,11 +810,25 @@ class Generator:
         if straight:
             self.emit(depth + 1, f"st += {trips} * {per_trip}")
             self.emit(depth + 1, f"if st > mx or _bad: {FAULT}")
+        pushes = [s for s in stmt.body if isinstance(s, ir.Push)]
+        pops = any(isinstance(getattr(s, "expr", None), ir.Pop) for s in stmt.body)
+        reserve = (straight and pushes and not pops and all(s.value.type.kind != "vec" for s in pushes)
+                   and not self.reserved)
+        if reserve:  # the buffers grown once for every trip's pushes: the loop never replaces an array
+            self.emit(depth + 1, f"if _h + {trips} * {len(pushes)} > mt: {FAULT}")  # a push would cross --max-tape
+            for (tape, buffer), count in Counter((s.tape, "F" if s.value.type.kind == "float" else "I")
+                                                 for s in pushes).items():
+                i, need = self.tape_index[tape], f"_L{self.length(tape, buffer)} + {trips} * {count}"
+                grow = "_growf" if buffer == "F" else "_growi"
+                self.emit(depth + 1, f"if {need} > _{buffer}{i}.shape[0]: _{buffer}{i} = {grow}(_{buffer}{i}, {need})")
+            self.reserved = True
         self.emit(depth, f"for {self.var(stmt.var.name)} in range({start}, {stop}):")
         if not straight:
             self.emit(depth + 1, f"st += {per_trip}")
             self.emit(depth + 1, f"if st > mx or _bad: {FAULT}")
         self.block(stmt.body, depth + 1, counted=False)
+        if reserve:
+            self.reserved = False
 
     def assign(self, target: ir.Var, expr: ir.Expr, depth: int) -> None:
         name = self.var(target.name)
@@ -815,8 +852,8 @@ class Generator:
         args = [self.atom(a) for a in expr.args]
         result = self.temp()
         if "vec" in kinds and expr.op in ELEMENTWISE:
-            helper = f"_e{self.helpers}"
-            self.helpers += 1
+            # named by what it does, so that equal source is equal code (the caches go by source)
+            helper = "_e_" + "_".join((expr.op, *kinds))
             self.globals[helper] = _elementwise(expr.op, kinds)
             lines = [f"{result} = {helper}({', '.join(args)})"]
         elif expr.op in VECTOR:
@@ -846,7 +883,9 @@ class Generator:
             self.emit(depth, "st = _S[0]")
             return result
         result = self.temp()
+        self.emit_all(depth, self.tape_state(load=False))
         self.emit(depth, f"{result} = {call}")
+        self.emit_all(depth, self.tape_state(load=True))
         for i in range(len(self.tape_index)):
             self.emit(depth, f"_F{i} = {result}[{2 * i + 1}]")
             self.emit(depth, f"_I{i} = {result}[{2 * i + 2}]")
@@ -864,55 +903,56 @@ class Generator:
             self.emit(depth, f"{size} = {value}.shape[0]")
             self._append(depth, "F", i, stmt.tape, value, size)
             self._append(depth, "I", i, stmt.tape, size, None)
-            self.emit(depth, f"_S[1] += {size}")
+            self.emit(depth, f"_h += {size}")
         elif kind in ("float", "int", "bool"):
             buffer = "F" if kind == "float" else "I"
             self._append(depth, buffer, i, stmt.tape, f"(1 if {value} else 0)" if kind == "bool" else value, None)
-            self.emit(depth, "_S[1] += 1")
+            self.emit(depth, "_h += 1")
         else:
             raise Unsupported(f"a push of a {kind}")
-        self.emit(depth, _fault_if("_S[1] > _S[4]"))
+        self.emit(depth, _fault_if("_h > mt"))
 
     def _append(self, depth: int, buffer: str, i: int, tape: int, value: str, size: str | None) -> None:
         """value (or `size` elements of the vec `value`) at the end of buffer `buffer` of tape i, grown if full."""
         at = self.length(tape, buffer)
         fill = self.temp()
         grow = "_growf" if buffer == "F" else "_growi"
-        self.emit(depth, f"{fill} = _S[{at}]")
+        self.emit(depth, f"{fill} = _L{at}")
         need = f"{fill} + {size}" if size else f"{fill} + 1"
-        self.emit(depth, f"if {need} > _{buffer}{i}.shape[0]: _{buffer}{i} = {grow}(_{buffer}{i}, {need})")
+        if not self.reserved:
+            self.emit(depth, f"if {need} > _{buffer}{i}.shape[0]: _{buffer}{i} = {grow}(_{buffer}{i}, {need})")
         if size:
             self.emit(depth, f"_{buffer}{i}[{fill}:{need}] = {value}")
         else:
             self.emit(depth, f"_{buffer}{i}[{fill}] = {value}")
-        self.emit(depth, f"_S[{at}] = {need}")
+        self.emit(depth, f"_L{at} = {need}")
 
     def pop(self, name: str, kind: str, tape: int, depth: int) -> None:
         if tape not in self.tape_index:
             raise Unsupported("a pop of an unknown tape")
         i = self.tape_index[tape]
-        self.emit(depth, "if _S[1] > _S[2]: _S[2] = _S[1]")
+        self.emit(depth, "if _h > _pk: _pk = _h")
         top = self.temp()
         if kind == "vec":
             ints, floats = self.length(tape, "I"), self.length(tape, "F")
             size, start = self.temp(), self.temp()
-            self.emit(depth, f"{top} = _S[{ints}] - 1")
+            self.emit(depth, f"{top} = _L{ints} - 1")
             self.emit(depth, f"if {top} < 0: {FAULT}")
             self.emit(depth, f"{size} = _I{i}[{top}]")
-            self.emit(depth, f"_S[{ints}] = {top}")
-            self.emit(depth, f"{start} = _S[{floats}] - {size}")
+            self.emit(depth, f"_L{ints} = {top}")
+            self.emit(depth, f"{start} = _L{floats} - {size}")
             self.emit(depth, f"if {start} < 0: {FAULT}")
             self.emit(depth, f"{name} = _F{i}[{start}:{start} + {size}].copy()")
-            self.emit(depth, f"_S[{floats}] = {start}")
-            self.emit(depth, f"_S[1] -= {size}")
+            self.emit(depth, f"_L{floats} = {start}")
+            self.emit(depth, f"_h -= {size}")
             return
         if kind not in ("float", "int", "bool"):
             raise Unsupported(f"a pop of a {kind}")
         buffer = "F" if kind == "float" else "I"
         at = self.length(tape, buffer)
-        self.emit(depth, f"{top} = _S[{at}] - 1")
+        self.emit(depth, f"{top} = _L{at} - 1")
         self.emit(depth, f"if {top} < 0: {FAULT}")
         value = f"_{buffer}{i}[{top}]"
         self.emit(depth, f"{name} = {value} != 0" if kind == "bool" else f"{name} = {value}")
-        self.emit(depth, f"_S[{at}] = {top}")
-        self.emit(depth, "_S[1] -= 1")
+        self.emit(depth, f"_L{at} = {top}")
+        self.emit(depth, "_h -= 1")
