@@ -22,8 +22,9 @@ a return) into a local `st`, written back around calls; so are the tapes' count,
 Loop trips go by `runtime.loop_key`. The tape peak is
 looked at before each pop and at the end of the run: the count only grows at a push, so that is its maximum.
 
-Compiled code is cached by program object in the process, and on disk: the generated module is written to a
-file named by its hash (`module_file`), which lets numba's `cache=True` keep the machine code between processes.
+Compiled code is cached by program object (and by generated source) in the process, and, opt-in with
+ADLANG_NATIVE_CACHE=1, on disk: the generated module is written to a file named by its hash (`module_file`),
+which lets numba's `cache=True` keep the machine code between processes.
 
 Every primitive of the registry is lowered through `SCALAR` (code on scalars, with its checks), `VECTOR`
 (whole-vec builtins) and `ELEMENTWISE` (primitives whose vec form is the scalar code on each element, written
@@ -198,9 +199,10 @@ def _forget(key: int):
 
 def cache_dir() -> Path | None:
     """Where generated modules live so that numba's disk cache (`cache=True`, which needs a real source file)
-    keeps their machine code between processes: `$XDG_CACHE_HOME/adlang/native` or `~/.cache/adlang/native`;
-    None (no disk cache) with ADLANG_NATIVE_CACHE=0."""
-    if os.environ.get("ADLANG_NATIVE_CACHE", "1") == "0":
+    keeps their machine code between processes: `$XDG_CACHE_HOME/adlang/native` or `~/.cache/adlang/native`.
+    Only with ADLANG_NATIVE_CACHE=1 for now: in a long process (the test suite) code loaded from it crashed
+    once (a segfault running an example's derivative program); None (no disk cache) otherwise."""
+    if os.environ.get("ADLANG_NATIVE_CACHE", "0") != "1":
         return None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "adlang" / "native"

@@ -88,6 +88,7 @@ def test_the_lecture_loop_natively():
 
 def test_the_disk_cache_keeps_one_file_per_module(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("ADLANG_NATIVE_CACHE", "1")
     path = native.module_file("def f_g(v_x, _S):\n    return v_x\n", numba.__version__)
     assert path.parent == tmp_path / "adlang" / "native" and path.read_text().startswith("def f_g")
     assert native.module_file("def f_g(v_x, _S):\n    return v_x\n", numba.__version__) == path
@@ -101,7 +102,7 @@ def test_a_second_process_finds_the_compiled_code(tmp_path):
     import subprocess
     import sys
 
-    env = {**__import__("os").environ, "XDG_CACHE_HOME": str(tmp_path)}
+    env = {**__import__("os").environ, "XDG_CACHE_HOME": str(tmp_path), "ADLANG_NATIVE_CACHE": "1"}
     argv = [sys.executable, "-m", "adlang", "run", str(ROOT / "programs" / "lecture" / "loop.ad"), "x=1.5",
             "y=1.1", "--grad", "x,y", "--engine", "native", "--json"]
     first = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
