@@ -132,4 +132,7 @@ def check_engine(name: object, option: str = "--engine") -> str:
     if not isinstance(name, str) or name not in ENGINES:
         hint = suggest(name, ENGINES) if isinstance(name, str) else ""
         raise UsageError(f"unknown {option} {name!r}{hint} (engines: {', '.join(ENGINES)})")
+    message = ENGINES[name].missing()
+    if message is not None:
+        raise UsageError(message)
     return name

@@ -1,6 +1,6 @@
 """Benchmarks for adlang: interpreter speed, the cost of a gradient and of second derivatives.
 
-    python bench/run.py [--quick] [--sections 1,2,3,4,5] [--out bench/results/latest.json]
+    python bench/run.py [--quick] [--sections 1,2,3,4,5,6] [--out bench/results/latest.json]
 
 Sections (see bench/README.md for how to read them):
 
@@ -491,7 +491,8 @@ def second_order_case(n: int, cfg: argparse.Namespace, previous: dict[str, tuple
 # derivative_program refuses with a UsageError (not available yet, mistyped) is skipped and listed as such,
 # so a new strategy is one more string here.
 STRATEGIES = ("none", "every:100", "sqrt", "revolve:10")
-ENGINES = {name: engine.runner() for name, engine in engine_table.ENGINES.items()}
+# Section 4 compares the engines that run in CPython; the native engine has section 6.
+ENGINES = {name: engine_table.ENGINES[name].runner() for name in ("interp", "compiled")}
 
 
 def python_primal(x: float, y: float, n: int) -> float:
@@ -831,7 +832,7 @@ def bench_api(cfg: argparse.Namespace) -> list[dict]:
     rows = []
     for n in cfg.api_ns:
         args = {"x": LOOP_X, "y": LOOP_Y, "n": n}
-        for engine in engine_table.ENGINES:
+        for engine in [name for name, row in engine_table.ENGINES.items() if row.missing() is None]:
             prog = adlang.compile(SOURCE, "bench/run.py")  # a fresh program: the first call builds
             t0 = time.perf_counter()
             first = prog.grad(args=args, wrt=["x", "y"], fn="foo", engine=engine)
@@ -862,7 +863,7 @@ def config(argv: list[str] | None) -> argparse.Namespace:
                         help="skip a forward-mode run above --forward-cap estimated to take longer (s)")
     parser.add_argument("--hessian-budget", type=float, default=20.0,
                         help="skip a Hessian run at a larger n estimated to take longer (s)")
-    parser.add_argument("--sections", default="1,2,3,4,5", help="which sections to run, e.g. 4 or 1,2")
+    parser.add_argument("--sections", default="1,2,3,4,5,6", help="which sections to run, e.g. 4 or 1,2")
     parser.add_argument("--autograd-budget", type=float, default=20.0,
                         help="section 4: skip an autograd run estimated (linearly from a smaller n) to take longer (s)")
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
@@ -876,6 +877,7 @@ def config(argv: list[str] | None) -> argparse.Namespace:
         cfg.hessian_ns = [10]
         cfg.loop_ns = [10**3, 10**4]
         cfg.api_ns = [10, 1000]
+        cfg.native_ns = [10**4, 10**5]
         cfg.repeats = cfg.repeats or 5
     else:
         cfg.interp_ns = [10**5, 10**6]
@@ -884,6 +886,7 @@ def config(argv: list[str] | None) -> argparse.Namespace:
         cfg.hessian_ns = [10, 100]
         cfg.loop_ns = [10**3, 10**5, 10**6]
         cfg.api_ns = [10, 1000, 10**5]
+        cfg.native_ns = [10**5, 10**6]
         cfg.repeats = cfg.repeats or 7
     cfg.strategies = [s.strip() for s in cfg.strategies.split(",") if s.strip()]
     cfg.sections = {s.strip() for s in cfg.sections.split(",")}
@@ -891,6 +894,73 @@ def config(argv: list[str] | None) -> argparse.Namespace:
     cfg.min_time = 0.05 if cfg.quick else 0.1
     cfg.long_run = 1.0
     return cfg
+
+
+# ---------------------------------------------------------------- section 6: the native engine
+
+
+def numba_sweep():
+    """The loop's value and gradient by a hand-written reverse sweep compiled by numba (a preallocated float
+    array for the tape), or None without numba."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit
+    def sweep(x, y, n):
+        tape = np.empty(n)
+        accum = x
+        for i in range(n):
+            tape[i] = accum
+            accum = accum * y
+        daccum = 1.0
+        dy = 0.0
+        for i in range(n - 1, -1, -1):
+            dy = dy + tape[i] * daccum
+            daccum = y * daccum
+        return accum, daccum, dy
+
+    return sweep
+
+
+def bench_native(program: ir.Program, cfg: argparse.Namespace) -> dict:
+    """The loop's gradient in each engine beside a hand-written numba sweep, at each n; the native engine's
+    first run (its compilation) timed apart."""
+    if engine_table.ENGINES["native"].missing():
+        console.print("section 6: numba is not installed (pip install numba)")
+        return {"installed": False}
+    derived, entry = derivative_program(program, "foo", ["x", "y"], "reverse")
+    sweep = numba_sweep()
+    runners = {name: engine_table.ENGINES[name].runner() for name in ("interp", "compiled", "native")}
+    started = time.perf_counter()
+    runners["native"](derived, entry, {"x": LOOP_X, "y": LOOP_Y, "n": 2}, max_steps=MAX_STEPS)
+    first = time.perf_counter() - started
+    sweep(LOOP_X, LOOP_Y, 2)
+    rows = []
+    table = Table(title="6. the loop's gradient natively (reverse mode, best of repeats)")
+    for column in ("n", "interp", "compiled", "native", "native function", "numba by hand", "native / by hand",
+                   "native / its function"):
+        table.add_column(column, justify="right")
+    for n in cfg.native_ns:
+        args = {"x": LOOP_X, "y": LOOP_Y, "n": n}
+        runs = {name: (lambda run=run, args=args: run(derived, entry, args, max_steps=MAX_STEPS))
+                for name, run in runners.items()}
+        runs["native function"] = lambda args=args: runners["native"](program, "foo", args, max_steps=MAX_STEPS)
+        runs["numba by hand"] = lambda n=n: sweep(LOOP_X, LOOP_Y, n)
+        if n > 10**5:
+            del runs["interp"]  # seconds a run: section 4 has it
+        timings = measure_group(runs, cfg.repeats, cfg.min_time, cfg.long_run)
+        row = {"n": n, **{name: t["best_s"] for name, t in timings.items()}}
+        row["native_over_hand"] = row["native"] / row["numba by hand"]
+        row["native_over_function"] = row["native"] / row["native function"]
+        rows.append(row)
+        table.add_row(str(n), *(fmt_time(row[k]) if k in row else "-" for k in
+                                ("interp", "compiled", "native", "native function", "numba by hand")),
+                      f"{row['native_over_hand']:.1f}x", f"{row['native_over_function']:.1f}x")
+    console.print(table)
+    console.print(f"native's first run of the gradient (numba compiling it): {first:.2f} s")
+    return {"installed": True, "first_run_s": first, "rows": rows}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -913,6 +983,7 @@ def main(argv: list[str] | None = None) -> int:
     second = bench_second_order(cfg) if "3" in sections else None
     versus = bench_loop_vs_python(program, cfg) if "4" in sections else None
     api = bench_api(cfg) if "5" in sections else None
+    native = bench_native(program, cfg) if "6" in sections else None
 
     elapsed = time.perf_counter() - started
     results = {
@@ -930,6 +1001,7 @@ def main(argv: list[str] | None = None) -> int:
         "second_order": second,
         "loop_vs_python": versus,
         "api": api,
+        "native": native,
         "elapsed_s": elapsed,
         "load_average_at_end": _load(),
     }

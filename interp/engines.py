@@ -9,11 +9,13 @@ first used, so choosing one costs nothing for the others.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, RunResult
 from adlang.ir import nodes as ir
+from adlang.lang.errors import UsageError
 
 DEFAULT_ENGINE = "interp"
 
@@ -27,6 +29,14 @@ class Engine:
     function: str
     traces: bool
     summary: str
+    needs: str | None = None  # a package the engine imports, optional for adlang
+
+    def missing(self) -> str | None:
+        """The usage error's message where the package this engine needs is not installed, else None."""
+        if self.needs is None or importlib.util.find_spec(self.needs) is not None:
+            return None
+        return (f"--engine {self.name} needs {self.needs}, which is not installed; "
+                f"install it with `pip install {self.needs}`")
 
     def runner(self) -> Callable[..., RunResult]:
         return getattr(importlib.import_module(self.module), self.function)
@@ -34,6 +44,9 @@ class Engine:
     def run(self, program: ir.Program, fn_name: str, args: dict[str, object], *, trace: bool = False,
             max_steps: int = DEFAULT_MAX_STEPS, max_tape: int = DEFAULT_MAX_TAPE) -> RunResult:
         """Run fn of a finished program; a traced run goes to the interpreter when this engine cannot trace."""
+        message = self.missing()
+        if message is not None:
+            raise UsageError(message)
         if trace and not self.traces:
             return ENGINES[DEFAULT_ENGINE].run(program, fn_name, args, trace=True, max_steps=max_steps,
                                                max_tape=max_tape)
@@ -49,6 +62,9 @@ ENGINES: dict[str, Engine] = {
                summary="the tree-walking interpreter: traces, steps, events for the stepper"),
         Engine("compiled", "adlang.interp.compiled", "run_compiled", traces=False,
                summary="the program as Python source, exec'd once and cached"),
+        Engine("native", "adlang.interp.native", "run_native", traces=False,
+               summary="the program as numba's nopython Python, compiled by LLVM; any fault reruns in the interpreter",
+               needs="numba"),
     ]
 }
 

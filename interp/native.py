@@ -1,0 +1,960 @@
+"""The native engine: a program's IR turned into numba's nopython Python, compiled to machine code by LLVM.
+
+numba is optional: `available()` says whether it imports, and `--engine native` without it is a usage error
+(`engines.py`) that says `pip install numba`.
+
+The fallback rule. Native code never words an error. Every place where the interpreter may raise (a domain
+error such as log of a negative, division by zero, an index out of range, a NaN, an int past 64 bits, the
+step limit, --max-tape, a vec length, a pop from an empty tape) has a cheap check that raises `NativeFault`;
+the run then stops and the same run is repeated in the interpreter (`interpreter.run_function`), which gives
+the exact message at the exact statement. A check may be conservative (an int product near 2**63): a false
+alarm costs an interpreter run, never a wrong answer. A program this module cannot lower, or that numba cannot
+compile, runs in the interpreter too. `FALLBACKS` counts both kinds, for the tests that require the examples
+to run natively.
+
+Shape of the generated module: one function per function of the program, each `@numba.njit`, calling the
+others natively. Besides its parameters each takes the run's state `_S` (an int64 array: steps, values on
+the tapes, their peak, the two limits, the lengths of the tape buffers, the trips of each loop) and, when the
+program uses tapes, two buffers per tape (`_F<k>` float64 for floats and vec elements, `_I<k>` int64 for ints,
+bools and vec lengths), grown geometrically; a function returns its value and the buffers, which it may have
+replaced. Steps are counted as the interpreter counts them (a block's statements on entering it, a loop trip,
+a return) into a local `st`, written back around calls; so are the tapes' count, peak and fills (`tape_state`).
+Loop trips go by `runtime.loop_key`. The tape peak is
+looked at before each pop and at the end of the run: the count only grows at a push, so that is its maximum.
+
+Compiled code is cached by program object (and by generated source) in the process, and, opt-in with
+ADLANG_NATIVE_CACHE=1, on disk: the generated module is written to a file named by its hash (`module_file`),
+which lets numba's `cache=True` keep the machine code between processes.
+
+Every primitive of the registry is lowered through `SCALAR` (code on scalars, with its checks), `VECTOR`
+(whole-vec builtins) and `ELEMENTWISE` (primitives whose vec form is the scalar code on each element, written
+as a helper loop compiled once per process for each combination of operand kinds).
+
+Variables are `v_NAME` for identifiers of the language, else a numbered name, as in the compiled engine:
+no user text becomes code; keys of tables are written with repr.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import math
+import os
+import re
+import sys
+import tempfile
+import types
+import warnings
+import weakref
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from adlang.interp.prologue import prologue
+from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, RunResult, loop_key
+from adlang.ir import nodes as ir
+from adlang.ir.prims_scalar import INT_MAX, INT_MIN
+from adlang.ir.prims_vec import MAX_VEC_LENGTH
+from adlang.lang.errors import UsageError
+
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+INSTALL = "the native engine needs numba, which is not installed; install it with `pip install numba`"
+FAULT = "raise _Fault"
+# The int range written so that no literal leaves int64 (numba reads -9223372036854775808 as a uint64 negated).
+IMIN = f"({INT_MIN + 1} - 1)"
+# Steps and lengths of the state array `_S`.
+STEPS, HELD, PEAK, MAX_STEPS, MAX_TAPE, FIRST_LENGTH = range(6)
+BUFFER = 1024  # a tape buffer's first size; it doubles when full
+
+FALLBACKS: Counter = Counter()  # "fault": a check fired, "unsupported": not lowered or not compiled
+
+
+class NativeFault(Exception):
+    """Raised in native code where the interpreter may raise: the run is repeated there."""
+
+
+class Unsupported(Exception):
+    """This program (or an operation of it) has no native lowering yet."""
+
+
+def available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _numba():
+    try:
+        import numba
+    except ImportError:
+        raise UsageError(INSTALL) from None
+    return numba
+
+
+# ---------------------------------------------------------------- running
+
+
+def run_native(
+    program: ir.Program, fn_name: str, args: dict[str, object], *, max_steps: int = DEFAULT_MAX_STEPS,
+    max_tape: int = DEFAULT_MAX_TAPE,
+) -> RunResult:
+    """Run one function natively, as `run_function` does (without a trace); on any fault, in the interpreter."""
+    _numba()
+    native = compile_program(program)
+    _, values = prologue(program, fn_name, args)
+    if native is None or native.broken:
+        FALLBACKS["unsupported"] += 1
+        return _interpreted(program, fn_name, args, max_steps, max_tape)
+    state = np.zeros(native.state_size, np.int64)
+    state[MAX_STEPS], state[MAX_TAPE] = max_steps, max_tape
+    buffers = []
+    for _ in range(native.tapes if native.taped[fn_name] else 0):
+        buffers += [np.empty(BUFFER), np.empty(BUFFER, np.int64)]
+    values = [np.require(v, np.float64, ["C", "W"]) if isinstance(v, np.ndarray) else v for v in values]
+    import numba.core.errors
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = native.functions[fn_name](*values, state, *buffers)
+    except numba.core.errors.NumbaError:
+        native.broken = True
+        FALLBACKS["unsupported"] += 1
+        return _interpreted(program, fn_name, args, max_steps, max_tape)
+    except Exception:  # NativeFault, or any error numba raised itself: the interpreter words it
+        FALLBACKS["fault"] += 1
+        return _interpreted(program, fn_name, args, max_steps, max_tape)
+    value = out[0] if buffers else out
+    loop_trips: dict[tuple[int, int, str], int] = {}
+    for k, key in enumerate(native.loops):
+        count = int(state[native.first_trip + k])
+        if count:
+            loop_trips[key] = loop_trips.get(key, 0) + count
+    peak = int(max(state[PEAK], state[HELD]))
+    return RunResult(value, int(state[STEPS]), None, peak, loop_trips)
+
+
+def _interpreted(program, fn_name, args, max_steps, max_tape) -> RunResult:
+    from adlang.interp.interpreter import run_function
+
+    return run_function(program, fn_name, args, max_steps=max_steps, max_tape=max_tape)
+
+
+# ---------------------------------------------------------------- the cache
+
+_CACHE: dict[int, tuple[weakref.ref, Native | None]] = {}
+CACHE_SIZE = 256  # numba's machine code is kept as long as its program is
+
+
+@dataclass
+class Native:
+    program: ir.Program
+    source: str
+    functions: dict  # function name -> numba dispatcher
+    taped: dict  # function name -> whether it takes and gives the tape buffers
+    tapes: int  # how many tapes: each has a float and an int buffer
+    loops: list  # the loop key of each trip counter
+    first_trip: int  # the index in `_S` of the first trip counter
+    state_size: int
+    broken: bool = False  # numba could not compile it: the interpreter runs it
+
+
+def compile_program(program: ir.Program) -> Native | None:
+    """The native module of this very Program object (by identity), or None where it cannot be lowered.
+
+    numba compiles each function on its first call (for the types of that call) and keeps the machine code
+    in its dispatcher, so a program run again, in an API loop or an optimizer step, compiles once.
+    """
+    key = id(program)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0]() is program:
+        return hit[1]
+    try:
+        native = Generator(program).module()
+    except (Unsupported, SyntaxError, RecursionError):
+        native = None
+    if len(_CACHE) >= CACHE_SIZE:
+        del _CACHE[next(iter(_CACHE))]
+    _CACHE[key] = (weakref.ref(program, _forget(key)), native)
+    return native
+
+
+def _forget(key: int):
+    cache = _CACHE
+
+    def forget(ref: weakref.ref) -> None:
+        entry = cache.get(key)
+        if entry is not None and entry[0] is ref:
+            del cache[key]
+
+    return forget
+
+
+# ---------------------------------------------------------------- the disk cache
+
+
+def cache_dir() -> Path | None:
+    """Where generated modules live so that numba's disk cache (`cache=True`, which needs a real source file)
+    keeps their machine code between processes: `$XDG_CACHE_HOME/adlang/native` or `~/.cache/adlang/native`.
+    Only with ADLANG_NATIVE_CACHE=1 for now: in a long process (the test suite) code loaded from it crashed
+    once (a segfault running an example's derivative program); None (no disk cache) otherwise."""
+    if os.environ.get("ADLANG_NATIVE_CACHE", "0") != "1":
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "adlang" / "native"
+
+
+def module_file(source: str, numba_version: str) -> Path | None:
+    """The file holding this generated source, named by a hash of it, adlang's version, numba's and this module's
+    (the source is a function of the printed IR); written atomically where missing or different (a corrupt
+    entry is written again, and numba, seeing a new file, compiles again). None where it cannot be written."""
+    directory = cache_dir()
+    if directory is None:
+        return None
+    own = Path(__file__).read_text()  # the helpers and the lowering the cached code was compiled with
+    key = hashlib.sha256("\n".join((_version(), numba_version, own, source)).encode()).hexdigest()[:32]
+    path = directory / f"adlang_native_{key}.py"
+    try:
+        if not path.is_file() or path.read_text() != source:
+            directory.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
+            with os.fdopen(fd, "w") as out:
+                out.write(source)
+            os.replace(temporary, path)
+    except (OSError, UnicodeDecodeError):
+        return None
+    return path
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("adlang")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# ---------------------------------------------------------------- helpers compiled once per process
+
+HELPERS_SOURCE = f"""
+def _growf(buf, need):
+    size = buf.shape[0] * 2
+    while size < need:
+        size *= 2
+    out = _np.empty(size)
+    out[:buf.shape[0]] = buf
+    return out
+
+def _growi(buf, need):
+    size = buf.shape[0] * 2
+    while size < need:
+        size *= 2
+    out = _np.empty(size, _np.int64)
+    out[:buf.shape[0]] = buf
+    return out
+
+def _pairwise(a, lo, n):
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    if n <= 128:
+        r0 = a[lo]; r1 = a[lo + 1]; r2 = a[lo + 2]; r3 = a[lo + 3]
+        r4 = a[lo + 4]; r5 = a[lo + 5]; r6 = a[lo + 6]; r7 = a[lo + 7]
+        i = 8
+        while i < n - (n % 8):
+            r0 += a[lo + i]; r1 += a[lo + i + 1]; r2 += a[lo + i + 2]; r3 += a[lo + i + 3]
+            r4 += a[lo + i + 4]; r5 += a[lo + i + 5]; r6 += a[lo + i + 6]; r7 += a[lo + i + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += a[lo + i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise(a, lo, n2) + _pairwise(a, lo + n2, n - n2)
+
+def _vsum(a):
+    return _pairwise(a, 0, a.shape[0])
+
+def _vdot(a, b):
+    if a.shape[0] != b.shape[0]:
+        {FAULT}
+    res = 0.0
+    for i in range(a.shape[0]):
+        res += a[i] * b[i]
+    return res
+
+def _addto(d, c):
+    if d.shape[0] == 0:
+        return c.copy()
+    if c.shape[0] == 0:
+        return d
+    if d.shape[0] != c.shape[0]:
+        {FAULT}
+    out = _np.empty(d.shape[0])
+    for i in range(d.shape[0]):
+        t = d[i] + c[i]
+        if t != t:
+            {FAULT}
+        out[i] = t
+    return out
+
+def _addat(w, i, x):
+    if i < 0 or i >= w.shape[0]:
+        {FAULT}
+    out = w.copy()
+    t = out[i] + x
+    if t != t:
+        {FAULT}
+    out[i] = t
+    return out
+
+def _comb(n, k):
+    if k < 0 or k > n:
+        return 0
+    if k > n - k:
+        k = n - k
+    r = 1
+    for i in range(1, k + 1):
+        if r > 4611686018427387904 // (n - k + i):
+            {FAULT}
+        r = r * (n - k + i) // i
+    return r
+
+def _cost(n, s):
+    if n <= 1:
+        return 0
+    if s == 1:
+        r = n - 1
+    else:
+        r = 0
+        while _comb(s + r, s) < n:
+            r += 1
+    return r * n - _comb(s + r, s + 1)
+
+def _revolve(n, s):
+    if s == 1:
+        return n - 1
+    lo = 1
+    hi = n - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        f1 = mid + 1 + _cost(n - mid - 1, s - 1) + _cost(mid + 1, s)
+        f0 = mid + _cost(n - mid, s - 1) + _cost(mid, s)
+        if f1 - f0 >= 0:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+"""
+
+_HELPERS: dict[str, object] = {}
+# The dispatchers of each generated source met in this process, kept for good: equal programs share machine
+# code, and a module loaded twice from numba's disk cache would define its symbols twice (LLVM aborts).
+_BY_SOURCE: dict[str, dict] = {}
+_ELEMENTWISE: dict[tuple, object] = {}
+
+
+def _namespace() -> dict:
+    """The globals every generated module reads: numpy, math, the fault, the shared helpers (compiled once)."""
+    if not _HELPERS:
+        numba = _numba()
+        space = {"_np": np, "_math": math, "_Fault": NativeFault, "_INF": math.inf, "_NINF": -math.inf}
+        exec(compile(HELPERS_SOURCE, "<adlang native helpers>", "exec"), space)
+        for name in re.findall(r"^def (\w+)", HELPERS_SOURCE, re.MULTILINE):
+            space[name] = numba.njit(error_model="numpy")(space[name])
+        _HELPERS.update(space)
+    return dict(_HELPERS)
+
+
+def _elementwise(op: str, kinds: tuple[str, ...]):
+    """The helper applying `op` element by element to operands of these kinds (some "vec")."""
+    key = (op, kinds)
+    helper = _ELEMENTWISE.get(key)
+    if helper is not None:
+        return helper
+    params = [f"a{k}" for k in range(len(kinds))]
+    vecs = [p for p, kind in zip(params, kinds) if kind == "vec"]
+    lines = [f"def _e({', '.join(params)}):", "    _bad = False", f"    n = {vecs[0]}.shape[0]"]
+    lines += [f"    if {v}.shape[0] != n: {FAULT}" for v in vecs[1:]]
+    lines += ["    out = _np.empty(n)", "    for k in range(n):"]
+    elements = [f"{p}[k]" if kind == "vec" else p for p, kind in zip(params, kinds)]
+    scalar_kinds = tuple("float" if kind == "vec" else kind for kind in kinds)
+    lines += [f"        x{k} = {e}" for k, e in enumerate(elements)]
+    body = SCALAR[op]("y", [f"x{k}" for k in range(len(kinds))], scalar_kinds)
+    lines += ["        " + line for line in body]
+    lines += ["        " + _nan("y"), "        out[k] = y", f"    if _bad: {FAULT}", "    return out"]
+    space = _namespace()
+    exec(compile("\n".join(lines) + "\n", "<adlang native elementwise>", "exec"), space)
+    helper = _numba().njit(error_model="numpy")(space["_e"])
+    _ELEMENTWISE[key] = helper
+    return helper
+
+
+# ---------------------------------------------------------------- the lowering tables
+# SCALAR[op](r, args, kinds) -> lines of code setting r from the operands (Python expressions of the kinds
+# "float", "int", "bool"), raising where the registry's evaluation would.
+
+
+def _is_float(kinds) -> bool:
+    return "float" in kinds
+
+
+def _fault_if(cond: str) -> str:
+    """A check of lowered code: it marks the run as faulted (`_bad`), which the next step check raises."""
+    return f"_bad |= {cond}"
+
+
+def _nan(r: str) -> str:
+    return _fault_if(f"{r} != {r}")
+
+
+def _arith(op: str, int_check):
+    def lower(r, a, k):
+        if _is_float(k):
+            return [f"{r} = {a[0]} {op} {a[1]}", _nan(r)]
+        return [_fault_if(f"({int_check(a[0], a[1])})"), f"{r} = {a[0]} {op} {a[1]}"]
+
+    return lower
+
+
+def _add_overflows(a, b):
+    return f"({b} > 0 and {a} > {INT_MAX} - {b}) or ({b} < 0 and {a} < {IMIN} - {b})"
+
+
+def _sub_overflows(a, b):
+    return f"({b} < 0 and {a} > {INT_MAX} + {b}) or ({b} > 0 and {a} < {IMIN} + {b})"
+
+
+def _mul_overflows(a, b):
+    # conservative: a product within 0.2% of 2**63 runs in the interpreter
+    return f"abs(float({a}) * float({b})) >= 9.2e18"
+
+
+def _div(r, a, k):
+    return [_fault_if(f"{a[1]} == 0"), f"{r} = {a[0]} / {a[1]}", _nan(r)]
+
+
+def _pow_lines(r, a, b):
+    return [
+        f"_b = float({b})",
+        _fault_if(f"(({a} < 0 and (_math.isinf(_b) or _math.floor(_b) != _b)) or ({a} == 0 and _b < 0))"),
+        f"{r} = _math.pow(float({a}), _b)",
+        _nan(r),
+    ]
+
+
+def _pow(r, a, k):
+    return _pow_lines(r, a[0], a[1])
+
+
+def _dpow(r, a, k):
+    lines = _pow_lines("_p", a[0], f"({a[1]} - 1)")
+    return [_fault_if(f"{a[1]} == {IMIN}"), f"if {a[2]} == 0:", f"    {r} = 0.0", "else:",
+            *("    " + line for line in lines), f"    {r} = {a[2]} * _p", _nan(r)]
+
+
+def _dpowb(r, a, k):
+    return [_fault_if(f"not {a[0]} > 0"), f"{r} = {a[1]} * _math.log({a[0]})", _nan(r)]
+
+
+def _neg(r, a, k):
+    if k[0] == "int":
+        return [_fault_if(f"{a[0]} == {IMIN}"), f"{r} = -{a[0]}"]
+    return [f"{r} = -{a[0]}"]
+
+
+def _abs(r, a, k):
+    if k[0] == "int":
+        return [_fault_if(f"{a[0]} == {IMIN}"), f"{r} = abs({a[0]})"]
+    return [f"{r} = abs({a[0]})"]
+
+
+def _math_fn(name: str, domain: str | None = None):
+    def lower(r, a, k):
+        lines = [_fault_if(f"not ({domain.format(a[0])})")] if domain else []
+        return [*lines, f"{r} = _math.{name}({a[0]})", _nan(r)]
+
+    return lower
+
+
+def _dsqrt(r, a, k):
+    return [_fault_if(f"{a[0]} <= 0"), f"{r} = 0.5 / _math.sqrt({a[0]})"]
+
+
+def _sign(r, a, k):
+    return [f"{r} = 1.0 if {a[0]} > 0 else (-1.0 if {a[0]} < 0 else 0.0)"]
+
+
+def _pick(compare: str):
+    def lower(r, a, k):
+        if _is_float(k):
+            return [f"{r} = float({a[1]}) if {a[1]} {compare} {a[0]} else float({a[0]})"]
+        return [f"{r} = {a[1]} if {a[1]} {compare} {a[0]} else {a[0]}"]
+
+    return lower
+
+
+def _simple(template: str):
+    def lower(r, a, k):
+        return [f"{r} = " + template.format(*a)]
+
+    return lower
+
+
+def _revolve_advance(r, a, k):
+    ok = f"({a[0]} >= 2 and {a[1]} >= 1)"
+    return [_fault_if(f"not {ok}"), f"{r} = _revolve({a[0]}, {a[1]}) if {ok} else 0"]
+
+
+SCALAR = {
+    "add": _arith("+", _add_overflows),
+    "sub": _arith("-", _sub_overflows),
+    "mul": _arith("*", _mul_overflows),
+    "div": _div,
+    "pow": _pow,
+    "neg": _neg,
+    "lt": _simple("{0} < {1}"),
+    "le": _simple("{0} <= {1}"),
+    "gt": _simple("{0} > {1}"),
+    "ge": _simple("{0} >= {1}"),
+    "eq": _simple("{0} == {1}"),
+    "ne": _simple("{0} != {1}"),
+    "and": _simple("{0} and {1}"),
+    "or": _simple("{0} or {1}"),
+    "not": _simple("not {0}"),
+    "sin": _math_fn("sin"),
+    "cos": _math_fn("cos"),
+    "tan": _math_fn("tan"),
+    "exp": _math_fn("exp"),
+    "tanh": _math_fn("tanh"),
+    "log": _math_fn("log", "{} > 0"),
+    "sqrt": _math_fn("sqrt", "{} >= 0"),
+    "dsqrt": _dsqrt,
+    "dpow": _dpow,
+    "dpowb": _dpowb,
+    "abs": _abs,
+    "sign": _sign,
+    "float": _simple("float({0})"),
+    "min": _pick("<"),
+    "max": _pick(">"),
+    "ifle": _simple("float({2}) if {0} <= {1} else float({3})"),
+    "revolve_advance": _revolve_advance,
+}
+
+# Primitives whose vec form is their scalar code on each element (numpy's broadcasting of one length).
+ELEMENTWISE = {"add", "sub", "mul", "div", "pow", "neg", "sin", "cos", "tan", "exp", "tanh", "log", "sqrt", "dsqrt",
+               "dpow", "dpowb", "abs", "sign", "min", "max", "ifle"}
+
+
+def _filled(value: str):
+    def lower(r, a, k):
+        ok = f"(0 <= {a[0]} <= {MAX_VEC_LENGTH})"
+        return [_fault_if(f"not {ok}"), f"{r} = _np.full({a[0]} if {ok} else 0, {value})"]
+
+    return lower
+
+
+def _index(r, a, k):
+    ok = f"(0 <= {a[1]} < {a[0]}.shape[0])"
+    return [_fault_if(f"not {ok}"), f"{r} = {a[0]}[{a[1]}] if {ok} else 0.0"]
+
+
+def _veclit(r, a, k):
+    return [f"{r} = _np.empty({len(a)})", *(f"{r}[{i}] = float({x})" for i, x in enumerate(a))]
+
+
+def _mean(r, a, k):
+    return [_fault_if(f"{a[0]}.shape[0] == 0"), f"{r} = _vsum({a[0]}) / {a[0]}.shape[0]", _nan(r)]
+
+
+# VECTOR[op](r, args, kinds): the builtins on whole vecs (and indexing, vec literals, scatter-add).
+VECTOR = {
+    "sum": lambda r, a, k: [f"{r} = _vsum({a[0]})", _nan(r)],
+    "mean": _mean,
+    "dot": lambda r, a, k: [f"{r} = _vdot({a[0]}, {a[1]})", _nan(r)],
+    "len": _simple("{0}.shape[0]"),
+    "zeros": _filled("0.0"),
+    "ones": _filled("1.0"),
+    "addto": _simple("_addto({0}, {1})"),
+    "addat": _simple("_addat({0}, {1}, {2})"),
+    "index": _index,
+    "veclit": _veclit,
+}
+
+
+def lowered(name: str) -> bool:
+    """Whether the primitive `name` has a native lowering (the completeness test asks for every one)."""
+    return name in SCALAR or name in VECTOR
+
+
+# ---------------------------------------------------------------- the generator
+
+
+class Generator:
+    def __init__(self, program: ir.Program):
+        self.program = program
+        self.lines: list[str] = []
+        self.globals: dict[str, object] = {}
+        self.fn_names = {fn.name: self._name("f_", fn.name, i) for i, fn in enumerate(program.functions)}
+        used = sorted({s.tape if isinstance(s, ir.Push) else s.expr.tape for fn in program.functions
+                       for s in ir.walk(fn.body) if isinstance(s, ir.Push)
+                       or (isinstance(s, (ir.Let, ir.Assign)) and isinstance(s.expr, ir.Pop))})
+        self.tape_index = {number: i for i, number in enumerate(used)}
+        self.taped = self._taped(program)
+        self.reserved = False  # in a loop whose pushes the buffers were grown for before it
+        self.current = ""
+        self.loops: list = []
+        self.var_names: dict[str, str] = {}
+        self.temps = 0
+
+    @staticmethod
+    def _taped(program: ir.Program) -> set[str]:
+        """The functions that push or pop, or call one that does: they take and give the tape buffers."""
+        taped = {fn.name for fn in program.functions for s in ir.walk(fn.body)
+                 if isinstance(s, ir.Push) or isinstance(getattr(s, "expr", None), ir.Pop)}
+        grown = True
+        while grown:
+            grown = False
+            for fn in program.functions:
+                if fn.name not in taped and any(isinstance(getattr(s, "expr", None), ir.CallFn) and s.expr.fn in taped
+                                                for s in ir.walk(fn.body)):
+                    taped.add(fn.name)
+                    grown = True
+        return taped
+
+    @staticmethod
+    def _name(prefix: str, name: str, number: int) -> str:
+        return prefix + name if IDENT.fullmatch(name) else f"{prefix[0]}n{number}_"
+
+    @property
+    def buffers(self) -> str:
+        return ", ".join(f"_F{i}, _I{i}" for i in range(len(self.tape_index)))
+
+    def emit(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+    def emit_all(self, depth: int, lines: list[str]) -> None:
+        for line in lines:
+            self.emit(depth, line)
+
+    def module(self) -> Native:
+        for fn in self.program.functions:
+            self.function(fn)
+        source = "\n".join(self.lines) + "\n"
+        self.entries = {fn.name: fn.name in self.taped for fn in self.program.functions}
+        tapes = len(self.tape_index)
+        first_trip = FIRST_LENGTH + 2 * tapes
+        functions = _BY_SOURCE.get(source)
+        if functions is None:
+            functions = _BY_SOURCE[source] = self.compiled(source)
+        return Native(self.program, source, functions, self.entries, tapes, self.loops, first_trip,
+                      first_trip + len(self.loops))
+
+    def compiled(self, source: str) -> dict:
+        """numba's dispatchers of the functions of this source (each compiles at its first call)."""
+        numba = _numba()
+        namespace = _namespace()
+        namespace.update(self.globals)
+        path = module_file(source, numba.__version__)
+        if path is not None:  # numba's cached code finds its globals again by importing the module's name
+            module = types.ModuleType(path.stem)
+            module.__dict__.update(namespace)
+            namespace = module.__dict__
+            sys.modules[path.stem] = module
+        exec(compile(source, "<adlang native>" if path is None else str(path), "exec"), namespace)
+        functions = {}
+        for fn in self.program.functions:
+            name = self.fn_names[fn.name]
+            namespace[name] = numba.njit(error_model="numpy", cache=path is not None)(namespace[name])
+            functions[fn.name] = namespace[name]
+        return functions
+
+    # ------------------------------------------------------------ names and atoms
+
+    def var(self, name: str) -> str:
+        mangled = self.var_names.get(name)
+        if mangled is None:
+            mangled = self._name("v_", name, len(self.var_names))
+            self.var_names[name] = mangled
+        return mangled
+
+    def atom(self, a: ir.Atom) -> str:
+        if isinstance(a, ir.Var):
+            return self.var(a.name)
+        value = a.value
+        kind = a.type.kind
+        if kind == "bool":
+            return "True" if value else "False"
+        if kind == "int":
+            if value == INT_MIN:
+                return IMIN
+            return f"({int(value)})"
+        if kind == "float":
+            value = float(value)
+            if math.isnan(value):
+                raise Unsupported("a NaN constant")
+            if math.isinf(value):
+                return "_INF" if value > 0 else "_NINF"
+            return f"({value!r})"
+        raise Unsupported(f"a constant of type {a.type}")
+
+    def temp(self) -> str:
+        self.temps += 1
+        return f"_t{self.temps}"
+
+    def length(self, tape: int, kind: str) -> str:
+        """The index in `_S` of the fill of tape `tape`'s float (F) or int (I) buffer."""
+        return str(FIRST_LENGTH + 2 * self.tape_index[tape] + (kind == "I"))
+
+    # ------------------------------------------------------------ functions
+
+    def function(self, fn: ir.Function) -> None:
+        self.var_names = {}
+        self.current = fn.name
+        params = [self.var(p.name) for p in fn.params] + ["_S"]
+        if fn.name in self.taped:
+            params.append(self.buffers)
+        self.emit(0, f"def {self.fn_names[fn.name]}({', '.join(params)}):")
+        self.emit(1, "st = _S[0]")
+        self.emit(1, "mx = _S[3]")
+        self.emit(1, "_bad = False")
+        if fn.name in self.taped:
+            self.emit(1, "mt = _S[4]")
+            self.emit_all(1, self.tape_state(load=True))
+        self.block(fn.body[:-1], 1)
+        ret = fn.returned
+        self.emit(1, "st += 1")
+        self.emit(1, f"if st > mx or _bad: {FAULT}")
+        ret_types = fn.ret.items if fn.ret.kind == "tuple" else (fn.ret,)
+        values = [self.atom(a) for a in ret.values]
+        if len(values) == len(ret_types):
+            for value, type_ in zip(values, ret_types):
+                self.length_check(1, value, type_)
+        self.emit(1, f"if _bad: {FAULT}")
+        self.emit(1, "_S[0] = st")
+        if fn.name in self.taped:
+            self.emit_all(1, self.tape_state(load=False))
+        value = values[0] if len(values) == 1 else f"({', '.join(values)},)"
+        self.emit(1, f"return {value}, {self.buffers}" if fn.name in self.taped else f"return {value}")
+
+    def tape_state(self, load: bool) -> list[str]:
+        """The tapes' count, peak and buffer fills are locals of a function that uses tapes (registers in its
+        loops), loaded from `_S` on entry and after a call, stored before a call and at its return."""
+        names = {"_h": HELD, "_pk": PEAK}
+        names.update({f"_L{k}": k for k in range(FIRST_LENGTH, FIRST_LENGTH + 2 * len(self.tape_index))})
+        return [f"{name} = _S[{k}]" if load else f"_S[{k}] = {name}" for name, k in names.items()]
+
+    def length_check(self, depth: int, value: str, type_) -> None:
+        if type_.kind == "vec" and type_.length is not None:
+            self.emit(depth, _fault_if(f"{value}.shape[0] != {int(type_.length)}"))
+
+    # ------------------------------------------------------------ blocks and statements
+
+    def block(self, stmts: tuple[ir.Stmt, ...], depth: int, counted: bool = True) -> None:
+        if counted and stmts:
+            self.emit(depth, f"st += {len(stmts)}")
+            self.emit(depth, f"if st > mx or _bad: {FAULT}")
+        for stmt in stmts:
+            self.statement(stmt, depth)
+        if not stmts:
+            self.emit(depth, "pass")
+
+    def statement(self, stmt: ir.Stmt, depth: int) -> None:
+        if isinstance(stmt, ir.Let) and len(stmt.targets) > 1:
+            if not isinstance(stmt.expr, ir.CallFn):
+                raise Unsupported("several targets of no call")
+            value = self.call(stmt.expr, depth)
+            self.emit(depth, f"{', '.join(self.var(t.name) for t in stmt.targets)} = {value}")
+        elif isinstance(stmt, (ir.Let, ir.Assign)):
+            target = stmt.targets[0] if isinstance(stmt, ir.Let) else stmt.target
+            self.assign(target, stmt.expr, depth)
+        elif isinstance(stmt, ir.Push):
+            self.push(stmt, depth)
+        elif isinstance(stmt, ir.If):
+            self.emit(depth, f"if {self.atom(stmt.cond)}:")
+            self.block(stmt.then, depth + 1)
+            self.emit(depth, "else:")
+            self.block(stmt.orelse, depth + 1)
+        elif isinstance(stmt, ir.For):
+            self.for_(stmt, depth)
+        elif isinstance(stmt, ir.While):
+            counter = self.trip_counter(stmt)
+            self.emit(depth, f"while {self.atom(stmt.cond)}:")
+            self.emit(depth + 1, f"_S[{counter}] += 1")
+            self.emit(depth + 1, f"st += {len(stmt.body) + 1}")
+            self.emit(depth + 1, f"if st > mx or _bad: {FAULT}")
+            self.block(stmt.body, depth + 1, counted=False)
+        else:
+            raise Unsupported("`return` before the end")
+
+    def trip_counter(self, loop: ir.For | ir.While) -> str:
+        self.loops.append(loop_key(loop))
+        return f"{FIRST_LENGTH + 2 * len(self.tape_index) + len(self.loops) - 1}"
+
+    def for_(self, stmt: ir.For, depth: int) -> None:
+        """A counted loop; a body without calls, branches or loops has all its trips' steps counted at once."""
+        counter = self.trip_counter(stmt)
+        start, stop = self.atom(stmt.start), self.atom(stmt.stop)
+        trips = self.temp()
+        per_trip = len(stmt.body) + 1
+        self.emit(depth, f"{trips} = {stop} - {start}")
+        self.emit(depth, f"if {trips} > 0:")
+        self.emit(depth + 1, f"_S[{counter}] += {trips}")
+        straight = all(isinstance(s, ir.Push) or (isinstance(s, (ir.Let, ir.Assign))
+                                                  and not isinstance(s.expr, ir.CallFn)) for s in stmt.body)
+        if straight:
+            self.emit(depth + 1, f"st += {trips} * {per_trip}")
+            self.emit(depth + 1, f"if st > mx or _bad: {FAULT}")
+        pushes = [s for s in stmt.body if isinstance(s, ir.Push)]
+        pops = any(isinstance(getattr(s, "expr", None), ir.Pop) for s in stmt.body)
+        reserve = (straight and pushes and not pops and all(s.value.type.kind != "vec" for s in pushes)
+                   and not self.reserved)
+        if reserve:  # the buffers grown once for every trip's pushes: the loop never replaces an array
+            self.emit(depth + 1, f"if _h + {trips} * {len(pushes)} > mt: {FAULT}")  # a push would cross --max-tape
+            for (tape, buffer), count in Counter((s.tape, "F" if s.value.type.kind == "float" else "I")
+                                                 for s in pushes).items():
+                i, need = self.tape_index[tape], f"_L{self.length(tape, buffer)} + {trips} * {count}"
+                grow = "_growf" if buffer == "F" else "_growi"
+                self.emit(depth + 1, f"if {need} > _{buffer}{i}.shape[0]: _{buffer}{i} = {grow}(_{buffer}{i}, {need})")
+            self.reserved = True
+        self.emit(depth, f"for {self.var(stmt.var.name)} in range({start}, {stop}):")
+        if not straight:
+            self.emit(depth + 1, f"st += {per_trip}")
+            self.emit(depth + 1, f"if st > mx or _bad: {FAULT}")
+        self.block(stmt.body, depth + 1, counted=False)
+        if reserve:
+            self.reserved = False
+
+    def assign(self, target: ir.Var, expr: ir.Expr, depth: int) -> None:
+        name = self.var(target.name)
+        if isinstance(expr, (ir.Var, ir.Const)):
+            value = self.atom(expr)
+            if target.type.kind == "float" and expr.type.kind == "int":
+                raise Unsupported("an int held in a float variable")
+            self.emit(depth, f"{name} = {value}")
+        elif isinstance(expr, ir.Prim):
+            self.primitive(name, expr, depth)
+        elif isinstance(expr, ir.CallFn):
+            self.emit(depth, f"{name} = {self.call(expr, depth)}")
+        elif isinstance(expr, ir.Pop):
+            self.pop(name, target.type.kind, expr.tape, depth)
+        else:
+            raise Unsupported(type(expr).__name__)
+        self.length_check(depth, name, target.type)
+
+    def primitive(self, name: str, expr: ir.Prim, depth: int) -> None:
+        kinds = tuple(a.type.kind for a in expr.args)
+        args = [self.atom(a) for a in expr.args]
+        result = self.temp()
+        if "vec" in kinds and expr.op in ELEMENTWISE:
+            # named by what it does, so that equal source is equal code (the caches go by source)
+            helper = "_e_" + "_".join((expr.op, *kinds))
+            self.globals[helper] = _elementwise(expr.op, kinds)
+            lines = [f"{result} = {helper}({', '.join(args)})"]
+        elif expr.op in VECTOR:
+            lines = VECTOR[expr.op](result, args, kinds)
+        elif expr.op in SCALAR and "vec" not in kinds and "tuple" not in kinds:
+            lines = SCALAR[expr.op](result, args, kinds)
+        else:
+            raise Unsupported(expr.op)
+        self.emit_all(depth, lines)
+        self.emit(depth, f"{name} = {result}")
+
+    def call(self, expr: ir.CallFn, depth: int) -> str:
+        """Code for a call's value; the statements around it (the step count, the buffers back) are emitted."""
+        callee = self.program.function(expr.fn)
+        if callee is None:
+            raise Unsupported("a call of no function")
+        args = [self.atom(a) for a in expr.args]
+        for value, param in zip(args, callee.params):
+            self.length_check(depth, value, param.type)
+        args.append("_S")
+        self.emit(depth, "_S[0] = st")
+        taped = expr.fn in self.taped
+        call = f"{self.fn_names[expr.fn]}({', '.join(args + ([self.buffers] if taped else []))})"
+        if not taped:
+            result = self.temp()
+            self.emit(depth, f"{result} = {call}")
+            self.emit(depth, "st = _S[0]")
+            return result
+        result = self.temp()
+        self.emit_all(depth, self.tape_state(load=False))
+        self.emit(depth, f"{result} = {call}")
+        self.emit_all(depth, self.tape_state(load=True))
+        for i in range(len(self.tape_index)):
+            self.emit(depth, f"_F{i} = {result}[{2 * i + 1}]")
+            self.emit(depth, f"_I{i} = {result}[{2 * i + 2}]")
+        self.emit(depth, "st = _S[0]")
+        return f"{result}[0]"
+
+    # ------------------------------------------------------------ tapes
+
+    def push(self, stmt: ir.Push, depth: int) -> None:
+        kind = stmt.value.type.kind
+        value = self.atom(stmt.value)
+        i = self.tape_index[stmt.tape]
+        if kind == "vec":
+            size = self.temp()
+            self.emit(depth, f"{size} = {value}.shape[0]")
+            self._append(depth, "F", i, stmt.tape, value, size)
+            self._append(depth, "I", i, stmt.tape, size, None)
+            self.emit(depth, f"_h += {size}")
+        elif kind in ("float", "int", "bool"):
+            buffer = "F" if kind == "float" else "I"
+            self._append(depth, buffer, i, stmt.tape, f"(1 if {value} else 0)" if kind == "bool" else value, None)
+            self.emit(depth, "_h += 1")
+        else:
+            raise Unsupported(f"a push of a {kind}")
+        self.emit(depth, _fault_if("_h > mt"))
+
+    def _append(self, depth: int, buffer: str, i: int, tape: int, value: str, size: str | None) -> None:
+        """value (or `size` elements of the vec `value`) at the end of buffer `buffer` of tape i, grown if full."""
+        at = self.length(tape, buffer)
+        fill = self.temp()
+        grow = "_growf" if buffer == "F" else "_growi"
+        self.emit(depth, f"{fill} = _L{at}")
+        need = f"{fill} + {size}" if size else f"{fill} + 1"
+        if not self.reserved:
+            self.emit(depth, f"if {need} > _{buffer}{i}.shape[0]: _{buffer}{i} = {grow}(_{buffer}{i}, {need})")
+        if size:
+            self.emit(depth, f"_{buffer}{i}[{fill}:{need}] = {value}")
+        else:
+            self.emit(depth, f"_{buffer}{i}[{fill}] = {value}")
+        self.emit(depth, f"_L{at} = {need}")
+
+    def pop(self, name: str, kind: str, tape: int, depth: int) -> None:
+        if tape not in self.tape_index:
+            raise Unsupported("a pop of an unknown tape")
+        i = self.tape_index[tape]
+        self.emit(depth, "if _h > _pk: _pk = _h")
+        top = self.temp()
+        if kind == "vec":
+            ints, floats = self.length(tape, "I"), self.length(tape, "F")
+            size, start = self.temp(), self.temp()
+            self.emit(depth, f"{top} = _L{ints} - 1")
+            self.emit(depth, f"if {top} < 0: {FAULT}")
+            self.emit(depth, f"{size} = _I{i}[{top}]")
+            self.emit(depth, f"_L{ints} = {top}")
+            self.emit(depth, f"{start} = _L{floats} - {size}")
+            self.emit(depth, f"if {start} < 0: {FAULT}")
+            self.emit(depth, f"{name} = _F{i}[{start}:{start} + {size}].copy()")
+            self.emit(depth, f"_L{floats} = {start}")
+            self.emit(depth, f"_h -= {size}")
+            return
+        if kind not in ("float", "int", "bool"):
+            raise Unsupported(f"a pop of a {kind}")
+        buffer = "F" if kind == "float" else "I"
+        at = self.length(tape, buffer)
+        self.emit(depth, f"{top} = _L{at} - 1")
+        self.emit(depth, f"if {top} < 0: {FAULT}")
+        value = f"_{buffer}{i}[{top}]"
+        self.emit(depth, f"{name} = {value} != 0" if kind == "bool" else f"{name} = {value}")
+        self.emit(depth, f"_L{at} = {top}")
+        self.emit(depth, "_h -= 1")

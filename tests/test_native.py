@@ -1,0 +1,111 @@
+"""The native engine (issue 14): every primitive lowered, the examples run natively with no fallback, faults
+and unsupported programs fall back to the interpreter, numba optional, compiled code cached in the process.
+
+What it returns is the conformance suite's business (tests/test_conformance.py runs it like every engine).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import ROOT, compile_text
+from test_conformance import EXAMPLE_RUNS, affordable, example_run
+
+from adlang.interp import engines
+from adlang.interp.engines import ENGINES
+from adlang.ir.derive import finish
+from adlang.ir.primitives import REGISTRY
+from adlang.lang.errors import RuntimeFault, UsageError
+
+numba = pytest.importorskip("numba")
+from adlang.interp import native  # noqa: E402
+
+
+def test_every_primitive_has_a_native_lowering():
+    missing = [name for name in REGISTRY if not native.lowered(name)]
+    assert not missing, f"primitives without a native lowering (interp/native.py SCALAR or VECTOR): {missing}"
+
+
+@pytest.mark.parametrize("path, variant", EXAMPLE_RUNS, ids=[f"{p.stem}-{v}" for p, v in EXAMPLE_RUNS])
+def test_examples_run_natively_without_fallback(path, variant):
+    """Within the conformance suite's budget for native (the runs it compiled already, so nothing compiles)."""
+    if not affordable("native", path, variant):
+        pytest.skip("beyond native's budget (test_conformance.BUDGET)")
+    program, fn, args = example_run(path, variant)
+    before = dict(native.FALLBACKS)
+    ENGINES["native"].run(finish(program), fn, {k: v for k, v in args.items()})
+    assert dict(native.FALLBACKS) == before, f"{path.stem} {variant} fell back: {native.FALLBACKS}"
+
+
+def test_a_fault_reruns_in_the_interpreter():
+    program = compile_text("def f(x) -> float:\n    let y = log(x)\n    return y\n")
+    before = native.FALLBACKS["fault"]
+    with pytest.raises(RuntimeFault, match="log") as info:
+        ENGINES["native"].run(program, "f", {"x": -1.0})
+    assert info.value.span.line == 2
+    assert native.FALLBACKS["fault"] == before + 1
+    assert ENGINES["native"].run(program, "f", {"x": 1.0}).value == 0.0
+
+
+def test_a_program_compiles_once_per_object():
+    program = compile_text("def f(x, n: int) -> float:\n    let r = x\n    for i in 0..n:\n        r = r * x\n"
+                           "    return r\n")
+    first = native.compile_program(program)
+    assert native.compile_program(program) is first
+    assert ENGINES["native"].run(program, "f", {"x": 2.0, "n": 3}).value == 16.0
+    signatures = dict(first.functions["f"].overloads)
+    ENGINES["native"].run(program, "f", {"x": 3.0, "n": 2})
+    assert dict(first.functions["f"].overloads).keys() == signatures.keys()
+
+
+def test_without_numba_the_engine_is_a_usage_error(monkeypatch):
+    monkeypatch.setattr(engines.importlib.util, "find_spec", lambda name: None)
+    program = compile_text("def f(x) -> float:\n    return x\n")
+    with pytest.raises(UsageError, match="pip install numba"):
+        engines.run(program, "f", {"x": 1.0}, engine="native")
+    from adlang.options import check_engine
+
+    with pytest.raises(UsageError, match="pip install numba"):
+        check_engine("native")
+    assert engines.run(program, "f", {"x": 1.0}, engine="compiled").value == 1.0
+
+
+def test_vec_arguments_are_left_alone():
+    program = compile_text("def f(v: vec) -> vec:\n    let w = addat(v, 0, 1.0)\n    return w\n")
+    v = np.array([1.0, 2.0])
+    assert np.array_equal(ENGINES["native"].run(program, "f", {"v": v}).value, [2.0, 2.0])
+    assert np.array_equal(v, [1.0, 2.0])
+
+
+def test_the_lecture_loop_natively():
+    from helpers import load_example
+
+    ex = load_example(ROOT / "programs" / "lecture" / "loop.ad")
+    got = ENGINES["native"].run(ex.finished, ex.fn, dict(ex.args))
+    expected = ENGINES["interp"].run(ex.finished, ex.fn, dict(ex.args))
+    assert (got.value, got.steps, got.loop_trips) == (expected.value, expected.steps, expected.loop_trips)
+
+
+def test_the_disk_cache_keeps_one_file_per_module(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("ADLANG_NATIVE_CACHE", "1")
+    path = native.module_file("def f_g(v_x, _S):\n    return v_x\n", numba.__version__)
+    assert path.parent == tmp_path / "adlang" / "native" and path.read_text().startswith("def f_g")
+    assert native.module_file("def f_g(v_x, _S):\n    return v_x\n", numba.__version__) == path
+    path.write_text("garbage")  # a corrupt entry is written again
+    assert native.module_file("def f_g(v_x, _S):\n    return v_x\n", numba.__version__).read_text().startswith("def")
+    monkeypatch.setenv("ADLANG_NATIVE_CACHE", "0")
+    assert native.module_file("def f_g(v_x, _S):\n    return v_x\n", numba.__version__) is None
+
+
+def test_a_second_process_finds_the_compiled_code(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "XDG_CACHE_HOME": str(tmp_path), "ADLANG_NATIVE_CACHE": "1"}
+    argv = [sys.executable, "-m", "adlang", "run", str(ROOT / "programs" / "lecture" / "loop.ad"), "x=1.5",
+            "y=1.1", "--grad", "x,y", "--engine", "native", "--json"]
+    first = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    second = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    assert first.returncode == second.returncode == 0 and first.stdout == second.stdout
+    assert list((tmp_path / "adlang" / "native" / "__pycache__").glob("*.nbi"))
