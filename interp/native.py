@@ -174,7 +174,7 @@ def compile_program(program: ir.Program) -> Native | None:
     if hit is not None and hit[0]() is program:
         return hit[1]
     try:
-        native = Generator(program).module()
+        native = None if holds_a_mat(program) else Generator(program).module()
     except (Unsupported, SyntaxError, RecursionError):
         native = None
     if len(_CACHE) >= CACHE_SIZE:
@@ -589,9 +589,30 @@ VECTOR = {
 }
 
 
+# Mats are not lowered yet (issue 15 added them): a program that holds a mat runs in the interpreter, counted
+# as "unsupported". These are the primitives that only mats use.
+NOT_LOWERED = frozenset({"matmul", "outer", "transpose", "rows", "cols", "matindex", "row", "matlit"})
+
+
 def lowered(name: str) -> bool:
-    """Whether the primitive `name` has a native lowering (the completeness test asks for every one)."""
+    """Whether the primitive `name` has a native lowering (the completeness test asks for every one but the
+    mat primitives of NOT_LOWERED)."""
     return name in SCALAR or name in VECTOR
+
+
+def holds_a_mat(program: ir.Program) -> bool:
+    """Whether any parameter, result or binding of the program is a mat (or a tuple holding one)."""
+
+    def has(t) -> bool:
+        return t.kind == "mat" or (t.kind == "tuple" and any(has(item) for item in t.items))
+
+    for fn in program.functions:
+        if has(fn.ret) or any(has(p.type) for p in fn.params):
+            return True
+        for stmt in ir.walk(fn.body):
+            if isinstance(stmt, ir.Let) and any(has(t.type) for t in stmt.targets):
+                return True
+    return False
 
 
 # ---------------------------------------------------------------- the generator

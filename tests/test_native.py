@@ -22,8 +22,18 @@ from adlang.interp import native  # noqa: E402
 
 
 def test_every_primitive_has_a_native_lowering():
-    missing = [name for name in REGISTRY if not native.lowered(name)]
+    missing = [name for name in REGISTRY if not native.lowered(name) and name not in native.NOT_LOWERED]
     assert not missing, f"primitives without a native lowering (interp/native.py SCALAR or VECTOR): {missing}"
+    assert native.NOT_LOWERED <= set(REGISTRY) and not any(native.lowered(name) for name in native.NOT_LOWERED)
+
+
+def test_a_program_with_a_mat_runs_in_the_interpreter_with_the_same_result():
+    program = compile_text("def f(A: mat, x: vec) -> float:\n    let y = A @ x\n    return sum(y * y)\n")
+    args = {"A": np.array([[1.0, 2.0], [3.0, 4.0]]), "x": np.array([0.5, -1.0])}
+    before = native.FALLBACKS["unsupported"]
+    got = ENGINES["native"].run(program, "f", args)
+    assert got.value == ENGINES["interp"].run(program, "f", args).value == 1.5 ** 2 + 2.5 ** 2
+    assert native.FALLBACKS["unsupported"] == before + 1
 
 
 @pytest.mark.parametrize("path, variant", EXAMPLE_RUNS, ids=[f"{p.stem}-{v}" for p, v in EXAMPLE_RUNS])
@@ -32,6 +42,8 @@ def test_examples_run_natively_without_fallback(path, variant):
     if not affordable("native", path, variant):
         pytest.skip("beyond native's budget (test_conformance.BUDGET)")
     program, fn, args = example_run(path, variant)
+    if native.holds_a_mat(program):
+        pytest.skip("mats run in the interpreter (native.NOT_LOWERED)")
     before = dict(native.FALLBACKS)
     ENGINES["native"].run(finish(program), fn, {k: v for k, v in args.items()})
     assert dict(native.FALLBACKS) == before, f"{path.stem} {variant} fell back: {native.FALLBACKS}"
