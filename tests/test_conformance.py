@@ -112,7 +112,7 @@ def close(a, b) -> bool:
         return type(a) is type(b) and len(a) == len(b) and all(close(x, y) for x, y in zip(a, b))
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
-                and all(close(float(x), float(y)) for x, y in zip(a, b)))
+                and all(close(float(x), float(y)) for x, y in zip(a.ravel(), b.ravel())))
     if type(a) is not type(b):
         return False
     if isinstance(a, float):
