@@ -45,7 +45,6 @@ import itertools
 import math
 import re
 import sys
-import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,6 +56,7 @@ from adlang.interp.runtime import (
     DEFAULT_MAX_TAPE,
     EMPTY_TAPE,
     UNFINISHED,
+    ProgramCache,
     RunResult,
     check_length,
     loop_key,
@@ -100,8 +100,7 @@ def run_compiled(
 
 # ---------------------------------------------------------------- the cache
 
-_CACHE: dict[int, tuple[weakref.ref, Compiled | None]] = {}
-CACHE_SIZE = 64
+_CACHE = ProgramCache(64)
 
 
 def compile_program(program: ir.Program) -> Compiled | None:
@@ -110,30 +109,14 @@ def compile_program(program: ir.Program) -> Compiled | None:
     None where Python cannot compile the generated code: blocks nested deeper than its limits
     (20 nested loops, 100 levels of indentation); `run_compiled` then runs the interpreter.
     """
-    key = id(program)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0]() is program:
-        return hit[1]
+    return _CACHE.get(program, _generate)
+
+
+def _generate(program: ir.Program) -> Compiled | None:
     try:
-        compiled = Generator(program).module()
+        return Generator(program).module()
     except (SyntaxError, RecursionError, MemoryError):  # IndentationError is a SyntaxError
-        compiled = None
-    if len(_CACHE) >= CACHE_SIZE:
-        del _CACHE[next(iter(_CACHE))]
-    _CACHE[key] = (weakref.ref(program, _forget(key)), compiled)
-    return compiled
-
-
-def _forget(key: int):
-    """The callback dropping a dead program's entry (not a newer program's that took its id)."""
-    cache = _CACHE
-
-    def forget(ref: weakref.ref) -> None:
-        entry = cache.get(key)
-        if entry is not None and entry[0] is ref:
-            del cache[key]
-
-    return forget
+        return None
 
 
 @dataclass

@@ -45,7 +45,6 @@ import sys
 import tempfile
 import types
 import warnings
-import weakref
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from adlang.interp.prologue import prologue
-from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, RunResult, loop_key
+from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, ProgramCache, RunResult, loop_key
 from adlang.ir import nodes as ir
 from adlang.ir.prims_scalar import INT_MAX, INT_MIN
 from adlang.ir.prims_vec import MAX_VEC_LENGTH
@@ -146,8 +145,7 @@ def _interpreted(program, fn_name, args, max_steps, max_tape) -> RunResult:
 
 # ---------------------------------------------------------------- the cache
 
-_CACHE: dict[int, tuple[weakref.ref, Native | None]] = {}
-CACHE_SIZE = 256  # numba's machine code is kept as long as its program is
+_CACHE = ProgramCache(256)  # numba's machine code is kept as long as its program is
 
 
 @dataclass
@@ -169,29 +167,14 @@ def compile_program(program: ir.Program) -> Native | None:
     numba compiles each function on its first call (for the types of that call) and keeps the machine code
     in its dispatcher, so a program run again, in an API loop or an optimizer step, compiles once.
     """
-    key = id(program)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0]() is program:
-        return hit[1]
+    return _CACHE.get(program, _generate)
+
+
+def _generate(program: ir.Program) -> Native | None:
     try:
-        native = None if holds_a_mat(program) else Generator(program).module()
+        return None if holds_a_mat(program) else Generator(program).module()
     except (Unsupported, SyntaxError, RecursionError):
-        native = None
-    if len(_CACHE) >= CACHE_SIZE:
-        del _CACHE[next(iter(_CACHE))]
-    _CACHE[key] = (weakref.ref(program, _forget(key)), native)
-    return native
-
-
-def _forget(key: int):
-    cache = _CACHE
-
-    def forget(ref: weakref.ref) -> None:
-        entry = cache.get(key)
-        if entry is not None and entry[0] is ref:
-            del cache[key]
-
-    return forget
+        return None
 
 
 # ---------------------------------------------------------------- the disk cache

@@ -9,6 +9,8 @@ they share to do so lives here, so a new engine writes only how it executes;
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -132,3 +134,39 @@ def pops_only(body: tuple[ir.Stmt, ...]) -> bool:
 def loop_key(loop: ir.For | ir.While) -> tuple[int, int, str]:
     """Counts of loop iterations are kept by source loop and by role (see `Span.role`)."""
     return loop.span.line, loop.span.col, loop.span.role
+
+
+# ---------------------------------------------------------------- what an engine builds per program
+
+
+class ProgramCache:
+    """What an engine built for a program, kept by the program's identity (spans take no part in equality, so
+    two equal programs from different files must not share code) for as long as the program lives, and at
+    most `size` of them: so an API loop or an optimizer builds once."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.entries: dict[int, tuple[weakref.ref, object]] = {}
+
+    def get(self, program: ir.Program, build: Callable[[ir.Program], object]) -> object:
+        key = id(program)
+        hit = self.entries.get(key)
+        if hit is not None and hit[0]() is program:
+            return hit[1]
+        built = build(program)
+        if len(self.entries) >= self.size:
+            del self.entries[next(iter(self.entries))]
+        self.entries[key] = (weakref.ref(program, self._forget(key)), built)
+        return built
+
+    def _forget(self, key: int) -> Callable[[weakref.ref], None]:
+        """The callback dropping a dead program's entry (not a newer program's that took its id)."""
+        entries = self.entries
+
+        def forget(ref: weakref.ref) -> None:
+            entry = entries.get(key)
+            if entry is not None and entry[0] is ref:
+                del entries[key]
+
+        return forget
+
