@@ -406,3 +406,14 @@ class Result:
         from adlang.display import result_html
 
         return result_html(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """In terminal IPython: the run as `adlang run` shows it (long vecs summarised), not the dataclass with
+        every array element."""
+        import io
+
+        from adlang.report import make_console, print_run
+
+        out = io.StringIO()
+        print_run(make_console(out), self.report)
+        printer.text(out.getvalue().rstrip("\n"))

@@ -462,3 +462,12 @@ def test_a_jacobian_refuses_what_has_none(tmp_path):
     path.write_text(JACOBIANS)
     code, _, stderr = command("run", path, "--fn", "soft", "v=[1,2]", "--jacobian", "v", "--order", "2")
     assert code == 2 and "--order needs --grad" in stderr
+
+
+def test_a_result_in_terminal_ipython_reads_as_the_command_line_shows_it():
+    from IPython.lib.pretty import pretty
+
+    result = adlang.compile("def f(v: vec) -> float:\n    return sum(v * v)\n").grad({"v": np.arange(1000.0)})
+    text = pretty(result)
+    assert "value = 332833500.0" in text and "(length 1,000; min 0.0, max 1998.0" in text
+    assert len(text.splitlines()) < 20 and "array(" not in text
