@@ -235,10 +235,7 @@ class Program:
             return self.sweep(args, wrt, fn)
 
         with self._reported():
-            function = self._function(fn)
-            names = self._wrt(function, wrt)
-            values = self._arguments(function, args)
-            return check(self.program, function.name, values, names)
+            return check(self.program, *self._differentiated(fn, wrt, args))
 
     def sweep(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
               fn: str | None = None) -> SweepOutcome:
@@ -247,10 +244,7 @@ class Program:
         from adlang.sweep import sweep
 
         with self._reported():
-            function = self._function(fn)
-            names = self._wrt(function, wrt)
-            values = self._arguments(function, args)
-            return sweep(self.program, function.name, values, names)
+            return sweep(self.program, *self._differentiated(fn, wrt, args))
 
     def compare(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
                 fn: str | None = None) -> CompareOutcome:
@@ -259,10 +253,7 @@ class Program:
         from adlang.compare import compare
 
         with self._reported():
-            function = self._function(fn)
-            names = self._wrt(function, wrt)
-            values = self._arguments(function, args)
-            return compare(self.program, function.name, values, names)
+            return compare(self.program, *self._differentiated(fn, wrt, args))
 
     def optimize(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
                  fn: str | None = None, method: str = "gd", steps: int | None = None, lr: float | None = None,
@@ -273,22 +264,27 @@ class Program:
         from adlang.optimize import optimize
 
         with self._reported():
-            function = self._function(fn)
-            names = self._wrt(function, wrt)
-            values = self._arguments(function, args)
+            name, values, names = self._differentiated(fn, wrt, args)
             for value, what in ((method, "method"), (mode, "mode"), (checkpoint, "checkpoint")):
                 _check_text(value, what)
             if steps is not None:
                 steps = _count(steps, "steps")
             lr = None if lr is None else _number(lr, "lr")
             tol = DEFAULT_TOL if tol is None else _number(tol, "tol")
-            return optimize(self.program, function.name, values, names, method=method, steps=steps, lr=lr,
+            return optimize(self.program, name, values, names, method=method, steps=steps, lr=lr,
                             tol=tol, mode=mode, checkpoint=checkpoint, engine=engine)
 
     # ------------------------------------------------------------ checks, as the command line makes them
 
     def _reported(self):
         return _reported(self.filename, self.source)
+
+    def _differentiated(self, fn: object, wrt: object, args: object) -> tuple[str, dict[str, Any], list[str]]:
+        """fn's name, its arguments and the parameters to differentiate by, checked: what check, sweep,
+        compare and optimize all start from."""
+        function = self._function(fn)
+        names = self._wrt(function, wrt)
+        return function.name, self._arguments(function, args), names
 
     def _function(self, fn: object) -> ir.Function:
         if fn is not None:
