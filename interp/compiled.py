@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 import sys
 from dataclasses import dataclass, field
 
@@ -51,6 +50,7 @@ import numpy as np
 
 from adlang.interp.faults import operation_fault
 from adlang.interp.prologue import prologue
+from adlang.interp.pynames import PythonNames, mangled
 from adlang.interp.runtime import (
     DEFAULT_MAX_STEPS,
     DEFAULT_MAX_TAPE,
@@ -72,7 +72,6 @@ from adlang.ir.types import Type
 from adlang.lang.errors import DomainError, RuntimeFault
 from adlang.lang.span import Span
 
-IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 SCALAR_KINDS = ("float", "int", "bool")
 
 
@@ -216,13 +215,13 @@ def _runtime(tables: Tables) -> dict:
 # ---------------------------------------------------------------- the generator
 
 
-class Generator:
+class Generator(PythonNames):
     def __init__(self, program: ir.Program):
         self.program = program
         self.tables = Tables()
         self.lines: list[str] = []
         self.globals: dict[str, object] = {}
-        self.fn_names = {fn.name: self._name("f_", fn.name, i) for i, fn in enumerate(program.functions)}
+        self.fn_names = {fn.name: mangled("f_", fn.name, i) for i, fn in enumerate(program.functions)}
         self.var_names: dict[str, str] = {}
         self.evaluators: dict[int, str] = {}
         self.const_names: dict[tuple, str] = {}
@@ -240,10 +239,6 @@ class Generator:
     def _tapes_used(program: ir.Program) -> set[int]:
         return {s.tape if isinstance(s, ir.Push) else s.expr.tape for fn in program.functions for s in ir.walk(fn.body)
                 if isinstance(s, ir.Push) or (isinstance(s, (ir.Let, ir.Assign)) and isinstance(s.expr, ir.Pop))}
-
-    @staticmethod
-    def _name(prefix: str, name: str, number: int) -> str:
-        return prefix + name if IDENT.fullmatch(name) else f"{prefix[0]}n{number}_"
 
     # ------------------------------------------------------------ output
 
@@ -286,13 +281,6 @@ class Generator:
         return name
 
     # ------------------------------------------------------------ names and atoms
-
-    def var(self, name: str) -> str:
-        mangled = self.var_names.get(name)
-        if mangled is None:
-            mangled = self._name("v_", name, len(self.var_names))
-            self.var_names[name] = mangled
-        return mangled
 
     def atom(self, a: ir.Atom) -> str:
         if isinstance(a, ir.Var):

@@ -52,13 +52,13 @@ from pathlib import Path
 import numpy as np
 
 from adlang.interp.prologue import prologue
+from adlang.interp.pynames import PythonNames, mangled
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, ProgramCache, RunResult, loop_key
 from adlang.ir import nodes as ir
 from adlang.ir.prims_scalar import INT_MAX, INT_MIN
 from adlang.ir.prims_vec import MAX_VEC_LENGTH
 from adlang.lang.errors import UsageError
 
-IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 INSTALL = "the native engine needs numba, which is not installed; install it with `pip install numba`"
 FAULT = "raise _Fault"
 # The int range written so that no literal leaves int64 (numba reads -9223372036854775808 as a uint64 negated).
@@ -601,12 +601,12 @@ def holds_a_mat(program: ir.Program) -> bool:
 # ---------------------------------------------------------------- the generator
 
 
-class Generator:
+class Generator(PythonNames):
     def __init__(self, program: ir.Program):
         self.program = program
         self.lines: list[str] = []
         self.globals: dict[str, object] = {}
-        self.fn_names = {fn.name: self._name("f_", fn.name, i) for i, fn in enumerate(program.functions)}
+        self.fn_names = {fn.name: mangled("f_", fn.name, i) for i, fn in enumerate(program.functions)}
         used = sorted({s.tape if isinstance(s, ir.Push) else s.expr.tape for fn in program.functions
                        for s in ir.walk(fn.body) if isinstance(s, ir.Push)
                        or (isinstance(s, (ir.Let, ir.Assign)) and isinstance(s.expr, ir.Pop))})
@@ -632,10 +632,6 @@ class Generator:
                     taped.add(fn.name)
                     grown = True
         return taped
-
-    @staticmethod
-    def _name(prefix: str, name: str, number: int) -> str:
-        return prefix + name if IDENT.fullmatch(name) else f"{prefix[0]}n{number}_"
 
     @property
     def buffers(self) -> str:
@@ -681,13 +677,6 @@ class Generator:
         return functions
 
     # ------------------------------------------------------------ names and atoms
-
-    def var(self, name: str) -> str:
-        mangled = self.var_names.get(name)
-        if mangled is None:
-            mangled = self._name("v_", name, len(self.var_names))
-            self.var_names[name] = mangled
-        return mangled
 
     def atom(self, a: ir.Atom) -> str:
         if isinstance(a, ir.Var):
