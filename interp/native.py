@@ -228,7 +228,8 @@ def _growf(buf, need):
     while size < need:
         size *= 2
     out = _np.empty(size)
-    out[:buf.shape[0]] = buf
+    for i in range(buf.shape[0]):
+        out[i] = buf[i]
     return out
 
 def _growi(buf, need):
@@ -236,7 +237,8 @@ def _growi(buf, need):
     while size < need:
         size *= 2
     out = _np.empty(size, _np.int64)
-    out[:buf.shape[0]] = buf
+    for i in range(buf.shape[0]):
+        out[i] = buf[i]
     return out
 
 def _pairwise(a, lo, n):
