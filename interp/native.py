@@ -22,9 +22,14 @@ a return) into a local `st`, written back around calls; so are the tapes' count,
 Loop trips go by `runtime.loop_key`. The tape peak is
 looked at before each pop and at the end of the run: the count only grows at a push, so that is its maximum.
 
-Compiled code is cached by program object (and by generated source) in the process, and, opt-in with
-ADLANG_NATIVE_CACHE=1, on disk: the generated module is written to a file named by its hash (`module_file`),
-which lets numba's `cache=True` keep the machine code between processes.
+Compiled code is cached by program object (and by generated source) in the process, and on disk (unless
+ADLANG_NATIVE_CACHE=0): the generated module is a file named by a hash of it (`module_name`, `module_file`),
+whose machine code numba's per-function cache keeps between processes (`_disk_cache_class`: numba's cache
+with every file checked, so that a damaged entry is a miss). Code loaded from disk must not share a symbol
+with different code of the process: numba names symbols by module, function and a per-process counter, so
+every function that generated code calls is named by what it computes (the module by its hash, the helpers
+by their operation), and no helper recurses (numba leaves a recursive call to be resolved by the process
+that compiled it: loaded elsewhere, it calls address 0).
 
 Every primitive of the registry is lowered through `SCALAR` (code on scalars, with its checks), `VECTOR`
 (whole-vec builtins) and `ELEMENTWISE` (primitives whose vec form is the scalar code on each element, written
@@ -36,10 +41,12 @@ no user text becomes code; keys of tables are written with repr.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import math
 import os
+import pickle
 import re
 import sys
 import tempfile
@@ -181,26 +188,37 @@ def _generate(program: ir.Program) -> Native | None:
 
 
 def cache_dir() -> Path | None:
-    """Where generated modules live so that numba's disk cache (`cache=True`, which needs a real source file)
-    keeps their machine code between processes: `$XDG_CACHE_HOME/adlang/native` or `~/.cache/adlang/native`.
-    Only with ADLANG_NATIVE_CACHE=1 for now: in a long process (the test suite) code loaded from it crashed
-    once (a segfault running an example's derivative program); None (no disk cache) otherwise."""
-    if os.environ.get("ADLANG_NATIVE_CACHE", "0") != "1":
+    """Where generated modules live so that numba's disk cache keeps their machine code between processes:
+    `$XDG_CACHE_HOME/adlang/native` or `~/.cache/adlang/native`; None (no disk cache) with ADLANG_NATIVE_CACHE=0."""
+    if os.environ.get("ADLANG_NATIVE_CACHE", "1") == "0":
         return None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "adlang" / "native"
 
 
-def module_file(source: str, numba_version: str) -> Path | None:
-    """The file holding this generated source, named by a hash of it, adlang's version, numba's and this module's
-    (the source is a function of the printed IR); written atomically where missing or different (a corrupt
-    entry is written again, and numba, seeing a new file, compiles again). None where it cannot be written."""
+@functools.cache
+def _engine_key(numba_version: str) -> str:
+    """What compiled code depends on besides its source: adlang's and numba's versions and this module's text
+    (the helpers and the lowering it was compiled with)."""
+    return "\n".join((_version(), numba_version, Path(__file__).read_text()))
+
+
+def module_name(source: str, numba_version: str) -> str:
+    """The module a generated source is executed as, named by a hash of it and of `_engine_key`. numba puts the
+    module's name in every symbol it emits, so code loaded from the disk cache never shares a symbol with other
+    code of the process unless it is this very source compiled again (the same code)."""
+    key = hashlib.sha256("\n".join((_engine_key(numba_version), source)).encode()).hexdigest()[:32]
+    return f"adlang_native_{key}"
+
+
+def module_file(name: str, source: str) -> Path | None:
+    """The file holding the source of module `name` (numba's disk cache needs a real source file), written
+    atomically where missing or different (a damaged file is written again, and numba, seeing a new file,
+    compiles again). None without a disk cache or where the file cannot be written."""
     directory = cache_dir()
     if directory is None:
         return None
-    own = Path(__file__).read_text()  # the helpers and the lowering the cached code was compiled with
-    key = hashlib.sha256("\n".join((_version(), numba_version, own, source)).encode()).hexdigest()[:32]
-    path = directory / f"adlang_native_{key}.py"
+    path = directory / f"{name}.py"
     try:
         if not path.is_file() or path.read_text() != source:
             directory.mkdir(parents=True, exist_ok=True)
@@ -220,7 +238,89 @@ def _version() -> str:
         return "unknown"
 
 
+@functools.cache
+def _disk_cache_class():
+    """numba's per-function disk cache (what `cache=True` uses), with its files beside the module's source in
+    adlang's cache directory, each entry in a file named by its key (processes adding different entries never
+    write the same file; numba numbers them, so two processes could give one number to two signatures), a
+    digest of every file checked on loading, and any failure to load or save a miss: a damaged, truncated or
+    foreign entry is compiled again and written over."""
+    from numba.core.caching import CompileResultCacheImpl, FunctionCache, IndexDataCacheFile, InTreeCacheLocator
+    from numba.core.runtime import rtsys
+    from numba.core.serialize import dumps
+
+    class Checked(IndexDataCacheFile):
+        def save(self, key, data):
+            name = f"{self._index_name[:-4]}.{hashlib.sha256(repr(key).encode()).hexdigest()[:16]}.nbc"
+            self._save_data(name, (key, data))  # the data first: the index never names a missing file
+            overloads = self._load_index()
+            if overloads.get(key) != name:
+                overloads[key] = name
+                self._save_index(overloads)
+
+        def load(self, key):
+            name = self._load_index().get(key)
+            if name is None:
+                return None
+            try:
+                stored, data = self._load_data(name)
+            except Exception:  # missing, damaged or of another key: a miss
+                return None
+            return data if stored == key else None
+
+        def _load_index(self):
+            try:
+                with open(self._index_path, "rb") as f:
+                    version = pickle.load(f)
+                    stamp, overloads = self._undump(f.read())
+            except Exception:
+                return {}
+            return overloads if version == self._version and stamp == self._source_stamp else {}
+
+        def _load_data(self, name):
+            with open(self._data_path(name), "rb") as f:
+                return self._undump(f.read())
+
+        def _dump(self, obj):
+            payload = dumps(obj)
+            return hashlib.sha256(payload).digest() + payload
+
+        @staticmethod
+        def _undump(raw: bytes):
+            digest, payload = raw[:32], raw[32:]
+            if hashlib.sha256(payload).digest() != digest:
+                raise ValueError("a damaged cache file")
+            return pickle.loads(payload)
+
+    class Impl(CompileResultCacheImpl):
+        _locator_classes = [InTreeCacheLocator]
+
+    class DiskCache(FunctionCache):
+        _impl_class = Impl
+
+        def __init__(self, py_func):
+            super().__init__(py_func)
+            stamp = self._impl.locator.get_source_stamp()
+            self._cache_file = Checked(self._cache_path, self._impl.filename_base, stamp)
+
+        def load_overload(self, sig, target_context):
+            try:  # numba's own load refreshes every lowering registry first (0.2 s); loaded code needs only NRT
+                rtsys.initialize(target_context)
+                return self._load_overload(sig, target_context)
+            except Exception:
+                return None
+
+        def save_overload(self, sig, data):
+            try:
+                super().save_overload(sig, data)
+            except Exception:  # a full disk, a directory gone: the code runs, uncached
+                pass
+
+    return DiskCache
+
+
 # ---------------------------------------------------------------- helpers compiled once per process
+# None may call itself (see the module's docstring): `_vsum` keeps numpy's pairwise order with a stack.
 
 HELPERS_SOURCE = f"""
 def _growf(buf, need):
@@ -241,31 +341,56 @@ def _growi(buf, need):
         out[i] = buf[i]
     return out
 
-def _pairwise(a, lo, n):
+def _block(a, lo, n):
     if n < 8:
         res = 0.0
         for i in range(lo, lo + n):
             res += a[i]
         return res
-    if n <= 128:
-        r0 = a[lo]; r1 = a[lo + 1]; r2 = a[lo + 2]; r3 = a[lo + 3]
-        r4 = a[lo + 4]; r5 = a[lo + 5]; r6 = a[lo + 6]; r7 = a[lo + 7]
-        i = 8
-        while i < n - (n % 8):
-            r0 += a[lo + i]; r1 += a[lo + i + 1]; r2 += a[lo + i + 2]; r3 += a[lo + i + 3]
-            r4 += a[lo + i + 4]; r5 += a[lo + i + 5]; r6 += a[lo + i + 6]; r7 += a[lo + i + 7]
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            res += a[lo + i]
-            i += 1
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _pairwise(a, lo, n2) + _pairwise(a, lo + n2, n - n2)
+    r0 = a[lo]; r1 = a[lo + 1]; r2 = a[lo + 2]; r3 = a[lo + 3]
+    r4 = a[lo + 4]; r5 = a[lo + 5]; r6 = a[lo + 6]; r7 = a[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += a[lo + i]; r1 += a[lo + i + 1]; r2 += a[lo + i + 2]; r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]; r5 += a[lo + i + 5]; r6 += a[lo + i + 6]; r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
 
 def _vsum(a):
-    return _pairwise(a, 0, a.shape[0])
+    n = a.shape[0]
+    if n <= 128:
+        return _block(a, 0, n)
+    los = _np.empty(256, _np.int64)
+    lens = _np.empty(256, _np.int64)
+    split = _np.zeros(256, _np.bool_)
+    sums = _np.empty(256)
+    top = 0
+    done = 0
+    los[0] = 0
+    lens[0] = n
+    while top >= 0:
+        lo = los[top]
+        m = lens[top]
+        if m <= 128:
+            sums[done] = _block(a, lo, m)
+            done += 1
+            top -= 1
+        elif split[top]:
+            sums[done - 2] = sums[done - 2] + sums[done - 1]
+            done -= 1
+            top -= 1
+        else:
+            split[top] = True
+            half = m // 2
+            half -= half % 8
+            los[top + 1] = lo + half; lens[top + 1] = m - half; split[top + 1] = False
+            los[top + 2] = lo; lens[top + 2] = half; split[top + 2] = False
+            top += 2
+    return sums[0]
 
 def _vdot(a, b):
     if a.shape[0] != b.shape[0]:
@@ -339,34 +464,49 @@ def _revolve(n, s):
     return lo
 """
 
-_HELPERS: dict[str, object] = {}
+# The helpers live in a module of this name; each is named by what it computes (elementwise ones by operation
+# and operand kinds), so that a symbol numba emits for one never names different code in another process (code
+# loaded from the disk cache holds copies of the helpers it calls, under their names in the process that
+# compiled it: two elementwise helpers of one name made a cached program call the wrong one).
+HELPERS_MODULE = "adlang_native_helpers"
 # The dispatchers of each generated source met in this process, kept for good: equal programs share machine
 # code, and a module loaded twice from numba's disk cache would define its symbols twice (LLVM aborts).
 _BY_SOURCE: dict[str, dict] = {}
-_ELEMENTWISE: dict[tuple, object] = {}
+
+
+@functools.cache
+def _helpers_module() -> types.ModuleType:
+    """The module of the shared helpers (each compiled once per process, at its first use): numpy, math, the
+    fault, the helpers of HELPERS_SOURCE, and the elementwise ones made so far."""
+    numba = _numba()
+    module = types.ModuleType(HELPERS_MODULE)
+    space = module.__dict__
+    space.update({"_np": np, "_math": math, "_Fault": NativeFault, "_INF": math.inf, "_NINF": -math.inf})
+    exec(compile(HELPERS_SOURCE, "<adlang native helpers>", "exec"), space)
+    for name in re.findall(r"^def (\w+)", HELPERS_SOURCE, re.MULTILINE):
+        space[name] = numba.njit(error_model="numpy")(space[name])
+    sys.modules[HELPERS_MODULE] = module  # numba names a function's symbols after its module, found by name
+    return module
 
 
 def _namespace() -> dict:
-    """The globals every generated module reads: numpy, math, the fault, the shared helpers (compiled once)."""
-    if not _HELPERS:
-        numba = _numba()
-        space = {"_np": np, "_math": math, "_Fault": NativeFault, "_INF": math.inf, "_NINF": -math.inf}
-        exec(compile(HELPERS_SOURCE, "<adlang native helpers>", "exec"), space)
-        for name in re.findall(r"^def (\w+)", HELPERS_SOURCE, re.MULTILINE):
-            space[name] = numba.njit(error_model="numpy")(space[name])
-        _HELPERS.update(space)
-    return dict(_HELPERS)
+    """The globals every generated module reads: numpy, math, the fault, the shared helpers."""
+    return {name: value for name, value in _helpers_module().__dict__.items() if not name.startswith("__")}
+
+
+def elementwise_name(op: str, kinds: tuple[str, ...]) -> str:
+    return "_e_" + "_".join((op, *kinds))
 
 
 def _elementwise(op: str, kinds: tuple[str, ...]):
     """The helper applying `op` element by element to operands of these kinds (some "vec")."""
-    key = (op, kinds)
-    helper = _ELEMENTWISE.get(key)
-    if helper is not None:
-        return helper
+    name = elementwise_name(op, kinds)
+    space = _helpers_module().__dict__
+    if name in space:
+        return space[name]
     params = [f"a{k}" for k in range(len(kinds))]
     vecs = [p for p, kind in zip(params, kinds) if kind == "vec"]
-    lines = [f"def _e({', '.join(params)}):", "    _bad = False", f"    n = {vecs[0]}.shape[0]"]
+    lines = [f"def {name}({', '.join(params)}):", "    _bad = False", f"    n = {vecs[0]}.shape[0]"]
     lines += [f"    if {v}.shape[0] != n: {FAULT}" for v in vecs[1:]]
     lines += ["    out = _np.empty(n)", "    for k in range(n):"]
     elements = [f"{p}[k]" if kind == "vec" else p for p, kind in zip(params, kinds)]
@@ -375,11 +515,9 @@ def _elementwise(op: str, kinds: tuple[str, ...]):
     body = SCALAR[op]("y", [f"x{k}" for k in range(len(kinds))], scalar_kinds)
     lines += ["        " + line for line in body]
     lines += ["        " + _nan("y"), "        out[k] = y", f"    if _bad: {FAULT}", "    return out"]
-    space = _namespace()
     exec(compile("\n".join(lines) + "\n", "<adlang native elementwise>", "exec"), space)
-    helper = _numba().njit(error_model="numpy")(space["_e"])
-    _ELEMENTWISE[key] = helper
-    return helper
+    space[name] = _numba().njit(error_model="numpy")(space[name])
+    return space[name]
 
 
 # ---------------------------------------------------------------- the lowering tables
@@ -607,7 +745,6 @@ class Generator(PythonNames):
     def __init__(self, program: ir.Program):
         self.program = program
         self.lines: list[str] = []
-        self.globals: dict[str, object] = {}
         self.fn_names = {fn.name: mangled("f_", fn.name, i) for i, fn in enumerate(program.functions)}
         used = sorted({s.tape if isinstance(s, ir.Push) else s.expr.tape for fn in program.functions
                        for s in ir.walk(fn.body) if isinstance(s, ir.Push)
@@ -660,22 +797,26 @@ class Generator(PythonNames):
                       first_trip + len(self.loops))
 
     def compiled(self, source: str) -> dict:
-        """numba's dispatchers of the functions of this source (each compiles at its first call)."""
+        """numba's dispatchers of the functions of this source (each compiles at its first call), executed as a
+        module named by the source's hash, from a file in the cache directory whose machine code numba keeps
+        on disk (`_disk_cache_class`), or in memory only where there is no disk cache."""
         numba = _numba()
-        namespace = _namespace()
-        namespace.update(self.globals)
-        path = module_file(source, numba.__version__)
-        if path is not None:  # numba's cached code finds its globals again by importing the module's name
-            module = types.ModuleType(path.stem)
-            module.__dict__.update(namespace)
-            namespace = module.__dict__
-            sys.modules[path.stem] = module
-        exec(compile(source, "<adlang native>" if path is None else str(path), "exec"), namespace)
+        name = module_name(source, numba.__version__)
+        path = module_file(name, source)
+        module = types.ModuleType(name)
+        module.__dict__.update(_namespace())
+        sys.modules[name] = module  # numba finds a function's module, and cached code its globals, by name
+        exec(compile(source, "<adlang native>" if path is None else str(path), "exec"), module.__dict__)
         functions = {}
         for fn in self.program.functions:
-            name = self.fn_names[fn.name]
-            namespace[name] = numba.njit(error_model="numpy", cache=path is not None)(namespace[name])
-            functions[fn.name] = namespace[name]
+            python = module.__dict__[self.fn_names[fn.name]]
+            dispatcher = numba.njit(error_model="numpy")(python)
+            if path is not None:
+                try:
+                    dispatcher._cache = _disk_cache_class()(python)  # what cache=True would set, checked
+                except Exception:  # no cache directory for numba's index: in memory only
+                    pass
+            module.__dict__[python.__name__] = functions[fn.name] = dispatcher
         return functions
 
     # ------------------------------------------------------------ names and atoms
@@ -849,9 +990,8 @@ class Generator(PythonNames):
         args = [self.atom(a) for a in expr.args]
         result = self.temp()
         if "vec" in kinds and expr.op in ELEMENTWISE:
-            # named by what it does, so that equal source is equal code (the caches go by source)
-            helper = "_e_" + "_".join((expr.op, *kinds))
-            self.globals[helper] = _elementwise(expr.op, kinds)
+            helper = elementwise_name(expr.op, kinds)
+            _elementwise(expr.op, kinds)  # made before the module that calls it, which finds it among the helpers
             lines = [f"{result} = {helper}({', '.join(args)})"]
         elif expr.op in VECTOR:
             lines = VECTOR[expr.op](result, args, kinds)
