@@ -226,9 +226,34 @@ def module_file(name: str, source: str) -> Path | None:
             with os.fdopen(fd, "w") as out:
                 out.write(source)
             os.replace(temporary, path)
+            prune(directory)
     except (OSError, UnicodeDecodeError):
         return None
     return path
+
+
+MAX_MODULES = 500  # programs kept on disk, about 100 KB each with their machine code
+
+
+def prune(directory: Path, keep: int = MAX_MODULES) -> None:
+    """Past `keep` modules, the oldest fifth are removed with their machine code (a process using one has
+    loaded it already, or finds it missing: a miss, compiled again)."""
+    modules = list(directory.glob("adlang_native_*.py"))
+    if len(modules) <= keep:
+        return
+    for old in sorted(modules, key=_written)[: len(modules) - keep * 4 // 5]:
+        for leftover in [old, *directory.glob(f"__pycache__/{old.stem}.*")]:
+            try:
+                leftover.unlink()
+            except OSError:
+                pass
+
+
+def _written(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # removed meanwhile by another process
+        return 0.0
 
 
 def _version() -> str:
@@ -363,34 +388,47 @@ def _block(a, lo, n):
 def _vsum(a):
     n = a.shape[0]
     if n <= 128:
-        return _block(a, 0, n)
-    los = _np.empty(256, _np.int64)
-    lens = _np.empty(256, _np.int64)
-    split = _np.zeros(256, _np.bool_)
-    sums = _np.empty(256)
+        return _block(a, n - n, n)  # an int64 start: a literal 0 would compile another _block
+    tasks = _np.empty(390, _np.int64)  # (start, length, split yet) of each pending range; 2 per level, 64 levels
+    sums = _np.empty(130)
     top = 0
     done = 0
-    los[0] = 0
-    lens[0] = n
+    tasks[0] = 0
+    tasks[1] = n
+    tasks[2] = 0
     while top >= 0:
-        lo = los[top]
-        m = lens[top]
+        lo = tasks[3 * top]
+        m = tasks[3 * top + 1]
         if m <= 128:
             sums[done] = _block(a, lo, m)
             done += 1
             top -= 1
-        elif split[top]:
+        elif tasks[3 * top + 2] == 1:
             sums[done - 2] = sums[done - 2] + sums[done - 1]
             done -= 1
             top -= 1
         else:
-            split[top] = True
+            tasks[3 * top + 2] = 1
             half = m // 2
             half -= half % 8
-            los[top + 1] = lo + half; lens[top + 1] = m - half; split[top + 1] = False
-            los[top + 2] = lo; lens[top + 2] = half; split[top + 2] = False
+            tasks[3 * top + 3] = lo + half
+            tasks[3 * top + 4] = m - half
+            tasks[3 * top + 5] = 0
+            tasks[3 * top + 6] = lo
+            tasks[3 * top + 7] = half
+            tasks[3 * top + 8] = 0
             top += 2
     return sums[0]
+
+def _putv(buf, at, v):
+    for i in range(v.shape[0]):
+        buf[at + i] = v[i]
+
+def _takev(buf, start, n):
+    out = _np.empty(n)
+    for i in range(n):
+        out[i] = buf[start + i]
+    return out
 
 def _vdot(a, b):
     if a.shape[0] != b.shape[0]:
@@ -542,21 +580,61 @@ def _arith(op: str, int_check):
     def lower(r, a, k):
         if _is_float(k):
             return [f"{r} = {a[0]} {op} {a[1]}", _nan(r)]
-        return [_fault_if(f"({int_check(a[0], a[1])})"), f"{r} = {a[0]} {op} {a[1]}"]
+        check = int_check(a[0], a[1])
+        return [*([_fault_if(check)] if check else []), f"{r} = {a[0]} {op} {a[1]}"]
 
     return lower
 
 
-def _add_overflows(a, b):
-    return f"({b} > 0 and {a} > {INT_MAX} - {b}) or ({b} < 0 and {a} < {IMIN} - {b})"
+# The checks are written with `&` and `|` (branches cost numba far more to compile than the operations), so
+# nothing in them may overflow: numba's int arithmetic is `nsw` in LLVM, where an overflow is undefined. An int
+# constant operand (as `Generator.atom` writes it) folds into the bound; two variables compare in floats,
+# conservatively (a result within 0.3% of 2**63 runs in the interpreter, never a wrong one natively).
+_INT_CONSTANT = re.compile(r"\((-?\d+)\)")
+_FLOAT_CONSTANT = re.compile(r"\((-?[0-9.]+(?:e[-+]?\d+)?)\)")
 
 
-def _sub_overflows(a, b):
-    return f"({b} < 0 and {a} > {INT_MAX} + {b}) or ({b} > 0 and {a} < {IMIN} + {b})"
+def _int_constant(atom: str) -> int | None:
+    match = _INT_CONSTANT.fullmatch(atom)
+    return int(match.group(1)) if match else None
 
 
-def _mul_overflows(a, b):
-    # conservative: a product within 0.2% of 2**63 runs in the interpreter
+def _float_constant(atom: str) -> float | None:
+    match = _FLOAT_CONSTANT.fullmatch(atom)
+    return float(match.group(1)) if match else None
+
+
+def _int_literal(n: int) -> str:
+    return IMIN if n == INT_MIN else f"({n})"
+
+
+def _add_overflows(a, b) -> str | None:
+    if _int_constant(b) is None and _int_constant(a) is not None:
+        a, b = b, a
+    c = _int_constant(b)
+    if c is None:
+        return f"abs(float({a}) + float({b})) >= 9.2e18"
+    if c > 0:
+        return f"{a} > {_int_literal(INT_MAX - c)}"
+    return f"{a} < {_int_literal(INT_MIN - c)}" if c < 0 else None
+
+
+def _sub_overflows(a, b) -> str | None:
+    c = _int_constant(b)
+    if c is not None:
+        if c > 0:
+            return f"{a} < {_int_literal(INT_MIN + c)}"
+        return f"{a} > {_int_literal(INT_MAX + c)}" if c < 0 else None
+    c = _int_constant(a)
+    if c is None:
+        return f"abs(float({a}) - float({b})) >= 9.2e18"
+    below, above = c - INT_MAX, c - INT_MIN  # c - b leaves int64 when b < below or b > above
+    checks = ([f"({b} < {_int_literal(below)})"] if below > INT_MIN else []) + (
+        [f"({b} > {_int_literal(above)})"] if above < INT_MAX else [])
+    return " | ".join(checks) or None
+
+
+def _mul_overflows(a, b) -> str:
     return f"abs(float({a}) * float({b})) >= 9.2e18"
 
 
@@ -565,12 +643,15 @@ def _div(r, a, k):
 
 
 def _pow_lines(r, a, b):
-    return [
-        f"_b = float({b})",
-        _fault_if(f"(({a} < 0 and (_math.isinf(_b) or _math.floor(_b) != _b)) or ({a} == 0 and _b < 0))"),
-        f"{r} = _math.pow(float({a}), _b)",
-        _nan(r),
-    ]
+    """a ** b as the registry's pow: a domain error for a negative base and a non-integer exponent, or a zero
+    base and a negative exponent; a constant exponent decides the check before the run."""
+    exponent = _float_constant(b)
+    if exponent is None:
+        domain = f"(({a} < 0) & (_math.isinf(_b) | (_math.floor(_b) != _b))) | (({a} == 0) & (_b < 0))"
+        return [f"_b = float({b})", _fault_if(domain), f"{r} = _math.pow(float({a}), _b)", _nan(r)]
+    checks = [] if exponent == math.floor(exponent) else [f"({a} < 0)"]
+    checks += [f"({a} == 0)"] if exponent < 0 else []
+    return [*([_fault_if(" | ".join(checks))] if checks else []), f"{r} = _math.pow(float({a}), {exponent!r})", _nan(r)]
 
 
 def _pow(r, a, k):
@@ -578,8 +659,11 @@ def _pow(r, a, k):
 
 
 def _dpow(r, a, k):
-    lines = _pow_lines("_p", a[0], f"({a[1]} - 1)")
-    return [_fault_if(f"{a[1]} == {IMIN}"), f"if {a[2]} == 0:", f"    {r} = 0.0", "else:",
+    n = _int_constant(a[1])
+    n = None if n == INT_MIN else n
+    lines = _pow_lines("_p", a[0], f"({a[1]} - 1)" if n is None else _int_literal(n - 1))
+    check = [_fault_if(f"{a[1]} == {IMIN}")] if n is None else []
+    return [*check, f"if {a[2]} == 0:", f"    {r} = 0.0", "else:",
             *("    " + line for line in lines), f"    {r} = {a[2]} * _p", _nan(r)]
 
 
@@ -632,8 +716,8 @@ def _simple(template: str):
 
 
 def _revolve_advance(r, a, k):
-    ok = f"({a[0]} >= 2 and {a[1]} >= 1)"
-    return [_fault_if(f"not {ok}"), f"{r} = _revolve({a[0]}, {a[1]}) if {ok} else 0"]
+    ok = f"(({a[0]} >= 2) & ({a[1]} >= 1))"
+    return [_fault_if(f"not {ok}"), f"{r} = _revolve(_np.int64({a[0]}), _np.int64({a[1]})) if {ok} else 0"]
 
 
 SCALAR = {
@@ -678,15 +762,19 @@ ELEMENTWISE = {"add", "sub", "mul", "div", "pow", "neg", "sin", "cos", "tan", "e
 
 def _filled(value: str):
     def lower(r, a, k):
-        ok = f"(0 <= {a[0]} <= {MAX_VEC_LENGTH})"
-        return [_fault_if(f"not {ok}"), f"{r} = _np.full({a[0]} if {ok} else 0, {value})"]
+        n = _int_constant(a[0].removeprefix("_np.int64(").removesuffix(")"))
+        if n is not None and 0 <= n <= MAX_VEC_LENGTH:
+            return [f"{r} = _np.full({a[0]}, {value})"]
+        ok = f"((0 <= {a[0]}) & ({a[0]} <= {MAX_VEC_LENGTH}))"
+        return [f"_ok = {ok}", _fault_if("not _ok"), f"{r} = _np.full({a[0]} if _ok else 0, {value})"]
 
     return lower
 
 
 def _index(r, a, k):
-    ok = f"(0 <= {a[1]} < {a[0]}.shape[0])"
-    return [_fault_if(f"not {ok}"), f"{r} = {a[0]}[{a[1]}] if {ok} else 0.0"]
+    n = _int_constant(a[1])
+    ok = f"({a[1]} < {a[0]}.shape[0])" if n is not None and n >= 0 else f"((0 <= {a[1]}) & ({a[1]} < {a[0]}.shape[0]))"
+    return [f"_ok = {ok}", _fault_if("not _ok"), f"{r} = {a[0]}[{a[1]}] if _ok else 0.0"]
 
 
 def _veclit(r, a, k):
@@ -710,6 +798,10 @@ VECTOR = {
     "index": _index,
     "veclit": _veclit,
 }
+
+
+# The vec primitives whose code calls a compiled helper, which takes an int constant as an int64 (`argument`).
+CALLING = ELEMENTWISE | {"addat", "zeros", "ones"}
 
 
 # Mats are not lowered yet (issue 15 added them): a program that holds a mat runs in the interpreter, counted
@@ -841,6 +933,13 @@ class Generator(PythonNames):
             return f"({value!r})"
         raise Unsupported(f"a constant of type {a.type}")
 
+    def argument(self, a: ir.Atom) -> str:
+        """An atom passed to a compiled function: an int or bool constant as a value of its type, not numba's
+        literal type, for which numba would compile the callee once more for each constant (`f(x, 1)`)."""
+        if isinstance(a, ir.Const) and a.type.kind in ("int", "bool"):
+            return f"_np.{'int64' if a.type.kind == 'int' else 'bool_'}({self.atom(a)})"
+        return self.atom(a)
+
     def temp(self) -> str:
         self.temps += 1
         return f"_t{self.temps}"
@@ -867,7 +966,7 @@ class Generator(PythonNames):
         self.block(fn.body[:-1], 1)
         ret = fn.returned
         self.emit(1, "st += 1")
-        self.emit(1, f"if st > mx or _bad: {FAULT}")
+        self.emit(1, f"if (st > mx) | _bad: {FAULT}")
         ret_types = fn.ret.items if fn.ret.kind == "tuple" else (fn.ret,)
         values = [self.atom(a) for a in ret.values]
         if len(values) == len(ret_types):
@@ -896,7 +995,7 @@ class Generator(PythonNames):
     def block(self, stmts: tuple[ir.Stmt, ...], depth: int, counted: bool = True) -> None:
         if counted and stmts:
             self.emit(depth, f"st += {len(stmts)}")
-            self.emit(depth, f"if st > mx or _bad: {FAULT}")
+            self.emit(depth, f"if (st > mx) | _bad: {FAULT}")
         for stmt in stmts:
             self.statement(stmt, depth)
         if not stmts:
@@ -925,7 +1024,7 @@ class Generator(PythonNames):
             self.emit(depth, f"while {self.atom(stmt.cond)}:")
             self.emit(depth + 1, f"_S[{counter}] += 1")
             self.emit(depth + 1, f"st += {len(stmt.body) + 1}")
-            self.emit(depth + 1, f"if st > mx or _bad: {FAULT}")
+            self.emit(depth + 1, f"if (st > mx) | _bad: {FAULT}")
             self.block(stmt.body, depth + 1, counted=False)
         else:
             raise Unsupported("`return` before the end")
@@ -947,7 +1046,7 @@ class Generator(PythonNames):
                                                   and not isinstance(s.expr, ir.CallFn)) for s in stmt.body)
         if straight:
             self.emit(depth + 1, f"st += {trips} * {per_trip}")
-            self.emit(depth + 1, f"if st > mx or _bad: {FAULT}")
+            self.emit(depth + 1, f"if (st > mx) | _bad: {FAULT}")
         pushes = [s for s in stmt.body if isinstance(s, ir.Push)]
         pops = any(isinstance(getattr(s, "expr", None), ir.Pop) for s in stmt.body)
         reserve = (straight and pushes and not pops and all(s.value.type.kind != "vec" for s in pushes)
@@ -963,7 +1062,7 @@ class Generator(PythonNames):
         self.emit(depth, f"for {self.var(stmt.var.name)} in range({start}, {stop}):")
         if not straight:
             self.emit(depth + 1, f"st += {per_trip}")
-            self.emit(depth + 1, f"if st > mx or _bad: {FAULT}")
+            self.emit(depth + 1, f"if (st > mx) | _bad: {FAULT}")
         self.block(stmt.body, depth + 1, counted=False)
         if reserve:
             self.reserved = False
@@ -989,6 +1088,8 @@ class Generator(PythonNames):
         kinds = tuple(a.type.kind for a in expr.args)
         args = [self.atom(a) for a in expr.args]
         result = self.temp()
+        if expr.op in CALLING:
+            args = [self.argument(a) for a in expr.args]
         if "vec" in kinds and expr.op in ELEMENTWISE:
             helper = elementwise_name(expr.op, kinds)
             _elementwise(expr.op, kinds)  # made before the module that calls it, which finds it among the helpers
@@ -1007,7 +1108,7 @@ class Generator(PythonNames):
         callee = self.program.function(expr.fn)
         if callee is None:
             raise Unsupported("a call of no function")
-        args = [self.atom(a) for a in expr.args]
+        args = [self.argument(a) for a in expr.args]
         for value, param in zip(args, callee.params):
             self.length_check(depth, value, param.type)
         args.append("_S")
@@ -1059,7 +1160,7 @@ class Generator(PythonNames):
         if not self.reserved:
             self.emit(depth, f"if {need} > _{buffer}{i}.shape[0]: _{buffer}{i} = {grow}(_{buffer}{i}, {need})")
         if size:
-            self.emit(depth, f"_{buffer}{i}[{fill}:{need}] = {value}")
+            self.emit(depth, f"_putv(_{buffer}{i}, {fill}, {value})")
         else:
             self.emit(depth, f"_{buffer}{i}[{fill}] = {value}")
         self.emit(depth, f"_L{at} = {need}")
@@ -1079,7 +1180,7 @@ class Generator(PythonNames):
             self.emit(depth, f"_L{ints} = {top}")
             self.emit(depth, f"{start} = _L{floats} - {size}")
             self.emit(depth, f"if {start} < 0: {FAULT}")
-            self.emit(depth, f"{name} = _F{i}[{start}:{start} + {size}].copy()")
+            self.emit(depth, f"{name} = _takev(_F{i}, {start}, {size})")
             self.emit(depth, f"_L{floats} = {start}")
             self.emit(depth, f"_h -= {size}")
             return

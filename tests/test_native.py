@@ -100,24 +100,129 @@ def test_the_lecture_loop_natively():
 
 def test_the_disk_cache_keeps_one_file_per_module(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setenv("ADLANG_NATIVE_CACHE", "1")
-    path = native.module_file("def f_g(v_x, _S):\n    return v_x\n", numba.__version__)
-    assert path.parent == tmp_path / "adlang" / "native" and path.read_text().startswith("def f_g")
-    assert native.module_file("def f_g(v_x, _S):\n    return v_x\n", numba.__version__) == path
-    path.write_text("garbage")  # a corrupt entry is written again
-    assert native.module_file("def f_g(v_x, _S):\n    return v_x\n", numba.__version__).read_text().startswith("def")
+    monkeypatch.delenv("ADLANG_NATIVE_CACHE", raising=False)  # on by default
+    source = "def f_g(v_x, _S):\n    return v_x\n"
+    name = native.module_name(source, numba.__version__)
+    assert name == native.module_name(source, numba.__version__) != native.module_name(source + "\n", "0")
+    path = native.module_file(name, source)
+    assert path == tmp_path / "adlang" / "native" / f"{name}.py" and path.read_text() == source
+    assert native.module_file(name, source) == path
+    path.write_text("garbage")  # a damaged file is written again
+    assert native.module_file(name, source).read_text() == source
     monkeypatch.setenv("ADLANG_NATIVE_CACHE", "0")
-    assert native.module_file("def f_g(v_x, _S):\n    return v_x\n", numba.__version__) is None
+    assert native.module_file(name, source) is None
 
 
-def test_a_second_process_finds_the_compiled_code(tmp_path):
+def test_the_disk_cache_keeps_the_newest_modules(tmp_path):
+    import os
+
+    (tmp_path / "__pycache__").mkdir()
+    for k in range(12):
+        (tmp_path / f"adlang_native_{k:02}.py").write_text("")
+        (tmp_path / "__pycache__" / f"adlang_native_{k:02}.f_g-1.py311.nbi").write_text("")
+        os.utime(tmp_path / f"adlang_native_{k:02}.py", (k, k))
+    native.prune(tmp_path, keep=10)
+    assert sorted(p.stem for p in tmp_path.glob("*.py")) == [f"adlang_native_{k:02}" for k in range(4, 12)]
+    assert len(list((tmp_path / "__pycache__").iterdir())) == 8
+
+
+# One process: runs each program given (name=source) natively on vecs of 300 elements, and prints the values and
+# how many compiled functions numba found in its disk cache or compiled.
+RUNNER = """
+import json, sys
+import numpy as np
+from adlang.interp.engines import ENGINES
+from adlang.interp import native
+from adlang.pipeline import compile_source
+
+out = {}
+u, w = np.linspace(-1.0, 2.0, 300), np.linspace(3.0, 0.5, 300)
+for item in sys.argv[1:]:
+    name, text = item.split("=", 1)
+    program = compile_source(text, "<cached>")
+    value = ENGINES["native"].run(program, "f", {"u": u, "w": w}).value
+    stats = [d.stats for d in native.compile_program(program).functions.values()]
+    out[name] = dict(value=value, hits=sum(sum(s.cache_hits.values()) for s in stats),
+                     misses=sum(sum(s.cache_misses.values()) for s in stats))
+out["fallbacks"] = sum(native.FALLBACKS.values())
+print(json.dumps(out))
+"""
+# A sum over more than 128 elements (numpy's pairwise order, once a recursive helper) and two elementwise helpers
+# that differ only in their operation (once both named `_e`): code loaded from the cache called the wrong one,
+# or address 0, beside code compiled in the same process.
+PLUS = ("def g(u: vec, w: vec) -> vec:\n    return u + w\n\n"
+        "def f(u: vec, w: vec) -> float:\n    let s = g(u, w)\n    return sum(s)\n")
+TIMES = "def f(u: vec, w: vec) -> float:\n    let s = u * w\n    return sum(s)\n"
+
+
+def cached_runs(tmp_path, *programs: str) -> dict:
+    import json
+    import os
     import subprocess
     import sys
 
-    env = {**__import__("os").environ, "XDG_CACHE_HOME": str(tmp_path), "ADLANG_NATIVE_CACHE": "1"}
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    env.pop("ADLANG_NATIVE_CACHE", None)
+    done = subprocess.run([sys.executable, "-c", RUNNER, *programs], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def expected(text: str) -> float:
+    u, w = np.linspace(-1.0, 2.0, 300), np.linspace(3.0, 0.5, 300)
+    return ENGINES["interp"].run(compile_text(text), "f", {"u": u, "w": w}).value
+
+
+def test_a_second_process_loads_the_machine_code_instead_of_compiling(tmp_path):
+    plus, times = expected(PLUS), expected(TIMES)
+    first = cached_runs(tmp_path, f"plus={PLUS}")
+    assert first["plus"] == dict(value=plus, hits=0, misses=2) and first["fallbacks"] == 0
+    # the other program compiled in this process before the cached one is loaded beside it
+    second = cached_runs(tmp_path, f"times={TIMES}", f"plus={PLUS}")
+    assert second["times"] == dict(value=times, hits=0, misses=1)
+    assert second["plus"] == dict(value=plus, hits=1, misses=0) and second["fallbacks"] == 0
+    third = cached_runs(tmp_path, f"plus={PLUS}", f"times={TIMES}")
+    assert third["plus"]["hits"] == third["times"]["hits"] == 1
+    assert (third["plus"]["value"], third["times"]["value"]) == (plus, times)
+
+
+def test_a_damaged_cache_entry_is_compiled_again(tmp_path):
+    cached_runs(tmp_path, f"plus={PLUS}")
+    entries = list((tmp_path / "adlang" / "native" / "__pycache__").iterdir())
+    assert {p.suffix for p in entries} == {".nbi", ".nbc"}
+    for k, path in enumerate(entries):  # cut short, flipped bytes, emptied
+        data = path.read_bytes()
+        path.write_bytes([data[: len(data) // 2], bytes(b ^ 0xFF for b in data), b""][k % 3])
+    again = cached_runs(tmp_path, f"plus={PLUS}")
+    assert again["plus"] == dict(value=expected(PLUS), hits=0, misses=2) and again["fallbacks"] == 0
+    assert cached_runs(tmp_path, f"plus={PLUS}")["plus"]["hits"] == 1
+
+
+def test_two_processes_may_fill_the_cache_at_once(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(lambda _: cached_runs(tmp_path, f"plus={PLUS}", f"times={TIMES}"), range(2)))
+    plus, times = expected(PLUS), expected(TIMES)
+    assert all((run["plus"]["value"], run["times"]["value"], run["fallbacks"]) == (plus, times, 0) for run in both)
+    after = cached_runs(tmp_path, f"plus={PLUS}", f"times={TIMES}")
+    assert (after["plus"]["misses"], after["times"]["misses"]) == (0, 0)
+
+
+def test_the_cli_finds_the_compiled_code_in_a_second_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    env.pop("ADLANG_NATIVE_CACHE", None)
     argv = [sys.executable, "-m", "adlang", "run", str(ROOT / "programs" / "lecture" / "loop.ad"), "x=1.5",
             "y=1.1", "--grad", "x,y", "--engine", "native", "--json"]
     first = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+    index = list((tmp_path / "adlang" / "native" / "__pycache__").glob("*.nbi"))
+    assert len(index) == 1
+    stamp = index[0].stat().st_mtime_ns
     second = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
     assert first.returncode == second.returncode == 0 and first.stdout == second.stdout
-    assert list((tmp_path / "adlang" / "native" / "__pycache__").glob("*.nbi"))
+    assert index[0].stat().st_mtime_ns == stamp  # loaded, not compiled and saved again
