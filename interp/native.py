@@ -507,6 +507,7 @@ def _revolve(n, s):
 # loaded from the disk cache holds copies of the helpers it calls, under their names in the process that
 # compiled it: two elementwise helpers of one name made a cached program call the wrong one).
 HELPERS_MODULE = "adlang_native_helpers"
+MATH = ("pow", "floor", "isinf", "log", "sqrt", "sin", "cos", "tan", "exp", "tanh")
 # The dispatchers of each generated source met in this process, kept for good: equal programs share machine
 # code, and a module loaded twice from numba's disk cache would define its symbols twice (LLVM aborts).
 _BY_SOURCE: dict[str, dict] = {}
@@ -520,6 +521,7 @@ def _helpers_module() -> types.ModuleType:
     module = types.ModuleType(HELPERS_MODULE)
     space = module.__dict__
     space.update({"_np": np, "_math": math, "_Fault": NativeFault, "_INF": math.inf, "_NINF": -math.inf})
+    space.update({f"_m_{name}": getattr(math, name) for name in MATH})  # a global each: numba types no getattr
     exec(compile(HELPERS_SOURCE, "<adlang native helpers>", "exec"), space)
     for name in re.findall(r"^def (\w+)", HELPERS_SOURCE, re.MULTILINE):
         space[name] = numba.njit(error_model="numpy")(space[name])
@@ -642,33 +644,38 @@ def _div(r, a, k):
     return [_fault_if(f"{a[1]} == 0"), f"{r} = {a[0]} / {a[1]}", _nan(r)]
 
 
-def _pow_lines(r, a, b):
+def _floated(x: str, kind: str) -> str:
+    return x if kind == "float" else f"float({x})"
+
+
+def _pow_lines(r, a, b, kinds):
     """a ** b as the registry's pow: a domain error for a negative base and a non-integer exponent, or a zero
     base and a negative exponent; a constant exponent decides the check before the run."""
+    base = _floated(a, kinds[0])
     exponent = _float_constant(b)
     if exponent is None:
-        domain = f"(({a} < 0) & (_math.isinf(_b) | (_math.floor(_b) != _b))) | (({a} == 0) & (_b < 0))"
-        return [f"_b = float({b})", _fault_if(domain), f"{r} = _math.pow(float({a}), _b)", _nan(r)]
+        domain = f"(({a} < 0) & (_m_isinf(_b) | (_m_floor(_b) != _b))) | (({a} == 0) & (_b < 0))"
+        return [f"_b = {_floated(b, kinds[1])}", _fault_if(domain), f"{r} = _m_pow({base}, _b)", _nan(r)]
     checks = [] if exponent == math.floor(exponent) else [f"({a} < 0)"]
     checks += [f"({a} == 0)"] if exponent < 0 else []
-    return [*([_fault_if(" | ".join(checks))] if checks else []), f"{r} = _math.pow(float({a}), {exponent!r})", _nan(r)]
+    return [*([_fault_if(" | ".join(checks))] if checks else []), f"{r} = _m_pow({base}, {exponent!r})", _nan(r)]
 
 
 def _pow(r, a, k):
-    return _pow_lines(r, a[0], a[1])
+    return _pow_lines(r, a[0], a[1], k)
 
 
 def _dpow(r, a, k):
     n = _int_constant(a[1])
     n = None if n == INT_MIN else n
-    lines = _pow_lines("_p", a[0], f"({a[1]} - 1)" if n is None else _int_literal(n - 1))
+    lines = _pow_lines("_p", a[0], f"({a[1]} - 1)" if n is None else _int_literal(n - 1), k)
     check = [_fault_if(f"{a[1]} == {IMIN}")] if n is None else []
     return [*check, f"if {a[2]} == 0:", f"    {r} = 0.0", "else:",
             *("    " + line for line in lines), f"    {r} = {a[2]} * _p", _nan(r)]
 
 
 def _dpowb(r, a, k):
-    return [_fault_if(f"not {a[0]} > 0"), f"{r} = {a[1]} * _math.log({a[0]})", _nan(r)]
+    return [_fault_if(f"not {a[0]} > 0"), f"{r} = {a[1]} * _m_log({a[0]})", _nan(r)]
 
 
 def _neg(r, a, k):
@@ -686,13 +693,13 @@ def _abs(r, a, k):
 def _math_fn(name: str, domain: str | None = None):
     def lower(r, a, k):
         lines = [_fault_if(f"not ({domain.format(a[0])})")] if domain else []
-        return [*lines, f"{r} = _math.{name}({a[0]})", _nan(r)]
+        return [*lines, f"{r} = _m_{name}({a[0]})", _nan(r)]
 
     return lower
 
 
 def _dsqrt(r, a, k):
-    return [_fault_if(f"{a[0]} <= 0"), f"{r} = 0.5 / _math.sqrt({a[0]})"]
+    return [_fault_if(f"{a[0]} <= 0"), f"{r} = 0.5 / _m_sqrt({a[0]})"]
 
 
 def _sign(r, a, k):
@@ -702,7 +709,7 @@ def _sign(r, a, k):
 def _pick(compare: str):
     def lower(r, a, k):
         if _is_float(k):
-            return [f"{r} = float({a[1]}) if {a[1]} {compare} {a[0]} else float({a[0]})"]
+            return [f"{r} = {_floated(a[1], k[1])} if {a[1]} {compare} {a[0]} else {_floated(a[0], k[0])}"]
         return [f"{r} = {a[1]} if {a[1]} {compare} {a[0]} else {a[0]}"]
 
     return lower
@@ -751,7 +758,7 @@ SCALAR = {
     "float": _simple("float({0})"),
     "min": _pick("<"),
     "max": _pick(">"),
-    "ifle": _simple("float({2}) if {0} <= {1} else float({3})"),
+    "ifle": lambda r, a, k: [f"{r} = {_floated(a[2], k[2])} if {a[0]} <= {a[1]} else {_floated(a[3], k[3])}"],
     "revolve_advance": _revolve_advance,
 }
 
@@ -778,7 +785,7 @@ def _index(r, a, k):
 
 
 def _veclit(r, a, k):
-    return [f"{r} = _np.empty({len(a)})", *(f"{r}[{i}] = float({x})" for i, x in enumerate(a))]
+    return [f"{r} = _np.empty({len(a)})", *(f"{r}[{i}] = {_floated(x, kind)}" for i, (x, kind) in enumerate(zip(a, k)))]
 
 
 def _mean(r, a, k):
@@ -798,6 +805,40 @@ VECTOR = {
     "index": _index,
     "veclit": _veclit,
 }
+
+
+# Scalar primitives whose float result is NaN when a float operand is (and is checked, or their domain check
+# fires), and those that pass a NaN on unchecked.
+NAN_CHECKED = frozenset({"add", "sub", "mul", "div", "exp", "sin", "cos", "tan", "tanh", "log", "sqrt"})
+NAN_PASSING = frozenset({"neg", "abs"})
+
+
+def covered_nan_checks(stmts: tuple[ir.Stmt, ...]) -> set[int]:
+    """The statements of a block (by position) whose NaN check a later one makes redundant: the float value they
+    give reaches, unchanged and in the same block (so surely evaluated, unless the run faults first), an
+    operand of a statement in NAN_CHECKED whose own result is checked or covered in turn. A NaN there is
+    still caught, a few statements later; the interpreter, running again, names the first. Fewer checks are
+    less for numba to compile. Values used only in nested blocks, by calls, comparisons or returns keep theirs."""
+    covered: set[str] = set()  # variables whose current value reaches a check later in the block
+    out: set[int] = set()
+    for position in reversed(range(len(stmts))):
+        stmt = stmts[position]
+        if not (isinstance(stmt, (ir.Let, ir.Assign)) and len(ir.defined_vars(stmt)) == 1):
+            covered -= {v.name for s in ir.walk((stmt,)) for v in ir.defined_vars(s)}
+            continue
+        target, expr = ir.defined_vars(stmt)[0], stmt.expr
+        reached = target.name in covered
+        covered.discard(target.name)
+        if reached:
+            out.add(position)
+        floats = {a.name for a in ir.atoms_of(expr) if isinstance(a, ir.Var) and a.type.kind == "float"}
+        if isinstance(expr, ir.Var) and reached:
+            covered |= floats
+        elif isinstance(expr, ir.Prim) and target.type.kind == "float" and all(
+                a.type.kind in ("float", "int", "bool") for a in expr.args):
+            if expr.op in NAN_CHECKED or (expr.op in NAN_PASSING and reached):
+                covered |= floats
+    return out
 
 
 # The vec primitives whose code calls a compiled helper, which takes an int constant as an int64 (`argument`).
@@ -844,6 +885,7 @@ class Generator(PythonNames):
         self.tape_index = {number: i for i, number in enumerate(used)}
         self.taped = self._taped(program)
         self.reserved = False  # in a loop whose pushes the buffers were grown for before it
+        self.nan_covered = False  # the statement being lowered has its NaN check covered (`covered_nan_checks`)
         self.current = ""
         self.loops: list = []
         self.var_names: dict[str, str] = {}
@@ -993,10 +1035,12 @@ class Generator(PythonNames):
     # ------------------------------------------------------------ blocks and statements
 
     def block(self, stmts: tuple[ir.Stmt, ...], depth: int, counted: bool = True) -> None:
+        covered = covered_nan_checks(stmts)
         if counted and stmts:
             self.emit(depth, f"st += {len(stmts)}")
             self.emit(depth, f"if (st > mx) | _bad: {FAULT}")
-        for stmt in stmts:
+        for position, stmt in enumerate(stmts):
+            self.nan_covered = position in covered
             self.statement(stmt, depth)
         if not stmts:
             self.emit(depth, "pass")
@@ -1100,6 +1144,8 @@ class Generator(PythonNames):
             lines = SCALAR[expr.op](result, args, kinds)
         else:
             raise Unsupported(expr.op)
+        if self.nan_covered:
+            lines = [line for line in lines if line != _nan(result)]
         self.emit_all(depth, lines)
         self.emit(depth, f"{name} = {result}")
 
