@@ -420,6 +420,15 @@ def _vsum(a):
             top += 2
     return sums[0]
 
+def _full(n, value):
+    out = _np.empty(n)
+    for i in range(n):
+        out[i] = value
+    return out
+
+def _newvec(n):
+    return _np.empty(n)
+
 def _putv(buf, at, v):
     for i in range(v.shape[0]):
         buf[at + i] = v[i]
@@ -502,36 +511,56 @@ def _revolve(n, s):
     return lo
 """
 
-# The helpers live in a module of this name; each is named by what it computes (elementwise ones by operation
-# and operand kinds), so that a symbol numba emits for one never names different code in another process (code
-# loaded from the disk cache holds copies of the helpers it calls, under their names in the process that
-# compiled it: two elementwise helpers of one name made a cached program call the wrong one).
-HELPERS_MODULE = "adlang_native_helpers"
 MATH = ("pow", "floor", "isinf", "log", "sqrt", "sin", "cos", "tan", "exp", "tanh")
-# The dispatchers of each generated source met in this process, kept for good: equal programs share machine
+# Every module of compiled code met in this process, by name, kept for good: equal programs share machine
 # code, and a module loaded twice from numba's disk cache would define its symbols twice (LLVM aborts).
-_BY_SOURCE: dict[str, dict] = {}
+_MODULES: dict[str, types.ModuleType] = {}
 
 
-@functools.cache
-def _helpers_module() -> types.ModuleType:
-    """The module of the shared helpers (each compiled once per process, at its first use): numpy, math, the
-    fault, the helpers of HELPERS_SOURCE, and the elementwise ones made so far."""
+def _jit_module(source: str, namespace: dict) -> types.ModuleType:
+    """The module of this source, each function in it a numba dispatcher (compiling at its first call). Named
+    by the source's hash (`module_name`), so that its symbols name this code only, and executed from a file in
+    the cache directory, whose machine code numba keeps on disk (`_disk_cache_class`), or in memory only where
+    there is no disk cache. Helpers are modules too: code compiled later links them from the disk cache."""
     numba = _numba()
-    module = types.ModuleType(HELPERS_MODULE)
-    space = module.__dict__
-    space.update({"_np": np, "_math": math, "_Fault": NativeFault, "_INF": math.inf, "_NINF": -math.inf})
-    space.update({f"_m_{name}": getattr(math, name) for name in MATH})  # a global each: numba types no getattr
-    exec(compile(HELPERS_SOURCE, "<adlang native helpers>", "exec"), space)
-    for name in re.findall(r"^def (\w+)", HELPERS_SOURCE, re.MULTILINE):
-        space[name] = numba.njit(error_model="numpy")(space[name])
-    sys.modules[HELPERS_MODULE] = module  # numba names a function's symbols after its module, found by name
+    name = module_name(source, numba.__version__)
+    if name in _MODULES:
+        return _MODULES[name]
+    path = module_file(name, source)
+    module = types.ModuleType(name)
+    module.__dict__.update(namespace)
+    sys.modules[name] = module  # numba finds a function's module, and cached code its globals, by name
+    exec(compile(source, "<adlang native>" if path is None else str(path), "exec"), module.__dict__)
+    for function in re.findall(r"^def (\w+)", source, re.MULTILINE):
+        python = module.__dict__[function]
+        dispatcher = numba.njit(error_model="numpy")(python)
+        if path is not None:
+            try:
+                dispatcher._cache = _disk_cache_class()(python)  # what cache=True would set, checked
+            except Exception:  # no cache directory for numba's index: in memory only
+                pass
+        module.__dict__[function] = dispatcher
+    _MODULES[name] = module
     return module
 
 
-def _namespace() -> dict:
-    """The globals every generated module reads: numpy, math, the fault, the shared helpers."""
-    return {name: value for name, value in _helpers_module().__dict__.items() if not name.startswith("__")}
+def _base() -> dict:
+    """The globals of every module: numpy, math's functions (a global each: numba types no getattr), the fault."""
+    space = {"_np": np, "_Fault": NativeFault, "_INF": math.inf, "_NINF": -math.inf}
+    space.update({f"_m_{name}": getattr(math, name) for name in MATH})
+    return space
+
+
+@functools.cache
+def _helpers() -> dict:
+    """The shared helpers of HELPERS_SOURCE by name (each compiled once, at its first use, or loaded)."""
+    module = _jit_module(HELPERS_SOURCE, _base())
+    return {name: module.__dict__[name] for name in re.findall(r"^def (\w+)", HELPERS_SOURCE, re.MULTILINE)}
+
+
+def _namespace(elementwise: dict) -> dict:
+    """The globals of a generated module: those of every module, the shared helpers, its elementwise helpers."""
+    return {**_base(), **_helpers(), **elementwise}
 
 
 def elementwise_name(op: str, kinds: tuple[str, ...]) -> str:
@@ -539,11 +568,8 @@ def elementwise_name(op: str, kinds: tuple[str, ...]) -> str:
 
 
 def _elementwise(op: str, kinds: tuple[str, ...]):
-    """The helper applying `op` element by element to operands of these kinds (some "vec")."""
+    """The helper applying `op` element by element to operands of these kinds (some "vec"): a module of its own."""
     name = elementwise_name(op, kinds)
-    space = _helpers_module().__dict__
-    if name in space:
-        return space[name]
     params = [f"a{k}" for k in range(len(kinds))]
     vecs = [p for p, kind in zip(params, kinds) if kind == "vec"]
     lines = [f"def {name}({', '.join(params)}):", "    _bad = False", f"    n = {vecs[0]}.shape[0]"]
@@ -555,9 +581,7 @@ def _elementwise(op: str, kinds: tuple[str, ...]):
     body = SCALAR[op]("y", [f"x{k}" for k in range(len(kinds))], scalar_kinds)
     lines += ["        " + line for line in body]
     lines += ["        " + _nan("y"), "        out[k] = y", f"    if _bad: {FAULT}", "    return out"]
-    exec(compile("\n".join(lines) + "\n", "<adlang native elementwise>", "exec"), space)
-    space[name] = _numba().njit(error_model="numpy")(space[name])
-    return space[name]
+    return _jit_module("\n".join(lines) + "\n", _base()).__dict__[name]
 
 
 # ---------------------------------------------------------------- the lowering tables
@@ -771,9 +795,9 @@ def _filled(value: str):
     def lower(r, a, k):
         n = _int_constant(a[0].removeprefix("_np.int64(").removesuffix(")"))
         if n is not None and 0 <= n <= MAX_VEC_LENGTH:
-            return [f"{r} = _np.full({a[0]}, {value})"]
+            return [f"{r} = _full({a[0]}, {value})"]
         ok = f"((0 <= {a[0]}) & ({a[0]} <= {MAX_VEC_LENGTH}))"
-        return [f"_ok = {ok}", _fault_if("not _ok"), f"{r} = _np.full({a[0]} if _ok else 0, {value})"]
+        return [f"_ok = {ok}", _fault_if("not _ok"), f"{r} = _full({a[0]} if _ok else 0, {value})"]
 
     return lower
 
@@ -785,7 +809,8 @@ def _index(r, a, k):
 
 
 def _veclit(r, a, k):
-    return [f"{r} = _np.empty({len(a)})", *(f"{r}[{i}] = {_floated(x, kind)}" for i, (x, kind) in enumerate(zip(a, k)))]
+    elements = (f"{r}[{i}] = {_floated(x, kind)}" for i, (x, kind) in enumerate(zip(a, k)))
+    return [f"{r} = _newvec(_np.int64({len(a)}))", *elements]
 
 
 def _mean(r, a, k):
@@ -885,6 +910,7 @@ class Generator(PythonNames):
         self.tape_index = {number: i for i, number in enumerate(used)}
         self.taped = self._taped(program)
         self.reserved = False  # in a loop whose pushes the buffers were grown for before it
+        self.elementwise: dict[str, object] = {}  # the elementwise helpers the module calls, by name
         self.nan_covered = False  # the statement being lowered has its NaN check covered (`covered_nan_checks`)
         self.current = ""
         self.loops: list = []
@@ -924,34 +950,10 @@ class Generator(PythonNames):
         self.entries = {fn.name: fn.name in self.taped for fn in self.program.functions}
         tapes = len(self.tape_index)
         first_trip = FIRST_LENGTH + 2 * tapes
-        functions = _BY_SOURCE.get(source)
-        if functions is None:
-            functions = _BY_SOURCE[source] = self.compiled(source)
+        module = _jit_module(source, _namespace(self.elementwise))
+        functions = {fn.name: module.__dict__[self.fn_names[fn.name]] for fn in self.program.functions}
         return Native(self.program, source, functions, self.entries, tapes, self.loops, first_trip,
                       first_trip + len(self.loops))
-
-    def compiled(self, source: str) -> dict:
-        """numba's dispatchers of the functions of this source (each compiles at its first call), executed as a
-        module named by the source's hash, from a file in the cache directory whose machine code numba keeps
-        on disk (`_disk_cache_class`), or in memory only where there is no disk cache."""
-        numba = _numba()
-        name = module_name(source, numba.__version__)
-        path = module_file(name, source)
-        module = types.ModuleType(name)
-        module.__dict__.update(_namespace())
-        sys.modules[name] = module  # numba finds a function's module, and cached code its globals, by name
-        exec(compile(source, "<adlang native>" if path is None else str(path), "exec"), module.__dict__)
-        functions = {}
-        for fn in self.program.functions:
-            python = module.__dict__[self.fn_names[fn.name]]
-            dispatcher = numba.njit(error_model="numpy")(python)
-            if path is not None:
-                try:
-                    dispatcher._cache = _disk_cache_class()(python)  # what cache=True would set, checked
-                except Exception:  # no cache directory for numba's index: in memory only
-                    pass
-            module.__dict__[python.__name__] = functions[fn.name] = dispatcher
-        return functions
 
     # ------------------------------------------------------------ names and atoms
 
@@ -1136,7 +1138,7 @@ class Generator(PythonNames):
             args = [self.argument(a) for a in expr.args]
         if "vec" in kinds and expr.op in ELEMENTWISE:
             helper = elementwise_name(expr.op, kinds)
-            _elementwise(expr.op, kinds)  # made before the module that calls it, which finds it among the helpers
+            self.elementwise[helper] = _elementwise(expr.op, kinds)
             lines = [f"{result} = {helper}({', '.join(args)})"]
         elif expr.op in VECTOR:
             lines = VECTOR[expr.op](result, args, kinds)

@@ -47,17 +47,19 @@ OTHERS = [pytest.param(name, marks=pytest.mark.skipif(ENGINES[name].missing() is
 BIT_FOR_BIT = {"compiled"}
 RELATIVE = 1e-12
 
-# What the suite can afford per engine. numba compiles every program the native engine runs (0.1 s for a small
-# one; seconds to minutes for the second-order and checkpointed programs of the bigger examples: issue 14), so
-# its row runs the small examples in first order (`loop`, the bench's program, in every variant), the others
-# plain, errors inside derivative programs in first order without checkpoints, and at most `random` random programs
-# per test; the rest of its checks run in full. An engine not named here runs everything.
+# What the suite can afford per engine. numba compiles every program the native engine runs: 0.1 s for a small one,
+# a few seconds for the second-order and checkpointed programs of the bigger examples, 10 to 50 s for those of
+# linefit_gd and linefit_newton (CPU time on the 2-core machine, issue 14). Its row runs every variant of the
+# examples in `every_variant`, the variants named in `variants` of the others, any other example plain (about
+# 100 s of compiling in all); errors inside derivative programs without checkpoints; at most `random` random
+# programs per test. The rest of its checks run in full. An engine not named here runs everything.
+FIRST_ORDER_RUNS = {"plain", "forward", "reverse"}
+CHECKPOINTED = FIRST_ORDER_RUNS | {"reverse/sqrt", "reverse/every:2", "reverse/revolve:2"}
 BUDGET = {
     "native": dict(
-        examples={"cube", "fanout", "foo", "foo_mul", "square_plus5", "while_newton_sqrt", "piecewise", "polar"},
-        variants={"plain", "forward", "reverse"},
-        every_variant={"loop"},
-        skipped={"linefit_newton"},
+        every_variant={"loop", "cube", "fanout", "foo", "foo_mul", "square_plus5", "piecewise", "polar"},
+        variants={"nested_loops": CHECKPOINTED, "while_newton_sqrt": CHECKPOINTED, "linefit": CHECKPOINTED,
+                  "dual": FIRST_ORDER_RUNS, "logistic": FIRST_ORDER_RUNS, "vec_stats": {"plain", "reverse"}},
         random=3,
     ),
 }
@@ -69,10 +71,7 @@ def affordable(engine: str, path, variant: str) -> bool:
     budget = BUDGET.get(engine)
     if budget is None:
         return True
-    if path.stem in budget["skipped"]:
-        return False
-    return (variant == "plain" or path.stem in budget["every_variant"]
-            or (path.stem in budget["examples"] and variant in budget["variants"]))
+    return path.stem in budget["every_variant"] or variant in budget["variants"].get(path.stem, {"plain"})
 
 
 def random_budget_spent(engine: str, test: str) -> bool:
@@ -640,8 +639,6 @@ def computed(program: ir.Program, args: dict, wrt: list[str], **options):
 ], ids=["dpowb", "power-rule", "rule-nan", "adjoint-sum", "callee", "callee-rule", "forward-sweep"])
 def test_errors_inside_derivative_programs(engine, mode, text, args, wrt):
     """The engine's error where a derivative program fails, checkpointed too, and what `compute` reports."""
-    if engine in BUDGET and mode in SECOND_ORDER:
-        pytest.skip(f"beyond {engine}'s budget (BUDGET)")
     program = compile_text(text)
     order = 2 if mode in SECOND_ORDER else 1
     checkpoints = ["none", "revolve:2"] if loops(program) and mode.endswith("reverse") else ["none"]
