@@ -23,17 +23,22 @@ Loop trips go by `runtime.loop_key`. The tape peak is
 looked at before each pop and at the end of the run: the count only grows at a push, so that is its maximum.
 
 Compiled code is cached by program object (and by generated source) in the process, and on disk (unless
-ADLANG_NATIVE_CACHE=0): the generated module is a file named by a hash of it (`module_name`, `module_file`),
-whose machine code numba's per-function cache keeps between processes (`_disk_cache_class`: numba's cache
-with every file checked, so that a damaged entry is a miss). Code loaded from disk must not share a symbol
-with different code of the process: numba names symbols by module, function and a per-process counter, so
-every function that generated code calls is named by what it computes (the module by its hash, the helpers
-by their operation), and no helper recurses (numba leaves a recursive call to be resolved by the process
-that compiled it: loaded elsewhere, it calls address 0).
+ADLANG_NATIVE_CACHE=0): every module, a program's or the helpers', is a file named by a hash of its source
+(`_jit_module`, `module_name`, `module_file`), whose machine code numba's per-function cache keeps between
+processes (`_disk_cache_class`: numba's cache with every file checked, so that a damaged entry is a miss).
+Code loaded from disk must not share a symbol with different code of the process: numba names symbols by
+module, function and a per-process counter, so every function is named by what it computes (its module by
+its hash, an elementwise helper by its operation), and no helper recurses (numba leaves a recursive call to
+be resolved by the process that compiled it: loaded elsewhere, it calls address 0).
+
+What numba compiles is written to cost it little: checks with `&` and `|` rather than branches, constant
+operands folded into them, NaN checks that a later one covers left out (`covered_nan_checks`), int and bool
+constants passed to compiled functions as values rather than numba's literals (which compile the callee
+once per constant), no slice assignment (numba compiles its error message), math functions as globals.
 
 Every primitive of the registry is lowered through `SCALAR` (code on scalars, with its checks), `VECTOR`
 (whole-vec builtins) and `ELEMENTWISE` (primitives whose vec form is the scalar code on each element, written
-as a helper loop compiled once per process for each combination of operand kinds).
+as a helper loop, a module of its own, for each combination of operand kinds).
 
 Variables are `v_NAME` for identifiers of the language, else a numbered name, as in the compiled engine:
 no user text becomes code; keys of tables are written with repr.
@@ -344,7 +349,7 @@ def _disk_cache_class():
     return DiskCache
 
 
-# ---------------------------------------------------------------- helpers compiled once per process
+# ---------------------------------------------------------------- helpers, compiled at their first use
 # None may call itself (see the module's docstring): `_vsum` keeps numpy's pairwise order with a stack.
 
 HELPERS_SOURCE = f"""
