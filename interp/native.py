@@ -227,14 +227,31 @@ def module_file(name: str, source: str) -> Path | None:
     try:
         if not path.is_file() or path.read_text() != source:
             directory.mkdir(parents=True, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
-            with os.fdopen(fd, "w") as out:
-                out.write(source)
-            os.replace(temporary, path)
+            _write(path, source)
             prune(directory)
     except (OSError, UnicodeDecodeError):
         return None
     return path
+
+
+def _write(path: Path, source: str) -> None:
+    """The file written whole, then put in place: linked where still missing, so that the equal file another
+    process wrote meanwhile keeps its time stamp (numba's index goes by it: rewritten, the code compiled there
+    would be compiled again); replaced where it differs."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(source)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            if path.read_text() != source:
+                os.replace(temporary, path)
+        except OSError:  # no hard links on this file system
+            os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
 
 
 MAX_MODULES = 500  # programs kept on disk, about 100 KB each with their machine code
