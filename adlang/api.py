@@ -31,7 +31,7 @@ from adlang.ir import nodes as ir
 from adlang.lang.errors import AdlangError, RuntimeFault, TypeCheckError, UsageError
 from adlang.optimize import DEFAULT_TOL, OptimizeResult
 from adlang.options import check_engine, derivative_mode, parse_wrt, pick_function, read_source
-from adlang.report import RunReport, format_error, run_object, trace_object
+from adlang.report import RunReport, format_error, run_object, stats_object, trace_object
 from adlang.sweep import SweepOutcome
 
 __all__ = ["Error", "Program", "Result", "compile", "load"]
@@ -392,7 +392,7 @@ class Result:
         if report.trace is not None:
             trace = [{**trace_object(entry), "value": entry.value} for entry in report.trace]
         return cls(report.function, dict(report.args), report.value, report.grad, report.hessian, trace,
-                   run_object(report)["stats"], report, report.jacobian)
+                   stats_object(report), report, report.jacobian)
 
     def to_json(self) -> dict[str, Any]:
         """The object `adlang run --json` prints for the same run (non-finite floats as strings)."""
