@@ -241,6 +241,7 @@ def _graph_parser(sub: Any) -> _Parser:
     p.add_argument("--format", metavar="F", help="dot (default: DOT text), svg or png (these need Graphviz's dot); "
                    "without it, the suffix of -o decides")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    _add_json(p)
     return p
 
 
@@ -465,8 +466,8 @@ def _cmd_graph(ns: argparse.Namespace, ctx: _Context) -> int:
 
     fmt = dot.format_for(ns.output, ns.format)
     dot.need_dot(fmt)
-    if fmt == "png" and ns.output is None and sys.stdout.isatty():
-        raise UsageError("a PNG is not for a terminal: give -o FILE.png (or --format svg, or the DOT text)")
+    if fmt == "png" and ns.output is None and (ctx.json or sys.stdout.isatty()):
+        raise UsageError("a PNG is not for a terminal or JSON: give -o FILE.png (or --format svg, or the DOT text)")
     program = _load(ctx, ns.file)
     fn = ctx.entry = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.wrt, fn, "--wrt") if ns.wrt is not None else None
@@ -475,9 +476,16 @@ def _cmd_graph(ns: argparse.Namespace, ctx: _Context) -> int:
     picture = graph(program, fn.name, args, wrt, ns.mode)
     if ns.output is not None:
         picture.save(ns.output, fmt)
-    elif fmt == "dot":
+    if ctx.json:  # the DOT text always; the SVG too where it is asked for and not written to a file
+        obj: dict[str, Any] = {"function": fn.name, "dot": picture.dot}
+        if ns.output is not None:
+            obj["output"] = ns.output
+        elif fmt == "svg":
+            obj["svg"] = picture.svg()
+        print(dump_json(obj))
+    elif ns.output is None and fmt == "dot":
         sys.stdout.write(picture.dot)
-    else:
+    elif ns.output is None:
         sys.stdout.flush()
         sys.stdout.buffer.write(dot.render(picture.dot, fmt))
     return 0

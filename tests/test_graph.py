@@ -8,6 +8,7 @@ the straight-line function a run unrolls into against the run, and the structure
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -334,6 +335,18 @@ def test_cli_draws_svg_and_png_with_graphviz(tmp_path, capsys):
     assert (tmp_path / "g.png").read_bytes().startswith(b"\x89PNG")
     g = adlang.load(fanout).graph({"x": 1.5}, wrt=["x"])
     assert g._repr_html_().startswith("<svg") and g._repr_svg_().lstrip().startswith("<?xml")
+
+
+def test_cli_json_holds_the_dot_text_and_names_the_file_written(capsys, tmp_path):
+    foo = str(LECTURE / "foo.ad")
+    assert cli.main(["graph", foo, "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert obj == {"function": "foo", "dot": adlang.load(foo).graph().dot}
+    assert cli.main(["graph", foo, "--json", "-o", str(tmp_path / "g.dot")]) == 0
+    assert json.loads(capsys.readouterr().out)["output"] == str(tmp_path / "g.dot")
+    assert (tmp_path / "g.dot").read_text() == obj["dot"]
+    assert cli.main(["graph", foo, "--json", "--format", "png"]) == 2
+    assert json.loads(capsys.readouterr().out)["error"]["kind"] == "usage"
 
 
 def test_api_graph_is_what_the_command_prints(capsys):
