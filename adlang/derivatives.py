@@ -13,12 +13,10 @@ from rich.table import Table
 
 from adlang.interp import engines
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, check_length
-from adlang.ir import naming
+from adlang.ir import elementwise
 from adlang.ir import nodes as ir
 from adlang.ir.checkpoint_schedules import pass_schedule, simulate
-from adlang.ir.derive import derive, finish, vecs_in
-from adlang.ir.naming import Namer, function_namer
-from adlang.ir.types import FLOAT
+from adlang.ir.derive import Hvp, derive, derive_hvp, finish, vecs_in
 from adlang.kinks import Difference, central_difference
 from adlang.lang.errors import RuntimeFault, UsageError
 
@@ -117,19 +115,14 @@ def _compute_by_directions(program: ir.Program, fn: ir.Function, args: dict, wrt
     from adlang import hessians
 
     places = hessians.layout(wrt, args)
-    key = ("hvp", fn.name, tuple(wrt), mode, checkpoint)
-    built = cache.get(key) if cache is not None else None
-    if built is None:
-        built = hessians.hvp_program(program, fn, wrt, mode, checkpoint)
-        if cache is not None:
-            cache[key] = built
+    built = hvp_program(program, fn.name, wrt, mode, checkpoint, cache)
     first = built.first
     try:
         gradient = _run(first.program, first.entry, args, **options)
         directions = []
         for k in range(sum(hessians.width(size) for _, size in places)):
-            seeds = hessians.unit_seeds(built, wrt, args, places, k)
-            directions.append(_run(built.program, built.entry, {**args, **seeds}, **options))
+            seeds = hessians.unit_seeds(built, places, k)
+            directions.append(_run(built.program, built.directional, {**args, **seeds}, **options))
     except RuntimeFault as fault:
         raise derivative_fault(fault, program, fn.name, args, options["max_steps"], options["max_tape"],
                                options["engine"]) from None
@@ -140,6 +133,19 @@ def _compute_by_directions(program: ir.Program, fn: ir.Function, args: dict, wrt
     grad = {w: outputs[1 + i] for i, w in enumerate(wrt)}
     return DerivativeRun(outputs[0], grad, hessian, trace, steps, peak, recomputed_iterations(gradient.loop_trips),
                          loop_stats(first.loops, gradient.loop_trips))
+
+
+def hvp_program(program: ir.Program, fn_name: str, wrt: list[str], mode: str, checkpoint: str = "none",
+                cache: dict | None = None) -> Hvp:
+    """The Hessian-vector product program (`ir/derive.py`), built once per function, parameters, mode and
+    checkpointing where `cache` keeps it."""
+    key = ("hvp", fn_name, tuple(wrt), mode, checkpoint)
+    built = cache.get(key) if cache is not None else None
+    if built is None:
+        built = derive_hvp(program, fn_name, wrt, mode, checkpoint=checkpoint)
+        if cache is not None:
+            cache[key] = built
+    return built
 
 
 def _run(program: ir.Program, fn_name: str, args: dict, trace: bool = False, max_steps: int = DEFAULT_MAX_STEPS,
@@ -168,63 +174,23 @@ MAX_HESSIAN_ELEMENTS = 50
 
 
 def elementwise_program(program: ir.Program, fn: ir.Function, wrt: list[str], args: dict):
-    """fn as a function of floats: each vec in `wrt` passed element by element (`v_0, v_1, ...`) and
-    rebuilt as a vec literal before fn is called. Returns the program with that wrapper, its name,
-    the layout (flat parameter, the parameter of fn it belongs to, the element or None) and the
-    wrapper's arguments.
-    """
-    var_names = Namer({p.name for p in fn.params})
-    params: list[ir.Var] = []
-    body: list[ir.Stmt] = []
-    layout: list[tuple[str, str, int | None]] = []
-    flat_args: dict[str, object] = {}
+    """fn as a function of floats (`ir/elementwise.py`), its vecs' lengths from `args`: the program with that
+    wrapper, its name, the layout and the wrapper's arguments."""
+    lengths = {}
     for p in fn.params:
-        if p.name not in wrt or p.type.kind != "vec":
-            params.append(p)
-            flat_args[p.name] = args[p.name]
-            if p.name in wrt:
-                layout.append((p.name, p.name, None))
-            continue
-        value = np.asarray(args[p.name], dtype=float)
-        check_length(p.type, value, f"argument '{p.name}'", fn.span)
-        items = [ir.Var(var_names.name(naming.element(p.name, i)), FLOAT) for i in range(len(value))]
-        params += items
-        body.append(ir.Let((p,), ir.Prim("veclit", tuple(items)), fn.span))
-        for i, item in enumerate(items):
-            layout.append((item.name, p.name, i))
-            flat_args[item.name] = float(value[i])
-    if len(layout) > MAX_HESSIAN_ELEMENTS:
-        raise UsageError(f"--order 2 differentiates each element of a vec on its own: {len(layout):,} elements, "
+        if p.name in wrt and p.type.kind == "vec":
+            value = np.asarray(args[p.name], dtype=float)
+            check_length(p.type, value, f"argument '{p.name}'", fn.span)
+            lengths[p.name] = len(value)
+    count = sum(lengths.values()) + sum(1 for w in wrt if w not in lengths)
+    if count > MAX_HESSIAN_ELEMENTS:
+        raise UsageError(f"--order 2 differentiates each element of a vec on its own: {count:,} elements, "
                          f"more than the limit of {MAX_HESSIAN_ELEMENTS}; use shorter vecs or fewer --grad "
                          "parameters")
-    layout.sort(key=lambda entry: wrt.index(entry[1]))  # --grad's order, elements in order within a vec
-    result = ir.Var(var_names.name(fn.name), fn.ret)
-    body.append(ir.Let((result,), ir.CallFn(fn.name, fn.params), fn.span))
-    body.append(ir.Return((result,), fn.span))
-    name = function_namer(program.names).name(naming.role(fn.name, naming.ELEMENTWISE))
-    wrapper = ir.Function(name, tuple(params), fn.ret, tuple(body), fn.span)
-    return ir.Program(program.functions + (wrapper,)), name, layout, flat_args
-
-
-def _regroup(wrt: list[str], layout, flat_grad: dict, flat_hessian: dict) -> tuple[dict, dict]:
-    """The flat gradient and Hessian back in fn's parameters: a vec's entries as a vec, a block of
-    the Hessian as a number, a vec or a matrix (rows: the first parameter's elements)."""
-    names = [flat for flat, _, _ in layout]
-    rows = {w: [k for k, (_, owner, _) in enumerate(layout) if owner == w] for w in wrt}
-    is_float = {w: any(owner == w and element is None for _, owner, element in layout) for w in wrt}
-    gradient = np.array([flat_grad[a] for a in names], dtype=float)
-    matrix = np.array([[flat_hessian[a][b] for b in names] for a in names], dtype=float).reshape(len(names), -1)
-
-    def block(p: str, q: str):
-        entries = matrix[np.ix_(rows[p], rows[q])]  # p's elements by q's; a float has one
-        if is_float[p]:
-            entries = entries[0]
-        if is_float[q]:
-            entries = entries[..., 0]
-        return float(entries) if entries.ndim == 0 else entries
-
-    grad = {w: float(gradient[rows[w][0]]) if is_float[w] else gradient[rows[w]] for w in wrt}
-    return grad, {p: {q: block(p, q) for q in wrt} for p in wrt}
+    built, name, layout = elementwise.elementwise_program(program, fn, wrt, lengths)
+    flat_args = {p.name: args[p.name] for p in fn.params if p.name not in lengths}
+    flat_args.update({flat: float(args[owner][k]) for flat, owner, k in layout if k is not None})
+    return built, name, layout, flat_args
 
 
 # ---------------------------------------------------------------- check

@@ -77,7 +77,8 @@ TAPED_VJP = "taped_vjp"  # revolve: one iteration's VJP that tapes what it overw
 HESSIAN = "hessian"  # second-order entry
 ELEMENTWISE = "elementwise"  # F with each element of a vec as a float parameter
 COMPONENT = "component"  # one element of F's result, picked by index: a Jacobian's row
-HVP = "hvp"  # sum_p <seed_p, dF/dp>: its gradient is the Hessian times the seeds
+HVP = "hvp"  # F's Hessian-vector product program (entry); `dFdp_hvp`: p's part of H u
+DIRECTIONAL = "directional"  # sum_p <seed_p, dF/dp>: its gradient is the Hessian times the seeds
 SEED = "seed"  # a parameter's part of a Hessian-vector product's direction
 TRIPS = "trips"  # counts a while loop's trips before it is checkpointed
 SEGMENT = "segment"  # every:K and sqrt: a run of K iterations as a function
@@ -104,8 +105,9 @@ FIXED = (
 # the renaming property test (tests/test_renaming.py) draws user names from.
 TEMPLATES = (
     "d{a}d{b}", "d2{a}d{b}d{c}", "{a}_d{b}", "{a}_{k}", "_{k}",
-    *(f"{{a}}_{what}" for what in (REVERSE, FORWARD, JVP, VJP, TAPED_VJP, HESSIAN, ELEMENTWISE, COMPONENT, HVP, SEED,
-                                    TRIPS, SEGMENT, LOOP, PRIMAL, VALUE, REVERSED, FINAL, AT_START, SNAPSHOT)),
+    *(f"{{a}}_{what}" for what in (REVERSE, FORWARD, JVP, VJP, TAPED_VJP, HESSIAN, ELEMENTWISE, COMPONENT, HVP,
+                                    DIRECTIONAL, SEED, TRIPS, SEGMENT, LOOP, PRIMAL, VALUE, REVERSED, FINAL,
+                                    AT_START, SNAPSHOT)),
     f"d{{a}}d{{b}}_{STEP}", f"d{{a}}d{{b}}_{DIRECTION}",
 )
 
