@@ -31,6 +31,7 @@ class DerivativeRun:
     tape_peak: int = 0
     recomputed: int = 0  # loop iterations run again (see `recomputed_iterations`)
     loops: list[LoopStats] = field(default_factory=list)  # each checkpointed loop
+    hvp: dict[str, object] | None = None  # H u, a part per wrt parameter (`compute_hvp`)
 
 
 @dataclass
@@ -107,6 +108,25 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
         hessian = {p: {q: flat[i * n + j] for j, q in enumerate(wrt)} for i, p in enumerate(wrt)}
     return DerivativeRun(outputs[0], grad, hessian, result.trace, result.steps, result.tape_peak,
                          recomputed_iterations(result.loop_trips), loop_stats(loops, result.loop_trips))
+
+
+def compute_hvp(program: ir.Program, fn_name: str, args: dict, direction: dict, *, wrt: list[str],
+                mode: str = "forward-over-reverse", trace: bool = False, max_steps: int = DEFAULT_MAX_STEPS,
+                engine: str = "interp", checkpoint: str = "none", max_tape: int = DEFAULT_MAX_TAPE,
+                cache: dict | None = None) -> DerivativeRun:
+    """The value, the gradient and H u in one run of the Hessian-vector product program, `direction` holding
+    u's part for every wrt parameter (`hessians.direction_parts`)."""
+    built = hvp_program(program, fn_name, wrt, mode, checkpoint, cache)
+    seeds = dict(zip(built.seeds, (direction[w] for w in wrt)))
+    try:
+        result = _run(built.program, built.entry, {**args, **seeds}, trace, max_steps, max_tape, engine)
+    except RuntimeFault as fault:
+        raise derivative_fault(fault, program, fn_name, args, max_steps, max_tape, engine) from None
+    outputs = result.value
+    n = len(wrt)
+    return DerivativeRun(outputs[0], dict(zip(wrt, outputs[1:1 + n])), None, result.trace, result.steps,
+                         result.tape_peak, recomputed_iterations(result.loop_trips),
+                         hvp=dict(zip(wrt, outputs[1 + n:])))
 
 
 def _compute_by_directions(program: ir.Program, fn: ir.Function, args: dict, wrt: list[str], mode: str,

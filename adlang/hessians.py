@@ -9,8 +9,11 @@ directions out and assembles the columns.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
+from adlang.arguments import parse_value, split_word
 from adlang.interp.runtime import RunResult
 from adlang.ir.derive import Hvp
 from adlang.lang.errors import UsageError
@@ -29,8 +32,85 @@ def layout(wrt: list[str], args: dict) -> list[tuple[int, int | None]]:
     if start * start > MAX_HESSIAN_ENTRIES:
         raise UsageError(f"--order 2 over {start:,} parameter elements would hold a Hessian of {start * start:,} "
                          f"numbers, more than the limit of {MAX_HESSIAN_ENTRIES:,}; use shorter vecs or fewer --grad "
-                         "parameters (a Hessian-vector product needs no such matrix)")
+                         "parameters (`--hvp` gives a Hessian-vector product without the matrix)")
     return out
+
+
+def direction_parts(fn, wrt: list[str], args: dict, direction: Mapping[str, object], option: str) -> dict:
+    """u's part for each wrt parameter, in wrt's order: a float for a float parameter, a vec as long as the
+    argument for a vec; a parameter left out gets zeros. `option` names the direction in messages."""
+    params = {p.name: p for p in fn.params}
+    for name in direction:
+        if name not in wrt:
+            where = "--grad" if option == "--hvp" else "wrt"
+            known = ", ".join(wrt)
+            if name in params:
+                raise UsageError(f"{option} gives a direction for '{name}', which is not among the parameters the "
+                                 f"Hessian is taken by ({where}: {known}); add it there or leave it out")
+            raise UsageError(f"{option} names '{name}', which is not a parameter of {fn.name} (the Hessian is "
+                             f"taken by {known})")
+    parts = {}
+    for w in wrt:
+        given = direction.get(w)
+        if params[w].type.kind == "float":
+            parts[w] = _float_part(given, w, option)
+        else:
+            parts[w] = _vec_part(given, w, len(args[w]), option)
+    return parts
+
+
+def direction_words(words: list[str]) -> dict[str, object]:
+    """`--hvp P=U` words as parameter -> value, each U written as an argument's value is."""
+    parts: dict[str, object] = {}
+    for word in words:
+        name, text = split_word(word)
+        if name in parts:
+            raise UsageError(f"--hvp gives the direction for '{name}' twice")
+        try:
+            parts[name] = parse_value(text, name)
+        except UsageError as err:
+            raise UsageError(err.message.replace(f"argument '{name}'", f"--hvp {name}", 1)) from None
+    return parts
+
+
+def _float_part(given: object, name: str, option: str) -> float:
+    if given is None:
+        return 0.0
+    if isinstance(given, (bool, np.bool_)) or not isinstance(given, (int, float, np.integer, np.floating)):
+        raise UsageError(f"{option} {name}: '{name}' is a float parameter, so its part of the direction is a "
+                         f"number, not {_shown(given)}")
+    return _finite(float(given), name, option)
+
+
+def _vec_part(given: object, name: str, length: int, option: str) -> np.ndarray:
+    if given is None:
+        return np.zeros(length)
+    try:
+        part = np.asarray(given, dtype=float)
+    except (TypeError, ValueError):
+        part = None
+    if part is None or part.ndim != 1 or isinstance(given, (str, bool)):
+        raise UsageError(f"{option} {name}: '{name}' is a vec, so its part of the direction is a vec of {length} "
+                         f"numbers, not {_shown(given)}")
+    if len(part) != length:
+        raise UsageError(f"{option} {name}: the direction has {len(part)} element{'s' if len(part) != 1 else ''} "
+                         f"but the argument '{name}' has {length}; give it as many")
+    for x in part:
+        _finite(float(x), name, option)
+    return part
+
+
+def _finite(x: float, name: str, option: str) -> float:
+    if not np.isfinite(x):
+        raise UsageError(f"{option} {name}: the direction holds {x}; give finite numbers")
+    return x
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return np.array2string(value, separator=", ", threshold=6)
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def unit_seeds(built: Hvp, places: list[tuple[int, int | None]], k: int) -> dict:

@@ -86,7 +86,7 @@ def derive(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "rever
     if order == 2 and vecs_in(fn, wrt):
         raise UsageError("a derivative program of order 2 takes float parameters only (the language has no matrix "
                          "type for a vec's Hessian); `adlang run ... --grad V --order 2` gives it, one Hessian-vector "
-                         "product per element")
+                         "product per element, and `diff --hvp` prints the Hessian-vector product program")
     names = function_namer(program.names)
     mode = ForwardMode(program, names) if passes[0] == "forward" else ReverseMode(program, names, custom)
     entry = _entry(mode, fn, wrt)
@@ -247,3 +247,9 @@ def diff_source(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "
                 simplify: bool = True, checkpoint: str = "none") -> str:
     derived, _ = derivative_program(program, fn_name, wrt, mode, order, simplify, checkpoint)
     return print_program(derived)
+
+
+def hvp_source(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "forward-over-reverse",
+               simplify: bool = True, checkpoint: str = "none") -> str:
+    """The Hessian-vector product program as text: its entry `F_hvp` last."""
+    return print_program(derive_hvp(program, fn_name, wrt, mode, simplify, checkpoint).program)
