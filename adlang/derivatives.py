@@ -12,13 +12,12 @@ import numpy as np
 from rich.table import Table
 
 from adlang.interp import engines
-from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, check_length
-from adlang.ir import elementwise
+from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE
 from adlang.ir import nodes as ir
 from adlang.ir.checkpoint_schedules import pass_schedule, simulate
 from adlang.ir.derive import Hvp, derive, derive_hvp, finish, vecs_in
 from adlang.kinks import Difference, central_difference
-from adlang.lang.errors import RuntimeFault, UsageError
+from adlang.lang.errors import RuntimeFault
 
 
 @dataclass
@@ -186,31 +185,6 @@ def derivative_fault(fault: RuntimeFault, program: ir.Program, fn_name: str, arg
     except RuntimeFault:
         return fault
     return RuntimeFault(f"this line has a value here but no derivative: {fault.message}", fault.span)
-
-
-# Each element of a vec in --grad becomes a parameter of its own: the Hessian program grows with the
-# square of their number.
-MAX_HESSIAN_ELEMENTS = 50
-
-
-def elementwise_program(program: ir.Program, fn: ir.Function, wrt: list[str], args: dict):
-    """fn as a function of floats (`ir/elementwise.py`), its vecs' lengths from `args`: the program with that
-    wrapper, its name, the layout and the wrapper's arguments."""
-    lengths = {}
-    for p in fn.params:
-        if p.name in wrt and p.type.kind == "vec":
-            value = np.asarray(args[p.name], dtype=float)
-            check_length(p.type, value, f"argument '{p.name}'", fn.span)
-            lengths[p.name] = len(value)
-    count = sum(lengths.values()) + sum(1 for w in wrt if w not in lengths)
-    if count > MAX_HESSIAN_ELEMENTS:
-        raise UsageError(f"--order 2 differentiates each element of a vec on its own: {count:,} elements, "
-                         f"more than the limit of {MAX_HESSIAN_ELEMENTS}; use shorter vecs or fewer --grad "
-                         "parameters")
-    built, name, layout = elementwise.elementwise_program(program, fn, wrt, lengths)
-    flat_args = {p.name: args[p.name] for p in fn.params if p.name not in lengths}
-    flat_args.update({flat: float(args[owner][k]) for flat, owner, k in layout if k is not None})
-    return built, name, layout, flat_args
 
 
 # ---------------------------------------------------------------- check
