@@ -265,17 +265,33 @@ class Program:
         return Code(text if text.endswith("\n") else text + "\n")
 
     def check(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
-              fn: str | None = None, sweep: bool = False) -> CheckOutcome | SweepOutcome:
+              fn: str | None = None, sweep: bool = False, jacobian: Iterable[str] | str | None = None,
+              order: int = 1) -> CheckOutcome | SweepOutcome:
         """Forward mode, reverse mode and central differences side by side, as `adlang check`: `.ok` and
         `.rows` (one per parameter element, each with `forward`, `reverse`, `central`). `sweep=True` is
-        `check --sweep` (`Program.sweep`)."""
+        `check --sweep` (`Program.sweep`); `jacobian=[...]` is `check --jacobian` (a row per entry of the
+        Jacobian, instead of `wrt`); `order=2` is `check --order 2` (a row per entry of the Hessian; `forward`
+        and `reverse` are the outer modes, each over reverse)."""
+        from adlang import checks
         from adlang.derivatives import check
 
+        if isinstance(order, bool) or order not in (1, 2):
+            raise _usage(f"order must be 1 or 2, not {order!r}")
         if sweep is not False:
             _check_flag(sweep, "sweep")
+            if jacobian is not None or order == 2:
+                raise _usage("sweep is for first derivatives: leave out jacobian and order")
             return self.sweep(args, wrt, fn)
-
         with self._reported():
+            if jacobian is not None:
+                if wrt is not None or order != 1:
+                    raise UsageError("check(jacobian=...) takes the parameters itself: leave out wrt and order")
+                function = self._function(fn)
+                checks.result_items(function)
+                names = self._wrt(function, jacobian, float_result=False)
+                return checks.check_jacobian(self.program, function.name, self._arguments(function, args), names)
+            if order == 2:
+                return checks.check_hessian(self.program, *self._differentiated(fn, wrt, args))
             return check(self.program, *self._differentiated(fn, wrt, args))
 
     def sweep(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,

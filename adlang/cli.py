@@ -209,6 +209,10 @@ def _check_parser(sub: Any) -> _Parser:
     _add_file_and_args(p)
     _add_wrt(p)
     _add_fn(p)
+    p.add_argument("--jacobian", metavar="P1,P2", help="the Jacobian of a float, vec or tuple result instead: "
+                   "forward mode, reverse mode and central differences, an entry per row (no --wrt)")
+    p.add_argument("--order", metavar="N", help="2: the Hessian with respect to the --wrt parameters instead, "
+                   "forward over reverse and reverse over reverse beside central differences of the gradient")
     p.add_argument("--sweep", action="store_true", help="the one-sided and central differences at h = 1e-1 ... "
                    "1e-16 and h = 0 beside AD, with their errors: a table and a log-log plot (exit 0 unless f fails)")
     p.add_argument("--plot", metavar="FILE.png", help="with --sweep: also write the plot as an image (matplotlib: "
@@ -299,7 +303,7 @@ def parse_command_line(argv: list[str]) -> argparse.Namespace:
         raise UsageError(f"unknown command '{name}'{suggest(name, COMMANDS)} (commands: {', '.join(COMMANDS)})")
     ns = commands[name].parse_intermixed_args(argv[1:])
     ns.command = name
-    if name in ("diff", "check", "compare", "optimize"):
+    if name in ("diff", "check", "compare", "optimize") and getattr(ns, "jacobian", None) is None:
         _required_wrt(ns)
     return ns
 
@@ -446,6 +450,8 @@ def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
     """The lead's `derivatives.check` result must have `.ok`, be printable by rich, and have `.to_json()`."""
     if ns.plot is not None and not ns.sweep:
         raise UsageError("--plot draws the sweep: use it with --sweep")
+    if ns.jacobian is not None or parse_order(ns.order) == 2:
+        return _cmd_check_more(ns, ctx)
     if ns.sweep:
         return _cmd_sweep(ns, ctx)
     program = _load(ctx, ns.file)
@@ -454,6 +460,33 @@ def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
     args = bind_arguments(fn, ns.args)
     from adlang import derivatives
     outcome = derivatives.check(program, fn.name, args, wrt)
+    if ctx.json:
+        print(dump_json(outcome.to_json()))
+    else:
+        make_console().print(outcome)
+    return 0 if outcome.ok else 1
+
+
+def _cmd_check_more(ns: argparse.Namespace, ctx: _Context) -> int:
+    """`check --jacobian P1,P2` and `check --order 2`: the same table for a Jacobian's or a Hessian's entries."""
+    from adlang import checks
+
+    if ns.sweep:
+        raise UsageError("--sweep is for first derivatives: leave out --jacobian and --order")
+    if ns.jacobian is not None and (ns.wrt is not None or ns.order is not None):
+        raise UsageError("check --jacobian takes the parameters itself: leave out --wrt and --order")
+    program = _load(ctx, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
+    if ns.jacobian is not None:
+        checks.result_items(fn)
+        wrt = parse_wrt(ns.jacobian, fn, "--jacobian", float_result=False)
+    else:
+        wrt = parse_wrt(ns.wrt, fn, "--wrt")
+    args = bind_arguments(fn, ns.args)
+    if ns.jacobian is not None:
+        outcome = checks.check_jacobian(program, fn.name, args, wrt)
+    else:
+        outcome = checks.check_hessian(program, fn.name, args, wrt)
     if ctx.json:
         print(dump_json(outcome.to_json()))
     else:

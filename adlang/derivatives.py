@@ -214,19 +214,31 @@ def _relative(a: float, b: float) -> float:
 
 @dataclass
 class CheckOutcome:
+    """Derivatives two ways and by finite differences, a row per entry. `check --jacobian` and `check --order 2`
+    (`checks.py`) fill it too: `what` titles the table, `columns` names its first four columns, and `keys` are
+    added to the JSON (which Jacobian, which mode pairs)."""
+
     function: str
     rows: list[CheckRow]
     modes_tol: float = 1e-9
     fd_tol: float = 1e-5
+    what: str = "derivatives"
+    columns: tuple[str, str, str, str] = ("d/d", "forward", "reverse", "fwd vs rev")
+    keys: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return all(r.errors()[0] <= self.modes_tol and r.errors()[1] <= self.fd_tol for r in self.rows)
 
+    @property
+    def title(self) -> str:
+        return f"{self.what} of {self.function}: {self.columns[1]}, {self.columns[2]}, central differences"
+
     def to_json(self) -> dict:
         return {
             "function": self.function,
             "ok": self.ok,
+            **self.keys,
             "rows": [{"name": r.name, "forward": r.forward, "reverse": r.reverse, "finite_difference": r.finite,
                       "modes_error": r.errors()[0], "fd_error": r.errors()[1], "note": r.note or None}
                      for r in self.rows],
@@ -239,10 +251,10 @@ class CheckOutcome:
 
     def __rich__(self) -> Table:
         notes = "\n".join(f"{r.name}: {r.note}" for r in self.rows if r.note)
-        table = Table(title=f"derivatives of {self.function}: forward, reverse, central differences",
-                      caption=notes or None, caption_justify="left")
-        for col in ("d/d", "forward", "reverse", "finite diff.", "fwd vs rev", "vs finite diff.", ""):
-            table.add_column(col, justify="right" if col not in ("d/d", "") else "left")
+        table = Table(title=self.title, caption=notes or None, caption_justify="left")
+        first, one, other, apart = self.columns
+        for col in (first, one, other, "finite diff.", apart, "vs finite diff.", ""):
+            table.add_column(col, justify="right" if col not in (first, "") else "left")
         for r in self.rows:
             modes, fd = r.errors()
             good = modes <= self.modes_tol and fd <= self.fd_tol
