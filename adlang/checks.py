@@ -29,7 +29,7 @@ def check_jacobian(program, fn_name: str, args: dict, wrt: list[str]) -> CheckOu
     """Every entry of d(result)/d(p), p in `wrt`: forward mode, reverse mode, central differences."""
     fn = program.function(fn_name)
     items = result_items(fn)
-    by_mode = {m: jacobian(program, fn_name, args, wrt, mode=m).jacobian for m in ("forward", "reverse")}
+    by_mode = {m: jacobian(program, fn_name, args, wrt, mode=m, cache={}).jacobian for m in ("forward", "reverse")}
     value = engines.run(finish(program), fn_name, args).value
     outputs = _output_labels(fn_name, items, value if fn.ret.kind == "tuple" else (value,))
 
@@ -50,15 +50,16 @@ def check_jacobian(program, fn_name: str, args: dict, wrt: list[str]) -> CheckOu
     return CheckOutcome(fn_name, rows, what="the Jacobian", keys={"jacobian": list(wrt)})
 
 
-def check_hessian(program, fn_name: str, args: dict, wrt: list[str]) -> CheckOutcome:
+def check_hessian(program, fn_name: str, args: dict, wrt: list[str], engine: str = "interp") -> CheckOutcome:
     """Every entry of the Hessian with respect to `wrt`: two mode pairs, and central differences of the
-    reverse-mode gradient."""
-    by_pair = [_hessian_matrix(compute(program, fn_name, args, wrt=wrt, mode=m, order=2).hessian, wrt, args)
-               for m in SECOND_ORDER_PAIRS]
+    reverse-mode gradient; every run in `engine`, each derivative program built once."""
+    built: dict = {}
+    by_pair = [_hessian_matrix(compute(program, fn_name, args, wrt=wrt, mode=m, order=2, engine=engine,
+                                       cache=built).hessian, wrt, args) for m in SECOND_ORDER_PAIRS]
     elements = [(w, label, index) for w in wrt for label, index in _elements(w, args[w])]
 
     def flat_gradient(at: dict) -> np.ndarray:
-        grad = compute(program, fn_name, at, wrt=wrt, mode="reverse").grad
+        grad = compute(program, fn_name, at, wrt=wrt, mode="reverse", engine=engine, cache=built).grad
         return np.concatenate([np.atleast_1d(np.asarray(grad[w], dtype=float)).ravel() for w in wrt])
 
     rows = []
