@@ -82,6 +82,10 @@ def result_html(result: Any) -> str:
         names = list(result.hessian)
         parts.append(_table("Hessian", ["", *names],
                             [[p, *(format_value(result.hessian[p][q]) for q in names)] for p in names]))
+    if result.hvp is not None:
+        parts.append(_table("Hessian-vector product H u", ["parameter", "direction u", "H u"],
+                            [[name, format_short(result.direction[name], LONG_VEC), format_short(value, LONG_VEC)]
+                             for name, value in result.hvp.items()]))
     for name, blocks in (result.jacobian or {}).items():
         for k, block in enumerate(blocks if isinstance(blocks, list) else [blocks]):
             item = f", result item {k}" if isinstance(blocks, list) else ""

@@ -194,3 +194,20 @@ def test_api_hvp_is_what_run_hvp_json_prints(chain):
     expected = json.loads(command(*words)[1])
     got = adlang.load(chain).hvp(args={"v": [0.5, 1.5, -1], "x": 2}, direction={"v": [0, 1, 0]}, wrt=["v"])
     assert got.to_json() == expected
+
+
+def test_a_notebook_and_ipython_show_the_hvp():
+    r = adlang.compile(CHAIN).hvp(args={"v": [0.1, 0.2], "x": 1.0}, direction={"v": [1.0, 0.0]})
+    page = r._repr_html_()
+    assert "Hessian-vector product H u" in page and "direction u" in page
+
+    class Printer:
+        def __init__(self):
+            self.parts = []
+
+        def text(self, part):
+            self.parts.append(part)
+
+    printer = Printer()
+    r._repr_pretty_(printer, False)
+    assert "hessian-vector product H u" in printer.parts[0]
