@@ -1,6 +1,6 @@
 """Benchmarks for adlang: interpreter speed, the cost of a gradient and of second derivatives.
 
-    python bench/run.py [--quick] [--sections 1,2,3,4,5,6] [--out bench/results/latest.json]
+    python bench/run.py [--quick] [--sections 1,2,3,4,5,6,8] [--out bench/results/latest.json]
 
 Sections (see bench/README.md for how to read them):
 
@@ -12,6 +12,8 @@ Sections (see bench/README.md for how to read them):
 4. the loop's gradient in both engines and each checkpoint strategy (time, tape_peak, peak
    memory) beside plain Python (the loop, and a hand-written reverse sweep) and HIPS autograd,
    with issue 6's targets and a pass/fail verdict for each;
+8. Hessians over a long vec (issue 16): one Hessian-vector product against 15x the function and the Hessian
+   against 20 n times the function, in each engine, beside jax.jit(jax.hessian);
 
 and everything also goes to one JSON file, with the machine it ran on.
 
@@ -863,7 +865,7 @@ def config(argv: list[str] | None) -> argparse.Namespace:
                         help="skip a forward-mode run above --forward-cap estimated to take longer (s)")
     parser.add_argument("--hessian-budget", type=float, default=20.0,
                         help="skip a Hessian run at a larger n estimated to take longer (s)")
-    parser.add_argument("--sections", default="1,2,3,4,5,6", help="which sections to run, e.g. 4 or 1,2")
+    parser.add_argument("--sections", default="1,2,3,4,5,6,8", help="which sections to run, e.g. 4 or 1,2")
     parser.add_argument("--autograd-budget", type=float, default=20.0,
                         help="section 4: skip an autograd run estimated (linearly from a smaller n) to take longer (s)")
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
@@ -878,6 +880,8 @@ def config(argv: list[str] | None) -> argparse.Namespace:
         cfg.loop_ns = [10**3, 10**4]
         cfg.api_ns = [10, 1000]
         cfg.native_ns = [10**4, 10**5]
+        cfg.hessian_vec_ns = [10, 100]
+        cfg.hessian_vec_engines = ["interp", "compiled"]
         cfg.repeats = cfg.repeats or 5
     else:
         cfg.interp_ns = [10**5, 10**6]
@@ -887,6 +891,8 @@ def config(argv: list[str] | None) -> argparse.Namespace:
         cfg.loop_ns = [10**3, 10**5, 10**6]
         cfg.api_ns = [10, 1000, 10**5]
         cfg.native_ns = [10**5, 10**6]
+        cfg.hessian_vec_ns = [10, 100, 1000]
+        cfg.hessian_vec_engines = ["interp", "compiled", "native"]
         cfg.repeats = cfg.repeats or 7
     cfg.strategies = [s.strip() for s in cfg.strategies.split(",") if s.strip()]
     cfg.sections = {s.strip() for s in cfg.sections.split(",")}
@@ -963,6 +969,141 @@ def bench_native(program: ir.Program, cfg: argparse.Namespace) -> dict:
     return {"installed": True, "first_run_s": first, "rows": rows}
 
 
+# ---------------------------------------------------------------- section 8: Hessians over a long vec
+
+# Issue 16's function: one vec parameter, a loop. Its Hessian is tridiagonal (`second_order_expected`).
+HESSIAN_VEC_SOURCE = """\
+def f(v: vec) -> float:
+    let s = sum(v * v)
+    for i in 0..len(v) - 1:
+        s += sin(v[i]) * v[i + 1]
+    return s
+"""
+HESSIAN_VEC_PAIRS = ("forward-over-reverse", "reverse-over-reverse")
+HVP_TARGET = 15  # one H u within 15x f
+HESSIAN_TARGET = 20  # the Hessian within 20 n f
+
+
+def jax_hessian_peers():
+    """f, its Hessian and one Hessian-vector product, each jax.jit-compiled (f vectorised, as a JAX user
+    writes it), or None without jax."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+
+    def f(v):
+        return jnp.sum(v * v) + jnp.sum(jnp.sin(v[:-1]) * v[1:])
+
+    hvp = jax.jit(lambda v, u: jax.jvp(jax.grad(f), (v,), (u,))[1])
+    return {"f": jax.jit(f), "hessian": jax.jit(jax.hessian(f)), "hvp": hvp, "version": jax.__version__}
+
+
+def bench_hessian_vec(cfg: argparse.Namespace) -> dict:
+    """The Hessian of f(v) = sum(v * v) + sum_i sin(v[i]) * v[i + 1] by Hessian-vector products (`run --order 2`),
+    and one H u (`run --hvp`), against f in the same engine and beside jax.jit(jax.hessian)."""
+    from adlang.derivatives import compute
+    from adlang.ir.derive import derive_hvp
+
+    program = compile_source(HESSIAN_VEC_SOURCE, "bench/run.py")
+    built = {pair: derive_hvp(program, "f", ["v"], pair) for pair in HESSIAN_VEC_PAIRS}
+    jax_fns = jax_hessian_peers()
+    engines = [name for name in cfg.hessian_vec_engines if engine_table.ENGINES[name].missing() is None]
+    rows, peers = [], []
+    table = Table(title=escape("8. Hessians over a long vec: f(v) = sum(v * v) + Σ_i sin(v[i]) * v[i + 1] (a loop), "
+                               "by Hessian-vector products"))
+    for column in ("n", "engine", "mode pair", "f", "H·u", f"H·u / f (≤ {HVP_TARGET})", "Hessian",
+                   f"Hessian / (n f) (≤ {HESSIAN_TARGET})", "Hessian / jax's", "result"):
+        table.add_column(column, justify="left" if column in ("engine", "mode pair", "result") else "right")
+    for n in cfg.hessian_vec_ns:
+        rng = np.random.default_rng(n)
+        v, u = rng.uniform(-2.0, 2.0, n), rng.uniform(-1.0, 1.0, n)
+        _, _, hessian = second_order_expected(v)
+        peer = jax_case(jax_fns, v, u, hessian, cfg)
+        peers.append({"n": n, **peer})
+        for engine in engines:
+            run = engine_table.ENGINES[engine].runner()
+            for pair, hvp in built.items():
+                row = hessian_vec_case(program, hvp, run, engine, pair, v, u, hessian, cfg, compute)
+                row["over_jax"] = (row["hessian_s"] / peer["hessian_s"]
+                                   if peer.get("hessian_s") and row.get("hessian_s") else None)
+                rows.append({"n": n, **row})
+                _hessian_vec_row(table, n, engine, pair, row)
+        if peer["installed"]:
+            _hessian_vec_row(table, n, f"jax {peer['version']}", "jit(hessian), jit(jvp(grad))", peer)
+        else:
+            table.add_row(f"{n:,}", "jax", "", "", "", "", "not installed", "", "", "")
+        table.add_section()
+    console.print(table)
+    return {"source": HESSIAN_VEC_SOURCE, "hvp_target": HVP_TARGET, "hessian_target": HESSIAN_TARGET,
+            "rows": rows, "jax": peers}
+
+
+def hessian_vec_case(program, hvp, run, engine: str, pair: str, v, u, hessian, cfg, compute) -> dict:
+    """f, one H u (the HVP program's cheapest entry, as the Hessian runs it) and the whole Hessian
+    (`compute(order=2)`: the gradient once, then H e_k for every k) in one engine and mode pair."""
+    n = len(v)
+    cache: dict = {}
+    seed = {"v": v, hvp.seeds[0]: u}
+    hu = np.asarray(run(hvp.program, hvp.directional, seed, max_steps=MAX_STEPS).value[hvp.hu_at], dtype=float)
+    timings = measure_group({
+        "f": lambda: run(program, "f", {"v": v}, max_steps=MAX_STEPS),
+        "hvp": lambda: run(hvp.program, hvp.directional, seed, max_steps=MAX_STEPS),
+    }, cfg.repeats, cfg.min_time, cfg.long_run)
+    f_s, hvp_s = timings["f"]["best_s"], timings["hvp"]["best_s"]
+    row = {"engine": engine, "pair": pair, "f_s": f_s, "hvp_s": hvp_s, "hvp_ratio": hvp_s / f_s,
+           "hvp_ok": close(hu, hessian @ u, 1e-9), "timings": timings}
+    estimate = (n + 1) * hvp_s
+    if estimate > cfg.hessian_budget:
+        return row | {"hessian_skipped": True, "hessian_estimated_s": estimate,
+                      "hessian_ratio_estimated": estimate / (n * f_s),
+                      "reason": f"estimated (n + 1) H·u = {estimate:.0f} s > budget {cfg.hessian_budget:.0f} s"}
+
+    def full():
+        return compute(program, "f", {"v": v}, wrt=["v"], mode=pair, order=2, engine=engine, cache=cache)
+
+    h = full().hessian["v"]["v"]
+    timing = measure(full, min(cfg.repeats, 3), cfg.min_time, cfg.long_run)
+    return row | {"hessian_skipped": False, "hessian_s": timing["best_s"],
+                  "hessian_ratio": timing["best_s"] / (n * f_s), "hessian_ok": close(h, hessian, 1e-9),
+                  "hessian_timing": timing}
+
+
+def jax_case(jax_fns, v, u, hessian, cfg) -> dict:
+    """jax's f, H u and Hessian, compiled first (the compilation not timed)."""
+    if jax_fns is None:
+        return {"installed": False, "reason": "jax is not installed (pip install jax)"}
+    f, hvp, hess = jax_fns["f"], jax_fns["hvp"], jax_fns["hessian"]
+    h = np.asarray(hess(v).block_until_ready())
+    hu = np.asarray(hvp(v, u).block_until_ready())
+    f(v).block_until_ready()
+    timings = measure_group({"f": lambda: f(v).block_until_ready(), "hvp": lambda: hvp(v, u).block_until_ready(),
+                             "hessian": lambda: hess(v).block_until_ready()}, cfg.repeats, cfg.min_time, cfg.long_run)
+    f_s, hvp_s, hessian_s = (timings[k]["best_s"] for k in ("f", "hvp", "hessian"))
+    return {"installed": True, "version": jax_fns["version"], "f_s": f_s, "hvp_s": hvp_s, "hvp_ratio": hvp_s / f_s,
+            "hvp_ok": close(hu, hessian @ u, 1e-9), "hessian_skipped": False, "hessian_s": hessian_s,
+            "hessian_ratio": hessian_s / (len(v) * f_s), "hessian_ok": close(h, hessian, 1e-9), "over_jax": 1.0,
+            "timings": timings}
+
+
+def _hessian_vec_row(table: Table, n: int, engine: str, pair: str, r: dict) -> None:
+    def verdict(ratio: float, target: float, estimated: bool = False) -> str:
+        text = ("~" if estimated else "") + (f"{ratio:,.1f}" if ratio < 100 else f"{ratio:,.0f}")
+        return f"[{'green' if ratio <= target else 'yellow'}]{text}[/]"
+
+    if r["hessian_skipped"]:
+        hessian = f"skipped (~{r['hessian_estimated_s']:,.0f} s)"
+        ratio = verdict(r["hessian_ratio_estimated"], HESSIAN_TARGET, estimated=True)
+    else:
+        hessian, ratio = fmt_time(r["hessian_s"]), verdict(r["hessian_ratio"], HESSIAN_TARGET)
+    ok = r["hvp_ok"] and r.get("hessian_ok", True)
+    over = f"{r['over_jax']:,.1f}" if r.get("over_jax") is not None else "—"
+    table.add_row(f"{n:,}", engine, pair, fmt_time(r["f_s"]), fmt_time(r["hvp_s"]), verdict(r["hvp_ratio"], HVP_TARGET),
+                  hessian, ratio, over, "ok" if ok else "[red]WRONG[/]")
+
+
 def main(argv: list[str] | None = None) -> int:
     cfg = config(argv)
     started = time.perf_counter()
@@ -984,6 +1125,7 @@ def main(argv: list[str] | None = None) -> int:
     versus = bench_loop_vs_python(program, cfg) if "4" in sections else None
     api = bench_api(cfg) if "5" in sections else None
     native = bench_native(program, cfg) if "6" in sections else None
+    hessian_vec = bench_hessian_vec(cfg) if "8" in sections else None
 
     elapsed = time.perf_counter() - started
     results = {
@@ -1002,6 +1144,7 @@ def main(argv: list[str] | None = None) -> int:
         "loop_vs_python": versus,
         "api": api,
         "native": native,
+        "hessian_vec": hessian_vec,
         "elapsed_s": elapsed,
         "load_average_at_end": _load(),
     }
