@@ -13,14 +13,23 @@ compile, runs in the interpreter too. `FALLBACKS` counts both kinds, for the tes
 to run natively.
 
 Shape of the generated module: one function per function of the program, each `@numba.njit`, calling the
-others natively. Besides its parameters each takes the run's state `_S` (an int64 array: steps, values on
-the tapes, their peak, the two limits, the lengths of the tape buffers, the trips of each loop) and, when the
+others natively (a function called from one place only is compiled into it: `inline="always"`). Besides its
+parameters each takes the run's state `_S` (an int64 array: steps, values on the tapes, their peak, the two
+limits, a buffer that was too small, the fills of the tape buffers, the trips of each loop) and, when the
 program uses tapes, two buffers per tape (`_F<k>` float64 for floats and vec elements, `_I<k>` int64 for ints,
-bools and vec lengths), grown geometrically; a function returns its value and the buffers, which it may have
-replaced. Steps are counted as the interpreter counts them (a block's statements on entering it, a loop trip,
-a return) into a local `st`, written back around calls; so are the tapes' count, peak and fills (`tape_state`).
-Loop trips go by `runtime.loop_key`. The tape peak is
-looked at before each pop and at the end of the run: the count only grows at a push, so that is its maximum.
+bools and vec lengths); it takes those arrays borrowed (`_borrow`: no reference counting) and returns only its
+value. Steps are counted as the interpreter counts them (a block's statements on entering it, a loop trip, a
+return) into a local `st`, written back around calls; so are the tapes' count, peak and fills (`tape_state`),
+and a while loop's trips. Loop trips go by `runtime.loop_key`.
+
+Tapes. A buffer never changes in native code: a push that finds its buffer full records which one and how
+large it must be (`GROW`, `NEED`) and stops the run, and `run_native` runs it again with that buffer enlarged
+(at least doubled); the program keeps the sizes, so its later runs start large enough. A counted loop whose body
+is straight code pushing scalars makes room for all its trips' pushes (and checks --max-tape) once before it,
+and its pushes check nothing; elsewhere (while loops, branches, vecs) each push checks its buffer. The tape
+peak is looked at before a pop (once before a counted loop that only pops: the tapes only shrink in it) and at
+the end of the run: the count only grows at a push, so that is its maximum. A counted loop of straight code
+that pops scalars checks once before it that the tapes hold all its pops.
 
 Compiled code is cached by program object (and by generated source) in the process, and, opt-in with
 ADLANG_NATIVE_CACHE=1, on disk: the generated module is written to a file named by its hash (`module_file`),
@@ -68,6 +77,7 @@ from adlang.lang.errors import UsageError
 
 INSTALL = "the native engine needs numba, which is not installed; install it with `pip install numba`"
 FAULT = "raise _Fault"
+STEP_CHECK = f"if (st > mx) | _bad: {FAULT}"  # past --max-steps, or a check failed: one branch
 # The int range written so that no literal leaves int64 (numba reads -9223372036854775808 as a uint64 negated).
 IMIN = f"({INT_MIN + 1} - 1)"
 # Steps and lengths of the state array `_S`; GROW and NEED: the buffer (numbered from 1) that was too small
@@ -626,6 +636,10 @@ class Generator(PythonNames):
                        or (isinstance(s, (ir.Let, ir.Assign)) and isinstance(s.expr, ir.Pop))})
         self.tape_index = {number: i for i, number in enumerate(used)}
         self.taped = self._taped(program)
+        # A function called from one place is compiled into it (no code grows, the call costs nothing: revolve's
+        # driver calls its taped VJP once a reversed iteration); the language has no recursion.
+        self.call_sites = Counter(s.expr.fn for fn in program.functions for s in ir.walk(fn.body)
+                                  if isinstance(getattr(s, "expr", None), ir.CallFn))
         self.reserved = False  # in a loop that made room for its pushes before it
         self.peaked = False  # in a loop that only pops, whose tape peak was looked at before it
         self.counted_pops = False  # in a loop that checked before it that its pops find values
@@ -688,7 +702,8 @@ class Generator(PythonNames):
         functions = {}
         for fn in self.program.functions:
             name = self.fn_names[fn.name]
-            namespace[name] = numba.njit(error_model="numpy", cache=path is not None)(namespace[name])
+            inline = "always" if self.call_sites[fn.name] == 1 else "never"
+            namespace[name] = numba.njit(error_model="numpy", cache=path is not None, inline=inline)(namespace[name])
             functions[fn.name] = namespace[name]
         return functions
 
@@ -740,7 +755,7 @@ class Generator(PythonNames):
         self.block(fn.body[:-1], 1)
         ret = fn.returned
         self.emit(1, "st += 1")
-        self.emit(1, f"if st > mx or _bad: {FAULT}")
+        self.emit(1, STEP_CHECK)
         ret_types = fn.ret.items if fn.ret.kind == "tuple" else (fn.ret,)
         values = [self.atom(a) for a in ret.values]
         if len(values) == len(ret_types):
@@ -769,7 +784,7 @@ class Generator(PythonNames):
     def block(self, stmts: tuple[ir.Stmt, ...], depth: int, counted: bool = True) -> None:
         if counted and stmts:
             self.emit(depth, f"st += {len(stmts)}")
-            self.emit(depth, f"if st > mx or _bad: {FAULT}")
+            self.emit(depth, STEP_CHECK)
         for stmt in stmts:
             self.statement(stmt, depth)
         if not stmts:
@@ -793,12 +808,14 @@ class Generator(PythonNames):
         elif isinstance(stmt, ir.For):
             self.for_(stmt, depth)
         elif isinstance(stmt, ir.While):
-            counter = self.trip_counter(stmt)
+            counter, trips = self.trip_counter(stmt), self.temp()  # trips counted in a register, stored after
+            self.emit(depth, f"{trips} = 0")
             self.emit(depth, f"while {self.atom(stmt.cond)}:")
-            self.emit(depth + 1, f"_S[{counter}] += 1")
+            self.emit(depth + 1, f"{trips} += 1")
             self.emit(depth + 1, f"st += {len(stmt.body) + 1}")
-            self.emit(depth + 1, f"if st > mx or _bad: {FAULT}")
+            self.emit(depth + 1, STEP_CHECK)
             self.block(stmt.body, depth + 1, counted=False)
+            self.emit(depth, f"_S[{counter}] += {trips}")
         else:
             raise Unsupported("`return` before the end")
 
@@ -819,7 +836,7 @@ class Generator(PythonNames):
                                                   and not isinstance(s.expr, ir.CallFn)) for s in stmt.body)
         if straight:
             self.emit(depth + 1, f"st += {trips} * {per_trip}")
-            self.emit(depth + 1, f"if st > mx or _bad: {FAULT}")
+            self.emit(depth + 1, STEP_CHECK)
         pushes = [s for s in stmt.body if isinstance(s, ir.Push)]
         pops = [s for s in stmt.body if isinstance(getattr(s, "expr", None), ir.Pop)]
         reserve = straight and pushes and not pops and all(s.value.type.kind != "vec" for s in pushes)
@@ -838,7 +855,7 @@ class Generator(PythonNames):
         self.emit(depth, f"for {self.var(stmt.var.name)} in range({start}, {stop}):")
         if not straight:
             self.emit(depth + 1, f"st += {per_trip}")
-            self.emit(depth + 1, f"if st > mx or _bad: {FAULT}")
+            self.emit(depth + 1, STEP_CHECK)
         outer = self.reserved, self.peaked, self.counted_pops
         self.reserved, self.peaked, self.counted_pops = outer[0] or reserve, outer[1] or drained, outer[2] or checked
         self.block(stmt.body, depth + 1, counted=False)
