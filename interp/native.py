@@ -782,9 +782,11 @@ class Generator(PythonNames):
     # ------------------------------------------------------------ blocks and statements
 
     def block(self, stmts: tuple[ir.Stmt, ...], depth: int, counted: bool = True) -> None:
+        """A block's statements, counted on entering it. Its steps are not checked here: a run that crossed
+        --max-steps, or failed a check, stops at the next loop trip or return (every loop checks each trip, or
+        all its trips before it), later than the interpreter would but with the same outcome: the rerun."""
         if counted and stmts:
             self.emit(depth, f"st += {len(stmts)}")
-            self.emit(depth, STEP_CHECK)
         for stmt in stmts:
             self.statement(stmt, depth)
         if not stmts:
