@@ -71,7 +71,7 @@ from adlang.interp.runtime import (
     pops_only,
 )
 from adlang.ir import nodes as ir
-from adlang.ir.prims_scalar import INT_MAX, INT_MIN
+from adlang.ir.prims_scalar import INT_MIN
 from adlang.ir.prims_vec import MAX_VEC_LENGTH
 from adlang.lang.errors import UsageError
 
@@ -352,7 +352,7 @@ def _namespace() -> dict:
     if not _HELPERS:
         numba = _numba()
         space = {"_np": np, "_math": math, "_Fault": NativeFault, "_INF": math.inf, "_NINF": -math.inf,
-                 "_borrow": _borrower()}
+                 "_borrow": _borrower(), **_overflow_checked()}
         exec(compile(HELPERS_SOURCE, "<adlang native helpers>", "exec"), space)
         for name in re.findall(r"^def (\w+)", HELPERS_SOURCE, re.MULTILINE):
             space[name] = numba.njit(error_model="numpy")(space[name])
@@ -378,6 +378,32 @@ def _borrower():
         return array(array), codegen
 
     return _borrow
+
+
+def _overflow_checked() -> dict:
+    """`_sadd(a, b)`, `_ssub`, `_smul`: an int64 operation and whether it overflowed, by LLVM's
+    `llvm.s*.with.overflow` (exact, branch-free; the interpreter raises where the flag is set)."""
+    from numba import types
+    from numba.extending import intrinsic
+
+    def checked(method: str):
+        @intrinsic
+        def operation(typingctx, a, b):
+            if not (isinstance(a, types.Integer) and isinstance(b, types.Integer)):
+                return None
+
+            def codegen(context, builder, signature, args):
+                x, y = (context.cast(builder, v, t, types.int64) for v, t in zip(args, signature.args))
+                pair = getattr(builder, method)(x, y)
+                return context.make_tuple(builder, signature.return_type,
+                                          [builder.extract_value(pair, 0), builder.extract_value(pair, 1)])
+
+            return types.Tuple((types.int64, types.boolean))(a, b), codegen
+
+        return operation
+
+    return {"_sadd": checked("sadd_with_overflow"), "_ssub": checked("ssub_with_overflow"),
+            "_smul": checked("smul_with_overflow")}
 
 
 def _elementwise(op: str, kinds: tuple[str, ...]):
@@ -422,26 +448,16 @@ def _nan(r: str) -> str:
     return _fault_if(f"{r} != {r}")
 
 
-def _arith(op: str, int_check):
+def _arith(op: str, checked: str):
+    """Floats: the operator and a NaN check. Ints: the operation with LLVM's overflow flag (`checked`, one of
+    `_sadd`, `_ssub`, `_smul`): exact, and one instruction more than the operation."""
+
     def lower(r, a, k):
         if _is_float(k):
             return [f"{r} = {a[0]} {op} {a[1]}", _nan(r)]
-        return [_fault_if(f"({int_check(a[0], a[1])})"), f"{r} = {a[0]} {op} {a[1]}"]
+        return [f"{r}, _o = {checked}({a[0]}, {a[1]})", _fault_if("_o")]
 
     return lower
-
-
-def _add_overflows(a, b):
-    return f"({b} > 0 and {a} > {INT_MAX} - {b}) or ({b} < 0 and {a} < {IMIN} - {b})"
-
-
-def _sub_overflows(a, b):
-    return f"({b} < 0 and {a} > {INT_MAX} + {b}) or ({b} > 0 and {a} < {IMIN} + {b})"
-
-
-def _mul_overflows(a, b):
-    # conservative: a product within 0.2% of 2**63 runs in the interpreter
-    return f"abs(float({a}) * float({b})) >= 9.2e18"
 
 
 def _div(r, a, k):
@@ -521,9 +537,9 @@ def _revolve_advance(r, a, k):
 
 
 SCALAR = {
-    "add": _arith("+", _add_overflows),
-    "sub": _arith("-", _sub_overflows),
-    "mul": _arith("*", _mul_overflows),
+    "add": _arith("+", "_sadd"),
+    "sub": _arith("-", "_ssub"),
+    "mul": _arith("*", "_smul"),
     "div": _div,
     "pow": _pow,
     "neg": _neg,
