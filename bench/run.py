@@ -935,6 +935,68 @@ def numba_sweep():
     return sweep
 
 
+def numba_revolve():
+    """The loop's value and gradient by binomial checkpointing written by hand in numba: the schedule adlang's
+    revolve:S runs (the same split, `checkpoint_schedules.revolve_split`, as a walk over repetition numbers),
+    the state's snapshots on a small stack, and each iteration reversed from the state it starts from."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit
+    def split(n, s):
+        if s == 1:
+            return n - 1
+        rho, lo, top, lower = 1, 1, s + 1, (s + 1) * s // 2
+        while lo <= n - 1:
+            m = max(lo, n - lower)
+            if m <= min(top - 1, n - 1):
+                return m
+            rho += 1
+            lo, top, lower = top, top * (s + rho) // rho, lower * (s + rho) // (rho + 1)
+        return n - 1
+
+    @numba.njit
+    def revolve(x, y, n, s):
+        accum = x
+        for _ in range(n):
+            accum = accum * y
+        stack_i = np.empty(s + 1, np.int64)
+        stack_v = np.empty(s + 1)
+        fine, capo, top, held, depth = n, 0, -1, 0, 0
+        state = snap = x
+        daccum, dy = 1.0, 0.0
+        while fine > 0:
+            left = fine - capo
+            if left == 0:  # restore the newest snapshot
+                capo, state = top, snap
+            elif left == 1:  # reverse iteration capo from the state held; free its snapshot
+                if top == capo:
+                    held -= 1
+                    if held > 0:
+                        depth -= 1
+                        top, snap = stack_i[depth], stack_v[depth]
+                    else:
+                        top = -1
+                dy = dy + state * daccum
+                daccum = y * daccum
+                fine -= 1
+            elif top != capo:  # take a snapshot
+                if held > 0:
+                    stack_i[depth], stack_v[depth] = top, snap
+                    depth += 1
+                top, snap, held = capo, state, held + 1
+            else:  # advance
+                ahead = split(left, s + 1 - held)
+                for _ in range(ahead):
+                    state = state * y
+                capo += ahead
+        return accum, daccum, dy
+
+    return revolve
+
+
 def python_oscillator_gradient(k: float, c: float, x0: float, v0: float, h: float, n: int):
     """The oscillator's end position and (d/dk, d/dc) by a hand-written reverse sweep in plain Python (two
     lists of floats for the tape)."""
@@ -1164,16 +1226,22 @@ def bench_native_revolve(program: ir.Program, cfg: argparse.Namespace) -> dict:
         REVOLVE: lambda: run(checkpointed, entry, args, max_steps=MAX_STEPS),
     }, cfg.repeats, cfg.min_time, cfg.long_run)
     times = {name: t["best_s"] for name, t in timings.items()}
+    by_hand = numba_revolve()
+    snapshots = int(REVOLVE.partition(":")[2])
+    by_hand(LOOP_X, LOOP_Y, 2, snapshots)
+    ok = ok and close(result.value, by_hand(LOOP_X, LOOP_Y, n, snapshots), 1e-12)
+    times["numba by hand"] = measure(lambda: by_hand(LOOP_X, LOOP_Y, n, snapshots), cfg.repeats, cfg.min_time,
+                                     cfg.long_run)["best_s"]
     per_iteration = times["function"] / n
     predicted = recomputed * per_iteration + times["none"]
     bound = 1.5 * recomputed * per_iteration + times["none"]
     table = Table(title=f"6c. {REVOLVE} natively at n = {n:,}: the time its schedule predicts")
-    for column in ("function", "gradient, none", f"gradient, {REVOLVE}", "recomputed", "predicted",
-                   "measured / predicted", "bound (1.5x the iterations)", "result"):
+    for column in ("function", "gradient, none", f"gradient, {REVOLVE}", "numba by hand, same schedule",
+                   "recomputed", "predicted", "measured / predicted", "bound (1.5x the iterations)", "result"):
         table.add_column(column, justify="left" if column == "result" else "right")
     table.add_row(fmt_time(times["function"]), fmt_time(times["none"]), fmt_time(times[REVOLVE]),
-                  f"{recomputed:,}", fmt_time(predicted), f"{times[REVOLVE] / predicted:.2f}", fmt_time(bound),
-                  "ok" if ok else "[red]WRONG[/]")
+                  fmt_time(times["numba by hand"]), f"{recomputed:,}", fmt_time(predicted),
+                  f"{times[REVOLVE] / predicted:.2f}", fmt_time(bound), "ok" if ok else "[red]WRONG[/]")
     console.print(table)
     console.print(escape(f"predicted = recomputed (advances + n) x the function's time per iteration "
                          f"({per_iteration * 1e9:.2f} ns) + the plain gradient; {REVOLVE} / none: "
