@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adlang.arguments import bind_arguments
-from adlang.interp.engines import ENGINES
+from adlang.interp.engines import AUTO, ENGINES, SWITCH_STEPS
 from adlang.interp.prologue import suggest
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE
 from adlang.ir.nodes import Function, Program
@@ -166,6 +166,7 @@ def _run_parser(sub: Any) -> _Parser:
         metavar="E",
         default="interp",
         help="; ".join(f"{e.name}: {e.summary}" for e in ENGINES.values())
+        + f"; {AUTO}: compiled, and native once the program has run {SWITCH_STEPS:,} statements"
         + " (default interp; the same results and steps in each; with --trace the interpreter runs)",
     )
     _add_json(p)
@@ -274,8 +275,9 @@ def _optimize_parser(sub: Any) -> _Parser:
     p.add_argument("--tol", metavar="T", help="stop when the gradient's norm is <= T (default 1e-8)")
     p.add_argument("--mode", metavar="M", help="forward or reverse (default) for the gradient")
     _add_checkpoint(p)
-    p.add_argument("--engine", choices=tuple(ENGINES), default="compiled",
-                   help="compiled (default: the program compiled to Python once) or interp")
+    p.add_argument("--engine", choices=(*ENGINES, AUTO), default=AUTO,
+                   help="auto (default: compiled, and native once the program has run long enough to pay for "
+                        "compiling it), compiled, native or interp")
     _add_json(p)
     return p
 

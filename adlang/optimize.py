@@ -51,6 +51,7 @@ from rich.table import Table
 from rich.text import Text
 
 from adlang.arguments import parse_number
+from adlang.interp.engines import AUTO
 from adlang.interp.prologue import suggest
 from adlang.ir import nodes as ir
 from adlang.lang.errors import RuntimeFault, UsageError
@@ -190,13 +191,14 @@ def default_steps(method: str, steps: int | None) -> int:
 
 def optimize(program: ir.Program, fn_name: str, args: dict[str, Any], wrt: list[str], *, method: str = "gd",
              steps: int | None = None, lr: float | None = None, tol: float = DEFAULT_TOL, mode: str = "reverse",
-             on_step: OnStep | None = None, checkpoint: str = "none", engine: str = "compiled") -> OptimizeResult:
+             on_step: OnStep | None = None, checkpoint: str = "none", engine: str = AUTO) -> OptimizeResult:
     """Minimizes `fn_name` over the `wrt` parameters from the values in `args` (every parameter given).
 
     `on_step(step, loss)` is called for the start (step 0) and after every step; `checkpoint` is
     the reverse pass's checkpointing strategy, as for `run --grad`. The derivative program runs in
-    the compiled engine by default (compiled once, the same numbers as the interpreter, several
-    times faster); `engine="interp"` runs the interpreter.
+    `auto` by default (`interp/engines.py`: the compiled engine, the same numbers as the interpreter,
+    several times faster, and the native one once the program has run long enough to pay for
+    compiling it); `engine=` names another.
     """
     check_engine(engine, "engine")
     fn = program.function(fn_name)
@@ -271,7 +273,7 @@ class _Layout:
 
 class _Search:
     def __init__(self, program: ir.Program, fn: ir.Function, args: dict[str, Any], layout: _Layout, method: str,
-                 mode: str, lr: float, on_step: OnStep | None, checkpoint: str = "none", engine: str = "compiled"):
+                 mode: str, lr: float, on_step: OnStep | None, checkpoint: str = "none", engine: str = AUTO):
         from adlang.ir.derive import derivative_program
 
         self.program = program

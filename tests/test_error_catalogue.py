@@ -485,7 +485,7 @@ CATALOGUE: list[Case] = [
          command="diff", what="`diff --hvp` with `--order`"),
     Case("usage-max-steps", "usage", F, "FILE x=1 --max-steps many",
          "--max-steps needs a whole number of statements, not 'many'", what="a `--max-steps` that is not a number"),
-    Case("usage-engine", "usage", F, "FILE x=1 --engine fast", "unknown --engine 'fast' (engines: interp, compiled, native)",
+    Case("usage-engine", "usage", F, "FILE x=1 --engine fast", "unknown --engine 'fast' (engines: interp, compiled, native, auto)",
          what="an engine that does not exist"),
     Case("usage-checkpoint", "usage", F, "FILE x=1 --grad x --checkpoint often",
          "unknown --checkpoint 'often'; choose none, sqrt, every:K (K a whole number >= 1) or revolve:S",
