@@ -145,14 +145,14 @@ class Program:
     # ------------------------------------------------------------ running
 
     def run(self, args: Mapping[str, Any] | None = None, fn: str | None = None, trace: bool = False,
-            engine: str = AUTO, *, max_steps: int = DEFAULT_MAX_STEPS,
+            engine: str = "interp", *, max_steps: int = DEFAULT_MAX_STEPS,
             max_tape: int = DEFAULT_MAX_TAPE) -> Result:
         """Run `fn` (default `main`, else the last function) on `args`, as `adlang run`."""
         return self._run(args, fn, None, "reverse", 1, "none", engine, trace, max_steps, max_tape)
 
     def grad(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
              fn: str | None = None, mode: str = "reverse", order: int = 1, checkpoint: str = "none",
-             engine: str = AUTO, trace: bool = False, *, max_steps: int = DEFAULT_MAX_STEPS,
+             engine: str = "interp", trace: bool = False, *, max_steps: int = DEFAULT_MAX_STEPS,
              max_tape: int = DEFAULT_MAX_TAPE) -> Result:
         """The value of `fn` and its derivatives with respect to `wrt` (default: every float, vec and mat
         parameter), as `adlang run --grad`; `order=2` adds the Hessian."""
@@ -177,7 +177,7 @@ class Program:
         return Result.of(report)
 
     def jacobian(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
-                 fn: str | None = None, mode: str = "reverse", engine: str = AUTO, *,
+                 fn: str | None = None, mode: str = "reverse", engine: str = "interp", *,
                  max_steps: int = DEFAULT_MAX_STEPS, max_tape: int = DEFAULT_MAX_TAPE) -> Result:
         """d(result)/d(p) for p in `wrt`, for a result that is a float, a vec or a tuple of those: `.jacobian[p]`
         has the result's elements as rows and p's as columns (a list of such arrays for a tuple result)."""
