@@ -12,7 +12,7 @@ import numpy as np
 
 from adlang.ir.nodes import Const
 from adlang.ir.primitive import IndexContribution, Primitive, TypeRuleError, no_jvp, no_vjp, register
-from adlang.ir.prims_scalar import NAN_ARGUMENTS, first, shape_text, show, type_names, why_not_finite
+from adlang.ir.prims_scalar import NAN_ARGUMENTS, first, has_nan, shape_text, show, type_names, why_not_finite
 from adlang.ir.prims_vec import check_mat_index
 from adlang.ir.types import FLOAT, INT, Type, mat, vec
 from adlang.lang.errors import DomainError
@@ -99,9 +99,9 @@ def _matmul(a, b):
                           "operands whose inner lengths agree (columns of the left, rows or length of the right)")
     with np.errstate(all="ignore"):
         r = np.matmul(a, b)
-    if np.isnan(r).any():
+    if has_nan(np.asarray(r)):
         for x in (a, b):
-            if np.isnan(x).any():
+            if has_nan(x):
                 raise DomainError(f"'@' is not a number (NaN): an operand is NaN already; {NAN_ARGUMENTS}")
         raise DomainError("'@' is not a number (NaN): a product is inf * 0, or the products add up to inf - inf; "
                           f"{why_not_finite(np.inf)}")
@@ -111,7 +111,7 @@ def _matmul(a, b):
 def _outer(u, v):
     with np.errstate(all="ignore"):
         r = np.outer(u, v)
-    if np.isnan(r).any():
+    if has_nan(r):
         k = first(np.isnan(r))
         raise DomainError(f"outer: {show(u[k[0]])} * {show(v[k[1]])} at [{k[0]}, {k[1]}] is not a number (NaN); "
                           f"{why_not_finite(u[k[0]], v[k[1]])}")

@@ -13,7 +13,17 @@ import numpy as np
 
 from adlang.ir.nodes import Const
 from adlang.ir.primitive import IndexContribution, Primitive, TypeRuleError, no_jvp, no_vjp, register
-from adlang.ir.prims_scalar import NAN_ARGUMENTS, SAME_LENGTH, at, first, nan_error, shape_text, type_names, vec_join
+from adlang.ir.prims_scalar import (
+    NAN_ARGUMENTS,
+    SAME_LENGTH,
+    at,
+    first,
+    has_nan,
+    nan_error,
+    shape_text,
+    type_names,
+    vec_join,
+)
 from adlang.ir.types import FLOAT, INT, mat, vec
 from adlang.lang.errors import DomainError
 
@@ -128,7 +138,7 @@ def _addto(d, c):
                           "(or an empty vec for a zero)")
     with np.errstate(invalid="ignore"):
         total = d + c
-    if np.isnan(total).any():
+    if has_nan(total):
         k = first(np.isnan(total))
         raise nan_error(d[k], "+", c[k], k)
     return total
