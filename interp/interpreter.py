@@ -29,6 +29,9 @@ from adlang.interp.runtime import (
     RunResult,
     TapeCount,
     TraceEntry,
+    accumulates_in_place,
+    addat_in_place,
+    addto_in_place,
     check_length,
     loop_key,
     pops_only,
@@ -37,6 +40,7 @@ from adlang.interp.runtime import (
 )
 from adlang.ir import naming
 from adlang.ir import nodes as ir
+from adlang.ir.liveness import Releases, releases
 from adlang.ir.primitives import lookup
 from adlang.ir.printer import atom as atom_text
 from adlang.ir.types import Type
@@ -163,10 +167,13 @@ class Compiler:
         self.fn_name = ""
         self.current: ir.Stmt | None = None
         self.pop_only = False  # in a loop that pops but never pushes nor calls: its peak was looked at before it
+        self.releases = Releases()
 
     def function(self, fn: ir.Function) -> Callable:
         self.fn_name = fn.name
         self.pop_only = False
+        # A run that neither traces nor records drops each array after its last read (ir/liveness.py).
+        self.releases = Releases() if self.tracing or self.recording else releases(fn)
         names = [p.name for p in fn.params]
         body = self.block(fn.body[:-1])
         ret = fn.returned
@@ -235,6 +242,11 @@ class Compiler:
         return run
 
     def statement(self, stmt: ir.Stmt) -> Code:
+        code = self.executed(stmt)
+        dead = self.releases.of(stmt)
+        return code if not dead else self.releasing(code, dead)
+
+    def executed(self, stmt: ir.Stmt) -> Code:
         self.current = stmt
         if isinstance(stmt, ir.Let) and len(stmt.targets) > 1:
             return self.destructure(stmt)
@@ -248,6 +260,25 @@ class Compiler:
         if isinstance(stmt, (ir.For, ir.While)):
             return self.loop(stmt)
         raise RuntimeFault("`return` must be the last statement", stmt.span)
+
+    @staticmethod
+    def releasing(code: Code, dead: tuple[str, ...]) -> Code:
+        """The statement, then the arrays it was the last to read dropped (a branch may have dropped one)."""
+        if len(dead) == 1:
+            (name,) = dead
+
+            def run1(env):
+                code(env)
+                env.pop(name, None)
+
+            return run1
+
+        def run(env):
+            code(env)
+            for name in dead:
+                env.pop(name, None)
+
+        return run
 
     def loop(self, stmt: ir.For | ir.While) -> Code:
         """A loop whose body only pops has its tape peak looked at once, before it (the count only falls)."""
@@ -471,27 +502,43 @@ class Compiler:
         return recorded
 
     def updates_in_place(self, target: ir.Var, expr: ir.Expr) -> bool:
-        """`w = addat(w, i, x)` without a trace: the scatter-add of reverse mode, worth doing in place."""
-        return (
-            not self.tracing
-            and not self.recording
-            and isinstance(expr, ir.Prim)
-            and expr.op == "addat"
-            and isinstance(expr.args[0], ir.Var)
-            and expr.args[0].name == target.name
-            and not _has_length(target.type)
-            and target.type.kind == "vec"
-        )
+        """`d = addto(d, c)` or `w = addat(w, ...)` without a trace: reverse mode adding up an adjoint, worth doing
+        in place."""
+        return not self.tracing and not self.recording and accumulates_in_place(target, expr)
 
     def add_at_in_place(self, target: ir.Var, expr: ir.Prim, span: Span) -> Code:
-        """Vecs are values, so the array is changed in place only when nothing else holds it.
+        """Arrays are values, so one is changed in place only when nothing else holds it.
 
         CPython's reference count tells: the env, the local and getrefcount's argument make 3;
         more means a copy, the tape or another variable shares it, and the pure copy runs instead.
+        An element of a vec is added here (the scalar loop's case, where a call would cost more than
+        the addition); the rest by `runtime.addto_in_place` and `addat_in_place`.
         """
         name = target.name
-        get_index, get_value = self.getter(expr.args[1]), self.getter(expr.args[2])
         copy_and_add = self.evaluate(expr, span)
+        if expr.op == "addto":
+            get_other = self.getter(expr.args[1])
+
+            def add_to(env):
+                d = env[name]
+                if sys.getrefcount(d) == 3 and addto_in_place(d, get_other(env)):
+                    return
+                del d
+                env[name] = copy_and_add(env)
+
+            return add_to
+        if target.type.kind == "mat":
+            getters = [self.getter(a) for a in expr.args[1:]]
+
+            def add_at_mat(env):
+                w = env[name]
+                if sys.getrefcount(w) == 3 and addat_in_place(w, getters[0](env), [g(env) for g in getters[1:]]):
+                    return
+                del w
+                env[name] = copy_and_add(env)
+
+            return add_at_mat
+        get_index, get_value = self.getter(expr.args[1]), self.getter(expr.args[2])
 
         def run(env):
             w = env[name]

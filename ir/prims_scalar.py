@@ -706,7 +706,8 @@ def _builtin(name, arity, rule, scalar, vector, jvp, vjp, total=True, uses_resul
 
 def _unary_math(name, scalar, vector, factor, total=True, uses_result=False, keep_int=False, **facts):
     jvp, vjp = unary_rules(factor)
-    _builtin(name, 1, numeric_unary(keep_int), scalar, vector, jvp, vjp, total, uses_result, **facts)
+    _builtin(name, 1, numeric_unary(keep_int), scalar, vector, jvp, vjp, total, uses_result, elementwise=True,
+             **facts)
 
 
 # `_add`, `_sub` and `_mul` are Python's operator, then an error where a float result is NaN or an int one
@@ -714,15 +715,15 @@ def _unary_math(name, scalar, vector, factor, total=True, uses_result=False, kee
 NAN_AND_INT_CHECKED = frozenset({"nan", "int"})
 
 _infix("add", "+", numeric_binary("+", INT), _add, elementwise(np.add, "addition", "+"), _add_jvp, _add_vjp,
-       right_unit=0, left_unit=0, python_operator="+", operator_checks=NAN_AND_INT_CHECKED)
+       right_unit=0, left_unit=0, python_operator="+", operator_checks=NAN_AND_INT_CHECKED, elementwise=True)
 _infix("sub", "-", numeric_binary("-", INT), _sub, elementwise(np.subtract, "subtraction", "-"), _sub_jvp, _sub_vjp,
-       right_unit=0, from_zero="neg", python_operator="-", operator_checks=NAN_AND_INT_CHECKED)
+       right_unit=0, from_zero="neg", python_operator="-", operator_checks=NAN_AND_INT_CHECKED, elementwise=True)
 _infix("mul", "*", numeric_binary("*", INT), _mul, elementwise(np.multiply, "multiplication", "*"), _mul_jvp, _mul_vjp,
-       right_unit=1, left_unit=1, python_operator="*", operator_checks=NAN_AND_INT_CHECKED)
+       right_unit=1, left_unit=1, python_operator="*", operator_checks=NAN_AND_INT_CHECKED, elementwise=True)
 _infix("div", "/", numeric_binary("/", None), _div, _div_vec, _div_jvp, _div_vjp, total=False, uses_result=True,
-       right_unit=1)
+       right_unit=1, elementwise=True)
 _infix("pow", "^", numeric_binary("^", None), _pow, _pow_vec, _pow_jvp, _pow_vjp,
-       total=False, uses_result=True, aliases=("pow",), right_unit=1)
+       total=False, uses_result=True, aliases=("pow",), right_unit=1, elementwise=True)
 def _neg(a):
     r = -a
     return int_result(r) if type(r) is int else r
@@ -734,7 +735,7 @@ def _abs(a):
 
 
 register(Primitive("neg", "prefix", "-", 1, numeric_unary(True), _neg, lambda a: -a, _neg_jvp, _neg_vjp,
-                   involution=True, python_operator="-", operator_checks=frozenset({"int"})))
+                   involution=True, python_operator="-", operator_checks=frozenset({"int"}), elementwise=True))
 
 for _name, _symbol, _fn in [
     ("lt", "<", lambda a, b: a < b), ("le", "<=", lambda a, b: a <= b),
@@ -773,11 +774,11 @@ _unary_math(
     lambda e, a, r: e.op("neg", e.op("div", r, e.op("mul", e.const(2.0), a))),
     total=False, uses_result=True,
 )
-_builtin("dpow", 3, _dpow_rule, _dpow, _dpow_vec, _dpow_jvp, _dpow_vjp, total=False)
+_builtin("dpow", 3, _dpow_rule, _dpow, _dpow_vec, _dpow_jvp, _dpow_vjp, total=False, elementwise=True)
 _builtin("dpowb", 2, lambda args: broadcast_type("dpowb()", [a.type for a in args], None),
-         _dpowb, _dpowb_vec, _dpowb_jvp, _dpowb_vjp, total=False)
+         _dpowb, _dpowb_vec, _dpowb_jvp, _dpowb_vjp, total=False, elementwise=True)
 _unary_math("abs", _abs, np.abs, lambda e, a, r: e.op("sign", a), keep_int=True, kink=_abs_note)
-_builtin("sign", 1, numeric_unary(False), _sign, np.sign, no_jvp, no_vjp, kink=_sign_note)
+_builtin("sign", 1, numeric_unary(False), _sign, np.sign, no_jvp, no_vjp, kink=_sign_note, elementwise=True)
 
 
 def _float_rule(args):
@@ -793,9 +794,9 @@ _max_jvp, _max_vjp = _select_rules(_max_parts)
 _ifle_jvp, _ifle_vjp = _select_rules(_ifle_parts)
 _builtin("min", 2, numeric_binary("min", INT), _pick(lambda a, b: b if b < a else a),
          elementwise(lambda a, b: np.where(np.asarray(b) < a, b, a), "min", "min"), _min_jvp, _min_vjp,
-         kink=_tie_note("min"))
+         kink=_tie_note("min"), elementwise=True)
 _builtin("max", 2, numeric_binary("max", INT), _pick(lambda a, b: b if b > a else a),
          elementwise(lambda a, b: np.where(np.asarray(b) > a, b, a), "max", "max"), _max_jvp, _max_vjp,
-         kink=_tie_note("max"))
+         kink=_tie_note("max"), elementwise=True)
 _builtin("ifle", 4, lambda args: broadcast_type("ifle()", [a.type for a in args], None),
-         _ifle, _ifle_vec, _ifle_jvp, _ifle_vjp, kink=_ifle_note)
+         _ifle, _ifle_vec, _ifle_jvp, _ifle_vjp, kink=_ifle_note, elementwise=True)
