@@ -26,6 +26,7 @@ from adlang.interp.runtime import (
     DEFAULT_MAX_TAPE,
     EMPTY_TAPE,
     UNFINISHED,
+    ProgramCache,
     RunResult,
     TapeCount,
     TraceEntry,
@@ -87,6 +88,21 @@ class Machine:
                 elif isinstance(getattr(s, "expr", None), ir.Pop):
                     self.tape(s.expr.tape)
 
+    def start(self, max_steps: int) -> None:
+        """A machine taken again for a plain run: counts at zero, the tapes empty (a run that failed may have
+        left values on them)."""
+        self.max_steps = max_steps
+        self.steps = 0
+        self.finish()
+        self.count.extra = self.count.peak = 0
+        self.trips.clear()
+        self.note = None
+
+    def finish(self) -> None:
+        """Drop what the tapes still hold, so an idle machine keeps no arrays alive."""
+        for tape in self.tape_lists:
+            tape.clear()
+
     def tape(self, number: int) -> list:
         if number not in self.tapes:
             self.tapes[number] = []
@@ -145,10 +161,32 @@ def run_function(
     With `events` (a list the caller keeps, so it survives an error) the run
     records into it instead of tracing.
     """
-    machine = Machine(program, max_steps, [] if trace and events is None else None, events=events,
-                      max_tape=max_tape)
-    _, values = prologue(program, fn_name, args)
-    value = machine.function(fn_name)(*values)
+    if trace or events is not None:
+        machine = Machine(program, max_steps, [] if events is None else None, events=events, max_tape=max_tape)
+        _, values = prologue(program, fn_name, args)
+        value = machine.function(fn_name)(*values)
+        return _result(machine, value)
+    # A plain run reuses an idle machine of the program, its closures built already (taken from the pool while
+    # it runs, so two threads never share one). Closures read --max-tape as they were built: one pool per value.
+    pool = _IDLE.get(program, lambda _: {}).setdefault(max_tape, [])
+    try:
+        machine = pool.pop()
+    except IndexError:
+        machine = Machine(program, max_tape=max_tape)
+    machine.start(max_steps)
+    try:
+        _, values = prologue(program, fn_name, args)
+        value = machine.function(fn_name)(*values)
+        return _result(machine, value)
+    finally:
+        machine.finish()
+        pool.append(machine)
+
+
+_IDLE = ProgramCache(64)  # per program: {max_tape: [idle machines]}
+
+
+def _result(machine: Machine, value: object) -> RunResult:
     if machine.note is not None and machine.trace:
         last = machine.trace[-1]
         last.note = f"{last.note}; {machine.note}" if last.note else machine.note

@@ -341,8 +341,8 @@ def math_fn(fn: Callable, name: str, domain: Callable | None = None, needs: str 
 def vec_fn(fn: Callable, name: str, domain: Callable | None = None, needs: str = "", nan_free: bool = False
            ) -> Callable:
     """`fn` elementwise on a vec or a mat. `domain` is a lower bound (x > 0, x >= 0): an array is inside where its
-    least element is, one pass. `nan_free`: fn of numbers inside the domain is never NaN (exp, tanh, log, sqrt;
-    values never hold a NaN), so no scan follows; sin, cos and tan of an inf are NaN and are scanned."""
+    least element is, one pass, and a NaN is outside. `nan_free`: fn of numbers inside the domain is never NaN
+    (log, sqrt), so that pass is the only one; the others scan their result (sin of an inf is NaN)."""
 
     def apply(v):
         if domain is not None and v.size and not domain(np.minimum.reduce(v, axis=None)):
@@ -752,8 +752,8 @@ _unary_math("sin", math_fn(math.sin, "sin"), vec_fn(np.sin, "sin"), lambda e, a,
 _unary_math("cos", math_fn(math.cos, "cos"), vec_fn(np.cos, "cos"), lambda e, a, r: e.op("neg", e.op("sin", a)))
 _unary_math("tan", math_fn(math.tan, "tan"), vec_fn(np.tan, "tan"),
             lambda e, a, r: e.op("add", e.const(1.0), e.op("mul", r, r)), uses_result=True)
-_unary_math("exp", math_fn(math.exp, "exp"), vec_fn(np.exp, "exp", nan_free=True), lambda e, a, r: r, uses_result=True)
-_unary_math("tanh", math_fn(math.tanh, "tanh"), vec_fn(np.tanh, "tanh", nan_free=True),
+_unary_math("exp", math_fn(math.exp, "exp"), vec_fn(np.exp, "exp"), lambda e, a, r: r, uses_result=True)
+_unary_math("tanh", math_fn(math.tanh, "tanh"), vec_fn(np.tanh, "tanh"),
             lambda e, a, r: e.op("sub", e.const(1.0), e.op("mul", r, r)), uses_result=True)
 _unary_math(
     "log",

@@ -212,7 +212,7 @@ ADD_UP = "its elements add up to inf - inf"
 
 def _sum(v):
     with np.errstate(all="ignore"):  # a NaN is the error below, not numpy's warning
-        return _total(float(np.sum(v)), "sum", ADD_UP, v)
+        return _total(float(np.add.reduce(v, axis=None)), "sum", ADD_UP, v)  # np.sum, without its wrapper
 
 
 def _mean(v):
@@ -222,7 +222,7 @@ def _mean(v):
         raise DomainError("mean of an empty vec is undefined; guard it with `if len(v) > 0` or give a vec that has "
                           "elements")
     with np.errstate(all="ignore"):
-        return _total(float(np.mean(v)), "mean", ADD_UP, v)
+        return _total(float(np.add.reduce(v, axis=None)) / v.size, "mean", ADD_UP, v)  # as np.mean computes it
 
 
 def _dot(u, v):

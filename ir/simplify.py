@@ -121,10 +121,8 @@ def _broadcast_scalars(body) -> tuple[ir.Stmt, ...]:
     dividend f): numpy broadcasts the number, and no array of copies of s is made and read.
 
     The adjoint of `sum(v)` and `mean(v)` is such an f (every element of v gets the same share), and it is
-    usually multiplied by another adjoint at once. Lengths are known equal by definitions, never guessed: an
-    elementwise operation's result is as long as its array operands (`Primitive.elementwise`), so y and x are
-    as long as each other where following definitions from both reaches one variable. Only variables
-    declared once and never updated are followed, so each definition has run wherever its variable is read.
+    usually multiplied by another adjoint at once. Lengths are known equal from definitions that have run,
+    never guessed: `_as_long_as` follows the definitions y and x were computed by.
     f itself is left to dead-code removal, with the `ones` (see `_removable`) when nothing else reads them.
     """
     defs = _fixed_definitions(body)
@@ -136,19 +134,8 @@ def _broadcast_scalars(body) -> tuple[ir.Stmt, ...]:
             a = defs[a.name]
         return a
 
-    def root(a: ir.Atom) -> str | None:
-        """The variable a's length was first known by: up through elementwise definitions and copies."""
-        a = resolve(a)
-        while isinstance(a, ir.Var):
-            expr = defs.get(a.name)
-            arrays = [x for x in expr.args if x.type.is_array] if isinstance(expr, ir.Prim) else []
-            if not (arrays and lookup(expr.op).elementwise):
-                return a.name
-            a = resolve(arrays[0])
-        return None
-
-    def filled(a: ir.Atom) -> tuple[ir.Atom, str] | None:
-        """(s, the root of x) where a is ones(len(x)) * s or s * ones(len(x)) (ones(rows(x), cols(x)) for a mat)."""
+    def filled(a: ir.Atom) -> tuple[ir.Atom, ir.Var] | None:
+        """(s, x) where a is ones(len(x)) * s or s * ones(len(x)) (ones(rows(x), cols(x)) for a mat)."""
         a = resolve(a)
         expr = defs.get(a.name) if isinstance(a, ir.Var) else None
         if not (isinstance(expr, ir.Prim) and expr.op == "mul" and a.type.is_array):
@@ -158,8 +145,8 @@ def _broadcast_scalars(body) -> tuple[ir.Stmt, ...]:
             sized = defs.get(ones.name) if isinstance(ones, ir.Var) else None
             if s.type.is_scalar_number and isinstance(sized, ir.Prim) and sized.op == "ones":
                 source = _measured(sized.args, defs)
-                if source is not None and root(source) is not None:
-                    return s, root(source)
+                if isinstance(source, ir.Var):
+                    return s, source
         return None
 
     def rewrite(s: ir.Stmt) -> ir.Stmt:
@@ -169,7 +156,9 @@ def _broadcast_scalars(body) -> tuple[ir.Stmt, ...]:
         for k in _FILLED_OPERAND[expr.op]:
             found = filled(expr.args[k])
             other = expr.args[1 - k]
-            if found is None or not other.type.is_array or root(other) != found[1]:
+            if found is None or not isinstance(other, ir.Var) or not other.type.is_array:
+                continue
+            if not _as_long_as(found[1], other, defs):
                 continue
             args = list(expr.args)
             args[k] = found[0]
@@ -180,6 +169,40 @@ def _broadcast_scalars(body) -> tuple[ir.Stmt, ...]:
         return s
 
     return tuple(rewrite(s) for s in body)
+
+
+def _as_long_as(x: ir.Var, y: ir.Var, defs: dict[str, ir.Expr]) -> bool:
+    """Whether the arrays x and y are known to have one shape where both can be read.
+
+    Where a variable can be read its definition has run, and so have those of its operands: an elementwise
+    operation among them (`Primitive.elementwise`) ran on arrays of one shape, its result's; a copy is its
+    source. Those equalities, over the definitions x and y come from, are joined; only variables declared once
+    and never updated are followed (`_fixed_definitions`).
+    """
+    parent: dict[str, str] = {}
+
+    def find(name: str) -> str:
+        while parent.setdefault(name, name) != name:
+            name = parent[name]
+        return name
+
+    seen: set[str] = set()
+    todo = [x.name, y.name]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        expr = defs.get(name)
+        operands = [a for a in ir.atoms_of(expr) if isinstance(a, ir.Var)] if expr is not None else []
+        todo += [a.name for a in operands]
+        if isinstance(expr, ir.Var) and expr.type.is_array:
+            parent[find(name)] = find(expr.name)
+        elif isinstance(expr, ir.Prim) and lookup(expr.op).elementwise:
+            for a in operands:
+                if a.type.is_array:
+                    parent[find(a.name)] = find(name)
+    return find(x.name) == find(y.name)
 
 
 def _fixed_definitions(body) -> dict[str, ir.Expr]:
