@@ -16,7 +16,7 @@ from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, check_len
 from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.checkpoint_schedules import pass_schedule, simulate
-from adlang.ir.derive import derive, finish, vecs_in
+from adlang.ir.derive import derive, finish, refuse_mat_hessian, vecs_in
 from adlang.ir.naming import Namer, function_namer
 from adlang.ir.types import FLOAT
 from adlang.kinks import Difference, central_difference
@@ -86,6 +86,8 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
     order and checkpointing.
     """
     fn = program.function(fn_name)
+    if fn is not None:
+        refuse_mat_hessian(fn, wrt, order)
     if order == 2 and fn is not None and vecs_in(fn, wrt):
         return _compute_by_directions(program, fn, args, wrt, mode, checkpoint, cache,
                                       dict(trace=trace, max_steps=max_steps, max_tape=max_tape, engine=engine))

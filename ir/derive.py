@@ -77,11 +77,7 @@ def derive(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "rever
         checkpointed = checkpoint_loops(program, fn_name, checkpoint, function_namer(program.names))
         program, custom, loops = checkpointed.program, checkpointed.custom_vjps, checkpointed.loops
     fn = program.function(fn_name)
-    mats = [p.name for p in fn.params if p.name in wrt and p.type.kind == "mat"]
-    if order == 2 and mats:
-        raise UsageError(f"second derivatives with respect to a mat parameter ('{mats[0]}') are not supported; "
-                         "take its gradient without --order 2, or the Hessian with respect to float and vec "
-                         "parameters")
+    refuse_mat_hessian(fn, wrt, order)
     if order == 2 and vecs_in(fn, wrt):
         raise UsageError("a derivative program of order 2 takes float parameters only (the language has no matrix "
                          "type for a vec's Hessian); `adlang run ... --grad V --order 2` gives it, one Hessian-vector "
@@ -173,6 +169,16 @@ def _reachable(program: ir.Program, generated: list[ir.Function], entry: ir.Func
         mapping = {"main": Namer(table).name(naming.role("main", naming.PRIMAL))}
         functions = [rename_calls(f, mapping) for f in functions]
     return functions
+
+
+def refuse_mat_hessian(fn: ir.Function, wrt: list[str], order: int) -> None:
+    """Second derivatives with respect to a mat are a usage error, wherever they are asked for (a derivative
+    program, or the Hessian-vector products of `run --order 2`): the README says why and what works."""
+    mats = [p.name for p in fn.params if p.name in wrt and p.type.kind == "mat"]
+    if order == 2 and mats:
+        raise UsageError(f"second derivatives with respect to a mat parameter ('{mats[0]}') are not supported; "
+                         "take its gradient without --order 2, or the Hessian with respect to float and vec "
+                         "parameters")
 
 
 def vecs_in(fn: ir.Function, wrt: list[str]) -> bool:
