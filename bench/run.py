@@ -340,7 +340,7 @@ HESSIAN_MODES = {"forward-over-reverse": 3, "reverse-over-reverse": 2, "forward-
 def second_order_source(n: int, hvp: bool = True) -> str:
     """f(x0, ..., x{n-1}) = Σ x_i^2 + Σ sin(x_i) * x_{i+1} as straight-line code, and hvp_dir(x, u) = ∇f(x) · u.
 
-    The Hessian needs float parameters (the language has no matrix type), so each x_i is a parameter of its own.
+    A derivative program of order 2 takes float parameters, so each x_i is a parameter of its own.
     """
     xs = [f"x{i}" for i in range(n)]
     us = [f"u{i}" for i in range(n)]

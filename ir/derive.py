@@ -79,9 +79,9 @@ def derive(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "rever
     fn = program.function(fn_name)
     refuse_mat_hessian(fn, wrt, order)
     if order == 2 and vecs_in(fn, wrt):
-        raise UsageError("a derivative program of order 2 takes float parameters only (the language has no matrix "
-                         "type for a vec's Hessian); `adlang run ... --grad V --order 2` gives it, one Hessian-vector "
-                         "product per element")
+        raise UsageError("a derivative program of order 2 takes float parameters only (it returns the Hessian as "
+                         "one float per pair of parameters); `adlang run ... --grad V --order 2` gives a vec's "
+                         "Hessian, one Hessian-vector product per element")
     names = function_namer(program.names)
     mode = ForwardMode(program, names) if passes[0] == "forward" else ReverseMode(program, names, custom)
     entry = _entry(mode, fn, wrt)

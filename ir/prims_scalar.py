@@ -45,7 +45,7 @@ def broadcast_type(op: str, types: list[Type], int_result: Type | None) -> Type:
     vecs = [t for t in types if t.kind == "vec"]
     mats = [t for t in types if t.kind == "mat"]
     if any(not (t.is_array or t.is_scalar_number) for t in types):
-        raise TypeRuleError(f"{op} needs numbers or vecs, got {' and '.join(str(t) for t in types)}")
+        raise TypeRuleError(f"{op} needs numbers, vecs or mats, got {' and '.join(str(t) for t in types)}")
     if vecs and mats:
         raise TypeRuleError(f"{op} of a mat and a vec ({' and '.join(str(t) for t in types)}): elementwise "
                             "operations take mats of one shape, or a mat and a number (use A[i] for a row, "

@@ -44,9 +44,9 @@ def _vec_to(result):
 
 
 def _array_to_float(args):
-    """sum and mean: of a vec, or of every element of a mat (the message names the vec, as it always has)."""
+    """sum and mean: of a vec, or of every element of a mat."""
     if not args[0].type.is_array:
-        raise TypeRuleError(f"expected a vec, got {args[0].type}")
+        raise TypeRuleError(f"expected a vec or a mat, got {args[0].type}")
     return FLOAT
 
 
@@ -79,7 +79,7 @@ def _veclit_rule(args):
 def _index_rule(args):
     v, i = args[0].type, args[1].type
     if v.kind != "vec":
-        raise TypeRuleError(f"only a vec can be indexed, got {v}")
+        raise TypeRuleError(f"only a vec or a mat can be indexed, got {v}")
     if i.kind != "int":
         raise TypeRuleError(f"a vec index must be an int, got {i}")
     return FLOAT

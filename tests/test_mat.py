@@ -287,6 +287,26 @@ def test_cli_usage_errors_name_the_parameter(tmp_path, capsys, monkeypatch, para
     assert fragment in obj["error"]["message"]
 
 
+@pytest.mark.parametrize("command", [["compare"], ["check", "--sweep"]])
+def test_compare_and_sweep_move_each_element_of_a_mat(tmp_path, capsys, command):
+    prog = tmp_path / "p.ad"
+    prog.write_text("def f(A: mat, x: vec) -> float:\n    return sum((A @ x) ^ 2)\n")
+    code = cli.main([*command, str(prog), "A=[[1, 2], [3, 4], [5, 6]]", "x=[0.5, -0.25]", "--wrt", "A,x", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    A_, x = np.array([[1.0, 2], [3, 4], [5, 6]]), np.array([0.5, -0.25])
+    want = 2 * np.outer(A_ @ x, x)
+    if command == ["compare"]:
+        got = json.loads(out)["reverse"]["value"]
+        fd = json.loads(out)["finite_differences"]["value"]
+        assert list(got)[:3] == ["A[0, 0]", "A[0, 1]", "A[1, 0]"] and list(got)[-2:] == ["x[0]", "x[1]"]
+        for (i, j), w in np.ndenumerate(want):
+            assert got[f"A[{i}, {j}]"] == pytest.approx(w, rel=1e-12)
+            assert fd[f"A[{i}, {j}]"] == pytest.approx(w, rel=1e-6)
+    else:
+        assert "A[2, 1]" in out
+
+
 def test_cli_text_output_writes_a_mat_a_row_per_line(tmp_path, capsys):
     prog = tmp_path / "p.ad"
     prog.write_text("def f(A: mat) -> mat:\n    return A * 2.0\n")
