@@ -71,7 +71,7 @@ from adlang.interp.runtime import (
 from adlang.ir import nodes as ir
 from adlang.ir.liveness import Releases, releases
 from adlang.ir.primitives import lookup
-from adlang.ir.prims_scalar import INT_MAX, INT_MIN
+from adlang.ir.prims_scalar import INT_MAX, INT_MIN, run_quietly
 from adlang.ir.types import Type
 from adlang.lang.errors import DomainError, RuntimeFault
 from adlang.lang.span import Span
@@ -93,7 +93,8 @@ def run_compiled(
     tapes: dict[int, list] = {}
     trips = [0] * len(compiled.loops)
     functions, steps, tape_peak = compiled.make(max_steps, tapes, trips, max_tape)
-    value = functions[fn_name](*values)
+    with run_quietly():  # the registry's `.quiet` evaluations run here (see `Generator.evaluator`)
+        value = functions[fn_name](*values)
     loop_trips: dict[tuple[int, int, str], int] = {}
     for key, count in zip(compiled.loops, trips):
         if count:
@@ -580,6 +581,7 @@ class Generator(PythonNames):
 
     def evaluator(self, expr: ir.Prim) -> str:
         fn = lookup(expr.op).evaluator(tuple(a.type for a in expr.args))
+        fn = getattr(fn, "quiet", fn)  # numpy's warnings are off for the whole run (`run_compiled`)
         return self.bind("_p", fn, self.evaluators, id(fn))
 
     def expression(self, expr: ir.Expr, span: Span, depth: int) -> str:

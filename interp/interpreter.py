@@ -43,6 +43,7 @@ from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.liveness import Releases, releases
 from adlang.ir.primitives import lookup
+from adlang.ir.prims_scalar import run_quietly
 from adlang.ir.printer import atom as atom_text
 from adlang.ir.types import Type
 from adlang.lang.errors import DomainError, RuntimeFault
@@ -164,7 +165,8 @@ def run_function(
     if trace or events is not None:
         machine = Machine(program, max_steps, [] if events is None else None, events=events, max_tape=max_tape)
         _, values = prologue(program, fn_name, args)
-        value = machine.function(fn_name)(*values)
+        with run_quietly():  # the registry's `.quiet` evaluations run here (see `Compiler.primitive`)
+            value = machine.function(fn_name)(*values)
         return _result(machine, value)
     # A plain run reuses an idle machine of the program, its closures built already (taken from the pool while
     # it runs, so two threads never share one). Closures read --max-tape as they were built: one pool per value.
@@ -176,7 +178,8 @@ def run_function(
     machine.start(max_steps)
     try:
         _, values = prologue(program, fn_name, args)
-        value = machine.function(fn_name)(*values)
+        with run_quietly():
+            value = machine.function(fn_name)(*values)
         return _result(machine, value)
     finally:
         machine.finish()
@@ -357,6 +360,7 @@ class Compiler:
     def primitive(self, expr: ir.Prim, span: Span) -> Callable[[Env], object]:
         prim = lookup(expr.op)
         fn = prim.evaluator(tuple(a.type for a in expr.args))
+        fn = getattr(fn, "quiet", fn)  # numpy's warnings are off for the whole run (`run_function`)
         args = expr.args
 
         def fail(err: Exception):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adlang.ir import nodes as ir
-from adlang.ir.prims_scalar import has_nan
+from adlang.ir.prims_scalar import has_nan, made_nan
 from adlang.ir.types import Type
 from adlang.lang.errors import RuntimeFault
 from adlang.lang.span import Span
@@ -164,12 +164,12 @@ def own_array(w: object) -> bool:
 
 
 def addto_in_place(d: np.ndarray, c: object) -> bool:
-    """d += c where both have one shape; False (d unchanged where it matters) where the registry must run."""
+    """d += c where both have one shape; False (d unchanged where it matters) where the registry must run.
+    Like the registry's `.quiet` functions, these run where the engine has turned numpy's warnings off."""
     if c.__class__ is not np.ndarray or c.shape != d.shape or not own_array(d):
         return False
-    with np.errstate(invalid="ignore"):
-        np.add(d, c, out=d)
-    if has_nan(d):
+    np.add(d, c, out=d)
+    if made_nan(d):
         # Neither operand held a NaN (no value does), so each NaN was inf + -inf: put d's inf back where the
         # error looks (its first NaN) and let the registry's function word it.
         lost = np.isnan(d)
@@ -195,8 +195,7 @@ def addat_in_place(w: np.ndarray, i: object, rest: tuple) -> bool:
     if w.ndim == 2:  # a row
         if x.__class__ is not np.ndarray or x.shape != (w.shape[1],):
             return False
-        with np.errstate(invalid="ignore"):
-            row = w[i] + x
+        row = w[i] + x
         if has_nan(row):
             return False
         w[i] = row

@@ -318,3 +318,34 @@ def test_lengths_known_equal_through_an_operation_of_both():
     """)
     text = print_program(derivative_program(program, "f", ["v", "w"])[0])
     assert "ones(" not in text
+
+
+# In a run, arithmetic on arrays looks for a NaN only where numpy met an invalid operation (`made_nan`): every
+# way of making one must still be found, at every size numpy's loops treat differently, in every engine.
+NAN_MAKERS = [("a + b", "inf + -inf"), ("a - a", "inf - inf"), ("z * 0.0", "inf * 0.0"), ("a / a", "inf / inf"),
+              ("addto(a, b)", "inf + -inf"), ("sum(a * 0.0 + a)", "inf * 0.0"), ("a @ (a * 0.0)", None)]
+
+
+@pytest.mark.parametrize("engine", PLAIN_ENGINES)
+@pytest.mark.parametrize("n", [1, 3, 17, 1000, 100_001])
+@pytest.mark.parametrize("expr, shown", NAN_MAKERS, ids=[e for e, _ in NAN_MAKERS])
+def test_every_nan_arithmetic_makes_in_a_run_is_an_error(engine, n, expr, shown):
+    program = compile_text(f"""
+        def f(a: vec, b: vec, z: vec) -> float:
+            let ok = z + 1.0
+            let r = {expr}
+            return sum(ok) + 1.0
+    """)
+    k = n // 2
+    a, b, z = np.ones(n), np.ones(n), np.zeros(n)
+    a[k], b[k], z[k] = math.inf, -math.inf, math.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeFault) as fault:
+            ENGINES[engine].run(program, "f", {"a": a, "b": b, "z": z})
+    assert fault.value.span.line == 3
+    assert "is not a number (NaN)" in fault.value.message
+    if shown is not None and n > 1:
+        assert fault.value.message.startswith(f"{shown} at index {k} ")
+    fine = ENGINES[engine].run(program, "f", {"a": np.ones(n), "b": np.ones(n), "z": np.zeros(n)}).value
+    assert fine == n + 1.0
