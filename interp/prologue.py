@@ -32,7 +32,8 @@ def prologue(program: ir.Program, fn_name: str, args: Mapping[str, object]) -> t
         raise RuntimeFault(f"no function '{fn_name}' in the program")
     values = bind(fn, args)
     for param, value in zip(fn.params, values):
-        check_length(param.type, value, f"argument '{param.name}'", fn.span)
+        if param.type.length is not None:  # vec(N), mat(R, C): its message is made only for those
+            check_length(param.type, value, f"argument '{param.name}'", fn.span)
     return fn, values
 
 
@@ -96,6 +97,8 @@ def _plain(param: ir.Var, value: object) -> object:
     """A numpy scalar as the Python number it holds, a list or array of numbers as a float64 vec."""
     if value.__class__ in (float, int, bool):
         value_is_nan = value != value
+    elif value.__class__ is np.ndarray:  # before the numbers ABCs, whose isinstance is slow
+        return _mat(param, value) if param.type.kind == "mat" else _vec(param, value)
     elif isinstance(value, np.bool_):
         return bool(value)
     elif isinstance(value, numbers.Integral) and not isinstance(value, bool):

@@ -250,13 +250,14 @@ def elementwise(fn: Callable, what: str, op: str, arithmetic: bool = True) -> Ca
             raise error(r, xs)
         return r
 
-    def fast(*xs):
-        check_lengths(what, *xs)
-        r = fn(*xs)
+    def fast(a, b):  # every elementwise primitive takes two operands; this runs once per operation of a run
+        if a.__class__ is np.ndarray and b.__class__ is np.ndarray and a.shape != b.shape:
+            check_lengths(what, a, b)
+        r = fn(a, b)
         if r.__class__ is not np.ndarray or r.dtype != np.float64:
             r = np.asarray(r, dtype=float)
-        if arithmetic and made_nan(r):
-            raise error(r, xs)
+        if arithmetic and INVALID.seen and made_nan(r):
+            raise error(r, (a, b))
         return r
 
     return quiet(apply, fast)
