@@ -400,12 +400,6 @@ class Generator(PythonNames):
 
     def statement(self, stmt: ir.Stmt, depth: int) -> None:
         """The statement, then the arrays it was the last to read dropped (ir/liveness.py)."""
-        self.executed(stmt, depth)
-        dead = self.releases.of(stmt)
-        if dead:
-            self.emit(depth, " = ".join(self.var(name) for name in dead) + " = None")
-
-    def executed(self, stmt: ir.Stmt, depth: int) -> None:
         if isinstance(stmt, ir.Let) and len(stmt.targets) > 1:
             self.destructure(stmt, depth)
         elif isinstance(stmt, (ir.Let, ir.Assign)):
@@ -440,6 +434,9 @@ class Generator(PythonNames):
             self.pop_only = outer
         else:
             raise RuntimeFault("`return` must be the last statement", stmt.span)
+        dead = self.releases.of(stmt)
+        if dead:
+            self.emit(depth, " = ".join(self.var(name) for name in dead) + " = None")
 
     def for_(self, stmt: ir.For, depth: int) -> None:
         """A counted loop; one with a straight-line body counts all its trips at once where they fit the limit."""

@@ -283,24 +283,24 @@ class Compiler:
         return run
 
     def statement(self, stmt: ir.Stmt) -> Code:
-        code = self.executed(stmt)
-        dead = self.releases.of(stmt)
-        return code if not dead else self.releasing(code, dead)
-
-    def executed(self, stmt: ir.Stmt) -> Code:
+        """The statement's closure, then the arrays it was the last to read dropped. (One frame per nested block
+        here: programs nest blocks 200 deep.)"""
         self.current = stmt
         if isinstance(stmt, ir.Let) and len(stmt.targets) > 1:
-            return self.destructure(stmt)
-        if isinstance(stmt, (ir.Let, ir.Assign)):
+            code = self.destructure(stmt)
+        elif isinstance(stmt, (ir.Let, ir.Assign)):
             target = stmt.targets[0] if isinstance(stmt, ir.Let) else stmt.target
-            return self.bind(target, stmt.expr, stmt)
-        if isinstance(stmt, ir.Push):
-            return self.push(stmt)
-        if isinstance(stmt, ir.If):
-            return self.if_(stmt)
-        if isinstance(stmt, (ir.For, ir.While)):
-            return self.loop(stmt)
-        raise RuntimeFault("`return` must be the last statement", stmt.span)
+            code = self.bind(target, stmt.expr, stmt)
+        elif isinstance(stmt, ir.Push):
+            code = self.push(stmt)
+        elif isinstance(stmt, ir.If):
+            code = self.if_(stmt)
+        elif isinstance(stmt, (ir.For, ir.While)):
+            code = self.loop(stmt)
+        else:
+            raise RuntimeFault("`return` must be the last statement", stmt.span)
+        dead = self.releases.of(stmt)
+        return code if not dead else self.releasing(code, dead)
 
     @staticmethod
     def releasing(code: Code, dead: tuple[str, ...]) -> Code:
@@ -472,7 +472,8 @@ class Compiler:
 
     def bind(self, target: ir.Var, expr: ir.Expr, stmt: ir.Stmt) -> Code:
         span = stmt.span
-        if self.updates_in_place(target, expr):
+        # `d = addto(d, c)` or `w = addat(w, ...)` without a trace: reverse mode adding up an adjoint, in place
+        if not self.tracing and not self.recording and accumulates_in_place(target, expr):
             return self.add_at_in_place(target, expr, span)
         compute = self.evaluate(expr, span)
         if _has_length(target.type):
@@ -542,11 +543,6 @@ class Compiler:
             m.event("bind", name, value, stmt, fn_name, note=text)
 
         return recorded
-
-    def updates_in_place(self, target: ir.Var, expr: ir.Expr) -> bool:
-        """`d = addto(d, c)` or `w = addat(w, ...)` without a trace: reverse mode adding up an adjoint, worth doing
-        in place."""
-        return not self.tracing and not self.recording and accumulates_in_place(target, expr)
 
     def add_at_in_place(self, target: ir.Var, expr: ir.Prim, span: Span) -> Code:
         """Arrays are values, so one is changed in place only when nothing else holds it.
