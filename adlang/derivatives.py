@@ -15,7 +15,7 @@ from adlang.interp import engines
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE
 from adlang.ir import nodes as ir
 from adlang.ir.checkpoint_schedules import pass_schedule, simulate
-from adlang.ir.derive import Hvp, derive, derive_hvp, finish, vecs_in
+from adlang.ir.derive import Hvp, derive, derive_hvp, finish, refuse_mat_hessian, vecs_in
 from adlang.kinks import Difference, central_difference
 from adlang.lang.errors import RuntimeFault
 
@@ -84,6 +84,8 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
     order and checkpointing.
     """
     fn = program.function(fn_name)
+    if fn is not None:
+        refuse_mat_hessian(fn, wrt, order)
     if order == 2 and fn is not None and vecs_in(fn, wrt):
         return _compute_by_directions(program, fn, args, wrt, mode, checkpoint, cache,
                                       dict(trace=trace, max_steps=max_steps, max_tape=max_tape, engine=engine))

@@ -79,7 +79,7 @@ def parse_wrt(given: str | Iterable[str], fn: Function, option: str, float_resul
         if not param.type.is_differentiable:
             raise UsageError(
                 f"{option} names '{name}', a parameter of type {param.type}; "
-                "derivatives are taken with respect to float and vec parameters only"
+                "derivatives are taken with respect to float, vec and mat parameters only"
             )
     if float_result and fn.ret.kind != "float":
         raise UsageError(f"{option} needs a function whose result is a float, but {fn.name} returns {fn.ret}")

@@ -1,6 +1,6 @@
 """Benchmarks for adlang: interpreter speed, the cost of a gradient and of second derivatives.
 
-    python bench/run.py [--quick] [--sections 1,2,3,4,5,6,8] [--out bench/results/latest.json]
+    python bench/run.py [--quick] [--sections 1,2,3,4,5,6,7,8] [--vec-long] [--out bench/results/latest.json]
 
 Sections (see bench/README.md for how to read them):
 
@@ -16,6 +16,9 @@ Sections (see bench/README.md for how to read them):
 6. the native engine (issue 14): the loop's and the Euler oscillator's gradients beside the compiled
    engine, hand-written reverse sweeps in numba and plain Python, and jax; revolve against its schedule;
    the targets;
+7. vectorised code beside numpy: the line fit's gradient against numpy's hand-written one and its own
+   function (time and peak memory, n = 10^3 to 10^6, 10^7 with --vec-long), logistic regression on a
+   20000 x 10 mat, with issue 15's targets;
 8. Hessians over a long vec (issue 16): one Hessian-vector product against 15x the function and the Hessian
    against 20 n times the function, in each engine, beside jax.jit(jax.hessian);
 
@@ -342,7 +345,7 @@ HESSIAN_MODES = {"forward-over-reverse": 3, "reverse-over-reverse": 2, "forward-
 def second_order_source(n: int, hvp: bool = True) -> str:
     """f(x0, ..., x{n-1}) = Σ x_i^2 + Σ sin(x_i) * x_{i+1} as straight-line code, and hvp_dir(x, u) = ∇f(x) · u.
 
-    The Hessian needs float parameters (the language has no matrix type), so each x_i is a parameter of its own.
+    A derivative program of order 2 takes float parameters, so each x_i is a parameter of its own.
     """
     xs = [f"x{i}" for i in range(n)]
     us = [f"u{i}" for i in range(n)]
@@ -869,7 +872,9 @@ def config(argv: list[str] | None) -> argparse.Namespace:
                         help="skip a forward-mode run above --forward-cap estimated to take longer (s)")
     parser.add_argument("--hessian-budget", type=float, default=20.0,
                         help="skip a Hessian run at a larger n estimated to take longer (s)")
-    parser.add_argument("--sections", default="1,2,3,4,5,6,8", help="which sections to run, e.g. 4 or 1,2")
+    parser.add_argument("--sections", default="1,2,3,4,5,6,7,8", help="which sections to run, e.g. 4 or 1,2")
+    parser.add_argument("--vec-long", action="store_true",
+                        help="section 7: the line fit at n = 10^7 too (about 80 MB a vec; a minute more)")
     parser.add_argument("--autograd-budget", type=float, default=20.0,
                         help="section 4: skip an autograd run estimated (linearly from a smaller n) to take longer (s)")
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
@@ -887,6 +892,7 @@ def config(argv: list[str] | None) -> argparse.Namespace:
         cfg.hessian_vec_ns = [10, 100]
         cfg.hessian_vec_engines = ["interp", "compiled"]
         cfg.oscillator_n = 10**5
+        cfg.vec_fit_ns = [10**3, 10**4, 10**5]
         cfg.repeats = cfg.repeats or 5
     else:
         cfg.interp_ns = [10**5, 10**6]
@@ -899,7 +905,10 @@ def config(argv: list[str] | None) -> argparse.Namespace:
         cfg.hessian_vec_ns = [10, 100, 1000]
         cfg.hessian_vec_engines = ["interp", "compiled", "native"]
         cfg.oscillator_n = 10**6
+        cfg.vec_fit_ns = [10**3, 10**4, 10**5, 10**6]
         cfg.repeats = cfg.repeats or 7
+    if cfg.vec_long:
+        cfg.vec_fit_ns = [*cfg.vec_fit_ns, 10**7]
     cfg.strategies = [s.strip() for s in cfg.strategies.split(",") if s.strip()]
     cfg.sections = {s.strip() for s in cfg.sections.split(",")}
     cfg.forward_cap = 1000  # forward mode always runs up to here; beyond, only if the estimate fits the budget
@@ -1427,6 +1436,149 @@ def _hessian_vec_row(table: Table, n: int, engine: str, pair: str, r: dict) -> N
                   hessian, ratio, over, "ok" if ok else "[red]WRONG[/]")
 
 
+# ---------------------------------------------------------------- section 7: vectorised code beside numpy
+
+VEC_SOURCE = """\
+# The lecture's line fit, vectorised: the mean squared error of the line m x + b.
+def linefit(m, b, xs: vec, ys: vec) -> float:
+    return mean((m * xs + b - ys) ^ 2)
+
+# Logistic regression on a feature matrix (programs/examples/logreg_mat.ad).
+def logreg(X: mat, y: vec, w: vec, b) -> float:
+    let z = X @ w + b
+    let p = 1.0 / (1.0 + exp(-z))
+    let loss = -mean(y * log(p) + (1.0 - y) * log(1.0 - p))
+    return loss + 0.01 * dot(w, w)
+"""
+VEC_ENGINES = ("interp", "compiled")  # the engines that run numpy arrays (native has no mats yet: section 6)
+# Issue 15's targets: (what, the ratio's key in a row, goal).
+VEC_TARGETS = (("line fit gradient / numpy's hand-written gradient", "over_numpy", 2.0),
+               ("line fit gradient / its function", "over_function", 3.0),
+               ("line fit gradient's peak memory / its function's", "memory_ratio", 3.0),
+               ("logistic regression gradient / numpy's hand-written gradient", "over_numpy", 3.0))
+LOGREG_SHAPE = (20_000, 10)
+
+
+def numpy_linefit(m: float, b: float, xs: np.ndarray, ys: np.ndarray) -> tuple[float, float, float]:
+    """The line fit's value and gradient with respect to m and b, written by hand in numpy."""
+    r = m * xs + b - ys
+    n = len(xs)
+    return float(np.mean(r * r)), 2.0 * float(np.dot(r, xs)) / n, 2.0 * float(np.sum(r)) / n
+
+
+def numpy_logreg(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> tuple[float, np.ndarray, float]:
+    """Logistic regression's value and gradient with respect to w and b, written by hand in numpy."""
+    p = 1.0 / (1.0 + np.exp(-(X @ w + b)))
+    loss = -float(np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))) + 0.01 * float(w @ w)
+    g = (p - y) / len(y)
+    return loss, X.T @ g + 0.02 * w, float(g.sum())
+
+
+def linefit_data(n: int) -> dict:
+    """n samples of the lecture's line y = 2x + 1 with noise, and a line away from it (m = 1.5, b = 0.5)."""
+    rng = np.random.default_rng(n)
+    xs = rng.uniform(0.0, 5.0, n)
+    return {"m": 1.5, "b": 0.5, "xs": xs, "ys": 2.0 * xs + 1.0 + rng.normal(0.0, 0.2, n)}
+
+
+def logreg_data(rows: int, cols: int) -> dict:
+    rng = np.random.default_rng(rows * cols)
+    X = rng.normal(size=(rows, cols))
+    truth = rng.normal(size=cols)
+    y = (rng.uniform(size=rows) < 1.0 / (1.0 + np.exp(-(X @ truth + 0.3)))).astype(float)
+    return {"X": X, "y": y, "w": 0.1 * rng.normal(size=cols), "b": 0.2}
+
+
+def bench_vectorised(cfg: argparse.Namespace) -> dict:
+    """The line fit's reverse gradient at each n and logistic regression's, in each engine, beside numpy's
+    hand-written gradients and their own functions; peak memory of the line fit's gradient and function."""
+    program = compile_source(VEC_SOURCE, "bench/run.py")
+    fit, fit_entry = derivative_program(program, "linefit", ["m", "b"], "reverse")
+    runners = {name: engine_table.ENGINES[name].runner() for name in VEC_ENGINES}
+    rows = []
+    table = Table(title="7a. line fit mean((m * xs + b - ys)^2), reverse gradient d/dm, d/db, beside numpy")
+    for column in ("n", "engine", "function", "gradient", "numpy gradient", "× numpy (≤ 2)", "× function (≤ 3)",
+                   "memory fn / grad", "× (≤ 3)", "ok"):
+        table.add_column(column, justify="left" if column == "ok" else "right")
+    for n in cfg.vec_fit_ns:
+        args = linefit_data(n)
+        runs = {"numpy": lambda a=args: numpy_linefit(a["m"], a["b"], a["xs"], a["ys"])}
+        for name, run in runners.items():
+            runs[f"{name} function"] = lambda run=run, a=args: run(program, "linefit", a, max_steps=MAX_STEPS)
+            runs[f"{name} gradient"] = lambda run=run, a=args: run(fit, fit_entry, a, max_steps=MAX_STEPS)
+        timings = measure_group(runs, cfg.repeats, cfg.min_time, cfg.long_run)
+        expected = numpy_linefit(args["m"], args["b"], args["xs"], args["ys"])
+        numpy_s = timings["numpy"]["best_s"]
+        for name, run in runners.items():
+            fn_s, grad_s = timings[f"{name} function"]["best_s"], timings[f"{name} gradient"]["best_s"]
+            fn_bytes, _ = peak_memory(lambda run=run, a=args: run(program, "linefit", a, max_steps=MAX_STEPS))
+            grad_bytes, result = peak_memory(lambda run=run, a=args: run(fit, fit_entry, a, max_steps=MAX_STEPS))
+            row = {"n": n, "engine": name, "function_s": fn_s, "gradient_s": grad_s, "numpy_s": numpy_s,
+                   "over_numpy": grad_s / numpy_s, "over_function": grad_s / fn_s,
+                   "function_bytes": fn_bytes, "gradient_bytes": grad_bytes,
+                   "memory_ratio": grad_bytes / max(fn_bytes, 1), "gradient_ok": close(result.value, expected, 1e-9)}
+            rows.append(row)
+            table.add_row(f"{n:,}", name, fmt_time(fn_s), fmt_time(grad_s), fmt_time(numpy_s),
+                          _against(row["over_numpy"], 2.0), _against(row["over_function"], 3.0),
+                          f"{fmt_bytes(fn_bytes)} / {fmt_bytes(grad_bytes)}", _against(row["memory_ratio"], 3.0),
+                          "ok" if row["gradient_ok"] else "[red]WRONG[/]")
+        table.add_section()
+    console.print(table)
+    logreg = bench_logreg(program, runners, cfg)
+    targets = vec_targets(rows, logreg)
+    verdicts = Table(title="7c. issue 15's targets (every row of 7a and 7b)")
+    for column in ("target", "goal", "worst measured", ""):
+        verdicts.add_column(column, justify="left" if column == "target" else "right")
+    for t in targets:
+        verdicts.add_row(t["target"], f"≤ {t['goal']:g}x", f"{t['worst']:.2f}x ({t['where']})",
+                         "pass" if t["pass"] else "[bold red]fail[/]")
+    console.print(verdicts)
+    return {"linefit": rows, "logreg": logreg, "targets": targets}
+
+
+def bench_logreg(program: ir.Program, runners: dict, cfg: argparse.Namespace) -> list[dict]:
+    derived, entry = derivative_program(program, "logreg", ["w", "b"], "reverse")
+    args = logreg_data(*LOGREG_SHAPE)
+    runs = {"numpy": lambda: numpy_logreg(args["X"], args["y"], args["w"], args["b"])}
+    for name, run in runners.items():
+        runs[f"{name} function"] = lambda run=run: run(program, "logreg", args, max_steps=MAX_STEPS)
+        runs[f"{name} gradient"] = lambda run=run: run(derived, entry, args, max_steps=MAX_STEPS)
+    timings = measure_group(runs, cfg.repeats, cfg.min_time, cfg.long_run)
+    expected = numpy_logreg(args["X"], args["y"], args["w"], args["b"])
+    numpy_s = timings["numpy"]["best_s"]
+    rows = []
+    rows_text = f"{LOGREG_SHAPE[0]:,} x {LOGREG_SHAPE[1]}"
+    table = Table(title=f"7b. logistic regression on a {rows_text} mat, reverse gradient d/dw, d/db, beside numpy")
+    for column in ("engine", "function", "gradient", "numpy gradient", "× numpy (≤ 3)", "× function", "ok"):
+        table.add_column(column, justify="left" if column == "ok" else "right")
+    for name, run in runners.items():
+        fn_s, grad_s = timings[f"{name} function"]["best_s"], timings[f"{name} gradient"]["best_s"]
+        value = run(derived, entry, args, max_steps=MAX_STEPS).value
+        ok = all(close(got, want, 1e-9) for got, want in zip(value, expected))
+        row = {"shape": list(LOGREG_SHAPE), "engine": name, "function_s": fn_s, "gradient_s": grad_s,
+               "numpy_s": numpy_s, "over_numpy": grad_s / numpy_s, "over_function": grad_s / fn_s, "gradient_ok": ok}
+        rows.append(row)
+        table.add_row(name, fmt_time(fn_s), fmt_time(grad_s), fmt_time(numpy_s), _against(row["over_numpy"], 3.0),
+                      f"{row['over_function']:.2f}x", "ok" if ok else "[red]WRONG[/]")
+    console.print(table)
+    return rows
+
+
+def vec_targets(linefit: list[dict], logreg: list[dict]) -> list[dict]:
+    """Each of issue 15's targets against the worst row it covers."""
+    out = []
+    for k, (what, key, goal) in enumerate(VEC_TARGETS):
+        rows = logreg if k == len(VEC_TARGETS) - 1 else linefit
+        worst = max(rows, key=lambda r: r[key])
+        where = worst["engine"] if "n" not in worst else f"{worst['engine']}, n = {worst['n']:,}"
+        out.append({"target": what, "goal": goal, "worst": worst[key], "where": where, "pass": worst[key] <= goal})
+    return out
+
+
+def _against(ratio: float, goal: float) -> str:
+    return f"[{'green' if ratio <= goal else 'red'}]{ratio:.2f}x[/]"
+
+
 def main(argv: list[str] | None = None) -> int:
     cfg = config(argv)
     started = time.perf_counter()
@@ -1449,6 +1601,7 @@ def main(argv: list[str] | None = None) -> int:
     api = bench_api(cfg) if "5" in sections else None
     native = bench_native(program, cfg) if "6" in sections else None
     hessian_vec = bench_hessian_vec(cfg) if "8" in sections else None
+    vectorised = bench_vectorised(cfg) if "7" in sections else None
 
     elapsed = time.perf_counter() - started
     results = {
@@ -1468,6 +1621,7 @@ def main(argv: list[str] | None = None) -> int:
         "api": api,
         "native": native,
         "hessian_vec": hessian_vec,
+        "vectorised": vectorised,
         "elapsed_s": elapsed,
         "load_average_at_end": _load(),
     }

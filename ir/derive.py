@@ -80,13 +80,12 @@ def derive(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "rever
         checkpointed = checkpoint_loops(program, fn_name, checkpoint, function_namer(program.names))
         program, custom, loops = checkpointed.program, checkpointed.custom_vjps, checkpointed.loops
     fn = program.function(fn_name)
-    mats = [p.name for p in fn.params if p.name in wrt and p.type.kind == "mat"]
-    if order == 2 and mats:
-        _no_second_derivative_by(mats[0])
+    refuse_mat_hessian(fn, wrt, order)
     if order == 2 and vecs_in(fn, wrt):
-        raise UsageError("a derivative program of order 2 takes float parameters only (the language has no matrix "
-                         "type for a vec's Hessian); `adlang run ... --grad V --order 2` gives it, one Hessian-vector "
-                         "product per element, and `diff --hvp` prints the Hessian-vector product program")
+        raise UsageError("a derivative program of order 2 takes float parameters only (it returns the Hessian as "
+                         "one float per pair of parameters); `adlang run ... --grad V --order 2` gives a vec's "
+                         "Hessian, one Hessian-vector product per element, and `diff --hvp` prints the "
+                         "Hessian-vector product program")
     names = function_namer(program.names)
     mode = ForwardMode(program, names) if passes[0] == "forward" else ReverseMode(program, names, custom)
     entry = _entry(mode, fn, wrt)
@@ -99,12 +98,6 @@ def derive(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "rever
     entry = generated[-1]
     needed = _reachable(program, generated, entry)
     return Derived(ir.Program(tuple(needed)), entry.name, tuple(loops))
-
-
-def _no_second_derivative_by(mat: str) -> None:
-    raise UsageError(f"second derivatives with respect to a mat parameter ('{mat}') are not supported; "
-                     "take its gradient without --order 2, or the Hessian with respect to float and vec "
-                     "parameters")
 
 
 @dataclass(frozen=True)
@@ -129,9 +122,7 @@ def derive_hvp(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "f
     along the direction u."""
     inner, outer = split_mode(mode, 2)
     fn = finish(program).function(fn_name)
-    mats = [p.name for p in fn.params if p.name in wrt and p.type.kind == "mat"]
-    if mats:
-        _no_second_derivative_by(mats[0])
+    refuse_mat_hessian(fn, wrt, 2)
     first = derive(program, fn_name, wrt, inner, 1, simplify, checkpoint)
     g = first.program.function(first.entry)
     names = function_namer(first.program.names)
@@ -237,6 +228,16 @@ def _reachable(program: ir.Program, generated: list[ir.Function], entry: ir.Func
         mapping = {"main": Namer(table).name(naming.role("main", naming.PRIMAL))}
         functions = [rename_calls(f, mapping) for f in functions]
     return functions
+
+
+def refuse_mat_hessian(fn: ir.Function, wrt: list[str], order: int) -> None:
+    """Second derivatives with respect to a mat are a usage error, wherever they are asked for (a derivative
+    program, or the Hessian-vector products of `run --order 2`): the README says why and what works."""
+    mats = [p.name for p in fn.params if p.name in wrt and p.type.kind == "mat"]
+    if order == 2 and mats:
+        raise UsageError(f"second derivatives with respect to a mat parameter ('{mats[0]}') are not supported; "
+                         "take its gradient without --order 2, or the Hessian with respect to float and vec "
+                         "parameters")
 
 
 def vecs_in(fn: ir.Function, wrt: list[str]) -> bool:

@@ -114,3 +114,35 @@ def test_section_8_jax_peer_when_installed_agrees(bench):
     v = np.linspace(-1, 1, 6)
     peer = bench.jax_case(bench.jax_hessian_peers(), v, np.ones(6), bench.second_order_expected(v)[2], tiny_config())
     assert peer["installed"] and peer["hvp_ok"] and peer["hessian_ok"]
+
+
+def test_section_7_checks_its_gradients_against_numpy_and_judges_every_row(bench, monkeypatch):
+    monkeypatch.setattr(bench, "LOGREG_SHAPE", (50, 3))
+    out = bench.bench_vectorised(tiny_config(vec_fit_ns=[5, 40]))
+    assert {(r["n"], r["engine"]) for r in out["linefit"]} == {(n, e) for n in (5, 40) for e in bench.VEC_ENGINES}
+    assert all(r["gradient_ok"] and r["function_bytes"] > 0 and r["gradient_bytes"] > 0 for r in out["linefit"])
+    assert [r["engine"] for r in out["logreg"]] == list(bench.VEC_ENGINES)
+    assert all(r["gradient_ok"] and r["shape"] == [50, 3] for r in out["logreg"])
+    worst_fit = max(r["over_numpy"] for r in out["linefit"])
+    assert out["targets"][0]["worst"] == worst_fit and out["targets"][0]["pass"] == (worst_fit <= 2.0)
+    assert out["targets"][3]["worst"] == max(r["over_numpy"] for r in out["logreg"])
+
+
+def test_section_7s_numpy_gradients_are_the_derivatives(bench):
+    """The hand-written peers against finite differences, so a ratio is against a right gradient."""
+    args = bench.linefit_data(30)
+    value, dm, db = bench.numpy_linefit(args["m"], args["b"], args["xs"], args["ys"])
+    h = 1e-6
+    fd_m = (bench.numpy_linefit(args["m"] + h, args["b"], args["xs"], args["ys"])[0]
+            - bench.numpy_linefit(args["m"] - h, args["b"], args["xs"], args["ys"])[0]) / (2 * h)
+    assert dm == pytest.approx(fd_m, rel=1e-6) and value > 0
+    data = bench.logreg_data(40, 3)
+    loss, dw, dbias = bench.numpy_logreg(data["X"], data["y"], data["w"], data["b"])
+    for k in range(3):
+        step = np.eye(3)[k] * h
+        fd = (bench.numpy_logreg(data["X"], data["y"], data["w"] + step, data["b"])[0]
+              - bench.numpy_logreg(data["X"], data["y"], data["w"] - step, data["b"])[0]) / (2 * h)
+        assert dw[k] == pytest.approx(fd, rel=1e-6)
+    fd_b = (bench.numpy_logreg(data["X"], data["y"], data["w"], data["b"] + h)[0]
+            - bench.numpy_logreg(data["X"], data["y"], data["w"], data["b"] - h)[0]) / (2 * h)
+    assert dbias == pytest.approx(fd_b, rel=1e-6)

@@ -321,6 +321,22 @@ def test_derivatives_of_random_programs(engine, gen, data, mode, checkpoint):
     assert_conforms(engine, derived.program, derived.entry, args, max_steps=1_000_000)
 
 
+@engines
+@settings(RANDOM, max_examples=30)
+@given(gen=generated(mats=True), data=st.data(), checkpoint=st.sampled_from(["none", *CHECKPOINTS]))
+def test_random_mat_programs_and_their_gradients(engine, gen, data, checkpoint):
+    """Programs with mats (`mats=True`), run and differentiated in reverse mode with respect to everything."""
+    if random_budget_spent(engine, "mats"):
+        return
+    program = compile_source(gen.source, "<generated>")
+    args = data.draw(points(gen.arg_names), label="args")
+    assert_conforms(engine, program, gen.fn, args, max_steps=1_000_000)
+    fn = program.function(gen.fn)
+    wrt = [p.name for p in fn.params if p.type.kind in ("float", "vec", "mat")]
+    derived = derive(program, gen.fn, wrt, "reverse", 1, True, checkpoint)
+    assert_conforms(engine, derived.program, derived.entry, args, max_steps=1_000_000)
+
+
 # ---------------------------------------------------------------- runtime errors
 
 LOOP = src("""
