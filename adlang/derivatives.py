@@ -7,9 +7,9 @@ element (`hessians.py`), where the arguments give the vecs' lengths.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from rich.table import Table
 
 from adlang.interp import engines
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, check_length
@@ -21,6 +21,9 @@ from adlang.ir.naming import Namer, function_namer
 from adlang.ir.types import FLOAT
 from adlang.kinks import Difference, central_difference
 from adlang.lang.errors import RuntimeFault, UsageError
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 @dataclass
@@ -278,6 +281,8 @@ class CheckOutcome:
         return check_html(self)
 
     def __rich__(self) -> Table:
+        from rich.table import Table  # only when shown: `adlang run` starts without rich
+
         notes = "\n".join(f"{r.name}: {r.note}" for r in self.rows if r.note)
         table = Table(title=f"derivatives of {self.function}: forward, reverse, central differences",
                       caption=notes or None, caption_justify="left")
