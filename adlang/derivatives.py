@@ -15,7 +15,6 @@ from adlang.interp import engines
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, check_length
 from adlang.ir import naming
 from adlang.ir import nodes as ir
-from adlang.ir.checkpoint_schedules import pass_schedule, simulate
 from adlang.ir.derive import derive, finish, vecs_in
 from adlang.ir.naming import Namer, function_namer
 from adlang.ir.types import FLOAT
@@ -69,6 +68,8 @@ def loop_stats(loops, loop_trips: dict[tuple[int, int, str], int]) -> list[LoopS
         forward = loop_trips.get((*key, ""), 0)
         predicted = None
         if loop.predictable:
+            from adlang.ir.checkpoint_schedules import pass_schedule, simulate  # only with checkpointed loops
+
             predicted = simulate(pass_schedule(loop.strategy, trips), trips).recomputed_steps
             predicted += trips if loop.counted else 0  # the run that counts a while loop's trips
         out.append(LoopStats(loop.span.line, loop.strategy, trips, max(0, forward - trips), predicted, loop.counted))

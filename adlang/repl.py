@@ -169,7 +169,7 @@ class Repl:
 
     def cmd_run(self, words: list[str]) -> None:
         fn_name, words = self._function_word(words)
-        ns = cli.build_parser()[1]["run"].parse_intermixed_args([self.session_name, *words])
+        ns = cli.build_parser("run")[1]["run"].parse_intermixed_args([self.session_name, *words])
         mode, order = options.derivative_mode(ns.mode, ns.order, ns.grad is not None)
         max_steps = options.parse_max_steps(ns.max_steps)
         program = self.session.program

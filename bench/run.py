@@ -1,6 +1,6 @@
 """Benchmarks for adlang: interpreter speed, the cost of a gradient and of second derivatives.
 
-    python bench/run.py [--quick] [--sections 1,2,3,4,5,6] [--out bench/results/latest.json]
+    python bench/run.py [--quick] [--sections 1,2,3,4,5,6,startup] [--out bench/results/latest.json]
 
 Sections (see bench/README.md for how to read them):
 
@@ -863,7 +863,8 @@ def config(argv: list[str] | None) -> argparse.Namespace:
                         help="skip a forward-mode run above --forward-cap estimated to take longer (s)")
     parser.add_argument("--hessian-budget", type=float, default=20.0,
                         help="skip a Hessian run at a larger n estimated to take longer (s)")
-    parser.add_argument("--sections", default="1,2,3,4,5,6", help="which sections to run, e.g. 4 or 1,2")
+    parser.add_argument("--sections", default="1,2,3,4,5,6,startup",
+                        help="which sections to run, e.g. 4 or 1,2 or startup")
     parser.add_argument("--autograd-budget", type=float, default=20.0,
                         help="section 4: skip an autograd run estimated (linearly from a smaller n) to take longer (s)")
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
@@ -963,6 +964,60 @@ def bench_native(program: ir.Program, cfg: argparse.Namespace) -> dict:
     return {"installed": True, "first_run_s": first, "rows": rows}
 
 
+# ---------------------------------------------------------------- start-up: `adlang run` against importing numpy
+
+STARTUP_ARGS = ("run", "programs/lecture/foo.ad", "x=2", "y=3", "--grad", "x,y")
+STARTUP_TARGET = 2.0  # issue 17: at most 2x the wall time of `python -c "import numpy"`
+
+
+def startup_commands() -> dict[str, list[str]]:
+    """`python -c "import numpy"` and `adlang run programs/lecture/foo.ad x=2 y=3 --grad x,y` by the console script
+    installed beside this Python (`python -m adlang` without one)."""
+    script = Path(sys.executable).with_name("adlang")
+    adlang = [str(script)] if script.exists() else [sys.executable, "-m", "adlang"]
+    return {"import numpy": [sys.executable, "-c", "import numpy"], "adlang run": [*adlang, *STARTUP_ARGS]}
+
+
+def bench_startup(cfg: argparse.Namespace) -> dict:
+    """Wall time of a whole process, output to a pipe, best of repeats taken in turn. Bytecode as an install
+    leaves it (pip compiles it; here a private PYTHONPYCACHEPREFIX, filled by a first run, so the tree is not
+    written): the ratio the target is about. Also without any bytecode of adlang's own (an editable install
+    under PYTHONDONTWRITEBYTECODE=1: numpy's is still there), and at a terminal, where rich draws the tables
+    (FORCE_COLOR=1 makes it draw into the pipe)."""
+    import tempfile
+
+    root = Path(__file__).resolve().parent.parent
+    commands = startup_commands()
+    table = Table(title="start-up: `adlang run programs/lecture/foo.ad x=2 y=3 --grad x,y` against "
+                        "`python -c \"import numpy\"` (wall time, best of repeats)")
+    for col in ("bytecode", "import numpy", "adlang run", "ratio", f"target <= {STARTUP_TARGET:g}x"):
+        table.add_column(col, justify="right")
+    rows = []
+    with tempfile.TemporaryDirectory() as prefix:
+        base = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "FORCE_COLOR",
+                                                                   "TTY_COMPATIBLE", "PYTHONPYCACHEPREFIX")}
+        cases = {
+            "cached (as installed)": {**base, "PYTHONPYCACHEPREFIX": prefix},
+            "cached, rich drawing": {**base, "PYTHONPYCACHEPREFIX": prefix, "FORCE_COLOR": "1"},
+            "adlang's not cached": {**base, "PYTHONDONTWRITEBYTECODE": "1"},
+        }
+        for label, env in cases.items():
+            def launch(command, env=env):
+                return subprocess.run(command, cwd=root, env=env, stdout=subprocess.DEVNULL, check=True)
+
+            timings = measure_group({name: (lambda c=c: launch(c)) for name, c in commands.items()},
+                                    max(cfg.repeats * 2, 10), 0.0, 10.0)
+            numpy_s, adlang_s = timings["import numpy"]["best_s"], timings["adlang run"]["best_s"]
+            ratio = adlang_s / numpy_s
+            verdict = ratio <= STARTUP_TARGET if label == "cached (as installed)" else None
+            rows.append({"bytecode": label, "numpy_s": numpy_s, "adlang_s": adlang_s, "ratio": ratio,
+                         "pass": verdict, "timings": timings})
+            table.add_row(label, fmt_time(numpy_s), fmt_time(adlang_s), f"{ratio:.2f}x",
+                          {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "-"}[verdict])
+    console.print(table)
+    return {"commands": commands, "target": STARTUP_TARGET, "rows": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     cfg = config(argv)
     started = time.perf_counter()
@@ -984,6 +1039,7 @@ def main(argv: list[str] | None = None) -> int:
     versus = bench_loop_vs_python(program, cfg) if "4" in sections else None
     api = bench_api(cfg) if "5" in sections else None
     native = bench_native(program, cfg) if "6" in sections else None
+    startup = bench_startup(cfg) if "startup" in sections else None
 
     elapsed = time.perf_counter() - started
     results = {
@@ -1002,6 +1058,7 @@ def main(argv: list[str] | None = None) -> int:
         "loop_vs_python": versus,
         "api": api,
         "native": native,
+        "startup": startup,
         "elapsed_s": elapsed,
         "load_average_at_end": _load(),
     }

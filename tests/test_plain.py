@@ -16,7 +16,8 @@ from adlang.plain import PIPE_WIDTH, RULE, Grid, Line, Raw, plain_text, writes_p
 from adlang.report import RunReport, make_console, render, run_pieces, show_run
 
 TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30)
-ODD = st.lists(st.sampled_from(["a", " ", "\t", "\u00e9", "\u4e2d", "\x1b", RULE, "\n", "[b]"]), max_size=6).map("".join)
+ODD = st.lists(st.sampled_from(["a", " ", "\t", "\u00e9", "\u4e2d", "\x1b", RULE, "\n", "[b]"]),
+               max_size=6).map("".join)  # what rich measures, replaces or reads as markup
 CELL = st.one_of(TEXT, st.builds(str.__add__, TEXT, ODD))
 STYLE = st.sampled_from([None, "bold", "dim", "bold cyan"])
 
