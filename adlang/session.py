@@ -44,6 +44,28 @@ class Definition:
     shown: str | None = None
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """What `:load` did: FILE's functions, the typed ones they replaced, the typed ones kept, and the functions of
+    the file loaded before (`previous`) that are gone."""
+
+    names: list[str]
+    replaced: list[str]
+    kept: list[str]
+    dropped: list[str]
+    previous: str | None
+
+    def summary(self, path: str) -> str:
+        text = f"loaded {path}: {', '.join(self.names) or 'no functions'}"
+        if self.replaced:
+            text += f"; replaced {', '.join(self.replaced)} typed in the session"
+        if self.kept:
+            text += f"; kept {', '.join(self.kept)} typed in the session"
+        if self.dropped:
+            text += f"; {', '.join(self.dropped)} of {self.previous} no longer defined"
+        return text
+
+
 @dataclass
 class Session:
     file: str | None = None
@@ -55,12 +77,18 @@ class Session:
 
     # ------------------------------------------------------------ functions
 
-    def load(self, path: str) -> list[str]:
-        """FILE's functions replace every function of the session (nothing changes if FILE has an error)."""
+    def load(self, path: str) -> Loaded:
+        """FILE's functions replace those of the file loaded before; functions typed in the session stay, except
+        those FILE defines too (nothing changes if FILE has an error)."""
         defs = split_definitions(read_source(path), path)
-        self._adopt(defs, {})
+        names = [d.name for d in defs]
+        typed = {name: d for name, d in self.typed.items() if name not in names}
+        dropped = [d.name for d in self.file_defs if d.name not in names and d.name not in typed]
+        replaced = [name for name in names if name in self.typed]
+        before = self.file
+        self._adopt(defs, typed)
         self.file = path
-        return [d.name for d in defs]
+        return Loaded(names, replaced, list(typed), dropped, before)
 
     def reload(self) -> list[str]:
         """The file again; functions typed since stay, replacing the file's of the same name."""
@@ -106,22 +134,33 @@ class Session:
 
     def origin(self, line: int, placed: list[tuple[int, Definition]] | None = None) -> tuple[str, int, str]:
         """Line `line` of the joined source as (file or <input>, its line there, its text)."""
+        found = self._placed_at(line, placed)
+        if found is None:
+            return SOURCE_NAME, line, ""
+        start, d = found
+        lines = d.text.split("\n")
+        k = line - start
+        text = lines[k] if k < len(lines) else ""
+        if k and d.shown is not None:
+            return d.origin, d.first_line + k, d.shown
+        return d.origin, d.first_line + k, text[d.col_shift:] if k else text
+
+    def _placed_at(self, line: int, placed: list[tuple[int, Definition]] | None) -> tuple[int, Definition] | None:
         for start, d in reversed(self.placed if placed is None else placed):
             if line >= start:
-                lines = d.text.split("\n")
-                k = line - start
-                text = lines[k] if k < len(lines) else ""
-                if k and d.shown is not None:
-                    return d.origin, d.first_line + k, d.shown
-                return d.origin, d.first_line + k, text[d.col_shift:] if k else text
-        return SOURCE_NAME, line, ""
+                return start, d
+        return None
+
+    def line_of(self, line: int) -> int:
+        """Line `line` of the joined source as a line of its file or of what was typed (a trace's lines)."""
+        return self.origin(line)[1] if line >= 1 else line
 
     def format(self, err: AdlangError) -> str:
         """The CLI's error text, placed in the file or the input the error's line came from."""
         span = err.span
+        placed = getattr(err, "placed", self.placed)
         if err.kind == "usage" or span is None or span.line < 1:
             return format_error(err, INPUT_NAME, None)
-        placed = getattr(err, "placed", self.placed)
         origin, line, text = self.origin(span.line, placed)
         shift = next((d.col_shift for s, d in reversed(placed) if span.line >= s), 0)
         if shift and line == 0:
@@ -129,9 +168,31 @@ class Session:
         moved = Span(line, max(1, span.col - shift), line, max(1, span.end_col - shift))
         # The session's variables are parameters of the function an entry is evaluated in.
         message = re.sub(r"a parameter of repl_value(_\d+)?, line \d+", "a session variable", err.message)
+        message = self._lines_in(message, self._placed_at(span.line, placed), placed)
         shown = AdlangError(message, moved)
         shown.kind = err.kind
         return format_error(shown, origin, "\n" * max(0, line - 1) + text)
+
+    def _lines_in(self, message: str, here: tuple[int, Definition] | None,
+                  placed: list[tuple[int, Definition]]) -> str:
+        """`line N` in a message (where a name was declared, a def, a bracket opened) as the line a person
+        sees: of the same entry or file as the error, or named (`line 2 of foo.ad`, `line 1 of the entry that
+        defined g`)."""
+
+        def moved(match: re.Match) -> str:
+            number = int(match.group(1))
+            there = self._placed_at(number, placed)
+            if there is None:
+                return match.group(0)
+            origin, line, _ = self.origin(number, placed)
+            d = there[1]
+            if here is not None and (d is here[1] or (origin == here[1].origin and origin != INPUT_NAME)):
+                return f"line {line}"
+            if origin != INPUT_NAME:
+                return f"line {line} of {origin}"
+            return f"line {line} of the entry that defined {d.name}"
+
+        return re.sub(r"\bline (\d+)", moved, message)
 
     # ------------------------------------------------------------ values
 
