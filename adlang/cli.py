@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -513,9 +512,9 @@ def _load(ctx: _Context, path: str) -> Program:
     """Reads and checks the program, remembering its text so errors can show their line."""
     ctx.source = read_source(path)
     ctx.filename = path
-    from adlang.pipeline import compile_source
+    from adlang.program_cache import compile_file
 
-    return compile_source(ctx.source, path)
+    return compile_file(ctx.source, path)
 
 
 # ---------------------------------------------------------------- failures
@@ -533,6 +532,8 @@ def _internal(ctx: _Context, err: Exception) -> int:
     """A bug in adlang: one line, no traceback unless ADLANG_DEBUG=1 asks for it."""
     message = f"{type(err).__name__}: {err}"
     if os.environ.get("ADLANG_DEBUG") == "1":
+        import traceback
+
         traceback.print_exc()
     if ctx.json:
         print(dump_json(internal_error_object(message)))

@@ -7,7 +7,6 @@ handling in `cli`, so it can be tested without running a program.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import dataclass, field
@@ -153,6 +152,8 @@ def _json_float(x: float) -> float | str:
 
 def dump_json(obj: Any) -> str:
     """One line of JSON; fails rather than writing NaN, which is not JSON."""
+    import json  # only for --json: a run in text starts without it
+
     return json.dumps(to_json_value(obj), allow_nan=False)
 
 
