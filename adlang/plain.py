@@ -75,6 +75,13 @@ def writes_plain(file: TextIO) -> bool:
 
 def plain_text(pieces: list[Piece], width: int = PIPE_WIDTH) -> str | None:
     """The pieces as rich writes them off a terminal at `width` columns, or None where this cannot say."""
+    chunks = plain_chunks(pieces, width)
+    return None if chunks is None else "".join(chunks)
+
+
+def plain_chunks(pieces: list[Piece], width: int = PIPE_WIDTH) -> list[str] | None:
+    """plain_text in pieces, to be written one after another (a trace of millions of lines is not copied
+    into one string again)."""
     out = []
     for piece in pieces:
         if isinstance(piece, Raw):
@@ -86,7 +93,7 @@ def plain_text(pieces: list[Piece], width: int = PIPE_WIDTH) -> str | None:
         if isinstance(piece, Line) and piece.wrap and any(len(line) > width for line in text.split("\n")):
             return None
         out.append(text + "\n")
-    return "".join(out)
+    return out
 
 
 def _plain(text: str) -> bool:

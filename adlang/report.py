@@ -16,7 +16,7 @@ import numpy as np
 
 from adlang.lang.errors import AdlangError, UsageError
 from adlang.lang.span import Span
-from adlang.plain import PIPE_WIDTH, RULE, Grid, Line, Piece, Raw, plain_text, writes_plain
+from adlang.plain import PIPE_WIDTH, RULE, Grid, Line, Piece, Raw, plain_chunks, writes_plain
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -333,11 +333,11 @@ def show_run(report: RunReport, file: TextIO | None = None) -> None:
     """A run as `adlang run` prints it: through rich at a terminal, as the same bytes without it in a pipe."""
     file = file or sys.stdout
     pieces = run_pieces(report)
-    text = plain_text(pieces) if writes_plain(file) else None
-    if text is None:
+    chunks = plain_chunks(pieces) if writes_plain(file) else None
+    if chunks is None:
         render(make_console(file), pieces)
     else:
-        file.write(text)
+        file.writelines(chunks)
 
 
 def print_run(console: Console, report: RunReport) -> None:
