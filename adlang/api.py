@@ -31,7 +31,7 @@ from adlang.ir import nodes as ir
 from adlang.lang.errors import AdlangError, RuntimeFault, TypeCheckError, UsageError
 from adlang.optimize import DEFAULT_TOL, OptimizeResult
 from adlang.options import check_engine, derivative_mode, parse_wrt, pick_function, read_source
-from adlang.report import RunReport, format_error, run_object, trace_object
+from adlang.report import RunReport, format_error, run_object, stats_object, trace_object
 from adlang.sweep import SweepOutcome
 
 __all__ = ["Error", "Program", "Result", "compile", "load"]
@@ -255,6 +255,22 @@ class Program:
         with self._reported():
             return compare(self.program, *self._differentiated(fn, wrt, args))
 
+    def graph(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
+              fn: str | None = None, mode: str | None = None) -> Graph:
+        """The computation as a graph, as `adlang graph`: `.dot` (DOT text), `.svg()`, `.png()`, `.save(path)`;
+        a notebook shows the picture (the DOT text where Graphviz is not installed). `wrt` adds each value's
+        tangents (`mode="forward"`) or adjoint (`"reverse"`, the default); `args` its values."""
+        from adlang.graph import graph
+
+        with self._reported():
+            function = self._function(fn)
+            names = None if wrt is None else self._wrt(function, wrt)
+            if mode is not None:
+                _check_text(mode, "mode")
+            values = None if args is None else self._arguments(function, args)
+            picture = graph(self.program, function.name, values, names, mode)
+        return Graph(picture)
+
     def optimize(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
                  fn: str | None = None, method: str = "gd", steps: int | None = None, lr: float | None = None,
                  tol: float | None = None, mode: str = "reverse", checkpoint: str = "none",
@@ -370,6 +386,53 @@ class Code(str):
         printer.text(str(self).rstrip("\n"))
 
 
+class Graph:
+    """`Program.graph`'s picture (adlang/graph.py's Graph: `.dot`, `.nodes`, `.edges`, `.title`, ...), whose
+    drawing fails with an `Error` like every other call (Graphviz missing or failing, a file not written)."""
+
+    def __init__(self, picture: Any):
+        self.picture = picture
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.picture, name)
+
+    def __repr__(self) -> str:
+        return f"<adlang.Graph of {self.picture.function}: {len(self.picture.nodes)} nodes>"
+
+    def __str__(self) -> str:
+        return self.picture.dot
+
+    def svg(self) -> str:
+        with _reported():
+            return self.picture.svg()
+
+    def png(self) -> bytes:
+        with _reported():
+            return self.picture.png()
+
+    def save(self, path: str | os.PathLike[str], format: str | None = None) -> None:  # noqa: A002 - the CLI's word
+        """Writes DOT text, SVG or PNG to `path`: `format` if given, else by the name's suffix, else DOT."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise _usage(f"save takes a file's path, not {type(path).__name__}")
+        with _reported():
+            if format is not None:
+                _check_text(format, "format")
+            self.picture.save(os.fspath(path), format)
+
+    def _repr_svg_(self) -> str | None:
+        with _reported():
+            return self.picture._repr_svg_()
+
+    def _repr_html_(self) -> str:
+        with _reported():
+            return self.picture._repr_html_()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.picture.dot.rstrip("\n"))
+
+
 @dataclass(frozen=True)
 class Result:
     """One run: `value`, `grad` (parameter -> float or numpy array), `hessian` (dict of dicts), `trace`
@@ -392,7 +455,7 @@ class Result:
         if report.trace is not None:
             trace = [{**trace_object(entry), "value": entry.value} for entry in report.trace]
         return cls(report.function, dict(report.args), report.value, report.grad, report.hessian, trace,
-                   run_object(report)["stats"], report, report.jacobian)
+                   stats_object(report), report, report.jacobian)
 
     def to_json(self) -> dict[str, Any]:
         """The object `adlang run --json` prints for the same run (non-finite floats as strings)."""

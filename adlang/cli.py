@@ -1,4 +1,4 @@
-"""The `adlang` command: run, ir, diff, check, optimize and repl.
+"""The `adlang` command: run, ir, diff, check, compare, graph, optimize and repl.
 
 `main` returns the exit code (the console script and `python -m adlang` pass
 it to sys.exit). Every failure becomes a message and an exit code, never a
@@ -47,7 +47,7 @@ from adlang.report import (
 )
 from adlang.runs import run_report
 
-COMMANDS = ("run", "ir", "diff", "check", "compare", "optimize", "repl")
+COMMANDS = ("run", "ir", "diff", "check", "compare", "graph", "optimize", "repl")
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 1  # as rich does when the reader of stdout goes away
@@ -153,6 +153,7 @@ def build_parser(only: str | None = None) -> tuple[_Parser, dict[str, _Parser]]:
         "diff": _diff_parser(sub),
         "check": _check_parser(sub),
         "compare": _compare_parser(sub),
+        "graph": _graph_parser(sub),
         "optimize": _optimize_parser(sub),
         "repl": sub.add_parser("repl", help="an interactive session", allow_abbrev=False),
     }
@@ -250,6 +251,26 @@ def _compare_parser(sub: Any) -> _Parser:
     return p
 
 
+def _graph_parser(sub: Any) -> _Parser:
+    p = sub.add_parser(
+        "graph",
+        help="draw the computation as a graph (Graphviz DOT, SVG or PNG)",
+        description="F's values as a graph: parameters, bindings and the return as nodes, data flow as edges (a "
+        "value used twice has two). With --wrt, each value's tangents (--mode forward) or adjoint (reverse) by "
+        "the names adlang diff prints; with arguments, every value, and a short run unrolled.",
+        allow_abbrev=False,
+    )
+    _add_file_and_args(p)
+    _add_fn(p)
+    _add_wrt(p)
+    p.add_argument("--mode", metavar="M", help="forward or reverse (default reverse; needs --wrt)")
+    p.add_argument("--format", metavar="F", help="dot (default: DOT text), svg or png (these need Graphviz's dot); "
+                   "without it, the suffix of -o decides")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    _add_json(p)
+    return p
+
+
 def _optimize_parser(sub: Any) -> _Parser:
     p = sub.add_parser(
         "optimize",
@@ -328,7 +349,7 @@ def parse_command_line(argv: list[str]) -> argparse.Namespace:
 def _dispatch(argv: list[str], ctx: _Context) -> int:
     ns = parse_command_line(argv)
     handler = {"run": _cmd_run, "ir": _cmd_ir, "diff": _cmd_diff, "check": _cmd_check,
-               "compare": _cmd_compare, "optimize": _cmd_optimize,
+               "compare": _cmd_compare, "graph": _cmd_graph, "optimize": _cmd_optimize,
                "repl": _cmd_repl}
     return handler[ns.command](ns, ctx)
 
@@ -461,6 +482,38 @@ def _cmd_compare(ns: argparse.Namespace, ctx: _Context) -> int:
         print(dump_json(outcome.to_json()))
     else:
         make_console().print(outcome)
+    return 0
+
+
+def _cmd_graph(ns: argparse.Namespace, ctx: _Context) -> int:
+    """The picture of the computation: DOT text, or SVG or PNG drawn by Graphviz (checked before any work)."""
+    from adlang import dot
+    from adlang.graph import check_mode, graph
+
+    fmt = dot.format_for(ns.output, ns.format)
+    dot.need_dot(fmt)
+    if fmt == "png" and ns.output is None and (ctx.json or sys.stdout.isatty()):
+        raise UsageError("a PNG is not for a terminal or JSON: give -o FILE.png (or --format svg, or the DOT text)")
+    program = _load(ctx, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
+    wrt = parse_wrt(ns.wrt, fn, "--wrt") if ns.wrt is not None else None
+    check_mode(ns.mode, wrt)
+    args = bind_arguments(fn, ns.args) if ns.args else None
+    picture = graph(program, fn.name, args, wrt, ns.mode)
+    if ns.output is not None:
+        picture.save(ns.output, fmt)
+    if ctx.json:  # the DOT text always; the SVG too where it is asked for and not written to a file
+        obj: dict[str, Any] = {"function": fn.name, "dot": picture.dot}
+        if ns.output is not None:
+            obj["output"] = ns.output
+        elif fmt == "svg":
+            obj["svg"] = picture.svg()
+        print(dump_json(obj))
+    elif ns.output is None and fmt == "dot":
+        sys.stdout.write(picture.dot)
+    elif ns.output is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(dot.render(picture.dot, fmt))
     return 0
 
 

@@ -190,18 +190,24 @@ def run_object(report: RunReport) -> dict[str, Any]:
         obj["jacobian"] = to_json_value(report.jacobian)
     if report.trace is not None:
         obj["trace"] = [trace_object(entry) for entry in report.trace]
-    obj["stats"] = {"steps": int(report.steps)}
+    obj["stats"] = stats_object(report)
+    return obj
+
+
+def stats_object(report: RunReport) -> dict[str, Any]:
+    """The JSON `stats` of a run: steps, tape peak, recomputations, the checkpointed loops."""
+    stats: dict[str, Any] = {"steps": int(report.steps)}
     if report.tape_peak is not None:
-        obj["stats"]["tape_peak"] = int(report.tape_peak)
+        stats["tape_peak"] = int(report.tape_peak)
     if report.recomputed is not None:
-        obj["stats"]["recomputed"] = int(report.recomputed)
+        stats["recomputed"] = int(report.recomputed)
     if report.loops:
-        obj["stats"]["checkpoint"] = [
+        stats["checkpoint"] = [
             {"line": loop.line, "loop": "while" if loop.counted else "for", "strategy": loop.strategy,
              "trips": loop.trips, "recomputed": loop.recomputed, "predicted": loop.predicted}
             for loop in report.loops
         ]
-    return obj
+    return stats
 
 
 def check_save_path(path: str) -> None:

@@ -91,6 +91,7 @@ AT_START = "at_start"  # a loop's bound as it was when the loop started
 SNAPSHOT = "snap"  # revolve: a state variable's snapshot
 STEP = "step"  # revolve: one reversed iteration's adjoint
 DIRECTION = "j"  # forward mode over a vec: the slope along unit vec j
+UNROLLED = "unrolled"  # F's run as straight-line code, each binding a variable of its own (a graph's values)
 REPL_VALUE = "repl_value"  # the REPL's function that evaluates an expression typed over the session's variables
 
 # The names of what a generated function's variables mean, where no template applies.
@@ -105,7 +106,8 @@ FIXED = (
 TEMPLATES = (
     "d{a}d{b}", "d2{a}d{b}d{c}", "{a}_d{b}", "{a}_{k}", "_{k}",
     *(f"{{a}}_{what}" for what in (REVERSE, FORWARD, JVP, VJP, TAPED_VJP, HESSIAN, ELEMENTWISE, COMPONENT, HVP, SEED,
-                                    TRIPS, SEGMENT, LOOP, PRIMAL, VALUE, REVERSED, FINAL, AT_START, SNAPSHOT)),
+                                    TRIPS, SEGMENT, LOOP, PRIMAL, VALUE, REVERSED, FINAL, AT_START, SNAPSHOT,
+                                    UNROLLED)),
     f"d{{a}}d{{b}}_{STEP}", f"d{{a}}d{{b}}_{DIRECTION}",
 )
 

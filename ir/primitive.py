@@ -46,7 +46,7 @@ Jvp = Callable[["Emitter", tuple, tuple, ir.Atom], "ir.Atom | None"]
 Vjp = Callable[["Emitter", tuple, ir.Atom, ir.Atom, tuple], tuple]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Primitive:
     """One operation of the language.
 
