@@ -34,6 +34,7 @@ class Definition:
 
     `shown`, when set, is the line a person typed, shown instead of line 2 of `text` (the REPL's
     `let y = EXPR` is evaluated as `return EXPR`; an error in EXPR is shown in the whole entry).
+    `entry` numbers what was typed: the `def`s of one entry share it (their lines count from its first).
     """
 
     name: str
@@ -42,6 +43,7 @@ class Definition:
     first_line: int = 1
     col_shift: int = 0
     shown: str | None = None
+    entry: int = 0
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Session:
     variables: dict[str, object] = field(default_factory=dict)
     program: ir.Program = field(default_factory=lambda: ir.Program(()))
     placed: list[tuple[int, Definition]] = field(default_factory=list)
+    entries: int = 0  # entries typed so far
 
     # ------------------------------------------------------------ functions
 
@@ -100,7 +103,8 @@ class Session:
 
     def define(self, text: str) -> list[str]:
         """Typed `def` blocks: each adds a function or replaces the one of that name."""
-        defs = split_definitions(text, INPUT_NAME)
+        self.entries += 1
+        defs = split_definitions(text, INPUT_NAME, self.entries)
         if not defs:
             raise UsageError("a definition starts with 'def NAME(...):'")
         typed = dict(self.typed)
@@ -186,7 +190,7 @@ class Session:
                 return match.group(0)
             origin, line, _ = self.origin(number, placed)
             d = there[1]
-            if here is not None and (d is here[1] or (origin == here[1].origin and origin != INPUT_NAME)):
+            if here is not None and origin == here[1].origin and (origin != INPUT_NAME or d.entry == here[1].entry):
                 return f"line {line}"
             if origin != INPUT_NAME:
                 return f"line {line} of {origin}"
@@ -204,7 +208,8 @@ class Session:
         name = self._fresh(naming.REPL_VALUE)
         params = ", ".join(f"{k}: {value_type(v)}" for k, v in self.variables.items())
         text = f"def {name}({params}):\n{EVAL_PREFIX}{expr}\n"
-        wrapper = Definition(name, text, INPUT_NAME, 0, len(EVAL_PREFIX) - offset, entry)
+        self.entries += 1
+        wrapper = Definition(name, text, INPUT_NAME, 0, len(EVAL_PREFIX) - offset, entry, self.entries)
         defs = [d for d in self.file_defs if d.name not in self.typed] + list(self.typed.values()) + [wrapper]
         program, placed = self._compile(defs)
         try:
@@ -227,7 +232,7 @@ def value_type(value: object) -> str:
     return "float"
 
 
-def split_definitions(text: str, origin: str) -> list[Definition]:
+def split_definitions(text: str, origin: str, entry: int = 0) -> list[Definition]:
     """Text cut before each `def` at the start of a line; comments before the first go with it."""
     if not text.endswith("\n"):
         text += "\n"
@@ -238,5 +243,5 @@ def split_definitions(text: str, origin: str) -> list[Definition]:
         begin = 0 if k == 0 else start
         end = starts[k + 1] if k + 1 < len(starts) else len(lines)
         body = "\n".join(lines[begin:end]) + "\n"
-        defs.append(Definition(DEF_NAME.match(lines[start]).group(1), body, origin, begin + 1))
+        defs.append(Definition(DEF_NAME.match(lines[start]).group(1), body, origin, begin + 1, entry=entry))
     return defs
