@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adlang.arguments import bind_arguments
-from adlang.interp.engines import ENGINES
+from adlang.interp.engines import AUTO, ENGINES, SWITCH_STEPS
 from adlang.interp.prologue import suggest
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE
 from adlang.ir.nodes import Function, Program
@@ -27,6 +27,7 @@ from adlang.options import (
     derivative_mode,
     parse_max_steps,
     parse_max_tape,
+    parse_order,
     parse_wrt,
     pick_function,
     read_source,
@@ -175,6 +176,10 @@ def _run_parser(sub: Any) -> _Parser:
                    help="also the derivative with respect to these parameters (--wrt is the same flag)")
     p.add_argument("--jacobian", metavar="P1,P2", help="also the Jacobian of a float, vec or tuple result with "
                    "respect to these parameters (one row per element of the result; --mode forward or reverse)")
+    p.add_argument("--hvp", metavar="P=U", action="append",
+                   help="also the Hessian-vector product H u: U is parameter P's part of the direction u, written as "
+                   "an argument's value (a number, [1, 0, 2], @u.npy, ...); once per parameter, by default the "
+                   "--grad parameters, left-out ones 0 (--mode: forward-over-reverse by default)")
     _add_mode_and_order(p)
     p.add_argument("--trace", action="store_true", help="show every binding as it executes (always the interpreter)")
     p.add_argument("--save", metavar="FILE.npz", help="also write the value, gradient and Hessian as numpy arrays "
@@ -187,6 +192,7 @@ def _run_parser(sub: Any) -> _Parser:
         metavar="E",
         default="interp",
         help="; ".join(f"{e.name}: {e.summary}" for e in ENGINES.values())
+        + f"; {AUTO}: compiled, and native once the program has run {SWITCH_STEPS:,} statements"
         + " (default interp; the same results and steps in each; with --trace the interpreter runs)",
     )
     _add_json(p)
@@ -212,6 +218,9 @@ def _diff_parser(sub: Any) -> _Parser:
     _add_wrt(p)
     _add_fn(p)
     _add_mode_and_order(p)
+    p.add_argument("--hvp", action="store_true", help="the Hessian-vector product program instead: it takes F's "
+                   "parameters and a direction P_seed per --wrt parameter, and returns F's value, its gradient "
+                   "and H u")
     p.add_argument("--no-simplify", action="store_true", help="print the program before simplification")
     _add_json(p)
     return p
@@ -228,6 +237,10 @@ def _check_parser(sub: Any) -> _Parser:
     _add_file_and_args(p)
     _add_wrt(p)
     _add_fn(p)
+    p.add_argument("--jacobian", metavar="P1,P2", help="the Jacobian of a float, vec or tuple result instead: "
+                   "forward mode, reverse mode and central differences, an entry per row (no --wrt)")
+    p.add_argument("--order", metavar="N", help="2: the Hessian with respect to the --wrt parameters instead, "
+                   "forward over reverse and reverse over reverse beside central differences of the gradient")
     p.add_argument("--sweep", action="store_true", help="the one-sided and central differences at h = 1e-1 ... "
                    "1e-16 and h = 0 beside AD, with their errors: a table and a log-log plot (exit 0 unless f fails)")
     p.add_argument("--plot", metavar="FILE.png", help="with --sweep: also write the plot as an image (matplotlib: "
@@ -288,8 +301,9 @@ def _optimize_parser(sub: Any) -> _Parser:
     p.add_argument("--tol", metavar="T", help="stop when the gradient's norm is <= T (default 1e-8)")
     p.add_argument("--mode", metavar="M", help="forward or reverse (default) for the gradient")
     _add_checkpoint(p)
-    p.add_argument("--engine", choices=tuple(ENGINES), default="compiled",
-                   help="compiled (default: the program compiled to Python once) or interp")
+    p.add_argument("--engine", choices=(*ENGINES, AUTO), default=AUTO,
+                   help="auto (default: compiled, and native once the program has run long enough to pay for "
+                        "compiling it), compiled, native or interp")
     _add_json(p)
     return p
 
@@ -338,7 +352,7 @@ def parse_command_line(argv: list[str]) -> argparse.Namespace:
         raise UsageError(f"unknown command '{name}'{suggest(name, COMMANDS)} (commands: {', '.join(COMMANDS)})")
     ns = commands[name].parse_intermixed_args(argv[1:])
     ns.command = name
-    if name in ("diff", "check", "compare", "optimize"):
+    if name in ("diff", "check", "compare", "optimize") and getattr(ns, "jacobian", None) is None:
         _required_wrt(ns)
     return ns
 
@@ -355,6 +369,8 @@ def _dispatch(argv: list[str], ctx: _Context) -> int:
 
 
 def _cmd_run(ns: argparse.Namespace, ctx: _Context) -> int:
+    if ns.hvp is not None:
+        return _cmd_run_hvp(ns, ctx)
     if ns.jacobian is not None and ns.grad is None and ns.order is not None:
         raise UsageError("--order needs --grad (the Jacobian is first order)")
     mode, order = derivative_mode(ns.mode, ns.order, ns.grad is not None or ns.jacobian is not None)
@@ -381,6 +397,36 @@ def _cmd_run(ns: argparse.Namespace, ctx: _Context) -> int:
         report.steps = run.steps if wrt is None else report.steps + run.steps  # its first run is the plain one
     _warn_overflow(ctx, report, lambda: run_report(program, fn, args, wrt, mode, order, True, max_steps, "interp",
                                                  ns.checkpoint, max_tape))
+    if ns.save is not None:
+        save_arrays(ns.save, report)
+    if ctx.json:
+        print(dump_json(run_object(report)))
+    else:
+        show_run(report)
+    return 0
+
+
+def _cmd_run_hvp(ns: argparse.Namespace, ctx: _Context) -> int:
+    """`run --hvp P=U ...`: the value and H u (and the gradient with --grad, the Hessian with --order 2)."""
+    from adlang.hessians import direction_parts, direction_words
+    from adlang.runs import hvp_mode, hvp_report
+
+    if ns.jacobian is not None:
+        raise UsageError("--hvp and --jacobian are separate runs: give one of them")
+    mode, order = hvp_mode(ns.mode), parse_order(ns.order)
+    max_steps, max_tape = parse_max_steps(ns.max_steps), parse_max_tape(ns.max_tape)
+    check_engine(ns.engine)
+    if ns.save is not None:
+        check_save_path(ns.save)
+    program = _load(ctx, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
+    given = direction_words(ns.hvp)
+    wrt = parse_wrt(ns.grad if ns.grad is not None else list(given), fn, "--grad" if ns.grad else "--hvp")
+    args = bind_arguments(fn, ns.args)
+    direction = direction_parts(fn, wrt, args, given, "--hvp")
+    report = hvp_report(program, fn, args, wrt, direction, mode, show_grad=ns.grad is not None, order=order,
+                        trace=ns.trace, max_steps=max_steps, engine=ns.engine, checkpoint=ns.checkpoint,
+                        max_tape=max_tape)
     if ns.save is not None:
         save_arrays(ns.save, report)
     if ctx.json:
@@ -417,6 +463,8 @@ def _cmd_ir(ns: argparse.Namespace, ctx: _Context) -> int:
 
 
 def _cmd_diff(ns: argparse.Namespace, ctx: _Context) -> int:
+    if ns.hvp:
+        return _cmd_diff_hvp(ns, ctx)
     mode, order = derivative_mode(ns.mode, ns.order, True)
     program = _load(ctx, ns.file)
     fn = ctx.entry = pick_function(program, ns.fn, ns.file)
@@ -428,10 +476,31 @@ def _cmd_diff(ns: argparse.Namespace, ctx: _Context) -> int:
     return 0
 
 
+def _cmd_diff_hvp(ns: argparse.Namespace, ctx: _Context) -> int:
+    """`diff --hvp`: the Hessian-vector product program (F's parameters and a direction in; value, gradient and
+    H u out)."""
+    from adlang.runs import hvp_mode
+
+    if ns.order is not None:
+        raise UsageError("diff --hvp prints the Hessian-vector product program, second order by itself; "
+                         "leave out --order")
+    mode = hvp_mode(ns.mode)
+    program = _load(ctx, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
+    wrt = parse_wrt(ns.wrt, fn, "--wrt")
+    from adlang.ir.derive import hvp_source
+
+    text = hvp_source(program, fn.name, wrt, mode, simplify=not ns.no_simplify, checkpoint=ns.checkpoint)
+    _write_text(text, ctx, {"function": fn.name, "program": text})
+    return 0
+
+
 def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
     """The lead's `derivatives.check` result must have `.ok`, be printable by rich, and have `.to_json()`."""
     if ns.plot is not None and not ns.sweep:
         raise UsageError("--plot draws the sweep: use it with --sweep")
+    if ns.jacobian is not None or parse_order(ns.order) == 2:
+        return _cmd_check_more(ns, ctx)
     if ns.sweep:
         return _cmd_sweep(ns, ctx)
     program = _load(ctx, ns.file)
@@ -440,6 +509,33 @@ def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
     args = bind_arguments(fn, ns.args)
     from adlang import derivatives
     outcome = derivatives.check(program, fn.name, args, wrt)
+    if ctx.json:
+        print(dump_json(outcome.to_json()))
+    else:
+        make_console().print(outcome)
+    return 0 if outcome.ok else 1
+
+
+def _cmd_check_more(ns: argparse.Namespace, ctx: _Context) -> int:
+    """`check --jacobian P1,P2` and `check --order 2`: the same table for a Jacobian's or a Hessian's entries."""
+    from adlang import checks
+
+    if ns.sweep:
+        raise UsageError("--sweep is for first derivatives: leave out --jacobian and --order")
+    if ns.jacobian is not None and (ns.wrt is not None or ns.order is not None):
+        raise UsageError("check --jacobian takes the parameters itself: leave out --wrt and --order")
+    program = _load(ctx, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
+    if ns.jacobian is not None:
+        checks.result_items(fn)
+        wrt = parse_wrt(ns.jacobian, fn, "--jacobian", float_result=False)
+    else:
+        wrt = parse_wrt(ns.wrt, fn, "--wrt")
+    args = bind_arguments(fn, ns.args)
+    if ns.jacobian is not None:
+        outcome = checks.check_jacobian(program, fn.name, args, wrt)
+    else:
+        outcome = checks.check_hessian(program, fn.name, args, wrt)
     if ctx.json:
         print(dump_json(outcome.to_json()))
     else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from adlang.interp.engines import ENGINES
+from adlang.interp.engines import AUTO, ENGINES
 from adlang.interp.prologue import signature, suggest
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE
 from adlang.ir.nodes import Function, Program
@@ -128,10 +128,14 @@ def _whole_number(text: str | None, default: int, flag: str, unit: str) -> int:
 
 
 def check_engine(name: object, option: str = "--engine") -> str:
-    """An engine of the table (`interp/engines.py`)."""
+    """An engine of the table (`interp/engines.py`), or `auto` (the compiled engine, and the native one for a
+    program that has run long enough)."""
+    if name == AUTO:
+        return name
     if not isinstance(name, str) or name not in ENGINES:
-        hint = suggest(name, ENGINES) if isinstance(name, str) else ""
-        raise UsageError(f"unknown {option} {name!r}{hint} (engines: {', '.join(ENGINES)})")
+        names = [*ENGINES, AUTO]
+        hint = suggest(name, names) if isinstance(name, str) else ""
+        raise UsageError(f"unknown {option} {name!r}{hint} (engines: {', '.join(names)})")
     message = ENGINES[name].missing()
     if message is not None:
         raise UsageError(message)

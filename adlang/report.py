@@ -173,6 +173,8 @@ class RunReport:
     recomputed: int | None = None  # with --grad: loop iterations run again
     loops: list[Any] = field(default_factory=list)  # with --checkpoint: one LoopStats per checkpointed loop
     jacobian: dict[str, Any] | None = None  # with a Jacobian: per parameter, rows of the result's elements
+    direction: dict[str, Any] | None = None  # with --hvp: u, a part per parameter
+    hvp: dict[str, Any] | None = None  # with --hvp: H u, a part per parameter
 
 
 def run_object(report: RunReport) -> dict[str, Any]:
@@ -188,6 +190,9 @@ def run_object(report: RunReport) -> dict[str, Any]:
         obj["hessian"] = to_json_value(report.hessian)
     if report.jacobian is not None:
         obj["jacobian"] = to_json_value(report.jacobian)
+    if report.hvp is not None:
+        obj["direction"] = to_json_value(report.direction)
+        obj["hvp"] = to_json_value(report.hvp)
     if report.trace is not None:
         obj["trace"] = [trace_object(entry) for entry in report.trace]
     obj["stats"] = stats_object(report)
@@ -227,6 +232,8 @@ def save_arrays(path: str, report: RunReport) -> None:
     for p, row in (report.hessian or {}).items():
         for q, block in row.items():
             arrays[f"hessian_{p}_{q}"] = np.asarray(block)
+    for name, value in (report.hvp or {}).items():
+        arrays[f"hvp_{name}"] = np.asarray(value)
     for name, blocks in (report.jacobian or {}).items():
         for k, block in enumerate(blocks if isinstance(blocks, list) else [blocks]):
             arrays[f"jacobian_{name}" if not isinstance(blocks, list) else f"jacobian_{name}_{k}"] = block
@@ -361,6 +368,8 @@ def run_pieces(report: RunReport) -> list[Piece]:
         pieces += _section(_titled("gradient", report.mode), gradient_table(report.grad))
     if report.hessian is not None:
         pieces += _section(_titled("hessian", report.mode), hessian_table(report.hessian))
+    if report.hvp is not None:
+        pieces += _section(_titled("hessian-vector product H u", report.mode), hvp_table(report))
     for name, blocks in (report.jacobian or {}).items():
         for k, block in enumerate(blocks if isinstance(blocks, list) else [blocks]):
             item = f", result item {k}" if isinstance(blocks, list) else ""
@@ -439,6 +448,13 @@ def gradient_table(grad: dict[str, Any]) -> Grid:
     table = _table("parameter", "derivative")
     for name, value in grad.items():
         table.add_row(name, format_summary(value))
+    return table
+
+
+def hvp_table(report: RunReport) -> Grid:
+    table = _table("parameter", "direction u", "H u")
+    for name, value in report.hvp.items():
+        table.add_row(name, format_summary(report.direction[name]), format_summary(value))
     return table
 
 

@@ -1,6 +1,6 @@
 """Benchmarks for adlang: interpreter speed, the cost of a gradient and of second derivatives.
 
-    python bench/run.py [--quick] [--sections 1,2,3,4,5,6,startup] [--out bench/results/latest.json]
+    python bench/run.py [--quick] [--sections 1,2,3,4,5,6,8,startup] [--out bench/results/latest.json]
 
 Sections (see bench/README.md for how to read them):
 
@@ -12,6 +12,14 @@ Sections (see bench/README.md for how to read them):
 4. the loop's gradient in both engines and each checkpoint strategy (time, tape_peak, peak
    memory) beside plain Python (the loop, and a hand-written reverse sweep) and HIPS autograd,
    with issue 6's targets and a pass/fail verdict for each;
+5. the Python API called in a loop;
+6. the native engine (issue 14): the loop's and the Euler oscillator's gradients beside the compiled
+   engine, hand-written reverse sweeps in numba and plain Python, and jax; revolve against its schedule;
+   the targets;
+8. Hessians over a long vec (issue 16): one Hessian-vector product against 15x the function and the Hessian
+   against 20 n times the function, in each engine, beside jax.jit(jax.hessian);
+startup. `adlang run programs/lecture/foo.ad x=2 y=3 --grad x,y` against `python -c "import numpy"` (issue 17:
+   at most 2x), whole processes;
 
 and everything also goes to one JSON file, with the machine it ran on.
 
@@ -863,7 +871,7 @@ def config(argv: list[str] | None) -> argparse.Namespace:
                         help="skip a forward-mode run above --forward-cap estimated to take longer (s)")
     parser.add_argument("--hessian-budget", type=float, default=20.0,
                         help="skip a Hessian run at a larger n estimated to take longer (s)")
-    parser.add_argument("--sections", default="1,2,3,4,5,6,startup",
+    parser.add_argument("--sections", default="1,2,3,4,5,6,8,startup",
                         help="which sections to run, e.g. 4 or 1,2 or startup")
     parser.add_argument("--autograd-budget", type=float, default=20.0,
                         help="section 4: skip an autograd run estimated (linearly from a smaller n) to take longer (s)")
@@ -879,6 +887,9 @@ def config(argv: list[str] | None) -> argparse.Namespace:
         cfg.loop_ns = [10**3, 10**4]
         cfg.api_ns = [10, 1000]
         cfg.native_ns = [10**4, 10**5]
+        cfg.hessian_vec_ns = [10, 100]
+        cfg.hessian_vec_engines = ["interp", "compiled"]
+        cfg.oscillator_n = 10**5
         cfg.repeats = cfg.repeats or 5
     else:
         cfg.interp_ns = [10**5, 10**6]
@@ -888,6 +899,9 @@ def config(argv: list[str] | None) -> argparse.Namespace:
         cfg.loop_ns = [10**3, 10**5, 10**6]
         cfg.api_ns = [10, 1000, 10**5]
         cfg.native_ns = [10**5, 10**6]
+        cfg.hessian_vec_ns = [10, 100, 1000]
+        cfg.hessian_vec_engines = ["interp", "compiled", "native"]
+        cfg.oscillator_n = 10**6
         cfg.repeats = cfg.repeats or 7
     cfg.strategies = [s.strip() for s in cfg.strategies.split(",") if s.strip()]
     cfg.sections = {s.strip() for s in cfg.sections.split(",")}
@@ -898,6 +912,11 @@ def config(argv: list[str] | None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------- section 6: the native engine
+
+OSCILLATOR = Path(__file__).resolve().parent.parent / "programs" / "examples" / "oscillator.ad"
+# The oscillator's arguments for section 6: t = n h = 10 at n = 10^6 (the example's .args run 100 steps).
+OSCILLATOR_ARGS = {"k": 4.0, "c": 0.5, "x0": 1.0, "v0": 0.0}
+REVOLVE = "revolve:10"
 
 
 def numba_sweep():
@@ -925,12 +944,187 @@ def numba_sweep():
     return sweep
 
 
+def numba_revolve():
+    """The loop's value and gradient by binomial checkpointing written by hand in numba: the schedule adlang's
+    revolve:S runs (the same split, `checkpoint_schedules.revolve_split`, as a walk over repetition numbers),
+    the state's snapshots on a small stack, and each iteration reversed from the state it starts from."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit
+    def split(n, s):
+        if s == 1:
+            return n - 1
+        rho, lo, top, lower = 1, 1, s + 1, (s + 1) * s // 2
+        while lo <= n - 1:
+            m = max(lo, n - lower)
+            if m <= min(top - 1, n - 1):
+                return m
+            rho += 1
+            lo, top, lower = top, top * (s + rho) // rho, lower * (s + rho) // (rho + 1)
+        return n - 1
+
+    @numba.njit
+    def revolve(x, y, n, s):
+        accum = x
+        for _ in range(n):
+            accum = accum * y
+        stack_i = np.empty(s + 1, np.int64)
+        stack_v = np.empty(s + 1)
+        fine, capo, top, held, depth = n, 0, -1, 0, 0
+        state = snap = x
+        daccum, dy = 1.0, 0.0
+        while fine > 0:
+            left = fine - capo
+            if left == 0:  # restore the newest snapshot
+                capo, state = top, snap
+            elif left == 1:  # reverse iteration capo from the state held; free its snapshot
+                if top == capo:
+                    held -= 1
+                    if held > 0:
+                        depth -= 1
+                        top, snap = stack_i[depth], stack_v[depth]
+                    else:
+                        top = -1
+                dy = dy + state * daccum
+                daccum = y * daccum
+                fine -= 1
+            elif top != capo:  # take a snapshot
+                if held > 0:
+                    stack_i[depth], stack_v[depth] = top, snap
+                    depth += 1
+                top, snap, held = capo, state, held + 1
+            else:  # advance
+                ahead = split(left, s + 1 - held)
+                for _ in range(ahead):
+                    state = state * y
+                capo += ahead
+        return accum, daccum, dy
+
+    return revolve
+
+
+def python_oscillator_gradient(k: float, c: float, x0: float, v0: float, h: float, n: int):
+    """The oscillator's end position and (d/dk, d/dc) by a hand-written reverse sweep in plain Python (two
+    lists of floats for the tape)."""
+    xs, vs = [], []
+    x, v = x0, v0
+    for _ in range(n):
+        xs.append(x)
+        vs.append(v)
+        a = -k * x - c * v
+        x = x + h * v
+        v = v + h * a
+    value = x
+    dx, dv, dk, dc = 1.0, 0.0, 0.0, 0.0
+    for i in range(n - 1, -1, -1):
+        da = h * dv
+        dk -= xs[i] * da
+        dc -= vs[i] * da
+        dx, dv = dx - k * da, dv + h * dx - c * da
+    return value, dk, dc
+
+
+def numba_oscillator_sweep():
+    """`python_oscillator_gradient` compiled by numba, with preallocated float arrays for the tape."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit
+    def sweep(k, c, x0, v0, h, n):
+        xs = np.empty(n)
+        vs = np.empty(n)
+        x, v = x0, v0
+        for i in range(n):
+            xs[i] = x
+            vs[i] = v
+            a = -k * x - c * v
+            x = x + h * v
+            v = v + h * a
+        dx, dv, dk, dc = 1.0, 0.0, 0.0, 0.0
+        for i in range(n - 1, -1, -1):
+            da = h * dv
+            dk -= xs[i] * da
+            dc -= vs[i] * da
+            dx, dv = dx - k * da, dv + h * dx - c * da
+        return x, dk, dc
+
+    return sweep
+
+
+def jax_module():
+    """jax with float64 on (the engines compute in float64), or None when it is not installed."""
+    try:
+        import jax
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def jax_gradients(jax) -> dict[str, Callable]:
+    """`jax.jit(jax.value_and_grad)` of the loop and of the oscillator, over `lax.fori_loop` (n static: jax
+    reverses a loop whose trip count it knows)."""
+    lax = jax.lax
+
+    def foo(x, y, n):
+        return lax.fori_loop(0, n, lambda i, accum: accum * y, x)
+
+    def oscillator(k, c, x0, v0, h, n):
+        def step(i, state):
+            x, v = state
+            a = -k * x - c * v
+            return x + h * v, v + h * a
+
+        return lax.fori_loop(0, n, step, (x0, v0))[0]
+
+    loop = jax.jit(jax.value_and_grad(foo, argnums=(0, 1)), static_argnums=2)
+    osc = jax.jit(jax.value_and_grad(oscillator, argnums=(0, 1)), static_argnums=5)
+
+    def run(f):
+        def call(*args):
+            value, grads = f(*args)
+            return float(value), *(float(g) for g in grads)
+
+        return call
+
+    return {"loop": run(loop), "oscillator": run(osc)}
+
+
+def _version(package: str) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version(package)
+    except Exception:  # noqa: BLE001 - not installed, or installed without metadata
+        return None
+
+
 def bench_native(program: ir.Program, cfg: argparse.Namespace) -> dict:
-    """The loop's gradient in each engine beside a hand-written numba sweep, at each n; the native engine's
-    first run (its compilation) timed apart."""
+    """Issue 14: the loop's and the oscillator's gradients in the native engine beside the compiled engine, a
+    hand-written numba sweep, jax and plain Python; revolve natively against its schedule; the targets."""
     if engine_table.ENGINES["native"].missing():
         console.print("section 6: numba is not installed (pip install numba)")
         return {"installed": False}
+    jax = jax_module()
+    peers = jax_gradients(jax) if jax is not None else None
+    if peers is None:
+        console.print(escape('section 6: jax not installed (pip install -e ".[bench]" to compare with it)'))
+    loop = bench_native_loop(program, cfg, peers)
+    oscillator = bench_native_oscillator(cfg, peers)
+    revolve = bench_native_revolve(program, cfg)
+    targets = native_targets(loop, oscillator, revolve, peers is not None)
+    return {"installed": True, "jax_version": _version("jax"), "numba_version": _version("numba"), **loop,
+            "oscillator": oscillator, "revolve": revolve, "targets": targets}
+
+
+def bench_native_loop(program: ir.Program, cfg: argparse.Namespace, peers: dict | None) -> dict:
+    """The loop's gradient in each engine beside a hand-written numba sweep and jax, at each n; the native
+    engine's first run (its compilation) timed apart."""
     derived, entry = derivative_program(program, "foo", ["x", "y"], "reverse")
     sweep = numba_sweep()
     runners = {name: engine_table.ENGINES[name].runner() for name in ("interp", "compiled", "native")}
@@ -939,29 +1133,301 @@ def bench_native(program: ir.Program, cfg: argparse.Namespace) -> dict:
     first = time.perf_counter() - started
     sweep(LOOP_X, LOOP_Y, 2)
     rows = []
-    table = Table(title="6. the loop's gradient natively (reverse mode, best of repeats)")
-    for column in ("n", "interp", "compiled", "native", "native function", "numba by hand", "native / by hand",
-                   "native / its function"):
-        table.add_column(column, justify="right")
+    table = Table(title="6a. the loop's gradient natively (reverse mode, d/dx and d/dy; best of repeats)")
+    for column in ("n", "interp", "compiled", "native", "native function", "numba by hand", "jax",
+                   "native / by hand", "native / its function", "jax / native", "result"):
+        table.add_column(column, justify="left" if column == "result" else "right")
     for n in cfg.native_ns:
         args = {"x": LOOP_X, "y": LOOP_Y, "n": n}
         runs = {name: (lambda run=run, args=args: run(derived, entry, args, max_steps=MAX_STEPS))
                 for name, run in runners.items()}
         runs["native function"] = lambda args=args: runners["native"](program, "foo", args, max_steps=MAX_STEPS)
         runs["numba by hand"] = lambda n=n: sweep(LOOP_X, LOOP_Y, n)
+        if peers is not None:
+            peers["loop"](LOOP_X, LOOP_Y, n)  # jax compiles for each n: not timed
+            runs["jax"] = lambda n=n: peers["loop"](LOOP_X, LOOP_Y, n)
         if n > 10**5:
             del runs["interp"]  # seconds a run: section 4 has it
+        got = runners["native"](derived, entry, args, max_steps=MAX_STEPS).value
+        ok = close(got, sweep(LOOP_X, LOOP_Y, n), 1e-12)
+        ok = ok and (peers is None or close(got, peers["loop"](LOOP_X, LOOP_Y, n)))
         timings = measure_group(runs, cfg.repeats, cfg.min_time, cfg.long_run)
-        row = {"n": n, **{name: t["best_s"] for name, t in timings.items()}}
+        row = {"n": n, **{name: t["best_s"] for name, t in timings.items()}, "ok": ok}
         row["native_over_hand"] = row["native"] / row["numba by hand"]
         row["native_over_function"] = row["native"] / row["native function"]
+        row["jax_over_native"] = row["jax"] / row["native"] if "jax" in row else None
         rows.append(row)
-        table.add_row(str(n), *(fmt_time(row[k]) if k in row else "-" for k in
-                                ("interp", "compiled", "native", "native function", "numba by hand")),
-                      f"{row['native_over_hand']:.1f}x", f"{row['native_over_function']:.1f}x")
+        table.add_row(f"{n:,}", *(fmt_time(row[k]) if k in row else "-" for k in
+                                  ("interp", "compiled", "native", "native function", "numba by hand")),
+                      fmt_time(row["jax"]) if "jax" in row else "not installed",
+                      f"{row['native_over_hand']:.2f}x", f"{row['native_over_function']:.2f}x",
+                      f"{row['jax_over_native']:.1f}x" if "jax" in row else "—", "ok" if ok else "[red]WRONG[/]")
     console.print(table)
     console.print(f"native's first run of the gradient (numba compiling it): {first:.2f} s")
-    return {"installed": True, "first_run_s": first, "rows": rows}
+    return {"first_run_s": first, "rows": rows}
+
+
+def bench_native_oscillator(cfg: argparse.Namespace, peers: dict | None) -> dict:
+    """programs/examples/oscillator.ad's gradient with respect to k and c at n steps of h = 10 / n, in each
+    engine that is fast enough, a hand-written sweep in numba and in plain Python, and jax."""
+    program = compile_source(OSCILLATOR.read_text(), str(OSCILLATOR))
+    derived, entry = derivative_program(program, "main", ["k", "c"], "reverse")
+    n = cfg.oscillator_n
+    h = 10.0 / n
+    args = {**OSCILLATOR_ARGS, "h": h, "n": n}
+    positional = (*OSCILLATOR_ARGS.values(), h, n)
+    sweep = numba_oscillator_sweep()
+    sweep(*positional[:-1], 2)
+    runners = {name: engine_table.ENGINES[name].runner() for name in ("native", "compiled")}
+    runners["native"](derived, entry, {**args, "n": 2}, max_steps=MAX_STEPS)  # compiles: not timed
+    runs = {name: (lambda run=run: run(derived, entry, args, max_steps=MAX_STEPS)) for name, run in runners.items()}
+    runs["native function"] = lambda: runners["native"](program, "main", args, max_steps=MAX_STEPS)
+    runs["numba by hand"] = lambda: sweep(*positional)
+    if peers is not None:
+        peers["oscillator"](*positional)
+        runs["jax"] = lambda: peers["oscillator"](*positional)
+    runs["Python by hand"] = lambda: python_oscillator_gradient(*positional)
+    expected = sweep(*positional)
+    got = {name: runners[name](derived, entry, args, max_steps=MAX_STEPS).value for name in runners}
+    ok = all(close(value, expected, 1e-9) for value in got.values())
+    ok = ok and close(python_oscillator_gradient(*positional), expected, 1e-9)
+    ok = ok and (peers is None or close(peers["oscillator"](*positional), expected, 1e-9))
+    timings = measure_group(runs, cfg.repeats, cfg.min_time, cfg.long_run)
+    times = {name: t["best_s"] for name, t in timings.items()}
+    hand = times["numba by hand"]
+    table = Table(title=f"6b. the Euler oscillator's gradient (d/dk, d/dc), n = {n:,} steps "
+                        f"(programs/examples/oscillator.ad)")
+    for column in ("way", "time", "× numba by hand"):
+        table.add_column(column, justify="left" if column == "way" else "right")
+    labels = {"native": "adlang --engine native", "native function": "adlang --engine native, the function alone",
+              "compiled": "adlang --engine compiled", "numba by hand": "hand-written reverse sweep, numba",
+              "jax": "jax.jit(jax.value_and_grad), lax.fori_loop",
+              "Python by hand": "hand-written reverse sweep, Python"}
+    for name, label in labels.items():
+        if name in times:
+            table.add_row(label, fmt_time(times[name]), f"{times[name] / hand:.2f}")
+        elif name == "jax":
+            table.add_row(label, "not installed", "—")
+    console.print(table)
+    if not ok:
+        console.print("[red]6b: the ways disagree on the value or the gradient[/]")
+    return {"n": n, "h": h, "args": args, **times, "ok": ok, "native_over_hand": times["native"] / hand}
+
+
+def bench_native_revolve(program: ir.Program, cfg: argparse.Namespace) -> dict:
+    """The loop's gradient at n with `revolve:10` natively, against what its schedule predicts: every iteration
+    revolve runs forwards (advances + n, the JSON's `recomputed`) at the native function's time per iteration,
+    plus the reversal, taken as the plain (`none`) gradient's time (a taped sweep forwards and one back, as
+    revolve's n one-iteration reversals do)."""
+    from adlang.derivatives import recomputed_iterations
+
+    n = cfg.native_ns[-1]
+    args = {"x": LOOP_X, "y": LOOP_Y, "n": n}
+    run = engine_table.ENGINES["native"].runner()
+    plain, plain_entry = derivative_program(program, "foo", ["x", "y"], "reverse")
+    checkpointed, entry = derivative_program(program, "foo", ["x", "y"], "reverse", checkpoint=REVOLVE)
+    result = run(checkpointed, entry, args, max_steps=MAX_STEPS)  # compiles: not timed
+    recomputed = recomputed_iterations(result.loop_trips)
+    ok = close(result.value, run(plain, plain_entry, args, max_steps=MAX_STEPS).value, 1e-12)
+    timings = measure_group({
+        "function": lambda: run(program, "foo", args, max_steps=MAX_STEPS),
+        "none": lambda: run(plain, plain_entry, args, max_steps=MAX_STEPS),
+        REVOLVE: lambda: run(checkpointed, entry, args, max_steps=MAX_STEPS),
+    }, cfg.repeats, cfg.min_time, cfg.long_run)
+    times = {name: t["best_s"] for name, t in timings.items()}
+    by_hand = numba_revolve()
+    snapshots = int(REVOLVE.partition(":")[2])
+    by_hand(LOOP_X, LOOP_Y, 2, snapshots)
+    ok = ok and close(result.value, by_hand(LOOP_X, LOOP_Y, n, snapshots), 1e-12)
+    times["numba by hand"] = measure(lambda: by_hand(LOOP_X, LOOP_Y, n, snapshots), cfg.repeats, cfg.min_time,
+                                     cfg.long_run)["best_s"]
+    per_iteration = times["function"] / n
+    predicted = recomputed * per_iteration + times["none"]
+    bound = 1.5 * recomputed * per_iteration + times["none"]
+    table = Table(title=f"6c. {REVOLVE} natively at n = {n:,}: the time its schedule predicts")
+    for column in ("function", "gradient, none", f"gradient, {REVOLVE}", "numba by hand, same schedule",
+                   "recomputed", "predicted", "measured / predicted", "bound (1.5x the iterations)", "result"):
+        table.add_column(column, justify="left" if column == "result" else "right")
+    table.add_row(fmt_time(times["function"]), fmt_time(times["none"]), fmt_time(times[REVOLVE]),
+                  fmt_time(times["numba by hand"]), f"{recomputed:,}", fmt_time(predicted),
+                  f"{times[REVOLVE] / predicted:.2f}", fmt_time(bound), "ok" if ok else "[red]WRONG[/]")
+    console.print(table)
+    console.print(escape(f"predicted = recomputed (advances + n) x the function's time per iteration "
+                         f"({per_iteration * 1e9:.2f} ns) + the plain gradient; {REVOLVE} / none: "
+                         f"{times[REVOLVE] / times['none']:.1f}x"))
+    return {"n": n, "strategy": REVOLVE, **times, "recomputed": recomputed, "tape_peak": result.tape_peak,
+            "predicted_s": predicted, "bound_s": bound, "ratio_to_predicted": times[REVOLVE] / predicted,
+            "ok": ok}
+
+
+def native_targets(loop: dict, oscillator: dict, revolve: dict, have_jax: bool) -> list[dict]:
+    """Issue 14's speed targets, from this run."""
+    targets = []
+
+    def target(name: str, goal: str, measured: str, passed: bool | None) -> None:
+        targets.append({"target": name, "goal": goal, "measured": measured, "pass": passed})
+
+    row = max(loop["rows"], key=lambda r: r["n"])
+    where = f"n = {row['n']:,}"
+    target(f"loop gradient / numba by hand ({where})", "≤ 2x", f"{row['native_over_hand']:.2f}x",
+           row["native_over_hand"] <= 2)
+    target(f"loop gradient / native function ({where})", "≤ 3x", f"{row['native_over_function']:.2f}x",
+           row["native_over_function"] <= 3)
+    if have_jax:
+        target(f"jax / native loop gradient ({where})", "> 1x", f"{row['jax_over_native']:.1f}x",
+               row["jax_over_native"] > 1)
+    else:
+        target(f"jax / native loop gradient ({where})", "> 1x", "jax not installed", None)
+    target(f"oscillator gradient / numba by hand (n = {oscillator['n']:,})", "≤ 2x",
+           f"{oscillator['native_over_hand']:.2f}x", oscillator["native_over_hand"] <= 2)
+    target(f"{revolve['strategy']} (n = {revolve['n']:,}) / 1.5 (advances + n) iterations + the reversal",
+           "≤ 1", f"{revolve[revolve['strategy']] / revolve['bound_s']:.2f}",
+           revolve[revolve["strategy"]] <= revolve["bound_s"])
+    target("first compilation of the loop's gradient", "< 2 s", f"{loop['first_run_s']:.2f} s",
+           loop["first_run_s"] < 2)
+    table = Table(title="6d. issue 14's speed targets, from this run")
+    for column in ("target", "goal", "measured", ""):
+        table.add_column(column, justify="right" if column == "measured" else "left")
+    for t in targets:
+        verdict = "—" if t["pass"] is None else ("[green]pass[/]" if t["pass"] else "[red]FAIL[/]")
+        table.add_row(escape(t["target"]), escape(t["goal"]), t["measured"], verdict)
+    console.print(table)
+    return targets
+
+
+# ---------------------------------------------------------------- section 8: Hessians over a long vec
+
+# Issue 16's function: one vec parameter, a loop. Its Hessian is tridiagonal (`second_order_expected`).
+HESSIAN_VEC_SOURCE = """\
+def f(v: vec) -> float:
+    let s = sum(v * v)
+    for i in 0..len(v) - 1:
+        s += sin(v[i]) * v[i + 1]
+    return s
+"""
+HESSIAN_VEC_PAIRS = ("forward-over-reverse", "reverse-over-reverse")
+HVP_TARGET = 15  # one H u within 15x f
+HESSIAN_TARGET = 20  # the Hessian within 20 n f
+
+
+def jax_hessian_peers():
+    """f, its Hessian and one Hessian-vector product, each jax.jit-compiled (f vectorised, as a JAX user
+    writes it), or None without jax."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+
+    def f(v):
+        return jnp.sum(v * v) + jnp.sum(jnp.sin(v[:-1]) * v[1:])
+
+    hvp = jax.jit(lambda v, u: jax.jvp(jax.grad(f), (v,), (u,))[1])
+    return {"f": jax.jit(f), "hessian": jax.jit(jax.hessian(f)), "hvp": hvp, "version": jax.__version__}
+
+
+def bench_hessian_vec(cfg: argparse.Namespace) -> dict:
+    """The Hessian of f(v) = sum(v * v) + sum_i sin(v[i]) * v[i + 1] by Hessian-vector products (`run --order 2`),
+    and one H u (`run --hvp`), against f in the same engine and beside jax.jit(jax.hessian)."""
+    from adlang.derivatives import compute
+    from adlang.ir.derive import derive_hvp
+
+    program = compile_source(HESSIAN_VEC_SOURCE, "bench/run.py")
+    built = {pair: derive_hvp(program, "f", ["v"], pair) for pair in HESSIAN_VEC_PAIRS}
+    jax_fns = jax_hessian_peers()
+    engines = [name for name in cfg.hessian_vec_engines if engine_table.ENGINES[name].missing() is None]
+    rows, peers = [], []
+    table = Table(title=escape("8. Hessians over a long vec: f(v) = sum(v * v) + Σ_i sin(v[i]) * v[i + 1] (a loop), "
+                               "by Hessian-vector products"))
+    for column in ("n", "engine", "mode pair", "f", "H·u", f"H·u / f (≤ {HVP_TARGET})", "Hessian",
+                   f"Hessian / (n f) (≤ {HESSIAN_TARGET})", "Hessian / jax's", "result"):
+        table.add_column(column, justify="left" if column in ("engine", "mode pair", "result") else "right")
+    for n in cfg.hessian_vec_ns:
+        rng = np.random.default_rng(n)
+        v, u = rng.uniform(-2.0, 2.0, n), rng.uniform(-1.0, 1.0, n)
+        _, _, hessian = second_order_expected(v)
+        peer = jax_case(jax_fns, v, u, hessian, cfg)
+        peers.append({"n": n, **peer})
+        for engine in engines:
+            run = engine_table.ENGINES[engine].runner()
+            for pair, hvp in built.items():
+                row = hessian_vec_case(program, hvp, run, engine, pair, v, u, hessian, cfg, compute)
+                row["over_jax"] = (row["hessian_s"] / peer["hessian_s"]
+                                   if peer.get("hessian_s") and row.get("hessian_s") else None)
+                rows.append({"n": n, **row})
+                _hessian_vec_row(table, n, engine, pair, row)
+        if peer["installed"]:
+            _hessian_vec_row(table, n, f"jax {peer['version']}", "jit(hessian), jit(jvp(grad))", peer)
+        else:
+            table.add_row(f"{n:,}", "jax", "", "", "", "", "not installed", "", "", "")
+        table.add_section()
+    console.print(table)
+    return {"source": HESSIAN_VEC_SOURCE, "hvp_target": HVP_TARGET, "hessian_target": HESSIAN_TARGET,
+            "rows": rows, "jax": peers}
+
+
+def hessian_vec_case(program, hvp, run, engine: str, pair: str, v, u, hessian, cfg, compute) -> dict:
+    """f, one H u (the HVP program's cheapest entry, as the Hessian runs it) and the whole Hessian
+    (`compute(order=2)`: the gradient once, then H e_k for every k) in one engine and mode pair."""
+    n = len(v)
+    cache: dict = {}
+    seed = {"v": v, hvp.seeds[0]: u}
+    hu = np.asarray(run(hvp.program, hvp.directional, seed, max_steps=MAX_STEPS).value[hvp.hu_at], dtype=float)
+    timings = measure_group({
+        "f": lambda: run(program, "f", {"v": v}, max_steps=MAX_STEPS),
+        "hvp": lambda: run(hvp.program, hvp.directional, seed, max_steps=MAX_STEPS),
+    }, cfg.repeats, cfg.min_time, cfg.long_run)
+    f_s, hvp_s = timings["f"]["best_s"], timings["hvp"]["best_s"]
+    row = {"engine": engine, "pair": pair, "f_s": f_s, "hvp_s": hvp_s, "hvp_ratio": hvp_s / f_s,
+           "hvp_ok": close(hu, hessian @ u, 1e-9), "timings": timings}
+    estimate = (n + 1) * hvp_s
+    if estimate > cfg.hessian_budget:
+        return row | {"hessian_skipped": True, "hessian_estimated_s": estimate,
+                      "hessian_ratio_estimated": estimate / (n * f_s),
+                      "reason": f"estimated (n + 1) H·u = {estimate:.0f} s > budget {cfg.hessian_budget:.0f} s"}
+
+    def full():
+        return compute(program, "f", {"v": v}, wrt=["v"], mode=pair, order=2, engine=engine, cache=cache)
+
+    h = full().hessian["v"]["v"]
+    timing = measure(full, min(cfg.repeats, 3), cfg.min_time, cfg.long_run)
+    return row | {"hessian_skipped": False, "hessian_s": timing["best_s"],
+                  "hessian_ratio": timing["best_s"] / (n * f_s), "hessian_ok": close(h, hessian, 1e-9),
+                  "hessian_timing": timing}
+
+
+def jax_case(jax_fns, v, u, hessian, cfg) -> dict:
+    """jax's f, H u and Hessian, compiled first (the compilation not timed)."""
+    if jax_fns is None:
+        return {"installed": False, "reason": "jax is not installed (pip install jax)"}
+    f, hvp, hess = jax_fns["f"], jax_fns["hvp"], jax_fns["hessian"]
+    h = np.asarray(hess(v).block_until_ready())
+    hu = np.asarray(hvp(v, u).block_until_ready())
+    f(v).block_until_ready()
+    timings = measure_group({"f": lambda: f(v).block_until_ready(), "hvp": lambda: hvp(v, u).block_until_ready(),
+                             "hessian": lambda: hess(v).block_until_ready()}, cfg.repeats, cfg.min_time, cfg.long_run)
+    f_s, hvp_s, hessian_s = (timings[k]["best_s"] for k in ("f", "hvp", "hessian"))
+    return {"installed": True, "version": jax_fns["version"], "f_s": f_s, "hvp_s": hvp_s, "hvp_ratio": hvp_s / f_s,
+            "hvp_ok": close(hu, hessian @ u, 1e-9), "hessian_skipped": False, "hessian_s": hessian_s,
+            "hessian_ratio": hessian_s / (len(v) * f_s), "hessian_ok": close(h, hessian, 1e-9), "over_jax": 1.0,
+            "timings": timings}
+
+
+def _hessian_vec_row(table: Table, n: int, engine: str, pair: str, r: dict) -> None:
+    def verdict(ratio: float, target: float, estimated: bool = False) -> str:
+        text = ("~" if estimated else "") + (f"{ratio:,.1f}" if ratio < 100 else f"{ratio:,.0f}")
+        return f"[{'green' if ratio <= target else 'yellow'}]{text}[/]"
+
+    if r["hessian_skipped"]:
+        hessian = f"skipped (~{r['hessian_estimated_s']:,.0f} s)"
+        ratio = verdict(r["hessian_ratio_estimated"], HESSIAN_TARGET, estimated=True)
+    else:
+        hessian, ratio = fmt_time(r["hessian_s"]), verdict(r["hessian_ratio"], HESSIAN_TARGET)
+    ok = r["hvp_ok"] and r.get("hessian_ok", True)
+    over = f"{r['over_jax']:,.1f}" if r.get("over_jax") is not None else "—"
+    table.add_row(f"{n:,}", engine, pair, fmt_time(r["f_s"]), fmt_time(r["hvp_s"]), verdict(r["hvp_ratio"], HVP_TARGET),
+                  hessian, ratio, over, "ok" if ok else "[red]WRONG[/]")
 
 
 # ---------------------------------------------------------------- start-up: `adlang run` against importing numpy
@@ -1070,6 +1536,7 @@ def main(argv: list[str] | None = None) -> int:
     versus = bench_loop_vs_python(program, cfg) if "4" in sections else None
     api = bench_api(cfg) if "5" in sections else None
     native = bench_native(program, cfg) if "6" in sections else None
+    hessian_vec = bench_hessian_vec(cfg) if "8" in sections else None
     startup = bench_startup(cfg) if "startup" in sections else None
 
     elapsed = time.perf_counter() - started
@@ -1089,6 +1556,7 @@ def main(argv: list[str] | None = None) -> int:
         "loop_vs_python": versus,
         "api": api,
         "native": native,
+        "hessian_vec": hessian_vec,
         "startup": startup,
         "elapsed_s": elapsed,
         "load_average_at_end": _load(),

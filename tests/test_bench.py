@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 import sys
 
+import numpy as np
 import pytest
 from helpers import ROOT
 
@@ -91,3 +92,25 @@ def test_section_5_times_the_api_against_the_engine_alone(bench):
     available = [name for name, engine in ENGINES.items() if engine.missing() is None]
     assert {(r["n"], r["engine"]) for r in rows} == {(n, e) for n in (3, 30) for e in available}
     assert all(r["ok"] and r["first_call_s"] > 0 and r["ratio"] > 0 for r in rows)
+
+
+def test_section_8_hessians_by_hvps_are_right_and_over_budget_skipped(bench, monkeypatch):
+    monkeypatch.setattr(bench, "jax_hessian_peers", lambda: None)
+    cfg = tiny_config(hessian_vec_ns=[3, 12], hessian_vec_engines=["interp", "compiled"], hessian_budget=20.0)
+    out = bench.bench_hessian_vec(cfg)
+    assert {(r["n"], r["engine"], r["pair"]) for r in out["rows"]} == {
+        (n, e, p) for n in (3, 12) for e in ("interp", "compiled") for p in bench.HESSIAN_VEC_PAIRS}
+    for r in out["rows"]:
+        assert r["hvp_ok"] and r["hessian_ok"] and not r["hessian_skipped"] and r["over_jax"] is None
+        assert r["hvp_ratio"] == pytest.approx(r["hvp_s"] / r["f_s"])
+    assert all(not peer["installed"] and "not installed" in peer["reason"] for peer in out["jax"])
+    skipped = bench.bench_hessian_vec(tiny_config(hessian_vec_ns=[5], hessian_vec_engines=["interp"],
+                                                  hessian_budget=1e-9))
+    assert all(r["hessian_skipped"] and r["hessian_estimated_s"] > 0 and r["hvp_ok"] for r in skipped["rows"])
+
+
+def test_section_8_jax_peer_when_installed_agrees(bench):
+    pytest.importorskip("jax")
+    v = np.linspace(-1, 1, 6)
+    peer = bench.jax_case(bench.jax_hessian_peers(), v, np.ones(6), bench.second_order_expected(v)[2], tiny_config())
+    assert peer["installed"] and peer["hvp_ok"] and peer["hessian_ok"]

@@ -847,6 +847,11 @@ def _expected_value(stem: str, a: dict) -> float:
         return float(np.std(v) + (p @ v) / p.sum() + np.mean(np.sqrt(z * z + 1) - 1) + np.sum(np.exp(h) - taylor))
     if stem == "examples__while_newton_sqrt":
         return math.sqrt(a["a"])
+    if stem == "examples__oscillator":
+        x, v = a["x0"], a["v0"]
+        for _ in range(a["n"]):
+            x, v = x + a["h"] * v, v + a["h"] * (-a["k"] * x - a["c"] * v)
+        return x
     if stem == "examples__lstsq":
         return float(np.sum((a["A"] @ a["x"] - a["y"]) ** 2))
     if stem == "examples__logreg_mat":
