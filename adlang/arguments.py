@@ -10,7 +10,6 @@ spec wants exit 2 with a message a student can act on.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 
@@ -295,6 +294,8 @@ def _load_csv(path: str, column: str | None, name: str) -> np.ndarray:
 
 def _read_csv(path: str, name: str) -> list[tuple[int, list[str]]]:
     """Non-blank rows with their line numbers, cells stripped, trailing empty cells dropped."""
+    import csv  # only for @file.csv arguments
+
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)

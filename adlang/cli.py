@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,9 +42,9 @@ from adlang.report import (
     internal_error_object,
     internal_line,
     make_console,
-    print_run,
     run_object,
     save_arrays,
+    show_run,
 )
 from adlang.runs import run_report
 
@@ -112,16 +111,43 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def build_parser() -> tuple[_Parser, dict[str, _Parser]]:
-    """The top-level parser (for `--help` and `--version`) and one parser per command."""
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked for: reading the installed metadata costs 15 ms at every start."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"adlang {_version()}")
+        parser.exit()
+
+
+class _Only:
+    """Stands for the subparsers when one command's parser is wanted: that command's is built alone, the others'
+    calls go nowhere (building all of them costs 5 ms at every start)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def add_parser(self, name: str, help: str | None = None, **kwargs: Any) -> Any:
+        return _Parser(prog=f"adlang {name}", **kwargs) if name == self.name else _Nowhere()
+
+
+class _Nowhere:
+    """A parser that is not built: every call is accepted and answered with itself."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: self
+
+
+def build_parser(only: str | None = None) -> tuple[_Parser, dict[str, _Parser]]:
+    """The top-level parser (for `--help` and `--version`) and one parser per command; with `only`, just that
+    command's is real."""
     top = _Parser(
         prog="adlang",
         description="adlang: a small differentiable programming language.",
         epilog="exit codes: 0 ok, 1 runtime error or failed check, 2 usage/parse/type error",
         allow_abbrev=False,
     )
-    top.add_argument("--version", action="version", version=f"adlang {_version()}")
-    sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    top.add_argument("--version", action=_Version, nargs=0, help="show program's version number and exit")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser) if only is None else _Only(only)
     commands = {
         "run": _run_parser(sub),
         "ir": _ir_parser(sub),
@@ -317,7 +343,7 @@ def _add_json(p: _Parser) -> None:
 
 def parse_command_line(argv: list[str]) -> argparse.Namespace:
     """The options of one command; NAME=VALUE words may come before, between or after options."""
-    top, commands = build_parser()
+    top, commands = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     if not argv or argv[0].startswith("-"):
         top.parse_args([word for word in argv if word != "--json"])
         raise UsageError(f"give a command: {', '.join(COMMANDS)} (see 'adlang --help')")
@@ -376,7 +402,7 @@ def _cmd_run(ns: argparse.Namespace, ctx: _Context) -> int:
     if ctx.json:
         print(dump_json(run_object(report)))
     else:
-        print_run(make_console(), report)
+        show_run(report)
     return 0
 
 
@@ -406,7 +432,7 @@ def _cmd_run_hvp(ns: argparse.Namespace, ctx: _Context) -> int:
     if ctx.json:
         print(dump_json(run_object(report)))
     else:
-        print_run(make_console(), report)
+        show_run(report)
     return 0
 
 
@@ -635,9 +661,9 @@ def _load(ctx: _Context, path: str) -> Program:
     """Reads and checks the program, remembering its text so errors can show their line."""
     ctx.source = read_source(path)
     ctx.filename = path
-    from adlang.pipeline import compile_source
+    from adlang.program_cache import compile_file
 
-    return compile_source(ctx.source, path)
+    return compile_file(ctx.source, path)
 
 
 # ---------------------------------------------------------------- failures
@@ -655,6 +681,8 @@ def _internal(ctx: _Context, err: Exception) -> int:
     """A bug in adlang: one line, no traceback unless ADLANG_DEBUG=1 asks for it."""
     message = f"{type(err).__name__}: {err}"
     if os.environ.get("ADLANG_DEBUG") == "1":
+        import traceback
+
         traceback.print_exc()
     if ctx.json:
         print(dump_json(internal_error_object(message)))

@@ -7,17 +7,19 @@ element (`hessians.py`), where the arguments give the vecs' lengths.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from rich.table import Table
 
 from adlang.interp import engines
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE
 from adlang.ir import nodes as ir
-from adlang.ir.checkpoint_schedules import pass_schedule, simulate
 from adlang.ir.derive import Hvp, derive, derive_hvp, finish, refuse_mat_hessian, vecs_in
 from adlang.kinks import Difference, central_difference
 from adlang.lang.errors import RuntimeFault
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 @dataclass
@@ -64,6 +66,8 @@ def loop_stats(loops, loop_trips: dict[tuple[int, int, str], int]) -> list[LoopS
         forward = loop_trips.get((*key, ""), 0)
         predicted = None
         if loop.predictable:
+            from adlang.ir.checkpoint_schedules import pass_schedule, simulate  # only with checkpointed loops
+
             predicted = simulate(pass_schedule(loop.strategy, trips), trips).recomputed_steps
             predicted += trips if loop.counted else 0  # the run that counts a while loop's trips
         out.append(LoopStats(loop.span.line, loop.strategy, trips, max(0, forward - trips), predicted, loop.counted))
@@ -252,6 +256,8 @@ class CheckOutcome:
         return check_html(self)
 
     def __rich__(self) -> Table:
+        from rich.table import Table  # only when shown: `adlang run` starts without rich
+
         notes = "\n".join(f"{r.name}: {r.note}" for r in self.rows if r.note)
         table = Table(title=self.title, caption=notes or None, caption_justify="left")
         first, one, other, apart = self.columns

@@ -1,6 +1,6 @@
 """Benchmarks for adlang: interpreter speed, the cost of a gradient and of second derivatives.
 
-    python bench/run.py [--quick] [--sections 1,2,3,4,5,6,7,8] [--vec-long] [--out bench/results/latest.json]
+    python bench/run.py [--quick] [--sections 1,2,3,4,5,6,7,8,startup] [--vec-long] [--out bench/results/latest.json]
 
 Sections (see bench/README.md for how to read them):
 
@@ -21,6 +21,8 @@ Sections (see bench/README.md for how to read them):
    20000 x 10 mat, with issue 15's targets;
 8. Hessians over a long vec (issue 16): one Hessian-vector product against 15x the function and the Hessian
    against 20 n times the function, in each engine, beside jax.jit(jax.hessian);
+startup. `adlang run programs/lecture/foo.ad x=2 y=3 --grad x,y` against `python -c "import numpy"` (issue 17:
+   at most 2x), whole processes;
 
 and everything also goes to one JSON file, with the machine it ran on.
 
@@ -872,7 +874,8 @@ def config(argv: list[str] | None) -> argparse.Namespace:
                         help="skip a forward-mode run above --forward-cap estimated to take longer (s)")
     parser.add_argument("--hessian-budget", type=float, default=20.0,
                         help="skip a Hessian run at a larger n estimated to take longer (s)")
-    parser.add_argument("--sections", default="1,2,3,4,5,6,7,8", help="which sections to run, e.g. 4 or 1,2")
+    parser.add_argument("--sections", default="1,2,3,4,5,6,7,8,startup",
+                        help="which sections to run, e.g. 4 or 1,2 or startup")
     parser.add_argument("--vec-long", action="store_true",
                         help="section 7: the line fit at n = 10^7 too (about 80 MB a vec; a minute more)")
     parser.add_argument("--autograd-budget", type=float, default=20.0,
@@ -1579,6 +1582,91 @@ def _against(ratio: float, goal: float) -> str:
     return f"[{'green' if ratio <= goal else 'red'}]{ratio:.2f}x[/]"
 
 
+# ---------------------------------------------------------------- start-up: `adlang run` against importing numpy
+
+STARTUP_ARGS = ("run", "programs/lecture/foo.ad", "x=2", "y=3", "--grad", "x,y")
+STARTUP_TARGET = 2.0  # issue 17: at most 2x the wall time of `python -c "import numpy"`
+
+
+def startup_commands() -> dict[str, list[str]]:
+    """`python -c "import numpy"` and `adlang run programs/lecture/foo.ad x=2 y=3 --grad x,y` by the console script
+    installed beside this Python (`python -m adlang` without one)."""
+    script = Path(sys.executable).with_name("adlang")
+    adlang = [str(script)] if script.exists() else [sys.executable, "-m", "adlang"]
+    return {"import numpy": [sys.executable, "-c", "import numpy"], "adlang run": [*adlang, *STARTUP_ARGS]}
+
+
+def _process_time(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one process; on a loaded machine the CPU time's ratio
+    says what the wall time's would be on an idle one."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, check=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def bench_startup(cfg: argparse.Namespace) -> dict:
+    """Wall time of a whole process, output to a pipe, best of repeats taken in turn (and its CPU time).
+
+    Rows: a program run before (its checked IR kept in adlang's cache: the run the target is about), a program
+    new to the cache (each run a copy with another comment: parsed and checked), the same at a terminal (where
+    rich draws the tables; FORCE_COLOR=1 makes it draw into the pipe), and without bytecode of adlang's own (an
+    editable install under PYTHONDONTWRITEBYTECODE=1; numpy's is still there). Bytecode otherwise as an
+    install leaves it: pip compiles it; here a private PYTHONPYCACHEPREFIX, filled by a first run, so the
+    source tree is not written."""
+    import itertools
+    import tempfile
+
+    root = Path(__file__).resolve().parent.parent
+    commands = startup_commands()
+    table = Table(title="start-up: `adlang run programs/lecture/foo.ad x=2 y=3 --grad x,y` against "
+                        "`python -c \"import numpy\"` (wall time, best of repeats)")
+    for col in ("case", "import numpy", "adlang run", "ratio", "CPU time ratio", f"target <= {STARTUP_TARGET:g}x"):
+        table.add_column(col, justify="right")
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        prefix = os.path.join(scratch, "pycache")
+        base = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "FORCE_COLOR",
+                                                                   "TTY_COMPATIBLE", "PYTHONPYCACHEPREFIX",
+                                                                   "ADLANG_NO_CACHE")}
+        bytecode = {**base, "PYTHONPYCACHEPREFIX": prefix}
+        source = (root / "programs/lecture/foo.ad").read_text()
+        serial = itertools.count()
+
+        def new_program() -> list[str]:
+            path = os.path.join(scratch, f"foo{next(serial)}.ad")
+            Path(path).write_text(source + f"# a new program: {path}\n")
+            return [*commands["adlang run"][:-len(STARTUP_ARGS)], "run", path, *STARTUP_ARGS[2:]]
+
+        cases = {
+            "program run before": (bytecode, lambda: commands["adlang run"]),
+            "a new program": (bytecode, new_program),
+            "run before, rich drawing": ({**bytecode, "FORCE_COLOR": "1"}, lambda: commands["adlang run"]),
+            "run before, no bytecode": ({**base, "PYTHONDONTWRITEBYTECODE": "1"}, lambda: commands["adlang run"]),
+        }
+        for label, (env, adlang) in cases.items():
+            numpy_runs, adlang_runs = [], []
+            for _ in range(max(cfg.repeats * 2, 10) + 1):  # in turn; the first of each a warm-up
+                numpy_runs.append(_process_time(commands["import numpy"], root, env))
+                adlang_runs.append(_process_time(adlang(), root, env))
+            (numpy_s, numpy_cpu), (adlang_s, adlang_cpu) = (
+                (min(w for w, _ in runs[1:]), min(c for _, c in runs[1:])) for runs in (numpy_runs, adlang_runs))
+            ratio = adlang_s / numpy_s
+            verdict = ratio <= STARTUP_TARGET if label in ("program run before", "a new program") else None
+            rows.append({"case": label, "numpy_s": numpy_s, "adlang_s": adlang_s, "ratio": ratio,
+                         "numpy_cpu_s": numpy_cpu, "adlang_cpu_s": adlang_cpu, "cpu_ratio": adlang_cpu / numpy_cpu,
+                         "pass": verdict, "samples": {"import numpy": numpy_runs, "adlang run": adlang_runs}})
+            table.add_row(label, fmt_time(numpy_s), fmt_time(adlang_s), f"{ratio:.2f}x",
+                          f"{adlang_cpu / numpy_cpu:.2f}x",
+                          {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "-"}[verdict])
+    console.print(table)
+    return {"commands": commands, "target": STARTUP_TARGET, "rows": rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     cfg = config(argv)
     started = time.perf_counter()
@@ -1602,6 +1690,7 @@ def main(argv: list[str] | None = None) -> int:
     native = bench_native(program, cfg) if "6" in sections else None
     hessian_vec = bench_hessian_vec(cfg) if "8" in sections else None
     vectorised = bench_vectorised(cfg) if "7" in sections else None
+    startup = bench_startup(cfg) if "startup" in sections else None
 
     elapsed = time.perf_counter() - started
     results = {
@@ -1622,6 +1711,7 @@ def main(argv: list[str] | None = None) -> int:
         "native": native,
         "hessian_vec": hessian_vec,
         "vectorised": vectorised,
+        "startup": startup,
         "elapsed_s": elapsed,
         "load_average_at_end": _load(),
     }

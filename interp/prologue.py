@@ -10,7 +10,6 @@ run.
 
 from __future__ import annotations
 
-import difflib
 import numbers
 from collections.abc import Mapping
 
@@ -50,6 +49,8 @@ def signature(fn: ir.Function) -> str:
 
 
 def suggest(name: str, candidates: list[str]) -> str:
+    import difflib  # only when something is misspelt
+
     close = difflib.get_close_matches(name, candidates, n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
 

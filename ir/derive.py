@@ -13,12 +13,12 @@ a Jacobian differentiates one float wrapper per item of the result
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from adlang.ir import hvp, jacobian, naming
+from adlang.ir import jacobian, naming
 from adlang.ir import nodes as ir
 from adlang.ir.builder import rename_calls
 from adlang.ir.checkpoint import checkpoint_loops, parse_strategy
-from adlang.ir.forward import ForwardMode, forward_entry
 from adlang.ir.grads import expand_grads
 from adlang.ir.naming import Namer, function_namer
 from adlang.ir.printer import print_program
@@ -26,6 +26,9 @@ from adlang.ir.reverse import ReverseMode, reverse_entry
 from adlang.ir.simplify import simplify_function
 from adlang.ir.types import FLOAT, tuple_of
 from adlang.lang.errors import UsageError
+
+if TYPE_CHECKING:
+    from adlang.ir.forward import ForwardMode
 
 FIRST_ORDER = ("forward", "reverse")
 
@@ -87,7 +90,7 @@ def derive(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "rever
                          "Hessian, one Hessian-vector product per element, and `diff --hvp` prints the "
                          "Hessian-vector product program")
     names = function_namer(program.names)
-    mode = ForwardMode(program, names) if passes[0] == "forward" else ReverseMode(program, names, custom)
+    mode = _mode(passes[0], program, names, custom)
     entry = _entry(mode, fn, wrt)
     generated = mode.functions() + [entry]
     if order == 2:
@@ -126,8 +129,10 @@ def derive_hvp(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "f
     first = derive(program, fn_name, wrt, inner, 1, simplify, checkpoint)
     g = first.program.function(first.entry)
     names = function_namer(first.program.names)
+    from adlang.ir import hvp  # with forward mode: loaded by the runs that use it
+
     if outer == "forward":
-        forward = ForwardMode(first.program, names)
+        forward = _mode("forward", first.program, names)
         entry = hvp.forward_over(forward, fn, g, wrt)
         generated = forward.functions() + [entry]
         directional, hu_at = entry, 1 + len(wrt)
@@ -155,12 +160,20 @@ def derive_jacobian(program: ir.Program, fn_name: str, wrt: list[str], mode: str
     return tuple(derive(with_wrappers, w.name, wrt, mode, 1, True, checkpoint) for w in wrappers)
 
 
-def _mode(name: str, program: ir.Program, names: Namer) -> ForwardMode | ReverseMode:
-    return ForwardMode(program, names) if name == "forward" else ReverseMode(program, names)
+def _mode(name: str, program: ir.Program, names: Namer, custom: dict | None = None) -> ForwardMode | ReverseMode:
+    if name == "reverse":
+        return ReverseMode(program, names, custom)
+    from adlang.ir.forward import ForwardMode  # loaded by the runs that use it: reverse mode starts faster
+
+    return ForwardMode(program, names)
 
 
 def _entry(mode: ForwardMode | ReverseMode, fn: ir.Function, wrt: list[str]) -> ir.Function:
-    return forward_entry(mode, fn, wrt) if isinstance(mode, ForwardMode) else reverse_entry(mode, fn, wrt)
+    if isinstance(mode, ReverseMode):
+        return reverse_entry(mode, fn, wrt)
+    from adlang.ir.forward import forward_entry
+
+    return forward_entry(mode, fn, wrt)
 
 
 def _second_order(program, fn, first, wrt, outer_mode, names) -> list[ir.Function]:
@@ -170,7 +183,7 @@ def _second_order(program, fn, first, wrt, outer_mode, names) -> list[ir.Functio
     it takes `first` whole; reverse mode takes one gradient component at a time.
     """
     mode = _mode(outer_mode, program, names)
-    if isinstance(mode, ForwardMode):
+    if not isinstance(mode, ReverseMode):
         return _second_order_forward(mode, fn, first, wrt, names)
     out: list[ir.Function] = []
     rows: list[str] = []
@@ -203,6 +216,8 @@ def _second_order(program, fn, first, wrt, outer_mode, names) -> list[ir.Functio
 
 def _second_order_forward(mode: ForwardMode, fn, first, wrt, names) -> list[ir.Function]:
     """Tangents of (value, gradient) along every parameter: row i of the Hessian is the tangent of d/dwrt_i."""
+    from adlang.ir.forward import forward_entry
+
     span = fn.span
     n = len(wrt)
     tangents = forward_entry(mode, first, wrt)
