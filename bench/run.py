@@ -50,6 +50,11 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+# One core for numpy as for adlang's engines: OpenBLAS would split a dot product of 10^5 floats over both
+# cores, and on a machine with other work that waiting costs milliseconds (section 7's numpy peers were 5x
+# slower at n = 10^5). Set before numpy loads; the environment may say otherwise.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import numpy as np
 from rich.console import Console
 from rich.markup import escape

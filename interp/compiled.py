@@ -56,6 +56,7 @@ from adlang.interp.runtime import (
     DEFAULT_MAX_TAPE,
     EMPTY_TAPE,
     UNFINISHED,
+    ArrayPool,
     ProgramCache,
     RunResult,
     accumulates_in_place,
@@ -63,6 +64,7 @@ from adlang.interp.runtime import (
     addto_in_place,
     check_length,
     loop_key,
+    poolable,
     pops_only,
     step_limit,
     tape_limit,
@@ -71,7 +73,7 @@ from adlang.interp.runtime import (
 from adlang.ir import nodes as ir
 from adlang.ir.liveness import Releases, releases
 from adlang.ir.primitives import lookup
-from adlang.ir.prims_scalar import INT_MAX, INT_MIN, run_quietly
+from adlang.ir.prims_scalar import INT_MAX, INT_MIN, POOLED, run_quietly
 from adlang.ir.types import Type
 from adlang.lang.errors import DomainError, RuntimeFault
 from adlang.lang.span import Span
@@ -215,6 +217,8 @@ def _runtime(tables: Tables) -> dict:
         "_rc": sys.getrefcount,
         "_addto_ip": addto_in_place,
         "_addat_ip": addat_in_place,
+        "_ArrayPool": ArrayPool,
+        "_poolable": poolable,
         "_nd": np.ndarray,
     }
 
@@ -257,7 +261,7 @@ class Generator(PythonNames):
 
     def module(self) -> Compiled:
         self.emit(0, "def _make(_max, _tapes, _trips, _maxtape):")
-        self.emit(1, "_steps = 0; _extra = 0; _peak = 0")
+        self.emit(1, "_steps = 0; _extra = 0; _peak = 0; _pool = _ArrayPool()")
         tapes = "; ".join(f"{name} = _tapes.setdefault({int(number)}, [])" for number, name in self.tape_names.items())
         self.emit(1, tapes or "pass")
         for fn in self.program.functions:
@@ -435,6 +439,13 @@ class Generator(PythonNames):
         else:
             raise RuntimeFault("`return` must be the last statement", stmt.span)
         dead = self.releases.of(stmt)
+        if dead and isinstance(stmt, (ir.Let, ir.Assign)):
+            # each was read or written here, so it is bound: into the run's pool where nothing else holds it (the
+            # local and getrefcount's argument: 2)
+            for name in dead:
+                var = self.var(name)
+                self.emit(depth, f"if {var}.size >= {POOLED} and _rc({var}) == 2 and _poolable({var}): "
+                                 f"_pool.give({var})")
         if dead:
             self.emit(depth, " = ".join(self.var(name) for name in dead) + " = None")
 
@@ -586,7 +597,9 @@ class Generator(PythonNames):
         if isinstance(expr, (ir.Var, ir.Const)):
             return self.atom(expr)
         if isinstance(expr, ir.Prim):
-            return f"{self.evaluator(expr)}({', '.join(self.atom(a) for a in expr.args)})"
+            checked = lookup(expr.op).evaluator(tuple(a.type for a in expr.args))
+            pool = ["_pool"] if getattr(checked, "pooled", False) else []  # dead arrays to write into
+            return f"{self.evaluator(expr)}({', '.join([*(self.atom(a) for a in expr.args), *pool])})"
         if isinstance(expr, ir.CallFn):
             return self.call(expr, span, depth)
         if isinstance(expr, ir.GradOf):

@@ -26,6 +26,7 @@ from adlang.interp.runtime import (
     DEFAULT_MAX_TAPE,
     EMPTY_TAPE,
     UNFINISHED,
+    ArrayPool,
     ProgramCache,
     RunResult,
     TapeCount,
@@ -35,6 +36,7 @@ from adlang.interp.runtime import (
     addto_in_place,
     check_length,
     loop_key,
+    poolable,
     pops_only,
     step_limit,
     tape_limit,
@@ -43,7 +45,7 @@ from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.liveness import Releases, releases
 from adlang.ir.primitives import lookup
-from adlang.ir.prims_scalar import run_quietly
+from adlang.ir.prims_scalar import POOLED, run_quietly
 from adlang.ir.printer import atom as atom_text
 from adlang.ir.types import Type
 from adlang.lang.errors import DomainError, RuntimeFault
@@ -78,6 +80,7 @@ class Machine:
     frame: int = 0
     frames: int = 0
     trips: dict[tuple[int, int, str], int] = field(default_factory=dict)
+    pool: ArrayPool = field(default_factory=ArrayPool)  # dead arrays of this run, for `pooled` evaluations
 
     def __post_init__(self) -> None:
         for fn in self.program.functions:
@@ -100,9 +103,10 @@ class Machine:
         self.note = None
 
     def finish(self) -> None:
-        """Drop what the tapes still hold, so an idle machine keeps no arrays alive."""
+        """Drop what the tapes and the pool still hold, so an idle machine keeps no arrays alive."""
         for tape in self.tape_lists:
             tape.clear()
+        self.pool.clear()
 
     def tape(self, number: int) -> list:
         if number not in self.tapes:
@@ -302,22 +306,28 @@ class Compiler:
         dead = self.releases.of(stmt)
         return code if not dead else self.releasing(code, dead)
 
-    @staticmethod
-    def releasing(code: Code, dead: tuple[str, ...]) -> Code:
-        """The statement, then the arrays it was the last to read dropped (a branch may have dropped one)."""
+    def releasing(self, code: Code, dead: tuple[str, ...]) -> Code:
+        """The statement, then the arrays it was the last to read dropped (a branch may have dropped one already),
+        into the run's pool where nothing else holds them (`a` and getrefcount's argument make 2, once the env's
+        reference is gone)."""
+        give, rc = self.m.pool.give, sys.getrefcount
         if len(dead) == 1:
             (name,) = dead
 
             def run1(env):
                 code(env)
-                env.pop(name, None)
+                a = env.pop(name, None)
+                if a.__class__ is np.ndarray and a.size >= POOLED and rc(a) == 2 and poolable(a):
+                    give(a)
 
             return run1
 
         def run(env):
             code(env)
             for name in dead:
-                env.pop(name, None)
+                a = env.pop(name, None)
+                if a.__class__ is np.ndarray and a.size >= POOLED and rc(a) == 2 and poolable(a):
+                    give(a)
 
         return run
 
@@ -359,8 +369,9 @@ class Compiler:
 
     def primitive(self, expr: ir.Prim, span: Span) -> Callable[[Env], object]:
         prim = lookup(expr.op)
-        fn = prim.evaluator(tuple(a.type for a in expr.args))
-        fn = getattr(fn, "quiet", fn)  # numpy's warnings are off for the whole run (`run_function`)
+        checked = prim.evaluator(tuple(a.type for a in expr.args))
+        fn = getattr(checked, "quiet", checked)  # numpy's warnings are off for the whole run (`run_function`)
+        extra = (self.m.pool,) if getattr(checked, "pooled", False) else ()  # dead arrays to write into
         args = expr.args
 
         def fail(err: Exception):
@@ -371,7 +382,7 @@ class Compiler:
 
             def run2(env):
                 try:
-                    return fn(env[a], env[b])
+                    return fn(env[a], env[b], *extra)
                 except (DomainError, ArithmeticError, ValueError) as err:
                     raise fail(err) from None
 
@@ -381,7 +392,7 @@ class Compiler:
 
             def run_vc(env):
                 try:
-                    return fn(env[a], cb)
+                    return fn(env[a], cb, *extra)
                 except (DomainError, ArithmeticError, ValueError) as err:
                     raise fail(err) from None
 
@@ -391,7 +402,7 @@ class Compiler:
 
             def run1(env):
                 try:
-                    return fn(env[a])
+                    return fn(env[a], *extra)
                 except (DomainError, ArithmeticError, ValueError) as err:
                     raise fail(err) from None
 
@@ -400,7 +411,7 @@ class Compiler:
 
         def run_n(env):
             try:
-                return fn(*[g(env) for g in getters])
+                return fn(*[g(env) for g in getters], *extra)
             except (DomainError, ArithmeticError, ValueError) as err:
                 raise fail(err) from None
 

@@ -22,6 +22,7 @@ from adlang.ir.types import Type
 from adlang.lang.errors import RuntimeFault, UsageError
 
 NO_NAN = "adlang computes with numbers only (inf and -inf included): give a number"
+_FLOAT64 = np.dtype(np.float64)
 
 
 def prologue(program: ir.Program, fn_name: str, args: Mapping[str, object]) -> tuple[ir.Function, list[object]]:
@@ -39,7 +40,8 @@ def prologue(program: ir.Program, fn_name: str, args: Mapping[str, object]) -> t
 def bind(fn: ir.Function, args: Mapping[str, object]) -> list[object]:
     """The values of fn's parameters in order, each converted to its parameter's type (only int -> float
     converts, as in the language). Names are checked before any value is."""
-    check_names(fn, list(args))
+    if args.keys() != {p.name for p in fn.params}:  # the usual case, every name right, is one comparison
+        check_names(fn, list(args))
     return [convert(fn, p, args[p.name]) for p in fn.params]
 
 
@@ -123,7 +125,7 @@ def _vec(param: ir.Var, value: list | tuple | np.ndarray) -> np.ndarray | object
         if value.ndim != 1:
             raise UsageError(f"argument '{param.name}' is {_a(param.type)}, but the array given has "
                              f"{value.ndim} dimensions {value.shape}; give a 1-D array or a list of numbers")
-        if value.dtype == np.float64:
+        if value.dtype is _FLOAT64 or value.dtype == np.float64:
             vec = value
         elif value.dtype.kind in "biuf":
             vec = value.astype(np.float64)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adlang.ir import nodes as ir
-from adlang.ir.prims_scalar import has_nan, made_nan
+from adlang.ir.prims_scalar import POOLED, has_nan, made_nan
 from adlang.ir.types import Type
 from adlang.lang.errors import RuntimeFault
 from adlang.lang.span import Span
@@ -205,6 +205,41 @@ def addat_in_place(w: np.ndarray, i: object, rest: tuple) -> bool:
         return False
     w[i] = total
     return True
+
+
+# ---------------------------------------------------------------- dead arrays reused
+
+
+class ArrayPool:
+    """Arrays of one run that died with nothing else holding them, by shape, for a later operation to write its
+    result into (the registry's `.quiet` evaluations marked `pooled` take the pool): memory reused instead of
+    fresh pages, which the kernel faults in one by one (20,000 for a vec of 10^7 floats). A run's engine gives
+    what `poolable` admits as each variable dies (ir/liveness.py); the pool lives as long as the run."""
+
+    __slots__ = ("free",)
+    KEPT = 2  # arrays kept per shape: an operation reads at most two and writes one
+
+    def __init__(self) -> None:
+        self.free: dict[tuple, list] = {}
+
+    def give(self, a: np.ndarray) -> None:
+        bucket = self.free.setdefault(a.shape, [])
+        if len(bucket) < self.KEPT:
+            bucket.append(a)
+
+    def take(self, shape: tuple) -> np.ndarray | None:
+        bucket = self.free.get(shape)
+        return bucket.pop() if bucket else None
+
+    def clear(self) -> None:
+        self.free.clear()
+
+
+def poolable(a: object) -> bool:
+    """An array worth keeping for reuse, and safe to write over: large, its own float data, C order. (The engine
+    has found that nothing but the dying variable holds it.)"""
+    return (a.__class__ is np.ndarray and a.size >= POOLED and a.base is None and a.dtype == np.float64
+            and a.flags.c_contiguous and a.flags.writeable)
 
 
 # ---------------------------------------------------------------- what an engine builds per program

@@ -165,18 +165,35 @@ def made_nan(r: np.ndarray) -> bool:
     return has_nan(r)
 
 
-def quiet(core: Callable, fast: Callable | None = None) -> Callable:
+def quiet(core: Callable, fast: Callable | None = None, pooled: bool = False) -> Callable:
     """core with numpy's floating-point warnings off while it runs: an inf is a value in adlang, and a NaN is the
     error core raises itself, never a warning on stderr. `.quiet` is `fast` (or core) alone, for an engine that
     turns the warnings off once for a whole run (`np.errstate` costs about a microsecond, more than an operation
-    on a short vec) and never passes a NaN: `fast` may rely on both (`made_nan`)."""
+    on a short vec) and never passes a NaN: `fast` may rely on both (`made_nan`). `pooled`: fast takes one more
+    argument, the run's pool of dead arrays (interp/runtime.py, `ArrayPool`), and writes its result into one of
+    the operands' shape where the pool has it."""
 
     def run(*args):
         with np.errstate(all="ignore"):
             return core(*args)
 
     run.quiet = fast or core
+    run.pooled = pooled
     return run
+
+
+POOLED = 4096  # floats: smaller arrays come from the allocator's own free lists, no faster from a pool
+
+
+def into(pool, *xs) -> np.ndarray | None:
+    """A dead array of the result's shape from the run's pool, for an elementwise operation on xs (one shape
+    among its arrays), or None."""
+    if pool is None:
+        return None
+    for x in xs:
+        if x.__class__ is np.ndarray:
+            return pool.take(x.shape) if x.size >= POOLED else None
+    return None
 
 
 def first(mask) -> int | tuple[int, int]:
@@ -232,7 +249,8 @@ def elementwise(fn: Callable, what: str, op: str, arithmetic: bool = True) -> Ca
     `a OP b` for an operator (`+`) or `OP(a, b)` for a function (`min`).
 
     In a run (`.quiet`) a NaN is looked for only where one can have been made: by `arithmetic` (an invalid
-    operation, `made_nan`); `min` and `max` (not arithmetic) only pick among numbers."""
+    operation, `made_nan`); `min` and `max` (not arithmetic) only pick among numbers. Arithmetic is a numpy
+    ufunc, which writes into a dead array of the run's pool where there is one (`quiet`, `pooled`)."""
 
     def error(r, xs) -> DomainError:
         k = first(np.isnan(r))
@@ -250,17 +268,22 @@ def elementwise(fn: Callable, what: str, op: str, arithmetic: bool = True) -> Ca
             raise error(r, xs)
         return r
 
-    def fast(a, b):  # every elementwise primitive takes two operands; this runs once per operation of a run
+    def fast(a, b, pool=None):  # every elementwise primitive takes two operands; this runs once an operation
         if a.__class__ is np.ndarray and b.__class__ is np.ndarray and a.shape != b.shape:
             check_lengths(what, a, b)
-        r = fn(a, b)
+        out = None
+        if pool is not None and arithmetic:  # `into`, inline: this runs once an operation
+            x = a if a.__class__ is np.ndarray else b
+            if x.__class__ is np.ndarray and x.size >= POOLED:
+                out = pool.take(x.shape)
+        r = fn(a, b) if out is None else fn(a, b, out=out)
         if r.__class__ is not np.ndarray or r.dtype != np.float64:
             r = np.asarray(r, dtype=float)
         if arithmetic and INVALID.seen and made_nan(r):
             raise error(r, (a, b))
         return r
 
-    return quiet(apply, fast)
+    return quiet(apply, fast, pooled=arithmetic)
 
 
 # Ints are 64-bit (README, "Limits"): `+ - *` on two ints past this range is a runtime error,
@@ -326,7 +349,7 @@ def _div(a, b):
 _divide = elementwise(np.divide, "division", "/")
 
 
-def _div_vec(a, b):
+def _check_divisor(a, b) -> None:
     check_lengths("division", a, b)
     if isinstance(b, np.ndarray):
         if np.count_nonzero(b) != b.size:  # one pass, no mask
@@ -334,7 +357,16 @@ def _div_vec(a, b):
             raise _division_by_zero(show(element(a, k)), b[k], k)
     elif b == 0:
         raise _division_by_zero("a mat" if np.ndim(a) == 2 else "a vec", b)
-    return _divide.quiet(a, b)
+
+
+def _div_vec(a, b):
+    _check_divisor(a, b)
+    return _divide(a, b)
+
+
+def _div_vec_in_run(a, b, pool=None):
+    _check_divisor(a, b)
+    return _divide.quiet(a, b, pool)
 
 
 def _pow_undefined(a, b, k: int | None = None) -> DomainError | None:
@@ -363,11 +395,12 @@ def _pow(a, b):
         return math.inf if a > 0 or int(b) % 2 == 0 else -math.inf
 
 
-def _pow_vec(a, b):
+def _pow_vec(a, b, pool=None):
     if b.__class__ in (int, float) and b >= 0 and float(b).is_integer():
         # A whole power >= 0 of any base is defined: no mask to build. `x ^ 2` is x * x (what pow gives, rounded
         # once, in half the time of np.power).
-        return np.square(a) if b == 2 else np.power(a, float(b))
+        out = into(pool, a)
+        return np.square(a, out=out) if b == 2 else np.power(a, float(b), out=out)
     check_lengths("power", a, b)
     base, exponent = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     bad = ((base < 0) & (np.isinf(exponent) | (exponent != np.round(exponent)))) | ((base == 0) & (exponent < 0))
@@ -401,7 +434,7 @@ def vec_fn(fn: Callable, name: str, domain: Callable | None = None, needs: str =
     (log, sqrt), so that pass is the only one; the others scan their result (sin of an inf is NaN), except in a
     run (`.quiet`, no NaN given) where fn of any number is a number (`numbers_give_numbers`: exp, tanh)."""
 
-    def apply(v, scan=True):
+    def apply(v, scan=True, pool=None):
         if domain is not None and v.size and not domain(np.minimum.reduce(v, axis=None)):
             inside = domain(v)
             if not np.all(inside):
@@ -409,13 +442,15 @@ def vec_fn(fn: Callable, name: str, domain: Callable | None = None, needs: str =
                 raise DomainError(f"{name} of a {'mat' if v.ndim == 2 else 'vec'} element ({show(v[k])}{at(k)}): "
                                   f"{name} needs numbers {needs}; "
                                   f"choose arguments that keep the elements {needs}")
-        r = fn(v)
+        out = into(pool, v)
+        r = fn(v) if out is None else fn(v, out=out)
         if scan and not nan_free and has_nan(r):
             k = first(np.isnan(r))
             raise DomainError(f"{name}({show(v[k])}){at(k)} is not a number (NaN); {why_not_finite(v[k])}")
         return r
 
-    return quiet(apply, (lambda v: apply(v, False)) if numbers_give_numbers else None)
+    scan_in_run = not numbers_give_numbers
+    return quiet(apply, lambda v, pool=None: apply(v, scan_in_run, pool), pooled=True)
 
 
 def _dpow(a, n, c):
@@ -503,13 +538,13 @@ def _dpowb(a, y):
     return _mul(y, math.log(a))
 
 
-def _dpowb_vec(a, y):
+def _dpowb_vec(a, y, times=None):
     check_lengths("dpowb", a, y)
     base = np.asarray(a, dtype=float)
     if not np.all(base > 0):
         k = first(~(base > 0)) if base.ndim else None
         raise _powb_undefined(float(element(base, k)) if k is not None else float(base), k)
-    return _powb_times.quiet(y, np.log(base))
+    return (times or _powb_times)(y, np.log(base))
 
 
 _powb_times = elementwise(np.multiply, "multiplication", "*")
@@ -776,9 +811,9 @@ _infix("sub", "-", numeric_binary("-", INT), _sub, elementwise(np.subtract, "sub
        right_unit=0, from_zero="neg", python_operator="-", operator_checks=NAN_AND_INT_CHECKED, elementwise=True)
 _infix("mul", "*", numeric_binary("*", INT), _mul, elementwise(np.multiply, "multiplication", "*"), _mul_jvp, _mul_vjp,
        right_unit=1, left_unit=1, python_operator="*", operator_checks=NAN_AND_INT_CHECKED, elementwise=True)
-_infix("div", "/", numeric_binary("/", None), _div, quiet(_div_vec), _div_jvp, _div_vjp, total=False, uses_result=True,
-       right_unit=1, elementwise=True)
-_infix("pow", "^", numeric_binary("^", None), _pow, quiet(_pow_vec), _pow_jvp, _pow_vjp,
+_infix("div", "/", numeric_binary("/", None), _div, quiet(_div_vec, _div_vec_in_run, pooled=True), _div_jvp, _div_vjp,
+       total=False, uses_result=True, right_unit=1, elementwise=True)
+_infix("pow", "^", numeric_binary("^", None), _pow, quiet(_pow_vec, _pow_vec, pooled=True), _pow_jvp, _pow_vjp,
        total=False, uses_result=True, aliases=("pow",), right_unit=1, elementwise=True)
 def _neg(a):
     r = -a
@@ -790,7 +825,9 @@ def _abs(a):
     return int_result(r) if type(r) is int else r
 
 
-register(Primitive("neg", "prefix", "-", 1, numeric_unary(True), _neg, lambda a: -a, _neg_jvp, _neg_vjp,
+register(Primitive("neg", "prefix", "-", 1, numeric_unary(True), _neg,
+                   quiet(np.negative, lambda a, pool=None: np.negative(a, out=into(pool, a)), pooled=True),
+                   _neg_jvp, _neg_vjp,
                    involution=True, python_operator="-", operator_checks=frozenset({"int"}), elementwise=True))
 
 for _name, _symbol, _fn in [
@@ -833,7 +870,8 @@ _unary_math(
 )
 _builtin("dpow", 3, _dpow_rule, _dpow, quiet(_dpow_vec), _dpow_jvp, _dpow_vjp, total=False, elementwise=True)
 _builtin("dpowb", 2, lambda args: broadcast_type("dpowb()", [a.type for a in args], None),
-         _dpowb, quiet(_dpowb_vec), _dpowb_jvp, _dpowb_vjp, total=False, elementwise=True)
+         _dpowb, quiet(_dpowb_vec, lambda a, y: _dpowb_vec(a, y, _powb_times.quiet)), _dpowb_jvp, _dpowb_vjp,
+         total=False, elementwise=True)
 _unary_math("abs", _abs, np.abs, lambda e, a, r: e.op("sign", a), keep_int=True, kink=_abs_note)
 _builtin("sign", 1, numeric_unary(False), _sign, np.sign, no_jvp, no_vjp, kink=_sign_note, elementwise=True)
 

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from adlang.interp.engines import ENGINES
 from adlang.interp.interpreter import run_function
+from adlang.interp.runtime import ArrayPool
 from adlang.ir import nodes as ir
 from adlang.ir.derive import derivative_program
 from adlang.ir.liveness import releases
@@ -349,3 +350,59 @@ def test_every_nan_arithmetic_makes_in_a_run_is_an_error(engine, n, expr, shown)
         assert fault.value.message.startswith(f"{shown} at index {k} ")
     fine = ENGINES[engine].run(program, "f", {"a": np.ones(n), "b": np.ones(n), "z": np.zeros(n)}).value
     assert fine == n + 1.0
+
+
+# ---------------------------------------------------------------- dead arrays written into again
+
+BIG = 5000  # floats: over runtime.POOLED, so dead arrays of this size go to the run's pool
+
+
+@pytest.mark.parametrize("engine", PLAIN_ENGINES)
+def test_results_are_written_into_dead_arrays(engine, monkeypatch):
+    """A chain of operations on a large vec makes two arrays; every later result reuses a dead one."""
+    taken = []  # whether each take found a dead array (not the array: a reference would keep it from the pool)
+    take = ArrayPool.take
+
+    def counted(self, shape):
+        found = take(self, shape)
+        taken.append(found is not None)
+        return found
+
+    monkeypatch.setattr(ArrayPool, "take", counted)
+    program = compile_source(chain(8), "<chain>")
+    v = np.linspace(0.0, 1.0, BIG)
+    value = ENGINES[engine].run(program, "f", {"v": v}).value
+    assert value == pytest.approx(float(np.sum(v * 1.5 + sum(range(1, 8)))), rel=1e-12)
+    assert taken == [False, False] + [True] * 6
+
+
+@pytest.mark.parametrize("engine", PLAIN_ENGINES)
+def test_an_array_another_holds_is_never_written_into(engine):
+    """Dead in the env but still on the tape, or under another name, or returned: such arrays stay as they were."""
+    program = compile_text("""
+        def f(v: vec, A: mat) -> (float, vec):
+            let a = v * 2.0
+            push(a)
+            let b = a + 1.0
+            let alias = b
+            let c = b * 3.0
+            let d = c - 1.0
+            let e = d / 2.0
+            let M = A * 2.0
+            let kept = M
+            let N = exp(M * 0.001)
+            let P = tanh(N) - 1.0
+            let t: vec = pop()
+            return sum(t) + sum(alias) * 10.0 + sum(kept) * 100.0 + sum(P), e
+    """)
+    v = np.linspace(-1.0, 1.0, BIG)
+    A = np.linspace(0.0, 1.0, 2 * BIG).reshape(2, BIG)
+    total, e = ENGINES[engine].run(program, "f", {"v": v, "A": A}).value
+    a = v * 2.0
+    b = a + 1.0
+    M = A * 2.0
+    P = np.tanh(np.exp(M * 0.001)) - 1.0
+    assert total == pytest.approx(float(a.sum() + b.sum() * 10 + M.sum() * 100 + P.sum()), rel=1e-12)
+    np.testing.assert_array_equal(e, ((b * 3.0) - 1.0) / 2.0)
+    assert np.array_equal(v, np.linspace(-1.0, 1.0, BIG))
+    assert np.array_equal(A, np.linspace(0.0, 1.0, 2 * BIG).reshape(2, BIG))
