@@ -25,13 +25,15 @@ import numpy as np
 from adlang.arguments import check_vec_length
 from adlang.compare import CompareOutcome
 from adlang.derivatives import CheckOutcome
+from adlang.interp.engines import AUTO
 from adlang.interp.prologue import bind
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE
 from adlang.ir import nodes as ir
 from adlang.lang.errors import AdlangError, RuntimeFault, TypeCheckError, UsageError
 from adlang.optimize import DEFAULT_TOL, OptimizeResult
 from adlang.options import check_engine, derivative_mode, parse_wrt, pick_function, read_source
-from adlang.report import RunReport, format_error, run_object, trace_object
+from adlang.report import RunReport, format_error, run_object, stats_object, trace_object
+from adlang.runs import HVP_MODE
 from adlang.sweep import SweepOutcome
 
 __all__ = ["Error", "Program", "Result", "compile", "load"]
@@ -196,19 +198,59 @@ class Program:
                            jacobian=run.jacobian)
         return Result.of(report)
 
-    def diff(self, wrt: Iterable[str] | str | None = None, fn: str | None = None, mode: str = "reverse",
-             order: int = 1, checkpoint: str = "none", simplify: bool = True) -> Code:
-        """The derivative program, exactly as `adlang diff` prints it."""
-        from adlang.ir.derive import diff_source
+    def hvp(self, args: Mapping[str, Any] | None = None, direction: Mapping[str, Any] | Any = None,
+            wrt: Iterable[str] | str | None = None, fn: str | None = None, mode: str = HVP_MODE,
+            checkpoint: str = "none", engine: str = "interp", trace: bool = False, *,
+            max_steps: int = DEFAULT_MAX_STEPS, max_tape: int = DEFAULT_MAX_TAPE) -> Result:
+        """The Hessian-vector product H u, as `adlang run --hvp`: `.hvp[p]` is p's part of H u, with `.value`
+        and `.grad`. `direction` maps parameters to their part of u (a number for a float, a list or array for
+        a vec; left-out parameters 0), or is u itself where one parameter is differentiated by; `wrt` defaults
+        to the parameters `direction` names. `mode` is a pair (outer over inner) or a plain mode at both levels;
+        forward over reverse costs least."""
+        from adlang.hessians import direction_parts
+        from adlang.runs import hvp_mode, hvp_report
+
+        with self._reported():
+            function = self._function(fn)
+            _check_flag(trace, "trace")
+            check_engine(engine, "engine")
+            limits = _count(max_steps, "max_steps"), _count(max_tape, "max_tape")
+            _check_text(mode, "mode")
+            _check_text(checkpoint, "checkpoint")
+            given = _direction(direction, wrt)
+            names = self._wrt(function, wrt if wrt is not None else list(given))
+            values = self._arguments(function, args)
+            parts = direction_parts(function, names, values, given, "direction")
+            report = hvp_report(self.program, function, values, names, parts, hvp_mode(mode), show_grad=True,
+                                trace=trace, max_steps=limits[0], engine=engine, checkpoint=checkpoint,
+                                max_tape=limits[1], cache=self._derived)
+        return Result.of(report)
+
+    def diff(self, wrt: Iterable[str] | str | None = None, fn: str | None = None, mode: str | None = None,
+             order: int = 1, checkpoint: str = "none", simplify: bool = True, hvp: bool = False) -> Code:
+        """The derivative program, exactly as `adlang diff` prints it (`mode` by default reverse); `hvp=True` is
+        `diff --hvp`, the Hessian-vector product program (`mode` by default forward over reverse)."""
+        from adlang.ir.derive import diff_source, hvp_source
 
         with self._reported():
             function = self._function(fn)
             names = self._wrt(function, wrt)
-            mode, order = self._mode(mode, order)
             _check_flag(simplify, "simplify")
+            _check_flag(hvp, "hvp")
             _check_text(checkpoint, "checkpoint")
-            text = diff_source(self.program, function.name, names, mode, order, simplify=simplify,
-                               checkpoint=checkpoint)
+            if hvp:
+                from adlang.runs import hvp_mode
+
+                if order != 1:
+                    raise UsageError("diff(hvp=True) is the Hessian-vector product program, second order by "
+                                     "itself; leave out order")
+                if mode is not None:
+                    _check_text(mode, "mode")
+                text = hvp_source(self.program, function.name, names, hvp_mode(mode), simplify, checkpoint)
+            else:
+                mode, order = self._mode("reverse" if mode is None else mode, order)
+                text = diff_source(self.program, function.name, names, mode, order, simplify=simplify,
+                                   checkpoint=checkpoint)
         return Code(text if text.endswith("\n") else text + "\n")
 
     def ir(self, fn: str | None = None) -> Code:
@@ -224,17 +266,33 @@ class Program:
         return Code(text if text.endswith("\n") else text + "\n")
 
     def check(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
-              fn: str | None = None, sweep: bool = False) -> CheckOutcome | SweepOutcome:
+              fn: str | None = None, sweep: bool = False, jacobian: Iterable[str] | str | None = None,
+              order: int = 1) -> CheckOutcome | SweepOutcome:
         """Forward mode, reverse mode and central differences side by side, as `adlang check`: `.ok` and
         `.rows` (one per parameter element, each with `forward`, `reverse`, `central`). `sweep=True` is
-        `check --sweep` (`Program.sweep`)."""
+        `check --sweep` (`Program.sweep`); `jacobian=[...]` is `check --jacobian` (a row per entry of the
+        Jacobian, instead of `wrt`); `order=2` is `check --order 2` (a row per entry of the Hessian; `forward`
+        and `reverse` are the outer modes, each over reverse)."""
+        from adlang import checks
         from adlang.derivatives import check
 
+        if isinstance(order, bool) or order not in (1, 2):
+            raise _usage(f"order must be 1 or 2, not {order!r}")
         if sweep is not False:
             _check_flag(sweep, "sweep")
+            if jacobian is not None or order == 2:
+                raise _usage("sweep is for first derivatives: leave out jacobian and order")
             return self.sweep(args, wrt, fn)
-
         with self._reported():
+            if jacobian is not None:
+                if wrt is not None or order != 1:
+                    raise UsageError("check(jacobian=...) takes the parameters itself: leave out wrt and order")
+                function = self._function(fn)
+                checks.result_items(function)
+                names = self._wrt(function, jacobian, float_result=False)
+                return checks.check_jacobian(self.program, function.name, self._arguments(function, args), names)
+            if order == 2:
+                return checks.check_hessian(self.program, *self._differentiated(fn, wrt, args))
             return check(self.program, *self._differentiated(fn, wrt, args))
 
     def sweep(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
@@ -255,10 +313,26 @@ class Program:
         with self._reported():
             return compare(self.program, *self._differentiated(fn, wrt, args))
 
+    def graph(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
+              fn: str | None = None, mode: str | None = None) -> Graph:
+        """The computation as a graph, as `adlang graph`: `.dot` (DOT text), `.svg()`, `.png()`, `.save(path)`;
+        a notebook shows the picture (the DOT text where Graphviz is not installed). `wrt` adds each value's
+        tangents (`mode="forward"`) or adjoint (`"reverse"`, the default); `args` its values."""
+        from adlang.graph import graph
+
+        with self._reported():
+            function = self._function(fn)
+            names = None if wrt is None else self._wrt(function, wrt)
+            if mode is not None:
+                _check_text(mode, "mode")
+            values = None if args is None else self._arguments(function, args)
+            picture = graph(self.program, function.name, values, names, mode)
+        return Graph(picture)
+
     def optimize(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
                  fn: str | None = None, method: str = "gd", steps: int | None = None, lr: float | None = None,
                  tol: float | None = None, mode: str = "reverse", checkpoint: str = "none",
-                 engine: str = "compiled") -> OptimizeResult:
+                 engine: str = AUTO) -> OptimizeResult:
         """Minimize `fn` over `wrt` from `args`, as `adlang optimize`: `.params`, `.loss`, `.grad_norm`,
         `.steps`, `.converged`, `.history`."""
         from adlang.optimize import optimize
@@ -324,6 +398,22 @@ class Program:
         return values
 
 
+def _direction(direction: object, wrt: object) -> dict[str, Any]:
+    """`direction` as parameter -> part: a mapping as it is, or u itself for the one parameter in `wrt`."""
+    if direction is None:
+        raise UsageError("hvp needs a direction, as direction={'v': [1, 0, 0]}")
+    if isinstance(direction, Mapping):
+        for name in direction:
+            if not isinstance(name, str):
+                raise UsageError(f"direction has the key {name!r}; its keys are parameter names (str)")
+        return dict(direction)
+    single = wrt.split(",") if isinstance(wrt, str) else list(wrt) if isinstance(wrt, (list, tuple)) else []
+    if len(single) != 1 or not isinstance(single[0], str):
+        raise UsageError("direction is u itself only where one parameter is differentiated by (wrt=['v']); "
+                         "otherwise give a dict of parts, as direction={'v': [1, 0], 'x': 0.5}")
+    return {single[0].strip(): direction}
+
+
 def _shown(value: object) -> str:
     if isinstance(value, np.ndarray):
         return np.array2string(value, separator=", ", threshold=6)
@@ -370,11 +460,58 @@ class Code(str):
         printer.text(str(self).rstrip("\n"))
 
 
+class Graph:
+    """`Program.graph`'s picture (adlang/graph.py's Graph: `.dot`, `.nodes`, `.edges`, `.title`, ...), whose
+    drawing fails with an `Error` like every other call (Graphviz missing or failing, a file not written)."""
+
+    def __init__(self, picture: Any):
+        self.picture = picture
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.picture, name)
+
+    def __repr__(self) -> str:
+        return f"<adlang.Graph of {self.picture.function}: {len(self.picture.nodes)} nodes>"
+
+    def __str__(self) -> str:
+        return self.picture.dot
+
+    def svg(self) -> str:
+        with _reported():
+            return self.picture.svg()
+
+    def png(self) -> bytes:
+        with _reported():
+            return self.picture.png()
+
+    def save(self, path: str | os.PathLike[str], format: str | None = None) -> None:  # noqa: A002 - the CLI's word
+        """Writes DOT text, SVG or PNG to `path`: `format` if given, else by the name's suffix, else DOT."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise _usage(f"save takes a file's path, not {type(path).__name__}")
+        with _reported():
+            if format is not None:
+                _check_text(format, "format")
+            self.picture.save(os.fspath(path), format)
+
+    def _repr_svg_(self) -> str | None:
+        with _reported():
+            return self.picture._repr_svg_()
+
+    def _repr_html_(self) -> str:
+        with _reported():
+            return self.picture._repr_html_()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.picture.dot.rstrip("\n"))
+
+
 @dataclass(frozen=True)
 class Result:
     """One run: `value`, `grad` (parameter -> float or numpy array), `hessian` (dict of dicts), `trace`
     (dicts of name, value, line), `stats` (steps and the rest of the JSON `stats`), `jacobian` (from
-    `Program.jacobian`)."""
+    `Program.jacobian`), `hvp` and `direction` (from `Program.hvp`)."""
 
     function: str
     args: dict[str, Any]
@@ -385,6 +522,8 @@ class Result:
     stats: dict[str, Any]
     report: RunReport = field(repr=False, compare=False)
     jacobian: dict[str, Any] | None = None
+    hvp: dict[str, Any] | None = None
+    direction: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, report: RunReport) -> Result:
@@ -392,7 +531,7 @@ class Result:
         if report.trace is not None:
             trace = [{**trace_object(entry), "value": entry.value} for entry in report.trace]
         return cls(report.function, dict(report.args), report.value, report.grad, report.hessian, trace,
-                   run_object(report)["stats"], report, report.jacobian)
+                   stats_object(report), report, report.jacobian, report.hvp, report.direction)
 
     def to_json(self) -> dict[str, Any]:
         """The object `adlang run --json` prints for the same run (non-finite floats as strings)."""

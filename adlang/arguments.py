@@ -10,7 +10,6 @@ spec wants exit 2 with a message a student can act on.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 
@@ -30,6 +29,7 @@ _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NON_FINITE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
 _FORMS = "a number, true, false, a vec like [1.0, 2.5] or @FILE"
+_MAT_FORMS = "a mat like [[1.0, 2.0], [3.0, 4.0]] or @FILE"
 
 
 # ---------------------------------------------------------------- binding to a function
@@ -118,8 +118,17 @@ def parse_mat_value(text: str, name: str) -> Value:
     columns are the mat's); anything else as for other parameters, for the mismatch message."""
     if text.startswith("@"):
         return load_mat_file(text[1:], name)
+    if not text.startswith("[[") and not text.startswith("[") and text not in ("true", "false"):
+        if parse_number(text) is None:
+            shown = f"'{_shown(text)}'" if text else "nothing"
+            raise UsageError(f"argument '{name}': {shown} is not {_MAT_FORMS}")
     if not text.startswith("[["):
-        return parse_value(text, name)
+        try:
+            return parse_value(text, name)
+        except UsageError:
+            if text.startswith("["):
+                raise UsageError(f"argument '{name}': '{_shown(text)}' is not {_MAT_FORMS}") from None
+            raise
     if not _MAT_LITERAL.fullmatch(text):
         raise UsageError(f"argument '{name}': '{_shown(text)}' is not a mat literal like [[1.0, 2.0], [3.0, 4.0]]")
     rows = [parse_vec_literal(row, name) for row in re.findall(r"\[[^\[\]]*\]", text[1:-1])]
@@ -285,6 +294,8 @@ def _load_csv(path: str, column: str | None, name: str) -> np.ndarray:
 
 def _read_csv(path: str, name: str) -> list[tuple[int, list[str]]]:
     """Non-blank rows with their line numbers, cells stripped, trailing empty cells dropped."""
+    import csv  # only for @file.csv arguments
+
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)

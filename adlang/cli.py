@@ -1,4 +1,4 @@
-"""The `adlang` command: run, ir, diff, check, optimize and repl.
+"""The `adlang` command: run, ir, diff, check, compare, graph, optimize and repl.
 
 `main` returns the exit code (the console script and `python -m adlang` pass
 it to sys.exit). Every failure becomes a message and an exit code, never a
@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import traceback
 from dataclasses import dataclass
 from typing import Any
 
 from adlang.arguments import bind_arguments
-from adlang.interp.engines import ENGINES
+from adlang.interp.engines import AUTO, ENGINES, SWITCH_STEPS
 from adlang.interp.prologue import suggest
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE
 from adlang.ir.nodes import Function, Program
@@ -28,6 +27,7 @@ from adlang.options import (
     derivative_mode,
     parse_max_steps,
     parse_max_tape,
+    parse_order,
     parse_wrt,
     pick_function,
     read_source,
@@ -42,13 +42,13 @@ from adlang.report import (
     internal_error_object,
     internal_line,
     make_console,
-    print_run,
     run_object,
     save_arrays,
+    show_run,
 )
 from adlang.runs import run_report
 
-COMMANDS = ("run", "ir", "diff", "check", "compare", "optimize", "repl")
+COMMANDS = ("run", "ir", "diff", "check", "compare", "graph", "optimize", "repl")
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 1  # as rich does when the reader of stdout goes away
@@ -111,22 +111,50 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def build_parser() -> tuple[_Parser, dict[str, _Parser]]:
-    """The top-level parser (for `--help` and `--version`) and one parser per command."""
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked for: reading the installed metadata costs 15 ms at every start."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"adlang {_version()}")
+        parser.exit()
+
+
+class _Only:
+    """Stands for the subparsers when one command's parser is wanted: that command's is built alone, the others'
+    calls go nowhere (building all of them costs 5 ms at every start)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def add_parser(self, name: str, help: str | None = None, **kwargs: Any) -> Any:
+        return _Parser(prog=f"adlang {name}", **kwargs) if name == self.name else _Nowhere()
+
+
+class _Nowhere:
+    """A parser that is not built: every call is accepted and answered with itself."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: self
+
+
+def build_parser(only: str | None = None) -> tuple[_Parser, dict[str, _Parser]]:
+    """The top-level parser (for `--help` and `--version`) and one parser per command; with `only`, just that
+    command's is real."""
     top = _Parser(
         prog="adlang",
         description="adlang: a small differentiable programming language.",
         epilog="exit codes: 0 ok, 1 runtime error or failed check, 2 usage/parse/type error",
         allow_abbrev=False,
     )
-    top.add_argument("--version", action="version", version=f"adlang {_version()}")
-    sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    top.add_argument("--version", action=_Version, nargs=0, help="show program's version number and exit")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser) if only is None else _Only(only)
     commands = {
         "run": _run_parser(sub),
         "ir": _ir_parser(sub),
         "diff": _diff_parser(sub),
         "check": _check_parser(sub),
         "compare": _compare_parser(sub),
+        "graph": _graph_parser(sub),
         "optimize": _optimize_parser(sub),
         "repl": sub.add_parser("repl", help="an interactive session", allow_abbrev=False),
     }
@@ -148,6 +176,10 @@ def _run_parser(sub: Any) -> _Parser:
                    help="also the derivative with respect to these parameters (--wrt is the same flag)")
     p.add_argument("--jacobian", metavar="P1,P2", help="also the Jacobian of a float, vec or tuple result with "
                    "respect to these parameters (one row per element of the result; --mode forward or reverse)")
+    p.add_argument("--hvp", metavar="P=U", action="append",
+                   help="also the Hessian-vector product H u: U is parameter P's part of the direction u, written as "
+                   "an argument's value (a number, [1, 0, 2], @u.npy, ...); once per parameter, by default the "
+                   "--grad parameters, left-out ones 0 (--mode: forward-over-reverse by default)")
     _add_mode_and_order(p)
     p.add_argument("--trace", action="store_true", help="show every binding as it executes (always the interpreter)")
     p.add_argument("--save", metavar="FILE.npz", help="also write the value, gradient and Hessian as numpy arrays "
@@ -160,6 +192,7 @@ def _run_parser(sub: Any) -> _Parser:
         metavar="E",
         default="interp",
         help="; ".join(f"{e.name}: {e.summary}" for e in ENGINES.values())
+        + f"; {AUTO}: compiled, and native once the program has run {SWITCH_STEPS:,} statements"
         + " (default interp; the same results and steps in each; with --trace the interpreter runs)",
     )
     _add_json(p)
@@ -185,6 +218,9 @@ def _diff_parser(sub: Any) -> _Parser:
     _add_wrt(p)
     _add_fn(p)
     _add_mode_and_order(p)
+    p.add_argument("--hvp", action="store_true", help="the Hessian-vector product program instead: it takes F's "
+                   "parameters and a direction P_seed per --wrt parameter, and returns F's value, its gradient "
+                   "and H u")
     p.add_argument("--no-simplify", action="store_true", help="print the program before simplification")
     _add_json(p)
     return p
@@ -201,6 +237,10 @@ def _check_parser(sub: Any) -> _Parser:
     _add_file_and_args(p)
     _add_wrt(p)
     _add_fn(p)
+    p.add_argument("--jacobian", metavar="P1,P2", help="the Jacobian of a float, vec or tuple result instead: "
+                   "forward mode, reverse mode and central differences, an entry per row (no --wrt)")
+    p.add_argument("--order", metavar="N", help="2: the Hessian with respect to the --wrt parameters instead, "
+                   "forward over reverse and reverse over reverse beside central differences of the gradient")
     p.add_argument("--sweep", action="store_true", help="the one-sided and central differences at h = 1e-1 ... "
                    "1e-16 and h = 0 beside AD, with their errors: a table and a log-log plot (exit 0 unless f fails)")
     p.add_argument("--plot", metavar="FILE.png", help="with --sweep: also write the plot as an image (matplotlib: "
@@ -224,6 +264,26 @@ def _compare_parser(sub: Any) -> _Parser:
     return p
 
 
+def _graph_parser(sub: Any) -> _Parser:
+    p = sub.add_parser(
+        "graph",
+        help="draw the computation as a graph (Graphviz DOT, SVG or PNG)",
+        description="F's values as a graph: parameters, bindings and the return as nodes, data flow as edges (a "
+        "value used twice has two). With --wrt, each value's tangents (--mode forward) or adjoint (reverse) by "
+        "the names adlang diff prints; with arguments, every value, and a short run unrolled.",
+        allow_abbrev=False,
+    )
+    _add_file_and_args(p)
+    _add_fn(p)
+    _add_wrt(p)
+    p.add_argument("--mode", metavar="M", help="forward or reverse (default reverse; needs --wrt)")
+    p.add_argument("--format", metavar="F", help="dot (default: DOT text), svg or png (these need Graphviz's dot); "
+                   "without it, the suffix of -o decides")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    _add_json(p)
+    return p
+
+
 def _optimize_parser(sub: Any) -> _Parser:
     p = sub.add_parser(
         "optimize",
@@ -241,8 +301,9 @@ def _optimize_parser(sub: Any) -> _Parser:
     p.add_argument("--tol", metavar="T", help="stop when the gradient's norm is <= T (default 1e-8)")
     p.add_argument("--mode", metavar="M", help="forward or reverse (default) for the gradient")
     _add_checkpoint(p)
-    p.add_argument("--engine", choices=tuple(ENGINES), default="compiled",
-                   help="compiled (default: the program compiled to Python once) or interp")
+    p.add_argument("--engine", choices=(*ENGINES, AUTO), default=AUTO,
+                   help="auto (default: compiled, and native once the program has run long enough to pay for "
+                        "compiling it), compiled, native or interp")
     _add_json(p)
     return p
 
@@ -282,7 +343,7 @@ def _add_json(p: _Parser) -> None:
 
 def parse_command_line(argv: list[str]) -> argparse.Namespace:
     """The options of one command; NAME=VALUE words may come before, between or after options."""
-    top, commands = build_parser()
+    top, commands = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     if not argv or argv[0].startswith("-"):
         top.parse_args([word for word in argv if word != "--json"])
         raise UsageError(f"give a command: {', '.join(COMMANDS)} (see 'adlang --help')")
@@ -291,7 +352,7 @@ def parse_command_line(argv: list[str]) -> argparse.Namespace:
         raise UsageError(f"unknown command '{name}'{suggest(name, COMMANDS)} (commands: {', '.join(COMMANDS)})")
     ns = commands[name].parse_intermixed_args(argv[1:])
     ns.command = name
-    if name in ("diff", "check", "compare", "optimize"):
+    if name in ("diff", "check", "compare", "optimize") and getattr(ns, "jacobian", None) is None:
         _required_wrt(ns)
     return ns
 
@@ -302,12 +363,14 @@ def parse_command_line(argv: list[str]) -> argparse.Namespace:
 def _dispatch(argv: list[str], ctx: _Context) -> int:
     ns = parse_command_line(argv)
     handler = {"run": _cmd_run, "ir": _cmd_ir, "diff": _cmd_diff, "check": _cmd_check,
-               "compare": _cmd_compare, "optimize": _cmd_optimize,
+               "compare": _cmd_compare, "graph": _cmd_graph, "optimize": _cmd_optimize,
                "repl": _cmd_repl}
     return handler[ns.command](ns, ctx)
 
 
 def _cmd_run(ns: argparse.Namespace, ctx: _Context) -> int:
+    if ns.hvp is not None:
+        return _cmd_run_hvp(ns, ctx)
     if ns.jacobian is not None and ns.grad is None and ns.order is not None:
         raise UsageError("--order needs --grad (the Jacobian is first order)")
     mode, order = derivative_mode(ns.mode, ns.order, ns.grad is not None or ns.jacobian is not None)
@@ -339,7 +402,37 @@ def _cmd_run(ns: argparse.Namespace, ctx: _Context) -> int:
     if ctx.json:
         print(dump_json(run_object(report)))
     else:
-        print_run(make_console(), report)
+        show_run(report)
+    return 0
+
+
+def _cmd_run_hvp(ns: argparse.Namespace, ctx: _Context) -> int:
+    """`run --hvp P=U ...`: the value and H u (and the gradient with --grad, the Hessian with --order 2)."""
+    from adlang.hessians import direction_parts, direction_words
+    from adlang.runs import hvp_mode, hvp_report
+
+    if ns.jacobian is not None:
+        raise UsageError("--hvp and --jacobian are separate runs: give one of them")
+    mode, order = hvp_mode(ns.mode), parse_order(ns.order)
+    max_steps, max_tape = parse_max_steps(ns.max_steps), parse_max_tape(ns.max_tape)
+    check_engine(ns.engine)
+    if ns.save is not None:
+        check_save_path(ns.save)
+    program = _load(ctx, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
+    given = direction_words(ns.hvp)
+    wrt = parse_wrt(ns.grad if ns.grad is not None else list(given), fn, "--grad" if ns.grad else "--hvp")
+    args = bind_arguments(fn, ns.args)
+    direction = direction_parts(fn, wrt, args, given, "--hvp")
+    report = hvp_report(program, fn, args, wrt, direction, mode, show_grad=ns.grad is not None, order=order,
+                        trace=ns.trace, max_steps=max_steps, engine=ns.engine, checkpoint=ns.checkpoint,
+                        max_tape=max_tape)
+    if ns.save is not None:
+        save_arrays(ns.save, report)
+    if ctx.json:
+        print(dump_json(run_object(report)))
+    else:
+        show_run(report)
     return 0
 
 
@@ -370,6 +463,8 @@ def _cmd_ir(ns: argparse.Namespace, ctx: _Context) -> int:
 
 
 def _cmd_diff(ns: argparse.Namespace, ctx: _Context) -> int:
+    if ns.hvp:
+        return _cmd_diff_hvp(ns, ctx)
     mode, order = derivative_mode(ns.mode, ns.order, True)
     program = _load(ctx, ns.file)
     fn = ctx.entry = pick_function(program, ns.fn, ns.file)
@@ -381,10 +476,31 @@ def _cmd_diff(ns: argparse.Namespace, ctx: _Context) -> int:
     return 0
 
 
+def _cmd_diff_hvp(ns: argparse.Namespace, ctx: _Context) -> int:
+    """`diff --hvp`: the Hessian-vector product program (F's parameters and a direction in; value, gradient and
+    H u out)."""
+    from adlang.runs import hvp_mode
+
+    if ns.order is not None:
+        raise UsageError("diff --hvp prints the Hessian-vector product program, second order by itself; "
+                         "leave out --order")
+    mode = hvp_mode(ns.mode)
+    program = _load(ctx, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
+    wrt = parse_wrt(ns.wrt, fn, "--wrt")
+    from adlang.ir.derive import hvp_source
+
+    text = hvp_source(program, fn.name, wrt, mode, simplify=not ns.no_simplify, checkpoint=ns.checkpoint)
+    _write_text(text, ctx, {"function": fn.name, "program": text})
+    return 0
+
+
 def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
     """The lead's `derivatives.check` result must have `.ok`, be printable by rich, and have `.to_json()`."""
     if ns.plot is not None and not ns.sweep:
         raise UsageError("--plot draws the sweep: use it with --sweep")
+    if ns.jacobian is not None or parse_order(ns.order) == 2:
+        return _cmd_check_more(ns, ctx)
     if ns.sweep:
         return _cmd_sweep(ns, ctx)
     program = _load(ctx, ns.file)
@@ -393,6 +509,33 @@ def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
     args = bind_arguments(fn, ns.args)
     from adlang import derivatives
     outcome = derivatives.check(program, fn.name, args, wrt)
+    if ctx.json:
+        print(dump_json(outcome.to_json()))
+    else:
+        make_console().print(outcome)
+    return 0 if outcome.ok else 1
+
+
+def _cmd_check_more(ns: argparse.Namespace, ctx: _Context) -> int:
+    """`check --jacobian P1,P2` and `check --order 2`: the same table for a Jacobian's or a Hessian's entries."""
+    from adlang import checks
+
+    if ns.sweep:
+        raise UsageError("--sweep is for first derivatives: leave out --jacobian and --order")
+    if ns.jacobian is not None and (ns.wrt is not None or ns.order is not None):
+        raise UsageError("check --jacobian takes the parameters itself: leave out --wrt and --order")
+    program = _load(ctx, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
+    if ns.jacobian is not None:
+        checks.result_items(fn)
+        wrt = parse_wrt(ns.jacobian, fn, "--jacobian", float_result=False)
+    else:
+        wrt = parse_wrt(ns.wrt, fn, "--wrt")
+    args = bind_arguments(fn, ns.args)
+    if ns.jacobian is not None:
+        outcome = checks.check_jacobian(program, fn.name, args, wrt)
+    else:
+        outcome = checks.check_hessian(program, fn.name, args, wrt)
     if ctx.json:
         print(dump_json(outcome.to_json()))
     else:
@@ -435,6 +578,38 @@ def _cmd_compare(ns: argparse.Namespace, ctx: _Context) -> int:
         print(dump_json(outcome.to_json()))
     else:
         make_console().print(outcome)
+    return 0
+
+
+def _cmd_graph(ns: argparse.Namespace, ctx: _Context) -> int:
+    """The picture of the computation: DOT text, or SVG or PNG drawn by Graphviz (checked before any work)."""
+    from adlang import dot
+    from adlang.graph import check_mode, graph
+
+    fmt = dot.format_for(ns.output, ns.format)
+    dot.need_dot(fmt)
+    if fmt == "png" and ns.output is None and (ctx.json or sys.stdout.isatty()):
+        raise UsageError("a PNG is not for a terminal or JSON: give -o FILE.png (or --format svg, or the DOT text)")
+    program = _load(ctx, ns.file)
+    fn = ctx.entry = pick_function(program, ns.fn, ns.file)
+    wrt = parse_wrt(ns.wrt, fn, "--wrt") if ns.wrt is not None else None
+    check_mode(ns.mode, wrt)
+    args = bind_arguments(fn, ns.args) if ns.args else None
+    picture = graph(program, fn.name, args, wrt, ns.mode)
+    if ns.output is not None:
+        picture.save(ns.output, fmt)
+    if ctx.json:  # the DOT text always; the SVG too where it is asked for and not written to a file
+        obj: dict[str, Any] = {"function": fn.name, "dot": picture.dot}
+        if ns.output is not None:
+            obj["output"] = ns.output
+        elif fmt == "svg":
+            obj["svg"] = picture.svg()
+        print(dump_json(obj))
+    elif ns.output is None and fmt == "dot":
+        sys.stdout.write(picture.dot)
+    elif ns.output is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(dot.render(picture.dot, fmt))
     return 0
 
 
@@ -486,9 +661,9 @@ def _load(ctx: _Context, path: str) -> Program:
     """Reads and checks the program, remembering its text so errors can show their line."""
     ctx.source = read_source(path)
     ctx.filename = path
-    from adlang.pipeline import compile_source
+    from adlang.program_cache import compile_file
 
-    return compile_source(ctx.source, path)
+    return compile_file(ctx.source, path)
 
 
 # ---------------------------------------------------------------- failures
@@ -506,6 +681,8 @@ def _internal(ctx: _Context, err: Exception) -> int:
     """A bug in adlang: one line, no traceback unless ADLANG_DEBUG=1 asks for it."""
     message = f"{type(err).__name__}: {err}"
     if os.environ.get("ADLANG_DEBUG") == "1":
+        import traceback
+
         traceback.print_exc()
     if ctx.json:
         print(dump_json(internal_error_object(message)))

@@ -7,20 +7,19 @@ element (`hessians.py`), where the arguments give the vecs' lengths.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from rich.table import Table
 
 from adlang.interp import engines
-from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, check_length
-from adlang.ir import naming
+from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE
 from adlang.ir import nodes as ir
-from adlang.ir.checkpoint_schedules import pass_schedule, simulate
-from adlang.ir.derive import derive, finish, vecs_in
-from adlang.ir.naming import Namer, function_namer
-from adlang.ir.types import FLOAT
+from adlang.ir.derive import Hvp, derive, derive_hvp, finish, refuse_mat_hessian, vecs_in
 from adlang.kinks import Difference, central_difference
-from adlang.lang.errors import RuntimeFault, UsageError
+from adlang.lang.errors import RuntimeFault
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 @dataclass
@@ -33,6 +32,7 @@ class DerivativeRun:
     tape_peak: int = 0
     recomputed: int = 0  # loop iterations run again (see `recomputed_iterations`)
     loops: list[LoopStats] = field(default_factory=list)  # each checkpointed loop
+    hvp: dict[str, object] | None = None  # H u, a part per wrt parameter (`compute_hvp`)
 
 
 @dataclass
@@ -66,6 +66,8 @@ def loop_stats(loops, loop_trips: dict[tuple[int, int, str], int]) -> list[LoopS
         forward = loop_trips.get((*key, ""), 0)
         predicted = None
         if loop.predictable:
+            from adlang.ir.checkpoint_schedules import pass_schedule, simulate  # only with checkpointed loops
+
             predicted = simulate(pass_schedule(loop.strategy, trips), trips).recomputed_steps
             predicted += trips if loop.counted else 0  # the run that counts a while loop's trips
         out.append(LoopStats(loop.span.line, loop.strategy, trips, max(0, forward - trips), predicted, loop.counted))
@@ -86,6 +88,8 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
     order and checkpointing.
     """
     fn = program.function(fn_name)
+    if fn is not None:
+        refuse_mat_hessian(fn, wrt, order)
     if order == 2 and fn is not None and vecs_in(fn, wrt):
         return _compute_by_directions(program, fn, args, wrt, mode, checkpoint, cache,
                                       dict(trace=trace, max_steps=max_steps, max_tape=max_tape, engine=engine))
@@ -111,25 +115,39 @@ def compute(program: ir.Program, fn_name: str, args: dict, *, wrt: list[str], mo
                          recomputed_iterations(result.loop_trips), loop_stats(loops, result.loop_trips))
 
 
+def compute_hvp(program: ir.Program, fn_name: str, args: dict, direction: dict, *, wrt: list[str],
+                mode: str = "forward-over-reverse", trace: bool = False, max_steps: int = DEFAULT_MAX_STEPS,
+                engine: str = "interp", checkpoint: str = "none", max_tape: int = DEFAULT_MAX_TAPE,
+                cache: dict | None = None) -> DerivativeRun:
+    """The value, the gradient and H u in one run of the Hessian-vector product program, `direction` holding
+    u's part for every wrt parameter (`hessians.direction_parts`)."""
+    built = hvp_program(program, fn_name, wrt, mode, checkpoint, cache)
+    seeds = dict(zip(built.seeds, (direction[w] for w in wrt)))
+    try:
+        result = _run(built.program, built.entry, {**args, **seeds}, trace, max_steps, max_tape, engine)
+    except RuntimeFault as fault:
+        raise derivative_fault(fault, program, fn_name, args, max_steps, max_tape, engine) from None
+    outputs = result.value
+    n = len(wrt)
+    return DerivativeRun(outputs[0], dict(zip(wrt, outputs[1:1 + n])), None, result.trace, result.steps,
+                         result.tape_peak, recomputed_iterations(result.loop_trips),
+                         hvp=dict(zip(wrt, outputs[1 + n:])))
+
+
 def _compute_by_directions(program: ir.Program, fn: ir.Function, args: dict, wrt: list[str], mode: str,
                            checkpoint: str, cache: dict | None, options: dict) -> DerivativeRun:
     """`compute` of a Hessian with respect to vecs: the gradient once, then H u along each unit direction u."""
     from adlang import hessians
 
     places = hessians.layout(wrt, args)
-    key = ("hvp", fn.name, tuple(wrt), mode, checkpoint)
-    built = cache.get(key) if cache is not None else None
-    if built is None:
-        built = hessians.hvp_program(program, fn, wrt, mode, checkpoint)
-        if cache is not None:
-            cache[key] = built
+    built = hvp_program(program, fn.name, wrt, mode, checkpoint, cache)
     first = built.first
     try:
         gradient = _run(first.program, first.entry, args, **options)
         directions = []
         for k in range(sum(hessians.width(size) for _, size in places)):
-            seeds = hessians.unit_seeds(built, wrt, args, places, k)
-            directions.append(_run(built.program, built.entry, {**args, **seeds}, **options))
+            seeds = hessians.unit_seeds(built, places, k)
+            directions.append(_run(built.program, built.directional, {**args, **seeds}, **options))
     except RuntimeFault as fault:
         raise derivative_fault(fault, program, fn.name, args, options["max_steps"], options["max_tape"],
                                options["engine"]) from None
@@ -140,6 +158,19 @@ def _compute_by_directions(program: ir.Program, fn: ir.Function, args: dict, wrt
     grad = {w: outputs[1 + i] for i, w in enumerate(wrt)}
     return DerivativeRun(outputs[0], grad, hessian, trace, steps, peak, recomputed_iterations(gradient.loop_trips),
                          loop_stats(first.loops, gradient.loop_trips))
+
+
+def hvp_program(program: ir.Program, fn_name: str, wrt: list[str], mode: str, checkpoint: str = "none",
+                cache: dict | None = None) -> Hvp:
+    """The Hessian-vector product program (`ir/derive.py`), built once per function, parameters, mode and
+    checkpointing where `cache` keeps it."""
+    key = ("hvp", fn_name, tuple(wrt), mode, checkpoint)
+    built = cache.get(key) if cache is not None else None
+    if built is None:
+        built = derive_hvp(program, fn_name, wrt, mode, checkpoint=checkpoint)
+        if cache is not None:
+            cache[key] = built
+    return built
 
 
 def _run(program: ir.Program, fn_name: str, args: dict, trace: bool = False, max_steps: int = DEFAULT_MAX_STEPS,
@@ -160,71 +191,6 @@ def derivative_fault(fault: RuntimeFault, program: ir.Program, fn_name: str, arg
     except RuntimeFault:
         return fault
     return RuntimeFault(f"this line has a value here but no derivative: {fault.message}", fault.span)
-
-
-# Each element of a vec in --grad becomes a parameter of its own: the Hessian program grows with the
-# square of their number.
-MAX_HESSIAN_ELEMENTS = 50
-
-
-def elementwise_program(program: ir.Program, fn: ir.Function, wrt: list[str], args: dict):
-    """fn as a function of floats: each vec in `wrt` passed element by element (`v_0, v_1, ...`) and
-    rebuilt as a vec literal before fn is called. Returns the program with that wrapper, its name,
-    the layout (flat parameter, the parameter of fn it belongs to, the element or None) and the
-    wrapper's arguments.
-    """
-    var_names = Namer({p.name for p in fn.params})
-    params: list[ir.Var] = []
-    body: list[ir.Stmt] = []
-    layout: list[tuple[str, str, int | None]] = []
-    flat_args: dict[str, object] = {}
-    for p in fn.params:
-        if p.name not in wrt or p.type.kind != "vec":
-            params.append(p)
-            flat_args[p.name] = args[p.name]
-            if p.name in wrt:
-                layout.append((p.name, p.name, None))
-            continue
-        value = np.asarray(args[p.name], dtype=float)
-        check_length(p.type, value, f"argument '{p.name}'", fn.span)
-        items = [ir.Var(var_names.name(naming.element(p.name, i)), FLOAT) for i in range(len(value))]
-        params += items
-        body.append(ir.Let((p,), ir.Prim("veclit", tuple(items)), fn.span))
-        for i, item in enumerate(items):
-            layout.append((item.name, p.name, i))
-            flat_args[item.name] = float(value[i])
-    if len(layout) > MAX_HESSIAN_ELEMENTS:
-        raise UsageError(f"--order 2 differentiates each element of a vec on its own: {len(layout):,} elements, "
-                         f"more than the limit of {MAX_HESSIAN_ELEMENTS}; use shorter vecs or fewer --grad "
-                         "parameters")
-    layout.sort(key=lambda entry: wrt.index(entry[1]))  # --grad's order, elements in order within a vec
-    result = ir.Var(var_names.name(fn.name), fn.ret)
-    body.append(ir.Let((result,), ir.CallFn(fn.name, fn.params), fn.span))
-    body.append(ir.Return((result,), fn.span))
-    name = function_namer(program.names).name(naming.role(fn.name, naming.ELEMENTWISE))
-    wrapper = ir.Function(name, tuple(params), fn.ret, tuple(body), fn.span)
-    return ir.Program(program.functions + (wrapper,)), name, layout, flat_args
-
-
-def _regroup(wrt: list[str], layout, flat_grad: dict, flat_hessian: dict) -> tuple[dict, dict]:
-    """The flat gradient and Hessian back in fn's parameters: a vec's entries as a vec, a block of
-    the Hessian as a number, a vec or a matrix (rows: the first parameter's elements)."""
-    names = [flat for flat, _, _ in layout]
-    rows = {w: [k for k, (_, owner, _) in enumerate(layout) if owner == w] for w in wrt}
-    is_float = {w: any(owner == w and element is None for _, owner, element in layout) for w in wrt}
-    gradient = np.array([flat_grad[a] for a in names], dtype=float)
-    matrix = np.array([[flat_hessian[a][b] for b in names] for a in names], dtype=float).reshape(len(names), -1)
-
-    def block(p: str, q: str):
-        entries = matrix[np.ix_(rows[p], rows[q])]  # p's elements by q's; a float has one
-        if is_float[p]:
-            entries = entries[0]
-        if is_float[q]:
-            entries = entries[..., 0]
-        return float(entries) if entries.ndim == 0 else entries
-
-    grad = {w: float(gradient[rows[w][0]]) if is_float[w] else gradient[rows[w]] for w in wrt}
-    return grad, {p: {q: block(p, q) for q in wrt} for p in wrt}
 
 
 # ---------------------------------------------------------------- check
@@ -254,19 +220,31 @@ def _relative(a: float, b: float) -> float:
 
 @dataclass
 class CheckOutcome:
+    """Derivatives two ways and by finite differences, a row per entry. `check --jacobian` and `check --order 2`
+    (`checks.py`) fill it too: `what` titles the table, `columns` names its first four columns, and `keys` are
+    added to the JSON (which Jacobian, which mode pairs)."""
+
     function: str
     rows: list[CheckRow]
     modes_tol: float = 1e-9
     fd_tol: float = 1e-5
+    what: str = "derivatives"
+    columns: tuple[str, str, str, str] = ("d/d", "forward", "reverse", "fwd vs rev")
+    keys: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return all(r.errors()[0] <= self.modes_tol and r.errors()[1] <= self.fd_tol for r in self.rows)
 
+    @property
+    def title(self) -> str:
+        return f"{self.what} of {self.function}: {self.columns[1]}, {self.columns[2]}, central differences"
+
     def to_json(self) -> dict:
         return {
             "function": self.function,
             "ok": self.ok,
+            **self.keys,
             "rows": [{"name": r.name, "forward": r.forward, "reverse": r.reverse, "finite_difference": r.finite,
                       "modes_error": r.errors()[0], "fd_error": r.errors()[1], "note": r.note or None}
                      for r in self.rows],
@@ -278,11 +256,13 @@ class CheckOutcome:
         return check_html(self)
 
     def __rich__(self) -> Table:
+        from rich.table import Table  # only when shown: `adlang run` starts without rich
+
         notes = "\n".join(f"{r.name}: {r.note}" for r in self.rows if r.note)
-        table = Table(title=f"derivatives of {self.function}: forward, reverse, central differences",
-                      caption=notes or None, caption_justify="left")
-        for col in ("d/d", "forward", "reverse", "finite diff.", "fwd vs rev", "vs finite diff.", ""):
-            table.add_column(col, justify="right" if col not in ("d/d", "") else "left")
+        table = Table(title=self.title, caption=notes or None, caption_justify="left")
+        first, one, other, apart = self.columns
+        for col in (first, one, other, "finite diff.", apart, "vs finite diff.", ""):
+            table.add_column(col, justify="right" if col not in (first, "") else "left")
         for r in self.rows:
             modes, fd = r.errors()
             good = modes <= self.modes_tol and fd <= self.fd_tol

@@ -82,6 +82,10 @@ def result_html(result: Any) -> str:
         names = list(result.hessian)
         parts.append(_table("Hessian", ["", *names],
                             [[p, *(format_value(result.hessian[p][q]) for q in names)] for p in names]))
+    if result.hvp is not None:
+        parts.append(_table("Hessian-vector product H u", ["parameter", "direction u", "H u"],
+                            [[name, format_short(result.direction[name], LONG_VEC), format_short(value, LONG_VEC)]
+                             for name, value in result.hvp.items()]))
     for name, blocks in (result.jacobian or {}).items():
         for k, block in enumerate(blocks if isinstance(blocks, list) else [blocks]):
             item = f", result item {k}" if isinstance(blocks, list) else ""
@@ -119,10 +123,11 @@ def check_html(outcome: Any) -> str:
         rows.append([row.name, format_value(row.forward), format_value(row.reverse), format_value(row.finite),
                      f"{modes:.1e}", f"{fd:.1e}", "ok" if good else "DIFFERENT"])
     notes = "; ".join(f"{row.name}: {row.note}" for row in outcome.rows if row.note)
-    table = _table(f"derivatives of {outcome.function}: forward, reverse, central differences",
-                   ["d/d", "forward", "reverse", "finite diff.", "fwd vs rev", "vs finite diff.", ""], rows, notes)
+    first, one, other, apart = outcome.columns
+    table = _table(outcome.title, [first, one, other, "finite diff.", apart, "vs finite diff.", ""], rows, notes)
     verdict = ("they agree" if outcome.ok else "they differ") + (
-        f" (forward vs reverse within {outcome.modes_tol:g}, vs finite differences within {outcome.fd_tol:g})")
+        f" ({outcome.columns[1]} vs {outcome.columns[2]} within {outcome.modes_tol:g}, vs finite differences within "
+        f"{outcome.fd_tol:g})")
     color = _OK if outcome.ok else _BAD
     return f'{table}<p style="color: {color}">{html.escape(verdict)}</p>'
 

@@ -1,84 +1,25 @@
 """Hessians with respect to vecs, one Hessian-vector product per direction.
 
-The first-order program G(params) -> (value, gradient...) is built in the inner
-mode. The outer mode then gives H u for a direction u, in a program whose size
-is that of G, not of n^2 copies of it:
-- forward: G's JVP along u (the tangent of the gradient is H u);
-- reverse: the reverse-mode gradient of `sum_p <u_p, g_p>` (H is symmetric, so
-  that gradient is H u).
-The Hessian is n such runs, along the unit directions; each run costs a small
-constant times the function, whatever n is.
+`ir/derive.py` builds the program giving H u (`derive_hvp`, the pass in
+`ir/hvp.py`), whose size is that of the gradient's program, not of n^2 copies
+of it. The Hessian is n runs of it, along the unit directions; each run costs a
+small constant times the function, whatever n is. This module lays the
+directions out and assembles the columns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import numpy as np
 
+from adlang.arguments import parse_value, split_word
 from adlang.interp.runtime import RunResult
-from adlang.ir import naming
-from adlang.ir import nodes as ir
-from adlang.ir.derive import Derived, derive, split_mode
-from adlang.ir.forward import ForwardMode
-from adlang.ir.naming import Namer, function_namer
-from adlang.ir.primitives import Emitter
-from adlang.ir.simplify import simplify_function
-from adlang.ir.types import FLOAT
+from adlang.ir.derive import Hvp
 from adlang.lang.errors import UsageError
 
 # The Hessian is held as a dense matrix: n^2 floats.
 MAX_HESSIAN_ENTRIES = 25_000_000
-
-
-@dataclass(frozen=True)
-class HvpProgram:
-    """G (the first-order program) and the program giving H u: its entry takes fn's parameters and then one
-    direction per wrt parameter (`seeds`, in wrt's order); `hu_at` is where H u starts in its outputs."""
-
-    first: Derived
-    program: ir.Program
-    entry: str
-    seeds: dict[str, str]  # wrt parameter -> the entry's parameter for its part of the direction
-    hu_at: int
-
-
-def hvp_program(program: ir.Program, fn: ir.Function, wrt: list[str], mode: str,
-                checkpoint: str = "none") -> HvpProgram:
-    inner, outer = split_mode(mode, 2)
-    first = derive(program, fn.name, wrt, inner, 1, True, checkpoint)
-    g = first.program.function(first.entry)
-    if outer == "forward":
-        names = function_namer(first.program.names)
-        forward = ForwardMode(first.program, names)
-        jvp = forward.jvp_name(g.name, (naming.DIRECTION,), tuple(wrt))
-        generated = [simplify_function(f) for f in forward.functions()]
-        built = ir.Program(first.program.functions + tuple(generated))
-        active = [p.name for p in fn.params if p.name in wrt]  # the JVP's tangents come in parameter order
-        seeds = dict(zip(active, (p.name for p in built.function(jvp).params[len(fn.params):])))
-        return HvpProgram(first, built, jvp, seeds, 2 + len(wrt))
-    wrapper, seeds = _gradient_along(first.program, g, fn, wrt)
-    second = derive(ir.Program(first.program.functions + (wrapper,)), wrapper.name, wrt, "reverse", 1, True)
-    return HvpProgram(first, second.program, second.entry, seeds, 1)
-
-
-def _gradient_along(program: ir.Program, g: ir.Function, fn: ir.Function, wrt: list[str]):
-    """`F_hvp(params..., seeds...) = sum_p <seed_p, d/dp>`: a float whose gradient is H times the seeds."""
-    local = Namer(p.name for p in fn.params)
-    params = {p.name: p for p in fn.params}
-    seeds = [ir.Var(local.name(naming.role(w, naming.SEED)), params[w].type) for w in wrt]
-    value = ir.Var(local.name(naming.role(fn.name, naming.VALUE)), FLOAT)
-    grads = [ir.Var(local.name(naming.derivative(fn.name, w)), params[w].type) for w in wrt]
-    e = Emitter(local.temp, fn.span)
-    e.stmts.append(ir.Let((value, *grads), ir.CallFn(g.name, fn.params), fn.span))
-    total: ir.Atom | None = None
-    for grad, seed in zip(grads, seeds):
-        term = e.op("dot" if grad.type.kind == "vec" else "mul", grad, seed)
-        total = term if total is None else e.op("add", total, term)
-    e.stmts.append(ir.Return((total,), fn.span))
-    name = function_namer(program.names).name(naming.role(fn.name, naming.HVP))
-    wrapper = ir.Function(name, fn.params + tuple(seeds), FLOAT, tuple(e.stmts), fn.span)
-    return wrapper, {w: s.name for w, s in zip(wrt, seeds)}
 
 
 def layout(wrt: list[str], args: dict) -> list[tuple[int, int | None]]:
@@ -91,15 +32,91 @@ def layout(wrt: list[str], args: dict) -> list[tuple[int, int | None]]:
     if start * start > MAX_HESSIAN_ENTRIES:
         raise UsageError(f"--order 2 over {start:,} parameter elements would hold a Hessian of {start * start:,} "
                          f"numbers, more than the limit of {MAX_HESSIAN_ENTRIES:,}; use shorter vecs or fewer --grad "
-                         "parameters (a Hessian-vector product needs no such matrix)")
+                         "parameters (`--hvp` gives a Hessian-vector product without the matrix)")
     return out
 
 
-def unit_seeds(built: HvpProgram, wrt: list[str], args: dict, places: list[tuple[str, int]], k: int) -> dict:
+def direction_parts(fn, wrt: list[str], args: dict, direction: Mapping[str, object], option: str) -> dict:
+    """u's part for each wrt parameter, in wrt's order: a float for a float parameter, a vec as long as the
+    argument for a vec; a parameter left out gets zeros. `option` names the direction in messages."""
+    params = {p.name: p for p in fn.params}
+    for name in direction:
+        if name not in wrt:
+            where = "--grad" if option == "--hvp" else "wrt"
+            known = ", ".join(wrt)
+            if name in params:
+                raise UsageError(f"{option} gives a direction for '{name}', which is not among the parameters the "
+                                 f"Hessian is taken by ({where}: {known}); add it there or leave it out")
+            raise UsageError(f"{option} names '{name}', which is not a parameter of {fn.name} (the Hessian is "
+                             f"taken by {known})")
+    parts = {}
+    for w in wrt:
+        given = direction.get(w)
+        if params[w].type.kind == "float":
+            parts[w] = _float_part(given, w, option)
+        else:
+            parts[w] = _vec_part(given, w, len(args[w]), option)
+    return parts
+
+
+def direction_words(words: list[str]) -> dict[str, object]:
+    """`--hvp P=U` words as parameter -> value, each U written as an argument's value is."""
+    parts: dict[str, object] = {}
+    for word in words:
+        name, text = split_word(word)
+        if name in parts:
+            raise UsageError(f"--hvp gives the direction for '{name}' twice")
+        try:
+            parts[name] = parse_value(text, name)
+        except UsageError as err:
+            raise UsageError(err.message.replace(f"argument '{name}'", f"--hvp {name}", 1)) from None
+    return parts
+
+
+def _float_part(given: object, name: str, option: str) -> float:
+    if given is None:
+        return 0.0
+    if isinstance(given, (bool, np.bool_)) or not isinstance(given, (int, float, np.integer, np.floating)):
+        raise UsageError(f"{option} {name}: '{name}' is a float parameter, so its part of the direction is a "
+                         f"number, not {_shown(given)}")
+    return _finite(float(given), name, option)
+
+
+def _vec_part(given: object, name: str, length: int, option: str) -> np.ndarray:
+    if given is None:
+        return np.zeros(length)
+    try:
+        part = np.asarray(given, dtype=float)
+    except (TypeError, ValueError):
+        part = None
+    if part is None or part.ndim != 1 or isinstance(given, (str, bool)):
+        raise UsageError(f"{option} {name}: '{name}' is a vec, so its part of the direction is a vec of {length} "
+                         f"numbers, not {_shown(given)}")
+    if len(part) != length:
+        raise UsageError(f"{option} {name}: the direction has {len(part)} element{'s' if len(part) != 1 else ''} "
+                         f"but the argument '{name}' has {length}; give it as many")
+    for x in part:
+        _finite(float(x), name, option)
+    return part
+
+
+def _finite(x: float, name: str, option: str) -> float:
+    if not np.isfinite(x):
+        raise UsageError(f"{option} {name}: the direction holds {x}; give finite numbers")
+    return x
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return np.array2string(value, separator=", ", threshold=6)
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def unit_seeds(built: Hvp, places: list[tuple[int, int | None]], k: int) -> dict:
     """The seed arguments of direction k: 1 at flat element k, 0 elsewhere."""
     seeds = {}
-    for w, (start, size) in zip(wrt, places):
-        name = built.seeds[w]
+    for name, (start, size) in zip(built.seeds, places):
         if size is not None:
             seed = np.zeros(size)
             if start <= k < start + size:

@@ -1,15 +1,22 @@
 """`adlang optimize`: minimize a float function over some of its float and vec parameters.
 
 The derivative program is built once (first order in forward or reverse mode;
-for Newton's method the Hessian program, forward over the chosen mode) and run
-by the interpreter at every step, so a step costs one run of that program.
+for Newton's method the Hessian program, or the Hessian-vector product program,
+forward over the chosen mode) and run in the chosen engine at every step.
 
 Methods, all over the wrt parameters flattened into one vector x with gradient g:
 
 - `gd`: x -= lr * g.
 - `momentum` (heavy ball): v = 0.9 v + g; x -= lr * v.
 - `adam`: the usual betas 0.9 and 0.999, eps 1e-8, bias-corrected moments.
-- `newton`: solve H d = g (numpy) and try x - d. If H is singular (or d is not
+- `newton`: find d with H d = g and try x - d. Over floats only, H comes from
+  the Hessian program and numpy solves; over vecs of at most DENSE_NEWTON (100)
+  elements in all, H is built from one Hessian-vector product per element and
+  numpy solves; over more, Newton-CG: conjugate gradients on Hessian-vector
+  products (no matrix), stopped at a residual of min(0.5, sqrt(|g| / |g0|)) |g|
+  (g0 the starting point's gradient, so the loss's scale does not matter), after
+  2n products, or where H has no positive curvature along the search (then
+  the direction found so far). If H is singular (or d is not
   finite, or not a descent direction: g . d <= 0), or the step would raise the
   loss, the step is damped: it is halved up to 30 times until the loss falls;
   if no Newton step works, the same is tried along -g. (The full Newton step
@@ -17,8 +24,8 @@ Methods, all over the wrt parameters flattened into one vector x with gradient g
   minimum; a damped step must lower it, so the search cannot cycle.) When
   nothing lowers the loss the search stops as stalled (not converged). Trial
   points are scored with the function itself, not the Hessian program.
-  Newton takes float parameters only, and has no learning rate (`--lr` with
-  it is a usage error rather than silently ignored).
+  Newton takes float and vec parameters (not mats), and has no learning rate
+  (`--lr` with it is a usage error rather than silently ignored).
 
 Stopping: converged when the Euclidean norm of the gradient over all wrt
 parameters is <= tol; otherwise after `steps` steps. The history holds the
@@ -44,6 +51,7 @@ from rich.table import Table
 from rich.text import Text
 
 from adlang.arguments import parse_number
+from adlang.interp.engines import AUTO
 from adlang.interp.prologue import suggest
 from adlang.ir import nodes as ir
 from adlang.lang.errors import RuntimeFault, UsageError
@@ -61,6 +69,9 @@ ADAM_BETA1 = 0.9
 ADAM_BETA2 = 0.999
 ADAM_EPS = 1e-8
 MAX_HALVINGS = 30
+DENSE_NEWTON = 100  # Newton over vecs: at most this many elements solve with the Hessian, more by conjugate gradients
+CG_ITERATIONS = 2  # conjugate gradients stop after this many times the parameter count of H u products
+CG_FLAT = 1e-14  # p.Hp <= CG_FLAT |p|^2 is no positive curvature along p
 RISING = 10  # a loss that rose over this many steps in a row is diverging
 
 OnStep = Callable[[int, float], None]
@@ -82,6 +93,8 @@ class OptimizeResult:
     stalled: bool = False
     interrupted: bool = False  # Ctrl-C: stopped after the last whole step, with what it had reached
     lr: float | None = None
+    solver: str | None = None  # newton: program, dense or cg (`newton_solver`)
+    products: int = 0  # newton over vecs: the Hessian-vector products it ran
 
     @property
     def diverged(self) -> bool:
@@ -178,13 +191,14 @@ def default_steps(method: str, steps: int | None) -> int:
 
 def optimize(program: ir.Program, fn_name: str, args: dict[str, Any], wrt: list[str], *, method: str = "gd",
              steps: int | None = None, lr: float | None = None, tol: float = DEFAULT_TOL, mode: str = "reverse",
-             on_step: OnStep | None = None, checkpoint: str = "none", engine: str = "compiled") -> OptimizeResult:
+             on_step: OnStep | None = None, checkpoint: str = "none", engine: str = AUTO) -> OptimizeResult:
     """Minimizes `fn_name` over the `wrt` parameters from the values in `args` (every parameter given).
 
     `on_step(step, loss)` is called for the start (step 0) and after every step; `checkpoint` is
     the reverse pass's checkpointing strategy, as for `run --grad`. The derivative program runs in
-    the compiled engine by default (compiled once, the same numbers as the interpreter, several
-    times faster); `engine="interp"` runs the interpreter.
+    `auto` by default (`interp/engines.py`: the compiled engine, the same numbers as the interpreter,
+    several times faster, and the native one once the program has run long enough to pay for
+    compiling it); `engine=` names another.
     """
     check_engine(engine, "engine")
     fn = program.function(fn_name)
@@ -259,8 +273,7 @@ class _Layout:
 
 class _Search:
     def __init__(self, program: ir.Program, fn: ir.Function, args: dict[str, Any], layout: _Layout, method: str,
-                 mode: str, lr: float, on_step: OnStep | None, checkpoint: str = "none", engine: str = "compiled"):
-        from adlang.derivatives import MAX_HESSIAN_ELEMENTS, elementwise_program
+                 mode: str, lr: float, on_step: OnStep | None, checkpoint: str = "none", engine: str = AUTO):
         from adlang.ir.derive import derivative_program
 
         self.program = program
@@ -271,23 +284,20 @@ class _Search:
         self.lr = lr
         self.on_step = on_step
         self.engine = engine
-        self.elements: tuple[list[str], dict[str, Any]] | None = None  # Newton over vecs: one parameter per element
-        if method == "newton":
-            target, entry, names = program, fn.name, layout.names
-            if any(size is not None for size in layout.sizes):
-                count = sum(1 if size is None else size for size in layout.sizes)
-                if count > MAX_HESSIAN_ELEMENTS:
-                    raise UsageError(f"--method newton builds the whole Hessian, element by element, for at most "
-                                     f"{MAX_HESSIAN_ELEMENTS} parameter elements; {', '.join(layout.names)} have "
-                                     f"{count:,}: use --method adam or gd, or fewer --wrt parameters")
-                target, entry, flat, flat_args = elementwise_program(program, fn, layout.names, args)
-                names = [name for name, _, _ in flat]
-                self.elements = (names, flat_args)
-            self.derived, self.entry = derivative_program(target, entry, names, mode=f"forward-over-{mode}",
+        self.solver = newton_solver(layout) if method == "newton" else None
+        self.products = 0  # Hessian-vector products run (dense and cg)
+        self.first_norm = 1.0  # the starting point's gradient norm: conjugate gradients' scale
+        self.hvp = None
+        if self.solver == "program":
+            self.derived, self.entry = derivative_program(program, fn.name, layout.names, mode=f"forward-over-{mode}",
                                                           order=2, checkpoint=checkpoint)
         else:
             self.derived, self.entry = derivative_program(program, fn.name, layout.names, mode=mode, order=1,
                                                           checkpoint=checkpoint)
+        if self.solver in ("dense", "cg"):
+            from adlang.ir.derive import derive_hvp
+
+            self.hvp = derive_hvp(program, fn.name, layout.names, f"forward-over-{mode}", checkpoint=checkpoint)
 
     # one run of the derivative program
 
@@ -299,25 +309,34 @@ class _Search:
         return engines.run(finish(program), fn_name, args, engine=self.engine).value
 
     def evaluate(self, x: np.ndarray, step: int) -> tuple[float, np.ndarray, np.ndarray | None]:
+        """The loss and gradient at x, and the Hessian where the program of order 2 gives it."""
         from adlang.derivatives import derivative_fault
 
         try:
-            if self.elements is None:
-                outputs = self.execute(self.derived, self.entry, self._arguments(x))
-                n = len(self.layout.names)
-            else:  # the flat parameters are x's entries in order
-                names, flat_args = self.elements
-                outputs = self.execute(self.derived, self.entry, flat_args | dict(zip(names, map(float, x))))
-                n = len(names)
+            outputs = self.execute(self.derived, self.entry, self._arguments(x))
         except RuntimeFault as fault:
             raise derivative_fault(fault, self.program, self.fn.name, self._arguments(x), engine=self.engine) from None
+        n = len(self.layout.names)
         loss = float(outputs[0])
-        grad = self.layout.pack(tuple(outputs[1:1 + n]))  # floats, vecs, or a vec's elements one by one
-        hessian = None
-        if self.method == "newton":
-            hessian = np.array(outputs[1 + n:], dtype=float).reshape(n, n)
+        grad = self.layout.pack(tuple(outputs[1:1 + n]))
         self._check_finite(loss, grad, step)
+        hessian = None
+        if self.solver == "program":
+            hessian = np.array(outputs[1 + n:], dtype=float).reshape(n, n)
         return loss, grad, hessian
+
+    def hessian_times(self, x: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """H u at x: one run of the Hessian-vector product program."""
+        from adlang.derivatives import derivative_fault
+
+        built = self.hvp
+        seeds = dict(zip(built.seeds, (self.layout.unpack(u)[name] for name in self.layout.names)))
+        try:
+            outputs = self.execute(built.program, built.directional, self._arguments(x) | seeds)
+        except RuntimeFault as fault:
+            raise derivative_fault(fault, self.program, self.fn.name, self._arguments(x), engine=self.engine) from None
+        self.products += 1
+        return self.layout.pack(tuple(outputs[built.hu_at:built.hu_at + len(self.layout.names)]))
 
     def loss_at(self, x: np.ndarray) -> float:
         return float(self.execute(self.program, self.fn.name, self._arguments(x)))
@@ -352,6 +371,7 @@ class _Search:
         """The search; Ctrl-C during it ends it after the last whole step, keeping what that step reached."""
         x = self.layout.pack(self.args)
         loss, grad, hessian = self.evaluate(x, 0)
+        self.first_norm = max(float(np.linalg.norm(grad)), np.finfo(float).tiny)
         history = [loss]
         self._report(0, loss)
         state = _State(np.zeros_like(x), np.zeros_like(x))
@@ -365,7 +385,8 @@ class _Search:
                 if taken == steps:
                     break
                 if self.method == "newton":
-                    moved = self.newton_step(x, loss, grad, hessian)
+                    direction = self.newton_direction(x, grad, hessian)
+                    moved = self.newton_step(x, loss, grad, direction)
                     if moved is None:
                         stalled = True
                         break
@@ -390,6 +411,8 @@ class _Search:
             stalled=stalled,
             interrupted=interrupted,
             lr=None if self.method == "newton" else self.lr,
+            solver=self.solver,
+            products=self.products,
         )
 
     def _report(self, step: int, loss: float) -> None:
@@ -408,9 +431,18 @@ class _Search:
         second = state.second / (1 - ADAM_BETA2 ** t)
         return x - self.lr * first / (np.sqrt(second) + ADAM_EPS)
 
-    def newton_step(self, x: np.ndarray, loss: float, g: np.ndarray, h: np.ndarray | None) -> np.ndarray | None:
-        """x - d with H d = g, damped by halving; then along -g; None if neither lowers the loss."""
-        newton = _solve(h, g)
+    def newton_direction(self, x: np.ndarray, g: np.ndarray, h: np.ndarray | None) -> np.ndarray | None:
+        """d with H d = g: solved with the Hessian (dense: column k is H e_k), or by conjugate gradients on H u
+        products (cg)."""
+        if self.solver == "cg":
+            d = _conjugate_gradients(lambda u: self.hessian_times(x, u), g, CG_ITERATIONS * len(g), self.first_norm)
+            return d if d is not None and float(np.dot(g, d)) > 0 else None
+        if self.solver == "dense":
+            h = np.column_stack([self.hessian_times(x, unit) for unit in np.eye(len(x))])
+        return _solve(h, g)
+
+    def newton_step(self, x: np.ndarray, loss: float, g: np.ndarray, newton: np.ndarray | None) -> np.ndarray | None:
+        """x - d for the Newton direction d, damped by halving; then along -g; None if neither lowers the loss."""
         directions = [g] if newton is None else [newton, g]
         slack = 4 * np.finfo(float).eps * abs(loss)
         for d in directions:
@@ -446,6 +478,49 @@ def _solve(h: np.ndarray | None, g: np.ndarray) -> np.ndarray | None:
         return None
     if not np.all(np.isfinite(d)) or float(np.dot(g, d)) <= 0:
         return None
+    return d
+
+
+def newton_solver(layout: _Layout) -> str:
+    """How Newton's method solves H d = g: `program` (floats only: the Hessian from a program of order 2),
+    `dense` (vecs of at most DENSE_NEWTON elements in all: the Hessian from one H u per element, solved by numpy)
+    or `cg` (more: conjugate gradients on H u products, no matrix)."""
+    if all(size is None for size in layout.sizes):
+        return "program"
+    count = sum(1 if size is None else size for size in layout.sizes)
+    return "dense" if count <= DENSE_NEWTON else "cg"
+
+
+def _conjugate_gradients(times: Callable[[np.ndarray], np.ndarray], g: np.ndarray, limit: int,
+                         scale: float = 1.0) -> np.ndarray | None:
+    """d with H d ~ g by conjugate gradients, `times(u)` giving H u (Nocedal and Wright, algorithm 7.1).
+
+    Stops at a residual of min(0.5, sqrt(|g| / scale)) |g| (inexact Newton: superlinear near the minimum; `scale`,
+    the first gradient's norm, makes the test the same whatever the loss's units), after `limit` products, or
+    where H has no positive curvature along the search direction: then the direction found so far (-g's direction
+    on the first iteration: gradient descent). None where the products are not finite.
+    """
+    norm = float(np.linalg.norm(g))
+    tol = min(0.5, math.sqrt(norm / scale)) * norm
+    d = np.zeros_like(g)
+    r = g.copy()
+    p = r.copy()
+    rr = float(r @ r)
+    for k in range(limit):
+        hp = times(p)
+        curvature = float(p @ hp)
+        if not (math.isfinite(curvature) and np.all(np.isfinite(hp))):
+            return None
+        if curvature <= CG_FLAT * float(p @ p):
+            return g.copy() if k == 0 else d
+        alpha = rr / curvature
+        d += alpha * p
+        r -= alpha * hp
+        fresh = float(r @ r)
+        if math.sqrt(fresh) <= tol:
+            break
+        p = r + (fresh / rr) * p
+        rr = fresh
     return d
 
 
@@ -495,6 +570,10 @@ def outcome_line(result: OptimizeResult) -> str:
 def print_result(console: Console, result: OptimizeResult) -> None:
     """The parameters found, then the loss, gradient norm, steps and how the search ended."""
     title = f"{result.function} minimized with {result.method}"
+    if result.solver == "dense":
+        title += f" (each step's Hessian from Hessian-vector products: {result.products:,} in all)"
+    elif result.solver == "cg":
+        title += f"-CG (conjugate gradients on {result.products:,} Hessian-vector products)"
     console.print(Text(title, style="bold"), soft_wrap=True)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold")
     table.add_column("parameter", overflow="fold")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from adlang.interp.engines import ENGINES
+from adlang.interp.engines import AUTO, ENGINES
 from adlang.interp.prologue import signature, suggest
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE
 from adlang.ir.nodes import Function, Program
@@ -79,7 +79,7 @@ def parse_wrt(given: str | Iterable[str], fn: Function, option: str, float_resul
         if not param.type.is_differentiable:
             raise UsageError(
                 f"{option} names '{name}', a parameter of type {param.type}; "
-                "derivatives are taken with respect to float and vec parameters only"
+                "derivatives are taken with respect to float, vec and mat parameters only"
             )
     if float_result and fn.ret.kind != "float":
         raise UsageError(f"{option} needs a function whose result is a float, but {fn.name} returns {fn.ret}")
@@ -128,10 +128,14 @@ def _whole_number(text: str | None, default: int, flag: str, unit: str) -> int:
 
 
 def check_engine(name: object, option: str = "--engine") -> str:
-    """An engine of the table (`interp/engines.py`)."""
+    """An engine of the table (`interp/engines.py`), or `auto` (the compiled engine, and the native one for a
+    program that has run long enough)."""
+    if name == AUTO:
+        return name
     if not isinstance(name, str) or name not in ENGINES:
-        hint = suggest(name, ENGINES) if isinstance(name, str) else ""
-        raise UsageError(f"unknown {option} {name!r}{hint} (engines: {', '.join(ENGINES)})")
+        names = [*ENGINES, AUTO]
+        hint = suggest(name, names) if isinstance(name, str) else ""
+        raise UsageError(f"unknown {option} {name!r}{hint} (engines: {', '.join(names)})")
     message = ENGINES[name].missing()
     if message is not None:
         raise UsageError(message)

@@ -1,8 +1,8 @@
 """f as a function of one parameter element, the others held: what finite differences need.
 
-`sweep.py` and `compare.py` both move one float, or one element of a vec, and
-run the function again; the names of those elements (`x`, `v[0]`, `v[1]`, ...)
-are the ones `check` prints.
+`sweep.py` and `compare.py` both move one float, or one element of a vec or a
+mat, and run the function again; the names of those elements (`x`, `v[0]`,
+`A[0, 1]`, ...) are the ones `check` prints.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from adlang.ir.derive import finish
 
 @dataclass(frozen=True)
 class Element:
-    """One float being differentiated: a float parameter, or one element of a vec parameter."""
+    """One float being differentiated: a float parameter, or one element of a vec or mat parameter."""
 
-    label: str  # `x`, or `v[2]`
+    label: str  # `x`, `v[2]` or `A[0, 1]`
     param: str
-    index: int | None
+    index: int | tuple[int, int] | None
 
     def of(self, grad: dict) -> float:
         """This element's entry in a gradient keyed by parameter."""
@@ -36,11 +36,14 @@ class Element:
 
 
 def elements(wrt: list[str], args: dict) -> list[Element]:
-    """The floats behind `wrt`, in its order: a vec gives one element per entry."""
+    """The floats behind `wrt`, in its order: a vec gives one element per entry, a mat one per entry in row-major
+    order."""
     out = []
     for name in wrt:
         value = args[name]
-        if isinstance(value, np.ndarray):
+        if isinstance(value, np.ndarray) and value.ndim == 2:
+            out += [Element(f"{name}[{i}, {j}]", name, (i, j)) for i, j in np.ndindex(value.shape)]
+        elif isinstance(value, np.ndarray):
             out += [Element(f"{name}[{k}]", name, k) for k in range(value.shape[0])]
         else:
             out.append(Element(name, name, None))

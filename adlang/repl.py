@@ -12,6 +12,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 
 from rich.syntax import Syntax
 from rich.text import Text
@@ -53,7 +54,9 @@ HELP = """\
 Type a `def` block to add or replace a function (it ends at a blank line),
 an expression to evaluate it, `let x = EXPR` to keep a value in the session.
 
-  :load FILE               the functions of FILE (replacing the session's)
+  :load FILE               the functions of FILE (replacing those of a file loaded
+                           before); functions typed in the session are kept,
+                           except those FILE defines too
   :reload                  FILE again; functions typed since are kept
   :list                    functions and session variables
   :run F x=2 y=3 [--grad x,y] [--mode M] [--order 2] [--checkpoint S] [--trace] [--json]
@@ -151,9 +154,9 @@ class Repl:
     def cmd_load(self, words: list[str]) -> None:
         if len(words) != 1:
             raise UsageError(":load takes one file")
-        names = self.session.load(words[0])
+        loaded = self.session.load(words[0])
         self.stepper = None
-        self.say(f"loaded {words[0]}: {', '.join(names) or 'no functions'}")
+        self.say(loaded.summary(words[0]))
 
     def cmd_reload(self, words: list[str]) -> None:
         names = self.session.reload()
@@ -169,7 +172,7 @@ class Repl:
 
     def cmd_run(self, words: list[str]) -> None:
         fn_name, words = self._function_word(words)
-        ns = cli.build_parser()[1]["run"].parse_intermixed_args([self.session_name, *words])
+        ns = cli.build_parser("run")[1]["run"].parse_intermixed_args([self.session_name, *words])
         mode, order = options.derivative_mode(ns.mode, ns.order, ns.grad is not None)
         max_steps = options.parse_max_steps(ns.max_steps)
         program = self.session.program
@@ -177,6 +180,10 @@ class Repl:
         wrt = options.parse_wrt(ns.grad, fn, "--grad") if ns.grad is not None else None
         args = bind_arguments(fn, ns.args)
         report = run_report(program, fn, args, wrt, mode, order, ns.trace, max_steps, ns.engine, ns.checkpoint)
+        # lines of the file or of what was typed, not of the joined source the session compiles
+        line_of = self.session.line_of
+        report.trace = None if report.trace is None else [replace(e, line=line_of(e.line)) for e in report.trace]
+        report.loops = [replace(loop, line=line_of(loop.line)) for loop in report.loops]
         if ns.json:
             print(dump_json(run_object(report)))
         else:

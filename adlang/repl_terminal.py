@@ -1,72 +1,150 @@
-"""The REPL at a terminal: prompt_toolkit with history, completion, highlighting and multi-line `def`s.
+"""The REPL at a terminal: prompt_toolkit with history, completion by context, highlighting and `def`s typed
+or pasted over several lines.
 
 Kept apart from `repl` so a scripted session never imports prompt_toolkit.
+
+Editing a `def`: Enter indents the next line as the one before (one level more after a `:`), and a blank
+line ends the `def`. That indentation is a suggestion: spaces typed at the start of the line replace it
+rather than add to it, so typing (or pasting, in a terminal without bracketed paste) four spaces gives four.
+Tab indents to the next level and Backspace in the indentation removes one.
 """
 
 from __future__ import annotations
 
 import os
-import re
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings
+from prompt_toolkit.keys import Keys
 from prompt_toolkit.lexers import PygmentsLexer
 
-from adlang.lexer import BUILTINS, KEYWORDS, AdlangLexer
-from adlang.repl import COMMANDS, HISTORY_FILE, STEP_COMMANDS, Repl
+from adlang.lexer import AdlangLexer
+from adlang.repl import DEF_START, HISTORY_FILE, Repl
+from adlang.repl_complete import Context, offer
 
-WORD = re.compile(r"[:A-Za-z_][A-Za-z0-9_]*$")
+LEVEL = 4  # spaces per level of indentation
 
 
 class ReplCompleter(Completer):
-    """Commands at the start of a line, then function, parameter, variable and builtin names."""
+    """prompt_toolkit's side of `repl_complete.offer`."""
 
     def __init__(self, repl: Repl):
         self.repl = repl
 
     def get_completions(self, document, complete_event):
-        before = document.text_before_cursor
-        match = WORD.search(before)
-        word = match.group(0) if match else ""
-        for name in self.candidates(before[: len(before) - len(word)]):
-            if name.startswith(word) and name != word:
-                yield Completion(name, start_position=-len(word))
-
-    def candidates(self, head: str) -> list[str]:
-        program = self.repl.session.program
-        if not head.strip():
-            first = list(COMMANDS) + (list(STEP_COMMANDS) if self.repl.stepper is not None else [])
-            return first + program.names + list(self.repl.session.variables) + ["def", "let"]
-        names = list(program.names)
-        words = head.split()
-        fn = program.function(words[1]) if len(words) > 1 else None
-        if fn is not None and words[0] in (":run", ":step"):
-            names = [f"{p.name}=" for p in fn.params] + ["wrt", "--grad", "--trace"]
-        elif fn is not None and words[0] == ":diff":
-            names = ["wrt", "forward", "reverse", "order", "raw"] + [p.name for p in fn.params]
-        else:
-            names += [p.name for f in program.functions for p in f.params]
-        return names + list(self.repl.session.variables) + list(BUILTINS) + list(KEYWORDS)
+        found = offer(document.text_before_cursor, context(self.repl), complete_event.completion_requested)
+        for name in found.matching():
+            yield Completion(name, start_position=-len(found.word))
 
 
-def _key_bindings() -> KeyBindings:
-    """Enter ends the entry, except inside a `def` block, which goes on (indented) until a blank line."""
+def context(repl: Repl) -> Context:
+    program = repl.session.program
+    return Context({f.name: tuple(p.name for p in f.params) for f in program.functions},
+                   tuple(repl.session.variables), repl.stepper is not None)
+
+
+# ---------------------------------------------------------------- editing
+
+
+def next_indent(line: str) -> str:
+    """The indentation Enter gives the line after `line`: the same, one level more after a `:`."""
+    indent = line[: len(line) - len(line.lstrip())]
+    code = line.split("#", 1)[0].rstrip()
+    return indent + " " * LEVEL if code.endswith(":") else indent
+
+
+def indent_to_next_level(before: str) -> str:
+    """Spaces that take an indentation of `before` to the next multiple of LEVEL."""
+    return " " * (LEVEL - len(before) % LEVEL)
+
+
+def dedent_count(before: str) -> int:
+    """Characters Backspace removes from an indentation `before`: back to the previous level."""
+    return len(before) % LEVEL or min(LEVEL, len(before))
+
+
+def pasted_line_follows(keys) -> bool:
+    """Whether the keys waiting to be handled (a paste arriving as keystrokes) start with an indented line:
+    then a blank line is inside the `def`, not its end."""
+    text = []
+    for key in keys:
+        if key.key in (Keys.ControlM, Keys.ControlJ):
+            break
+        text.append(key.data)
+    line = "".join(text)
+    return bool(line.strip()) and line[:1] in (" ", "\t")
+
+
+def _buffer():
+    from prompt_toolkit.application.current import get_app
+
+    return get_app().current_buffer
+
+
+def _in_def(buffer) -> bool:
+    return bool(DEF_START.match(buffer.document.text.lstrip()))
+
+
+@Condition
+def _on_blank_last_line() -> bool:
+    """A later line of a `def` holding only spaces, the cursor at its end: where Enter may have indented."""
+    document = _buffer().document
+    return (_in_def(_buffer()) and document.cursor_position_row > 0 and document.is_cursor_at_the_end
+            and not document.current_line.strip())
+
+
+@Condition
+def _at_indentation() -> bool:
+    """The cursor on a later line of a `def`, with only spaces before it on that line."""
+    document = _buffer().document
+    return _in_def(_buffer()) and document.cursor_position_row > 0 and not document.current_line_before_cursor.strip()
+
+
+@Condition
+def _after_indentation() -> bool:
+    before = _buffer().document.current_line_before_cursor
+    return bool(before) and not before.strip(" ")
+
+
+def key_bindings() -> KeyBindings:
     bindings = KeyBindings()
 
     @bindings.add("enter")
     def _(event):
+        """Enter ends the entry, except inside a `def`, which goes on (indented) until a blank line."""
         buffer = event.current_buffer
-        text = buffer.document.text
-        last = text.split("\n")[-1]
-        if text.lstrip().startswith("def ") and last.strip():
-            indent = last[: len(last) - len(last.lstrip())]
-            if last.split("#")[0].rstrip().endswith(":"):
-                indent += "    "
-            buffer.insert_text("\n" + indent)
-        else:
+        document = buffer.document
+        if not _in_def(buffer):
             buffer.validate_and_handle()
+        elif document.cursor_position_row == document.line_count - 1 and not document.current_line.strip():
+            if pasted_line_follows(event.app.key_processor.input_queue):
+                buffer.insert_text("\n")
+            else:
+                buffer.validate_and_handle()
+        else:
+            buffer.insert_text("\n" + next_indent(document.current_line_before_cursor))
+
+    @bindings.add(" ", filter=_on_blank_last_line)
+    def _(event):
+        """The first space typed on a line Enter has just indented replaces that indentation."""
+        buffer = event.current_buffer
+        previous = event.previous_key_sequence
+        if previous and previous[-1].key in (Keys.ControlM, Keys.ControlJ):
+            buffer.delete_before_cursor(len(buffer.document.current_line_before_cursor))
+        buffer.insert_text(" ")
+
+    @bindings.add("tab", filter=_at_indentation)
+    def _(event):
+        buffer = event.current_buffer
+        buffer.insert_text(indent_to_next_level(buffer.document.current_line_before_cursor))
+
+    @bindings.add("backspace", filter=_after_indentation)
+    def _(event):
+        buffer = event.current_buffer
+        buffer.delete_before_cursor(dedent_count(buffer.document.current_line_before_cursor))
 
     return bindings
 
@@ -76,7 +154,7 @@ def prompt_session(repl: Repl) -> PromptSession:
         history=FileHistory(os.path.expanduser(HISTORY_FILE)),
         completer=ReplCompleter(repl),
         lexer=PygmentsLexer(AdlangLexer),
-        key_bindings=_key_bindings(),
+        key_bindings=key_bindings(),
         multiline=True,
         prompt_continuation=lambda width, line, soft: "." * (width - 1) + " ",
     )

@@ -7,20 +7,19 @@ handling in `cli`, so it can be tested without running a program.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from adlang.lang.errors import AdlangError, UsageError
 from adlang.lang.span import Span
+from adlang.plain import PIPE_WIDTH, RULE, Grid, Line, Piece, Raw, plain_chunks, writes_plain
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # ---------------------------------------------------------------- errors
 
@@ -153,6 +152,8 @@ def _json_float(x: float) -> float | str:
 
 def dump_json(obj: Any) -> str:
     """One line of JSON; fails rather than writing NaN, which is not JSON."""
+    import json  # only for --json: a run in text starts without it
+
     return json.dumps(to_json_value(obj), allow_nan=False)
 
 
@@ -172,6 +173,8 @@ class RunReport:
     recomputed: int | None = None  # with --grad: loop iterations run again
     loops: list[Any] = field(default_factory=list)  # with --checkpoint: one LoopStats per checkpointed loop
     jacobian: dict[str, Any] | None = None  # with a Jacobian: per parameter, rows of the result's elements
+    direction: dict[str, Any] | None = None  # with --hvp: u, a part per parameter
+    hvp: dict[str, Any] | None = None  # with --hvp: H u, a part per parameter
 
 
 def run_object(report: RunReport) -> dict[str, Any]:
@@ -187,20 +190,29 @@ def run_object(report: RunReport) -> dict[str, Any]:
         obj["hessian"] = to_json_value(report.hessian)
     if report.jacobian is not None:
         obj["jacobian"] = to_json_value(report.jacobian)
+    if report.hvp is not None:
+        obj["direction"] = to_json_value(report.direction)
+        obj["hvp"] = to_json_value(report.hvp)
     if report.trace is not None:
         obj["trace"] = [trace_object(entry) for entry in report.trace]
-    obj["stats"] = {"steps": int(report.steps)}
+    obj["stats"] = stats_object(report)
+    return obj
+
+
+def stats_object(report: RunReport) -> dict[str, Any]:
+    """The JSON `stats` of a run: steps, tape peak, recomputations, the checkpointed loops."""
+    stats: dict[str, Any] = {"steps": int(report.steps)}
     if report.tape_peak is not None:
-        obj["stats"]["tape_peak"] = int(report.tape_peak)
+        stats["tape_peak"] = int(report.tape_peak)
     if report.recomputed is not None:
-        obj["stats"]["recomputed"] = int(report.recomputed)
+        stats["recomputed"] = int(report.recomputed)
     if report.loops:
-        obj["stats"]["checkpoint"] = [
+        stats["checkpoint"] = [
             {"line": loop.line, "loop": "while" if loop.counted else "for", "strategy": loop.strategy,
              "trips": loop.trips, "recomputed": loop.recomputed, "predicted": loop.predicted}
             for loop in report.loops
         ]
-    return obj
+    return stats
 
 
 def check_save_path(path: str) -> None:
@@ -220,6 +232,8 @@ def save_arrays(path: str, report: RunReport) -> None:
     for p, row in (report.hessian or {}).items():
         for q, block in row.items():
             arrays[f"hessian_{p}_{q}"] = np.asarray(block)
+    for name, value in (report.hvp or {}).items():
+        arrays[f"hvp_{name}"] = np.asarray(value)
     for name, blocks in (report.jacobian or {}).items():
         for k, block in enumerate(blocks if isinstance(blocks, list) else [blocks]):
             arrays[f"jacobian_{name}" if not isinstance(blocks, list) else f"jacobian_{name}_{k}"] = block
@@ -316,8 +330,10 @@ def call_line(function: str, args: dict[str, Any]) -> str:
 
 def make_console(file: TextIO | None = None) -> Console:
     """A console that never cuts a number: generous width off a terminal, no markup or emoji parsing."""
+    from rich.console import Console
+
     file = file or sys.stdout
-    width = None if _is_terminal(file) else 200
+    width = None if _is_terminal(file) else PIPE_WIDTH
     return Console(file=file, width=width, highlight=False, markup=False, emoji=False)
 
 
@@ -326,30 +342,70 @@ def _is_terminal(file: TextIO) -> bool:
     return bool(isatty and isatty())
 
 
+def show_run(report: RunReport, file: TextIO | None = None) -> None:
+    """A run as `adlang run` prints it: through rich at a terminal, as the same bytes without it in a pipe."""
+    file = file or sys.stdout
+    pieces = run_pieces(report)
+    chunks = plain_chunks(pieces) if writes_plain(file) else None
+    if chunks is None:
+        render(make_console(file), pieces)
+    else:
+        file.writelines(chunks)
+
+
 def print_run(console: Console, report: RunReport) -> None:
     """The call, its value and, when asked for, gradient, Hessian and trace as tables."""
-    console.print(Text(call_line(report.function, report.args), style="bold"), soft_wrap=True)
-    console.print(Text.assemble(("value", "bold cyan"), " = ", format_summary(report.value)), soft_wrap=True)
+    render(console, run_pieces(report))
+
+
+def run_pieces(report: RunReport) -> list[Piece]:
+    """What print_run shows, line by line and table by table."""
+    pieces: list[Piece] = [
+        Line.of(call_line(report.function, report.args), "bold"),
+        Line((("value", "bold cyan"), (" = ", None), (format_summary(report.value), None))),
+    ]
     if report.grad is not None:
-        _section(console, _titled("gradient", report.mode), gradient_table(report.grad))
+        pieces += _section(_titled("gradient", report.mode), gradient_table(report.grad))
     if report.hessian is not None:
-        _section(console, _titled("hessian", report.mode), hessian_table(report.hessian))
+        pieces += _section(_titled("hessian", report.mode), hessian_table(report.hessian))
+    if report.hvp is not None:
+        pieces += _section(_titled("hessian-vector product H u", report.mode), hvp_table(report))
     for name, blocks in (report.jacobian or {}).items():
         for k, block in enumerate(blocks if isinstance(blocks, list) else [blocks]):
             item = f", result item {k}" if isinstance(blocks, list) else ""
-            _section(console, f"jacobian with respect to {name}{item} (rows: the result's elements)",
-                     jacobian_table(block))
+            pieces += _section(f"jacobian with respect to {name}{item} (rows: the result's elements)",
+                               jacobian_table(block))
     if report.trace is not None:
-        _print_trace(console, report.trace)
-    console.print()
+        pieces += _trace(report.trace)
+    pieces.append(Line.of(""))
     stats = f"{report.steps} step{'s' if report.steps != 1 else ''}"
     if report.tape_peak:  # the JSON always has both; the text only where there is something to say
         stats += f", tape peak: {report.tape_peak} value{'s' if report.tape_peak != 1 else ''}"
     if report.recomputed:
         stats += f", recomputed: {report.recomputed} loop iteration{'s' if report.recomputed != 1 else ''}"
-    console.print(Text(stats, style="dim"))
-    for loop in report.loops:
-        console.print(Text(loop_line(loop), style="dim"), soft_wrap=True)
+    pieces.append(Line.of(stats, "dim", wrap=True))
+    pieces += [Line.of(loop_line(loop), "dim") for loop in report.loops]
+    return pieces
+
+
+def render(console: Console, pieces: list[Piece]) -> None:
+    """Pieces through rich: styled lines, tables with a rule under the header."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    for piece in pieces:
+        if isinstance(piece, Raw):
+            console.file.write(piece.text)
+        elif isinstance(piece, Line):
+            console.print(Text.assemble(*piece.parts), soft_wrap=not piece.wrap)
+        else:
+            table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold")
+            for name in piece.columns:
+                table.add_column(name, overflow="fold")
+            for row in piece.rows:
+                table.add_row(*row)
+            console.print(table)
 
 
 def loop_line(loop: Any) -> str:
@@ -370,38 +426,39 @@ def loop_line(loop: Any) -> str:
     return text
 
 
-def _section(console: Console, title: str, table: Table) -> None:
+def _section(title: str, table: Grid) -> list[Piece]:
     """A title on its own line (a table title would wrap to the table's width), then the table."""
-    console.print()
-    console.print(Text(title, style="bold"), soft_wrap=True)
-    console.print(table)
+    return [Line.of(""), Line.of(title, "bold"), table]
 
 
-def _print_trace(console: Console, trace: list[Any]) -> None:
-    console.print()
-    console.print(Text("trace", style="bold"))
+def _trace(trace: list[Any]) -> list[Piece]:
     header, *rows = trace_lines(trace)
-    console.print(Text(header, style="bold"), soft_wrap=True)
-    console.print(Text("\u2500" * len(header), style="dim"), soft_wrap=True)
+    pieces: list[Piece] = [Line.of(""), Line.of("trace", "bold", wrap=True), Line.of(header, "bold"),
+                           Line.of(RULE * len(header), "dim")]
     if rows:
-        console.file.write("\n".join(rows) + "\n")
+        pieces.append(Raw("\n".join(rows) + "\n"))
+    return pieces
 
 
-def _table(*columns: str) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold")
-    for name in columns:
-        table.add_column(name, overflow="fold")
-    return table
+def _table(*columns: str) -> Grid:
+    return Grid(columns)
 
 
-def gradient_table(grad: dict[str, Any]) -> Table:
+def gradient_table(grad: dict[str, Any]) -> Grid:
     table = _table("parameter", "derivative")
     for name, value in grad.items():
         table.add_row(name, format_summary(value))
     return table
 
 
-def jacobian_table(block: Any) -> Table:
+def hvp_table(report: RunReport) -> Grid:
+    table = _table("parameter", "direction u", "H u")
+    for name, value in report.hvp.items():
+        table.add_row(name, format_summary(report.direction[name]), format_summary(value))
+    return table
+
+
+def jacobian_table(block: Any) -> Grid:
     table = _table("", *(f"[{j}]" for j in range(block.shape[1])))
     for i, row in enumerate(block):
         table.add_row(f"[{i}]", *(format_value(float(x)) for x in row))
@@ -412,7 +469,7 @@ def jacobian_table(block: Any) -> Table:
 WIDE_HESSIAN = 10
 
 
-def hessian_table(hessian: dict[str, Any]) -> Table:
+def hessian_table(hessian: dict[str, Any]) -> Grid:
     """Row p, column q: d2f/dp dq; a vec parameter takes a row and a column per element (`v[0]`, ...). A wide
     Hessian is a row per block (parameter pair) with its shape and a summary instead."""
     names = list(hessian)
@@ -427,7 +484,7 @@ def hessian_table(hessian: dict[str, Any]) -> Table:
     return table
 
 
-def _hessian_blocks(hessian: dict[str, Any]) -> Table:
+def _hessian_blocks(hessian: dict[str, Any]) -> Grid:
     table = _table("block", "shape", "min", "max", "largest |entry| at", "diagonal (first 3)")
     for p in hessian:
         for q in hessian[p]:

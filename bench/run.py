@@ -1,6 +1,6 @@
 """Benchmarks for adlang: interpreter speed, the cost of a gradient and of second derivatives.
 
-    python bench/run.py [--quick] [--sections 1,2,3,4,5,6] [--out bench/results/latest.json]
+    python bench/run.py [--quick] [--sections 1,2,3,4,5,6,7,8,startup] [--vec-long] [--out bench/results/latest.json]
 
 Sections (see bench/README.md for how to read them):
 
@@ -12,6 +12,17 @@ Sections (see bench/README.md for how to read them):
 4. the loop's gradient in both engines and each checkpoint strategy (time, tape_peak, peak
    memory) beside plain Python (the loop, and a hand-written reverse sweep) and HIPS autograd,
    with issue 6's targets and a pass/fail verdict for each;
+5. the Python API called in a loop;
+6. the native engine (issue 14): the loop's and the Euler oscillator's gradients beside the compiled
+   engine, hand-written reverse sweeps in numba and plain Python, and jax; revolve against its schedule;
+   the targets;
+7. vectorised code beside numpy: the line fit's gradient against numpy's hand-written one and its own
+   function (time and peak memory, n = 10^3 to 10^6, 10^7 with --vec-long), logistic regression on a
+   20000 x 10 mat, with issue 15's targets;
+8. Hessians over a long vec (issue 16): one Hessian-vector product against 15x the function and the Hessian
+   against 20 n times the function, in each engine, beside jax.jit(jax.hessian);
+startup. `adlang run programs/lecture/foo.ad x=2 y=3 --grad x,y` against `python -c "import numpy"` (issue 17:
+   at most 2x), whole processes;
 
 and everything also goes to one JSON file, with the machine it ran on.
 
@@ -38,6 +49,11 @@ import tracemalloc
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+
+# One core for numpy as for adlang's engines: OpenBLAS would split a dot product of 10^5 floats over both
+# cores, and on a machine with other work that waiting costs milliseconds (section 7's numpy peers were 5x
+# slower at n = 10^5). Set before numpy loads; the environment may say otherwise.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 from rich.console import Console
@@ -336,7 +352,7 @@ HESSIAN_MODES = {"forward-over-reverse": 3, "reverse-over-reverse": 2, "forward-
 def second_order_source(n: int, hvp: bool = True) -> str:
     """f(x0, ..., x{n-1}) = Σ x_i^2 + Σ sin(x_i) * x_{i+1} as straight-line code, and hvp_dir(x, u) = ∇f(x) · u.
 
-    The Hessian needs float parameters (the language has no matrix type), so each x_i is a parameter of its own.
+    A derivative program of order 2 takes float parameters, so each x_i is a parameter of its own.
     """
     xs = [f"x{i}" for i in range(n)]
     us = [f"u{i}" for i in range(n)]
@@ -863,7 +879,10 @@ def config(argv: list[str] | None) -> argparse.Namespace:
                         help="skip a forward-mode run above --forward-cap estimated to take longer (s)")
     parser.add_argument("--hessian-budget", type=float, default=20.0,
                         help="skip a Hessian run at a larger n estimated to take longer (s)")
-    parser.add_argument("--sections", default="1,2,3,4,5,6", help="which sections to run, e.g. 4 or 1,2")
+    parser.add_argument("--sections", default="1,2,3,4,5,6,7,8,startup",
+                        help="which sections to run, e.g. 4 or 1,2 or startup")
+    parser.add_argument("--vec-long", action="store_true",
+                        help="section 7: the line fit at n = 10^7 too (about 80 MB a vec; a minute more)")
     parser.add_argument("--autograd-budget", type=float, default=20.0,
                         help="section 4: skip an autograd run estimated (linearly from a smaller n) to take longer (s)")
     parser.add_argument("--strategies", default=",".join(STRATEGIES),
@@ -878,6 +897,10 @@ def config(argv: list[str] | None) -> argparse.Namespace:
         cfg.loop_ns = [10**3, 10**4]
         cfg.api_ns = [10, 1000]
         cfg.native_ns = [10**4, 10**5]
+        cfg.hessian_vec_ns = [10, 100]
+        cfg.hessian_vec_engines = ["interp", "compiled"]
+        cfg.oscillator_n = 10**5
+        cfg.vec_fit_ns = [10**3, 10**4, 10**5]
         cfg.repeats = cfg.repeats or 5
     else:
         cfg.interp_ns = [10**5, 10**6]
@@ -887,7 +910,13 @@ def config(argv: list[str] | None) -> argparse.Namespace:
         cfg.loop_ns = [10**3, 10**5, 10**6]
         cfg.api_ns = [10, 1000, 10**5]
         cfg.native_ns = [10**5, 10**6]
+        cfg.hessian_vec_ns = [10, 100, 1000]
+        cfg.hessian_vec_engines = ["interp", "compiled", "native"]
+        cfg.oscillator_n = 10**6
+        cfg.vec_fit_ns = [10**3, 10**4, 10**5, 10**6]
         cfg.repeats = cfg.repeats or 7
+    if cfg.vec_long:
+        cfg.vec_fit_ns = [*cfg.vec_fit_ns, 10**7]
     cfg.strategies = [s.strip() for s in cfg.strategies.split(",") if s.strip()]
     cfg.sections = {s.strip() for s in cfg.sections.split(",")}
     cfg.forward_cap = 1000  # forward mode always runs up to here; beyond, only if the estimate fits the budget
@@ -897,6 +926,11 @@ def config(argv: list[str] | None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------- section 6: the native engine
+
+OSCILLATOR = Path(__file__).resolve().parent.parent / "programs" / "examples" / "oscillator.ad"
+# The oscillator's arguments for section 6: t = n h = 10 at n = 10^6 (the example's .args run 100 steps).
+OSCILLATOR_ARGS = {"k": 4.0, "c": 0.5, "x0": 1.0, "v0": 0.0}
+REVOLVE = "revolve:10"
 
 
 def numba_sweep():
@@ -924,12 +958,188 @@ def numba_sweep():
     return sweep
 
 
+def numba_revolve():
+    """The loop's value and gradient by binomial checkpointing written by hand in numba: the schedule adlang's
+    revolve:S runs (the same split, `checkpoint_schedules.revolve_split`, as a walk over repetition numbers),
+    the state's snapshots on a small stack, and each iteration reversed from the state it starts from."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit
+    def split(n, s):
+        if s == 1:
+            return n - 1
+        rho, lo, top, lower = 1, 1, s + 1, (s + 1) * s // 2
+        while lo <= n - 1:
+            m = max(lo, n - lower)
+            if m <= min(top - 1, n - 1):
+                return m
+            rho += 1
+            lo, top, lower = top, top * (s + rho) // rho, lower * (s + rho) // (rho + 1)
+        return n - 1
+
+    @numba.njit
+    def revolve(x, y, n, s):
+        accum = x
+        for _ in range(n):
+            accum = accum * y
+        stack_i = np.empty(s + 1, np.int64)
+        stack_v = np.empty(s + 1)
+        fine, capo, top, held, depth = n, 0, -1, 0, 0
+        state = snap = x
+        daccum, dy = 1.0, 0.0
+        while fine > 0:
+            left = fine - capo
+            if left == 0:  # restore the newest snapshot
+                capo, state = top, snap
+            elif left == 1:  # reverse iteration capo from the state held; free its snapshot
+                if top == capo:
+                    held -= 1
+                    if held > 0:
+                        depth -= 1
+                        top, snap = stack_i[depth], stack_v[depth]
+                    else:
+                        top = -1
+                dy = dy + state * daccum
+                daccum = y * daccum
+                fine -= 1
+            elif top != capo:  # take a snapshot
+                if held > 0:
+                    stack_i[depth], stack_v[depth] = top, snap
+                    depth += 1
+                top, snap, held = capo, state, held + 1
+            else:  # advance
+                ahead = split(left, s + 1 - held)
+                for _ in range(ahead):
+                    state = state * y
+                capo += ahead
+        return accum, daccum, dy
+
+    return revolve
+
+
+def python_oscillator_gradient(k: float, c: float, x0: float, v0: float, h: float, n: int):
+    """The oscillator's end position and (d/dk, d/dc) by a hand-written reverse sweep in plain Python (two
+    lists of floats for the tape)."""
+    xs, vs = [], []
+    x, v = x0, v0
+    for _ in range(n):
+        xs.append(x)
+        vs.append(v)
+        a = -k * x - c * v
+        x = x + h * v
+        v = v + h * a
+    value = x
+    dx, dv, dk, dc = 1.0, 0.0, 0.0, 0.0
+    for i in range(n - 1, -1, -1):
+        da = h * dv
+        dk -= xs[i] * da
+        dc -= vs[i] * da
+        dx, dv = dx - k * da, dv + h * dx - c * da
+    return value, dk, dc
+
+
+def numba_oscillator_sweep():
+    """`python_oscillator_gradient` compiled by numba, with preallocated float arrays for the tape."""
+    try:
+        import numba
+    except ImportError:
+        return None
+
+    @numba.njit
+    def sweep(k, c, x0, v0, h, n):
+        xs = np.empty(n)
+        vs = np.empty(n)
+        x, v = x0, v0
+        for i in range(n):
+            xs[i] = x
+            vs[i] = v
+            a = -k * x - c * v
+            x = x + h * v
+            v = v + h * a
+        dx, dv, dk, dc = 1.0, 0.0, 0.0, 0.0
+        for i in range(n - 1, -1, -1):
+            da = h * dv
+            dk -= xs[i] * da
+            dc -= vs[i] * da
+            dx, dv = dx - k * da, dv + h * dx - c * da
+        return x, dk, dc
+
+    return sweep
+
+
+def jax_module():
+    """jax with float64 on (the engines compute in float64), or None when it is not installed."""
+    try:
+        import jax
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def jax_gradients(jax) -> dict[str, Callable]:
+    """`jax.jit(jax.value_and_grad)` of the loop and of the oscillator, over `lax.fori_loop` (n static: jax
+    reverses a loop whose trip count it knows)."""
+    lax = jax.lax
+
+    def foo(x, y, n):
+        return lax.fori_loop(0, n, lambda i, accum: accum * y, x)
+
+    def oscillator(k, c, x0, v0, h, n):
+        def step(i, state):
+            x, v = state
+            a = -k * x - c * v
+            return x + h * v, v + h * a
+
+        return lax.fori_loop(0, n, step, (x0, v0))[0]
+
+    loop = jax.jit(jax.value_and_grad(foo, argnums=(0, 1)), static_argnums=2)
+    osc = jax.jit(jax.value_and_grad(oscillator, argnums=(0, 1)), static_argnums=5)
+
+    def run(f):
+        def call(*args):
+            value, grads = f(*args)
+            return float(value), *(float(g) for g in grads)
+
+        return call
+
+    return {"loop": run(loop), "oscillator": run(osc)}
+
+
+def _version(package: str) -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version(package)
+    except Exception:  # noqa: BLE001 - not installed, or installed without metadata
+        return None
+
+
 def bench_native(program: ir.Program, cfg: argparse.Namespace) -> dict:
-    """The loop's gradient in each engine beside a hand-written numba sweep, at each n; the native engine's
-    first run (its compilation) timed apart."""
+    """Issue 14: the loop's and the oscillator's gradients in the native engine beside the compiled engine, a
+    hand-written numba sweep, jax and plain Python; revolve natively against its schedule; the targets."""
     if engine_table.ENGINES["native"].missing():
         console.print("section 6: numba is not installed (pip install numba)")
         return {"installed": False}
+    jax = jax_module()
+    peers = jax_gradients(jax) if jax is not None else None
+    if peers is None:
+        console.print(escape('section 6: jax not installed (pip install -e ".[bench]" to compare with it)'))
+    loop = bench_native_loop(program, cfg, peers)
+    oscillator = bench_native_oscillator(cfg, peers)
+    revolve = bench_native_revolve(program, cfg)
+    startup = bench_native_startup(cfg)
+    targets = native_targets(loop, oscillator, revolve, peers is not None, startup)
+    return {"installed": True, "jax_version": _version("jax"), "numba_version": _version("numba"), **loop,
+            "oscillator": oscillator, "revolve": revolve, "startup": startup, "targets": targets}
+
+
+def bench_native_loop(program: ir.Program, cfg: argparse.Namespace, peers: dict | None) -> dict:
+    """The loop's gradient in each engine beside a hand-written numba sweep and jax, at each n; the native
+    engine's first run (its compilation) timed apart."""
     derived, entry = derivative_program(program, "foo", ["x", "y"], "reverse")
     sweep = numba_sweep()
     runners = {name: engine_table.ENGINES[name].runner() for name in ("interp", "compiled", "native")}
@@ -939,29 +1149,532 @@ def bench_native(program: ir.Program, cfg: argparse.Namespace) -> dict:
     first = time.perf_counter() - started
     sweep(LOOP_X, LOOP_Y, 2)
     rows = []
-    table = Table(title="6. the loop's gradient natively (reverse mode, best of repeats)")
-    for column in ("n", "interp", "compiled", "native", "native function", "numba by hand", "native / by hand",
-                   "native / its function"):
-        table.add_column(column, justify="right")
+    table = Table(title="6a. the loop's gradient natively (reverse mode, d/dx and d/dy; best of repeats)")
+    for column in ("n", "interp", "compiled", "native", "native function", "numba by hand", "jax",
+                   "native / by hand", "native / its function", "jax / native", "result"):
+        table.add_column(column, justify="left" if column == "result" else "right")
     for n in cfg.native_ns:
         args = {"x": LOOP_X, "y": LOOP_Y, "n": n}
         runs = {name: (lambda run=run, args=args: run(derived, entry, args, max_steps=MAX_STEPS))
                 for name, run in runners.items()}
         runs["native function"] = lambda args=args: runners["native"](program, "foo", args, max_steps=MAX_STEPS)
         runs["numba by hand"] = lambda n=n: sweep(LOOP_X, LOOP_Y, n)
+        if peers is not None:
+            peers["loop"](LOOP_X, LOOP_Y, n)  # jax compiles for each n: not timed
+            runs["jax"] = lambda n=n: peers["loop"](LOOP_X, LOOP_Y, n)
         if n > 10**5:
             del runs["interp"]  # seconds a run: section 4 has it
+        got = runners["native"](derived, entry, args, max_steps=MAX_STEPS).value
+        ok = close(got, sweep(LOOP_X, LOOP_Y, n), 1e-12)
+        ok = ok and (peers is None or close(got, peers["loop"](LOOP_X, LOOP_Y, n)))
         timings = measure_group(runs, cfg.repeats, cfg.min_time, cfg.long_run)
-        row = {"n": n, **{name: t["best_s"] for name, t in timings.items()}}
+        row = {"n": n, **{name: t["best_s"] for name, t in timings.items()}, "ok": ok}
         row["native_over_hand"] = row["native"] / row["numba by hand"]
         row["native_over_function"] = row["native"] / row["native function"]
+        row["jax_over_native"] = row["jax"] / row["native"] if "jax" in row else None
         rows.append(row)
-        table.add_row(str(n), *(fmt_time(row[k]) if k in row else "-" for k in
-                                ("interp", "compiled", "native", "native function", "numba by hand")),
-                      f"{row['native_over_hand']:.1f}x", f"{row['native_over_function']:.1f}x")
+        table.add_row(f"{n:,}", *(fmt_time(row[k]) if k in row else "-" for k in
+                                  ("interp", "compiled", "native", "native function", "numba by hand")),
+                      fmt_time(row["jax"]) if "jax" in row else "not installed",
+                      f"{row['native_over_hand']:.2f}x", f"{row['native_over_function']:.2f}x",
+                      f"{row['jax_over_native']:.1f}x" if "jax" in row else "—", "ok" if ok else "[red]WRONG[/]")
     console.print(table)
     console.print(f"native's first run of the gradient (numba compiling it): {first:.2f} s")
-    return {"installed": True, "first_run_s": first, "rows": rows}
+    return {"first_run_s": first, "rows": rows}
+
+
+def bench_native_oscillator(cfg: argparse.Namespace, peers: dict | None) -> dict:
+    """programs/examples/oscillator.ad's gradient with respect to k and c at n steps of h = 10 / n, in each
+    engine that is fast enough, a hand-written sweep in numba and in plain Python, and jax."""
+    program = compile_source(OSCILLATOR.read_text(), str(OSCILLATOR))
+    derived, entry = derivative_program(program, "main", ["k", "c"], "reverse")
+    n = cfg.oscillator_n
+    h = 10.0 / n
+    args = {**OSCILLATOR_ARGS, "h": h, "n": n}
+    positional = (*OSCILLATOR_ARGS.values(), h, n)
+    sweep = numba_oscillator_sweep()
+    sweep(*positional[:-1], 2)
+    runners = {name: engine_table.ENGINES[name].runner() for name in ("native", "compiled")}
+    runners["native"](derived, entry, {**args, "n": 2}, max_steps=MAX_STEPS)  # compiles: not timed
+    runs = {name: (lambda run=run: run(derived, entry, args, max_steps=MAX_STEPS)) for name, run in runners.items()}
+    runs["native function"] = lambda: runners["native"](program, "main", args, max_steps=MAX_STEPS)
+    runs["numba by hand"] = lambda: sweep(*positional)
+    if peers is not None:
+        peers["oscillator"](*positional)
+        runs["jax"] = lambda: peers["oscillator"](*positional)
+    runs["Python by hand"] = lambda: python_oscillator_gradient(*positional)
+    expected = sweep(*positional)
+    got = {name: runners[name](derived, entry, args, max_steps=MAX_STEPS).value for name in runners}
+    ok = all(close(value, expected, 1e-9) for value in got.values())
+    ok = ok and close(python_oscillator_gradient(*positional), expected, 1e-9)
+    ok = ok and (peers is None or close(peers["oscillator"](*positional), expected, 1e-9))
+    timings = measure_group(runs, cfg.repeats, cfg.min_time, cfg.long_run)
+    times = {name: t["best_s"] for name, t in timings.items()}
+    hand = times["numba by hand"]
+    table = Table(title=f"6b. the Euler oscillator's gradient (d/dk, d/dc), n = {n:,} steps "
+                        f"(programs/examples/oscillator.ad)")
+    for column in ("way", "time", "× numba by hand"):
+        table.add_column(column, justify="left" if column == "way" else "right")
+    labels = {"native": "adlang --engine native", "native function": "adlang --engine native, the function alone",
+              "compiled": "adlang --engine compiled", "numba by hand": "hand-written reverse sweep, numba",
+              "jax": "jax.jit(jax.value_and_grad), lax.fori_loop",
+              "Python by hand": "hand-written reverse sweep, Python"}
+    for name, label in labels.items():
+        if name in times:
+            table.add_row(label, fmt_time(times[name]), f"{times[name] / hand:.2f}")
+        elif name == "jax":
+            table.add_row(label, "not installed", "—")
+    console.print(table)
+    if not ok:
+        console.print("[red]6b: the ways disagree on the value or the gradient[/]")
+    return {"n": n, "h": h, "args": args, **times, "ok": ok, "native_over_hand": times["native"] / hand}
+
+
+def bench_native_revolve(program: ir.Program, cfg: argparse.Namespace) -> dict:
+    """The loop's gradient at n with `revolve:10` natively, against what its schedule predicts: every iteration
+    revolve runs forwards (advances + n, the JSON's `recomputed`) at the native function's time per iteration,
+    plus the reversal, taken as the plain (`none`) gradient's time (a taped sweep forwards and one back, as
+    revolve's n one-iteration reversals do)."""
+    from adlang.derivatives import recomputed_iterations
+
+    n = cfg.native_ns[-1]
+    args = {"x": LOOP_X, "y": LOOP_Y, "n": n}
+    run = engine_table.ENGINES["native"].runner()
+    plain, plain_entry = derivative_program(program, "foo", ["x", "y"], "reverse")
+    checkpointed, entry = derivative_program(program, "foo", ["x", "y"], "reverse", checkpoint=REVOLVE)
+    result = run(checkpointed, entry, args, max_steps=MAX_STEPS)  # compiles: not timed
+    recomputed = recomputed_iterations(result.loop_trips)
+    ok = close(result.value, run(plain, plain_entry, args, max_steps=MAX_STEPS).value, 1e-12)
+    timings = measure_group({
+        "function": lambda: run(program, "foo", args, max_steps=MAX_STEPS),
+        "none": lambda: run(plain, plain_entry, args, max_steps=MAX_STEPS),
+        REVOLVE: lambda: run(checkpointed, entry, args, max_steps=MAX_STEPS),
+    }, cfg.repeats, cfg.min_time, cfg.long_run)
+    times = {name: t["best_s"] for name, t in timings.items()}
+    by_hand = numba_revolve()
+    snapshots = int(REVOLVE.partition(":")[2])
+    by_hand(LOOP_X, LOOP_Y, 2, snapshots)
+    ok = ok and close(result.value, by_hand(LOOP_X, LOOP_Y, n, snapshots), 1e-12)
+    times["numba by hand"] = measure(lambda: by_hand(LOOP_X, LOOP_Y, n, snapshots), cfg.repeats, cfg.min_time,
+                                     cfg.long_run)["best_s"]
+    per_iteration = times["function"] / n
+    predicted = recomputed * per_iteration + times["none"]
+    bound = 1.5 * recomputed * per_iteration + times["none"]
+    table = Table(title=f"6c. {REVOLVE} natively at n = {n:,}: the time its schedule predicts")
+    for column in ("function", "gradient, none", f"gradient, {REVOLVE}", "numba by hand, same schedule",
+                   "recomputed", "predicted", "measured / predicted", "bound (1.5x the iterations)", "result"):
+        table.add_column(column, justify="left" if column == "result" else "right")
+    table.add_row(fmt_time(times["function"]), fmt_time(times["none"]), fmt_time(times[REVOLVE]),
+                  fmt_time(times["numba by hand"]), f"{recomputed:,}", fmt_time(predicted),
+                  f"{times[REVOLVE] / predicted:.2f}", fmt_time(bound), "ok" if ok else "[red]WRONG[/]")
+    console.print(table)
+    console.print(escape(f"predicted = recomputed (advances + n) x the function's time per iteration "
+                         f"({per_iteration * 1e9:.2f} ns) + the plain gradient; {REVOLVE} / none: "
+                         f"{times[REVOLVE] / times['none']:.1f}x"))
+    return {"n": n, "strategy": REVOLVE, **times, "recomputed": recomputed, "tape_peak": result.tape_peak,
+            "predicted_s": predicted, "bound_s": bound, "ratio_to_predicted": times[REVOLVE] / predicted,
+            "ok": ok}
+
+
+def native_targets(loop: dict, oscillator: dict, revolve: dict, have_jax: bool, startup: dict) -> list[dict]:
+    """Issue 14's speed targets, from this run."""
+    targets = []
+
+    def target(name: str, goal: str, measured: str, passed: bool | None) -> None:
+        targets.append({"target": name, "goal": goal, "measured": measured, "pass": passed})
+
+    row = max(loop["rows"], key=lambda r: r["n"])
+    where = f"n = {row['n']:,}"
+    target(f"loop gradient / numba by hand ({where})", "≤ 2x", f"{row['native_over_hand']:.2f}x",
+           row["native_over_hand"] <= 2)
+    target(f"loop gradient / native function ({where})", "≤ 3x", f"{row['native_over_function']:.2f}x",
+           row["native_over_function"] <= 3)
+    if have_jax:
+        target(f"jax / native loop gradient ({where})", "> 1x", f"{row['jax_over_native']:.1f}x",
+               row["jax_over_native"] > 1)
+    else:
+        target(f"jax / native loop gradient ({where})", "> 1x", "jax not installed", None)
+    target(f"oscillator gradient / numba by hand (n = {oscillator['n']:,})", "≤ 2x",
+           f"{oscillator['native_over_hand']:.2f}x", oscillator["native_over_hand"] <= 2)
+    target(f"{revolve['strategy']} (n = {revolve['n']:,}) / 1.5 (advances + n) iterations + the reversal",
+           "≤ 1", f"{revolve[revolve['strategy']] / revolve['bound_s']:.2f}",
+           revolve[revolve["strategy"]] <= revolve["bound_s"])
+    target("first compilation of the loop's gradient", "< 2 s", f"{loop['first_run_s']:.2f} s",
+           loop["first_run_s"] < 2)
+    over = startup["cached_over_interp_s"]
+    target("a second process (disk cache) over the interpreter's start-up", "≤ 0.3 s", f"{over:+.2f} s",
+           over <= 0.3)
+    table = Table(title="6d. issue 14's speed targets, from this run")
+    for column in ("target", "goal", "measured", ""):
+        table.add_column(column, justify="right" if column == "measured" else "left")
+    for t in targets:
+        verdict = "—" if t["pass"] is None else ("[green]pass[/]" if t["pass"] else "[red]FAIL[/]")
+        table.add_row(escape(t["target"]), escape(t["goal"]), t["measured"], verdict)
+    console.print(table)
+    return targets
+
+
+# ---------------------------------------------------------------- section 8: Hessians over a long vec
+
+# Issue 16's function: one vec parameter, a loop. Its Hessian is tridiagonal (`second_order_expected`).
+HESSIAN_VEC_SOURCE = """\
+def f(v: vec) -> float:
+    let s = sum(v * v)
+    for i in 0..len(v) - 1:
+        s += sin(v[i]) * v[i + 1]
+    return s
+"""
+HESSIAN_VEC_PAIRS = ("forward-over-reverse", "reverse-over-reverse")
+HVP_TARGET = 15  # one H u within 15x f
+HESSIAN_TARGET = 20  # the Hessian within 20 n f
+
+
+def jax_hessian_peers():
+    """f, its Hessian and one Hessian-vector product, each jax.jit-compiled (f vectorised, as a JAX user
+    writes it), or None without jax."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    jax.config.update("jax_enable_x64", True)
+
+    def f(v):
+        return jnp.sum(v * v) + jnp.sum(jnp.sin(v[:-1]) * v[1:])
+
+    hvp = jax.jit(lambda v, u: jax.jvp(jax.grad(f), (v,), (u,))[1])
+    return {"f": jax.jit(f), "hessian": jax.jit(jax.hessian(f)), "hvp": hvp, "version": jax.__version__}
+
+
+def bench_hessian_vec(cfg: argparse.Namespace) -> dict:
+    """The Hessian of f(v) = sum(v * v) + sum_i sin(v[i]) * v[i + 1] by Hessian-vector products (`run --order 2`),
+    and one H u (`run --hvp`), against f in the same engine and beside jax.jit(jax.hessian)."""
+    from adlang.derivatives import compute
+    from adlang.ir.derive import derive_hvp
+
+    program = compile_source(HESSIAN_VEC_SOURCE, "bench/run.py")
+    built = {pair: derive_hvp(program, "f", ["v"], pair) for pair in HESSIAN_VEC_PAIRS}
+    jax_fns = jax_hessian_peers()
+    engines = [name for name in cfg.hessian_vec_engines if engine_table.ENGINES[name].missing() is None]
+    rows, peers = [], []
+    table = Table(title=escape("8. Hessians over a long vec: f(v) = sum(v * v) + Σ_i sin(v[i]) * v[i + 1] (a loop), "
+                               "by Hessian-vector products"))
+    for column in ("n", "engine", "mode pair", "f", "H·u", f"H·u / f (≤ {HVP_TARGET})", "Hessian",
+                   f"Hessian / (n f) (≤ {HESSIAN_TARGET})", "Hessian / jax's", "result"):
+        table.add_column(column, justify="left" if column in ("engine", "mode pair", "result") else "right")
+    for n in cfg.hessian_vec_ns:
+        rng = np.random.default_rng(n)
+        v, u = rng.uniform(-2.0, 2.0, n), rng.uniform(-1.0, 1.0, n)
+        _, _, hessian = second_order_expected(v)
+        peer = jax_case(jax_fns, v, u, hessian, cfg)
+        peers.append({"n": n, **peer})
+        for engine in engines:
+            run = engine_table.ENGINES[engine].runner()
+            for pair, hvp in built.items():
+                row = hessian_vec_case(program, hvp, run, engine, pair, v, u, hessian, cfg, compute)
+                row["over_jax"] = (row["hessian_s"] / peer["hessian_s"]
+                                   if peer.get("hessian_s") and row.get("hessian_s") else None)
+                rows.append({"n": n, **row})
+                _hessian_vec_row(table, n, engine, pair, row)
+        if peer["installed"]:
+            _hessian_vec_row(table, n, f"jax {peer['version']}", "jit(hessian), jit(jvp(grad))", peer)
+        else:
+            table.add_row(f"{n:,}", "jax", "", "", "", "", "not installed", "", "", "")
+        table.add_section()
+    console.print(table)
+    return {"source": HESSIAN_VEC_SOURCE, "hvp_target": HVP_TARGET, "hessian_target": HESSIAN_TARGET,
+            "rows": rows, "jax": peers}
+
+
+def hessian_vec_case(program, hvp, run, engine: str, pair: str, v, u, hessian, cfg, compute) -> dict:
+    """f, one H u (the HVP program's cheapest entry, as the Hessian runs it) and the whole Hessian
+    (`compute(order=2)`: the gradient once, then H e_k for every k) in one engine and mode pair."""
+    n = len(v)
+    cache: dict = {}
+    seed = {"v": v, hvp.seeds[0]: u}
+    hu = np.asarray(run(hvp.program, hvp.directional, seed, max_steps=MAX_STEPS).value[hvp.hu_at], dtype=float)
+    timings = measure_group({
+        "f": lambda: run(program, "f", {"v": v}, max_steps=MAX_STEPS),
+        "hvp": lambda: run(hvp.program, hvp.directional, seed, max_steps=MAX_STEPS),
+    }, cfg.repeats, cfg.min_time, cfg.long_run)
+    f_s, hvp_s = timings["f"]["best_s"], timings["hvp"]["best_s"]
+    row = {"engine": engine, "pair": pair, "f_s": f_s, "hvp_s": hvp_s, "hvp_ratio": hvp_s / f_s,
+           "hvp_ok": close(hu, hessian @ u, 1e-9), "timings": timings}
+    estimate = (n + 1) * hvp_s
+    if estimate > cfg.hessian_budget:
+        return row | {"hessian_skipped": True, "hessian_estimated_s": estimate,
+                      "hessian_ratio_estimated": estimate / (n * f_s),
+                      "reason": f"estimated (n + 1) H·u = {estimate:.0f} s > budget {cfg.hessian_budget:.0f} s"}
+
+    def full():
+        return compute(program, "f", {"v": v}, wrt=["v"], mode=pair, order=2, engine=engine, cache=cache)
+
+    h = full().hessian["v"]["v"]
+    timing = measure(full, min(cfg.repeats, 3), cfg.min_time, cfg.long_run)
+    return row | {"hessian_skipped": False, "hessian_s": timing["best_s"],
+                  "hessian_ratio": timing["best_s"] / (n * f_s), "hessian_ok": close(h, hessian, 1e-9),
+                  "hessian_timing": timing}
+
+
+def jax_case(jax_fns, v, u, hessian, cfg) -> dict:
+    """jax's f, H u and Hessian, compiled first (the compilation not timed)."""
+    if jax_fns is None:
+        return {"installed": False, "reason": "jax is not installed (pip install jax)"}
+    f, hvp, hess = jax_fns["f"], jax_fns["hvp"], jax_fns["hessian"]
+    h = np.asarray(hess(v).block_until_ready())
+    hu = np.asarray(hvp(v, u).block_until_ready())
+    f(v).block_until_ready()
+    timings = measure_group({"f": lambda: f(v).block_until_ready(), "hvp": lambda: hvp(v, u).block_until_ready(),
+                             "hessian": lambda: hess(v).block_until_ready()}, cfg.repeats, cfg.min_time, cfg.long_run)
+    f_s, hvp_s, hessian_s = (timings[k]["best_s"] for k in ("f", "hvp", "hessian"))
+    return {"installed": True, "version": jax_fns["version"], "f_s": f_s, "hvp_s": hvp_s, "hvp_ratio": hvp_s / f_s,
+            "hvp_ok": close(hu, hessian @ u, 1e-9), "hessian_skipped": False, "hessian_s": hessian_s,
+            "hessian_ratio": hessian_s / (len(v) * f_s), "hessian_ok": close(h, hessian, 1e-9), "over_jax": 1.0,
+            "timings": timings}
+
+
+def _hessian_vec_row(table: Table, n: int, engine: str, pair: str, r: dict) -> None:
+    def verdict(ratio: float, target: float, estimated: bool = False) -> str:
+        text = ("~" if estimated else "") + (f"{ratio:,.1f}" if ratio < 100 else f"{ratio:,.0f}")
+        return f"[{'green' if ratio <= target else 'yellow'}]{text}[/]"
+
+    if r["hessian_skipped"]:
+        hessian = f"skipped (~{r['hessian_estimated_s']:,.0f} s)"
+        ratio = verdict(r["hessian_ratio_estimated"], HESSIAN_TARGET, estimated=True)
+    else:
+        hessian, ratio = fmt_time(r["hessian_s"]), verdict(r["hessian_ratio"], HESSIAN_TARGET)
+    ok = r["hvp_ok"] and r.get("hessian_ok", True)
+    over = f"{r['over_jax']:,.1f}" if r.get("over_jax") is not None else "—"
+    table.add_row(f"{n:,}", engine, pair, fmt_time(r["f_s"]), fmt_time(r["hvp_s"]), verdict(r["hvp_ratio"], HVP_TARGET),
+                  hessian, ratio, over, "ok" if ok else "[red]WRONG[/]")
+
+
+# ---------------------------------------------------------------- section 7: vectorised code beside numpy
+
+VEC_SOURCE = """\
+# The lecture's line fit, vectorised: the mean squared error of the line m x + b.
+def linefit(m, b, xs: vec, ys: vec) -> float:
+    return mean((m * xs + b - ys) ^ 2)
+
+# Logistic regression on a feature matrix (programs/examples/logreg_mat.ad).
+def logreg(X: mat, y: vec, w: vec, b) -> float:
+    let z = X @ w + b
+    let p = 1.0 / (1.0 + exp(-z))
+    let loss = -mean(y * log(p) + (1.0 - y) * log(1.0 - p))
+    return loss + 0.01 * dot(w, w)
+"""
+VEC_ENGINES = ("interp", "compiled")  # the engines that run numpy arrays (native has no mats yet: section 6)
+# Issue 15's targets: (what, the ratio's key in a row, goal).
+VEC_TARGETS = (("line fit gradient / numpy's hand-written gradient", "over_numpy", 2.0),
+               ("line fit gradient / its function", "over_function", 3.0),
+               ("line fit gradient's peak memory / its function's", "memory_ratio", 3.0),
+               ("logistic regression gradient / numpy's hand-written gradient", "over_numpy", 3.0))
+LOGREG_SHAPE = (20_000, 10)
+
+
+def numpy_linefit(m: float, b: float, xs: np.ndarray, ys: np.ndarray) -> tuple[float, float, float]:
+    """The line fit's value and gradient with respect to m and b, written by hand in numpy."""
+    r = m * xs + b - ys
+    n = len(xs)
+    return float(np.mean(r * r)), 2.0 * float(np.dot(r, xs)) / n, 2.0 * float(np.sum(r)) / n
+
+
+def numpy_logreg(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: float) -> tuple[float, np.ndarray, float]:
+    """Logistic regression's value and gradient with respect to w and b, written by hand in numpy."""
+    p = 1.0 / (1.0 + np.exp(-(X @ w + b)))
+    loss = -float(np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p))) + 0.01 * float(w @ w)
+    g = (p - y) / len(y)
+    return loss, X.T @ g + 0.02 * w, float(g.sum())
+
+
+def linefit_data(n: int) -> dict:
+    """n samples of the lecture's line y = 2x + 1 with noise, and a line away from it (m = 1.5, b = 0.5)."""
+    rng = np.random.default_rng(n)
+    xs = rng.uniform(0.0, 5.0, n)
+    return {"m": 1.5, "b": 0.5, "xs": xs, "ys": 2.0 * xs + 1.0 + rng.normal(0.0, 0.2, n)}
+
+
+def logreg_data(rows: int, cols: int) -> dict:
+    rng = np.random.default_rng(rows * cols)
+    X = rng.normal(size=(rows, cols))
+    truth = rng.normal(size=cols)
+    y = (rng.uniform(size=rows) < 1.0 / (1.0 + np.exp(-(X @ truth + 0.3)))).astype(float)
+    return {"X": X, "y": y, "w": 0.1 * rng.normal(size=cols), "b": 0.2}
+
+
+def bench_vectorised(cfg: argparse.Namespace) -> dict:
+    """The line fit's reverse gradient at each n and logistic regression's, in each engine, beside numpy's
+    hand-written gradients and their own functions; peak memory of the line fit's gradient and function."""
+    program = compile_source(VEC_SOURCE, "bench/run.py")
+    fit, fit_entry = derivative_program(program, "linefit", ["m", "b"], "reverse")
+    runners = {name: engine_table.ENGINES[name].runner() for name in VEC_ENGINES}
+    rows = []
+    table = Table(title="7a. line fit mean((m * xs + b - ys)^2), reverse gradient d/dm, d/db, beside numpy")
+    for column in ("n", "engine", "function", "gradient", "numpy gradient", "× numpy (≤ 2)", "× function (≤ 3)",
+                   "memory fn / grad", "× (≤ 3)", "ok"):
+        table.add_column(column, justify="left" if column == "ok" else "right")
+    for n in cfg.vec_fit_ns:
+        args = linefit_data(n)
+        runs = {"numpy": lambda a=args: numpy_linefit(a["m"], a["b"], a["xs"], a["ys"])}
+        for name, run in runners.items():
+            runs[f"{name} function"] = lambda run=run, a=args: run(program, "linefit", a, max_steps=MAX_STEPS)
+            runs[f"{name} gradient"] = lambda run=run, a=args: run(fit, fit_entry, a, max_steps=MAX_STEPS)
+        timings = measure_group(runs, cfg.repeats, cfg.min_time, cfg.long_run)
+        expected = numpy_linefit(args["m"], args["b"], args["xs"], args["ys"])
+        numpy_s = timings["numpy"]["best_s"]
+        for name, run in runners.items():
+            fn_s, grad_s = timings[f"{name} function"]["best_s"], timings[f"{name} gradient"]["best_s"]
+            fn_bytes, _ = peak_memory(lambda run=run, a=args: run(program, "linefit", a, max_steps=MAX_STEPS))
+            grad_bytes, result = peak_memory(lambda run=run, a=args: run(fit, fit_entry, a, max_steps=MAX_STEPS))
+            row = {"n": n, "engine": name, "function_s": fn_s, "gradient_s": grad_s, "numpy_s": numpy_s,
+                   "over_numpy": grad_s / numpy_s, "over_function": grad_s / fn_s,
+                   "function_bytes": fn_bytes, "gradient_bytes": grad_bytes,
+                   "memory_ratio": grad_bytes / max(fn_bytes, 1), "gradient_ok": close(result.value, expected, 1e-9)}
+            rows.append(row)
+            table.add_row(f"{n:,}", name, fmt_time(fn_s), fmt_time(grad_s), fmt_time(numpy_s),
+                          _against(row["over_numpy"], 2.0), _against(row["over_function"], 3.0),
+                          f"{fmt_bytes(fn_bytes)} / {fmt_bytes(grad_bytes)}", _against(row["memory_ratio"], 3.0),
+                          "ok" if row["gradient_ok"] else "[red]WRONG[/]")
+        table.add_section()
+    console.print(table)
+    logreg = bench_logreg(program, runners, cfg)
+    targets = vec_targets(rows, logreg)
+    verdicts = Table(title="7c. issue 15's targets (every row of 7a and 7b)")
+    for column in ("target", "goal", "worst measured", ""):
+        verdicts.add_column(column, justify="left" if column == "target" else "right")
+    for t in targets:
+        verdicts.add_row(t["target"], f"≤ {t['goal']:g}x", f"{t['worst']:.2f}x ({t['where']})",
+                         "pass" if t["pass"] else "[bold red]fail[/]")
+    console.print(verdicts)
+    return {"linefit": rows, "logreg": logreg, "targets": targets}
+
+
+def bench_logreg(program: ir.Program, runners: dict, cfg: argparse.Namespace) -> list[dict]:
+    derived, entry = derivative_program(program, "logreg", ["w", "b"], "reverse")
+    args = logreg_data(*LOGREG_SHAPE)
+    runs = {"numpy": lambda: numpy_logreg(args["X"], args["y"], args["w"], args["b"])}
+    for name, run in runners.items():
+        runs[f"{name} function"] = lambda run=run: run(program, "logreg", args, max_steps=MAX_STEPS)
+        runs[f"{name} gradient"] = lambda run=run: run(derived, entry, args, max_steps=MAX_STEPS)
+    timings = measure_group(runs, cfg.repeats, cfg.min_time, cfg.long_run)
+    expected = numpy_logreg(args["X"], args["y"], args["w"], args["b"])
+    numpy_s = timings["numpy"]["best_s"]
+    rows = []
+    rows_text = f"{LOGREG_SHAPE[0]:,} x {LOGREG_SHAPE[1]}"
+    table = Table(title=f"7b. logistic regression on a {rows_text} mat, reverse gradient d/dw, d/db, beside numpy")
+    for column in ("engine", "function", "gradient", "numpy gradient", "× numpy (≤ 3)", "× function", "ok"):
+        table.add_column(column, justify="left" if column == "ok" else "right")
+    for name, run in runners.items():
+        fn_s, grad_s = timings[f"{name} function"]["best_s"], timings[f"{name} gradient"]["best_s"]
+        value = run(derived, entry, args, max_steps=MAX_STEPS).value
+        ok = all(close(got, want, 1e-9) for got, want in zip(value, expected))
+        row = {"shape": list(LOGREG_SHAPE), "engine": name, "function_s": fn_s, "gradient_s": grad_s,
+               "numpy_s": numpy_s, "over_numpy": grad_s / numpy_s, "over_function": grad_s / fn_s, "gradient_ok": ok}
+        rows.append(row)
+        table.add_row(name, fmt_time(fn_s), fmt_time(grad_s), fmt_time(numpy_s), _against(row["over_numpy"], 3.0),
+                      f"{row['over_function']:.2f}x", "ok" if ok else "[red]WRONG[/]")
+    console.print(table)
+    return rows
+
+
+def vec_targets(linefit: list[dict], logreg: list[dict]) -> list[dict]:
+    """Each of issue 15's targets against the worst row it covers."""
+    out = []
+    for k, (what, key, goal) in enumerate(VEC_TARGETS):
+        rows = logreg if k == len(VEC_TARGETS) - 1 else linefit
+        worst = max(rows, key=lambda r: r[key])
+        where = worst["engine"] if "n" not in worst else f"{worst['engine']}, n = {worst['n']:,}"
+        out.append({"target": what, "goal": goal, "worst": worst[key], "where": where, "pass": worst[key] <= goal})
+    return out
+
+
+def _against(ratio: float, goal: float) -> str:
+    return f"[{'green' if ratio <= goal else 'red'}]{ratio:.2f}x[/]"
+
+
+# ---------------------------------------------------------------- start-up: `adlang run` against importing numpy
+
+STARTUP_ARGS = ("run", "programs/lecture/foo.ad", "x=2", "y=3", "--grad", "x,y")
+STARTUP_TARGET = 2.0  # issue 17: at most 2x the wall time of `python -c "import numpy"`
+
+
+def startup_commands() -> dict[str, list[str]]:
+    """`python -c "import numpy"` and `adlang run programs/lecture/foo.ad x=2 y=3 --grad x,y` by the console script
+    installed beside this Python (`python -m adlang` without one)."""
+    script = Path(sys.executable).with_name("adlang")
+    adlang = [str(script)] if script.exists() else [sys.executable, "-m", "adlang"]
+    return {"import numpy": [sys.executable, "-c", "import numpy"], "adlang run": [*adlang, *STARTUP_ARGS]}
+
+
+def _process_time(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one process; on a loaded machine the CPU time's ratio
+    says what the wall time's would be on an idle one."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, check=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def bench_startup(cfg: argparse.Namespace) -> dict:
+    """Wall time of a whole process, output to a pipe, best of repeats taken in turn (and its CPU time).
+
+    Rows: a program run before (its checked IR kept in adlang's cache: the run the target is about), a program
+    new to the cache (each run a copy with another comment: parsed and checked), the same at a terminal (where
+    rich draws the tables; FORCE_COLOR=1 makes it draw into the pipe), and without bytecode of adlang's own (an
+    editable install under PYTHONDONTWRITEBYTECODE=1; numpy's is still there). Bytecode otherwise as an
+    install leaves it: pip compiles it; here a private PYTHONPYCACHEPREFIX, filled by a first run, so the
+    source tree is not written."""
+    import itertools
+    import tempfile
+
+    root = Path(__file__).resolve().parent.parent
+    commands = startup_commands()
+    table = Table(title="start-up: `adlang run programs/lecture/foo.ad x=2 y=3 --grad x,y` against "
+                        "`python -c \"import numpy\"` (wall time, best of repeats)")
+    for col in ("case", "import numpy", "adlang run", "ratio", "CPU time ratio", f"target <= {STARTUP_TARGET:g}x"):
+        table.add_column(col, justify="right")
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        prefix = os.path.join(scratch, "pycache")
+        base = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "FORCE_COLOR",
+                                                                   "TTY_COMPATIBLE", "PYTHONPYCACHEPREFIX",
+                                                                   "ADLANG_NO_CACHE")}
+        bytecode = {**base, "PYTHONPYCACHEPREFIX": prefix}
+        source = (root / "programs/lecture/foo.ad").read_text()
+        serial = itertools.count()
+
+        def new_program() -> list[str]:
+            path = os.path.join(scratch, f"foo{next(serial)}.ad")
+            Path(path).write_text(source + f"# a new program: {path}\n")
+            return [*commands["adlang run"][:-len(STARTUP_ARGS)], "run", path, *STARTUP_ARGS[2:]]
+
+        cases = {
+            "program run before": (bytecode, lambda: commands["adlang run"]),
+            "a new program": (bytecode, new_program),
+            "run before, rich drawing": ({**bytecode, "FORCE_COLOR": "1"}, lambda: commands["adlang run"]),
+            "run before, no bytecode": ({**base, "PYTHONDONTWRITEBYTECODE": "1"}, lambda: commands["adlang run"]),
+        }
+        for label, (env, adlang) in cases.items():
+            numpy_runs, adlang_runs = [], []
+            for _ in range(max(cfg.repeats * 2, 10) + 1):  # in turn; the first of each a warm-up
+                numpy_runs.append(_process_time(commands["import numpy"], root, env))
+                adlang_runs.append(_process_time(adlang(), root, env))
+            (numpy_s, numpy_cpu), (adlang_s, adlang_cpu) = (
+                (min(w for w, _ in runs[1:]), min(c for _, c in runs[1:])) for runs in (numpy_runs, adlang_runs))
+            ratio = adlang_s / numpy_s
+            verdict = ratio <= STARTUP_TARGET if label in ("program run before", "a new program") else None
+            rows.append({"case": label, "numpy_s": numpy_s, "adlang_s": adlang_s, "ratio": ratio,
+                         "numpy_cpu_s": numpy_cpu, "adlang_cpu_s": adlang_cpu, "cpu_ratio": adlang_cpu / numpy_cpu,
+                         "pass": verdict, "samples": {"import numpy": numpy_runs, "adlang run": adlang_runs}})
+            table.add_row(label, fmt_time(numpy_s), fmt_time(adlang_s), f"{ratio:.2f}x",
+                          f"{adlang_cpu / numpy_cpu:.2f}x",
+                          {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "-"}[verdict])
+    console.print(table)
+    return {"commands": commands, "target": STARTUP_TARGET, "rows": rows}
 
 
 @contextmanager
@@ -984,8 +1697,6 @@ def bench_native_startup(cfg: argparse.Namespace) -> dict:
     and again (loading the machine code). Best of a few, the two engines alternating."""
     import tempfile
 
-    if engine_table.ENGINES["native"].missing():
-        return {"installed": False}
     loop = Path(__file__).resolve().parent.parent / "programs" / "lecture" / "loop.ad"
     argv = [sys.executable, "-m", "adlang", "run", str(loop), "x=1.5", "y=1.1", "--grad", "x,y"]
     repeats = 3 if cfg.quick else 7
@@ -1032,7 +1743,9 @@ def main(argv: list[str] | None = None) -> int:
     versus = bench_loop_vs_python(program, cfg) if "4" in sections else None
     api = bench_api(cfg) if "5" in sections else None
     native = bench_native(program, cfg) if "6" in sections else None
-    startup = bench_native_startup(cfg) if "6" in sections else None
+    hessian_vec = bench_hessian_vec(cfg) if "8" in sections else None
+    vectorised = bench_vectorised(cfg) if "7" in sections else None
+    startup = bench_startup(cfg) if "startup" in sections else None
 
     elapsed = time.perf_counter() - started
     results = {
@@ -1051,7 +1764,9 @@ def main(argv: list[str] | None = None) -> int:
         "loop_vs_python": versus,
         "api": api,
         "native": native,
-        "native_startup": startup,
+        "hessian_vec": hessian_vec,
+        "vectorised": vectorised,
+        "startup": startup,
         "elapsed_s": elapsed,
         "load_average_at_end": _load(),
     }

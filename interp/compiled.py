@@ -56,18 +56,24 @@ from adlang.interp.runtime import (
     DEFAULT_MAX_TAPE,
     EMPTY_TAPE,
     UNFINISHED,
+    ArrayPool,
     ProgramCache,
     RunResult,
+    accumulates_in_place,
+    addat_in_place,
+    addto_in_place,
     check_length,
     loop_key,
+    poolable,
     pops_only,
     step_limit,
     tape_limit,
     tape_size,
 )
 from adlang.ir import nodes as ir
+from adlang.ir.liveness import Releases, releases
 from adlang.ir.primitives import lookup
-from adlang.ir.prims_scalar import INT_MAX, INT_MIN
+from adlang.ir.prims_scalar import INT_MAX, INT_MIN, POOLED, run_quietly
 from adlang.ir.types import Type
 from adlang.lang.errors import DomainError, RuntimeFault
 from adlang.lang.span import Span
@@ -89,7 +95,8 @@ def run_compiled(
     tapes: dict[int, list] = {}
     trips = [0] * len(compiled.loops)
     functions, steps, tape_peak = compiled.make(max_steps, tapes, trips, max_tape)
-    value = functions[fn_name](*values)
+    with run_quietly():  # the registry's `.quiet` evaluations run here (see `Generator.evaluator`)
+        value = functions[fn_name](*values)
     loop_trips: dict[tuple[int, int, str], int] = {}
     for key, count in zip(compiled.loops, trips):
         if count:
@@ -208,6 +215,10 @@ def _runtime(tables: Tables) -> dict:
         "_placed": placed,
         "_CATCH": (DomainError, ArithmeticError, ValueError),
         "_rc": sys.getrefcount,
+        "_addto_ip": addto_in_place,
+        "_addat_ip": addat_in_place,
+        "_ArrayPool": ArrayPool,
+        "_poolable": poolable,
         "_nd": np.ndarray,
     }
 
@@ -234,6 +245,7 @@ class Generator(PythonNames):
                           if isinstance(s, ir.Push) and s.value.type.kind not in SCALAR_KINDS}
         self.pop_only = False  # inside a loop that pops but neither pushes nor calls: its peak was checked before it
         self.tape_bounded = False  # inside a loop whose pushes were checked against --max-tape before it
+        self.releases = Releases()  # of the function being written
 
     @staticmethod
     def _tapes_used(program: ir.Program) -> set[int]:
@@ -249,7 +261,7 @@ class Generator(PythonNames):
 
     def module(self) -> Compiled:
         self.emit(0, "def _make(_max, _tapes, _trips, _maxtape):")
-        self.emit(1, "_steps = 0; _extra = 0; _peak = 0")
+        self.emit(1, "_steps = 0; _extra = 0; _peak = 0; _pool = _ArrayPool()")
         tapes = "; ".join(f"{name} = _tapes.setdefault({int(number)}, [])" for number, name in self.tape_names.items())
         self.emit(1, tapes or "pass")
         for fn in self.program.functions:
@@ -324,6 +336,7 @@ class Generator(PythonNames):
 
     def function(self, fn: ir.Function) -> None:
         self.var_names = {}
+        self.releases = releases(fn)
         params = ", ".join(self.var(p.name) for p in fn.params)
         name = self.fn_names[fn.name]
         start = len(self.lines)
@@ -390,6 +403,7 @@ class Generator(PythonNames):
             self.emit(depth, "pass")
 
     def statement(self, stmt: ir.Stmt, depth: int) -> None:
+        """The statement, then the arrays it was the last to read dropped (ir/liveness.py)."""
         if isinstance(stmt, ir.Let) and len(stmt.targets) > 1:
             self.destructure(stmt, depth)
         elif isinstance(stmt, (ir.Let, ir.Assign)):
@@ -424,6 +438,16 @@ class Generator(PythonNames):
             self.pop_only = outer
         else:
             raise RuntimeFault("`return` must be the last statement", stmt.span)
+        dead = self.releases.of(stmt)
+        if dead and isinstance(stmt, (ir.Let, ir.Assign)):
+            # each was read or written here, so it is bound: into the run's pool where nothing else holds it (the
+            # local and getrefcount's argument: 2)
+            for name in dead:
+                var = self.var(name)
+                self.emit(depth, f"if {var}.size >= {POOLED} and _rc({var}) == 2 and _poolable({var}): "
+                                 f"_pool.give({var})")
+        if dead:
+            self.emit(depth, " = ".join(self.var(name) for name in dead) + " = None")
 
     def for_(self, stmt: ir.For, depth: int) -> None:
         """A counted loop; one with a straight-line body counts all its trips at once where they fit the limit."""
@@ -506,14 +530,7 @@ class Generator(PythonNames):
 
     def assign(self, target: ir.Var, expr: ir.Expr, stmt: ir.Stmt, depth: int) -> None:
         name = self.var(target.name)
-        unsized_vec = target.type.kind == "vec" and target.type.length is None
-        if (
-            isinstance(expr, ir.Prim)
-            and expr.op == "addat"
-            and isinstance(expr.args[0], ir.Var)
-            and expr.args[0].name == target.name
-            and unsized_vec
-        ):
+        if accumulates_in_place(target, expr):
             self.add_at_in_place(name, expr, stmt.span, depth)
             return
         if isinstance(expr, ir.Prim) and self.inline(name, expr, stmt.span, depth):
@@ -572,6 +589,7 @@ class Generator(PythonNames):
 
     def evaluator(self, expr: ir.Prim) -> str:
         fn = lookup(expr.op).evaluator(tuple(a.type for a in expr.args))
+        fn = getattr(fn, "quiet", fn)  # numpy's warnings are off for the whole run (`run_compiled`)
         return self.bind("_p", fn, self.evaluators, id(fn))
 
     def expression(self, expr: ir.Expr, span: Span, depth: int) -> str:
@@ -579,7 +597,9 @@ class Generator(PythonNames):
         if isinstance(expr, (ir.Var, ir.Const)):
             return self.atom(expr)
         if isinstance(expr, ir.Prim):
-            return f"{self.evaluator(expr)}({', '.join(self.atom(a) for a in expr.args)})"
+            checked = lookup(expr.op).evaluator(tuple(a.type for a in expr.args))
+            pool = ["_pool"] if getattr(checked, "pooled", False) else []  # dead arrays to write into
+            return f"{self.evaluator(expr)}({', '.join([*(self.atom(a) for a in expr.args), *pool])})"
         if isinstance(expr, ir.CallFn):
             return self.call(expr, span, depth)
         if isinstance(expr, ir.GradOf):
@@ -599,11 +619,21 @@ class Generator(PythonNames):
         return f"{self.fn_names[expr.fn]}({', '.join(args)})"
 
     def add_at_in_place(self, name: str, expr: ir.Prim, span: Span, depth: int) -> None:
-        """`w = addat(w, i, x)`: in place when nothing else holds the array (the local and the argument: 2)."""
-        i, x = self.atom(expr.args[1]), self.atom(expr.args[2])
-        t, total = self.temp(), self.temp()
+        """`d = addto(d, c)` or `w = addat(w, ...)`: in place when nothing else holds the array (the local and
+        getrefcount's argument: 2). An element of a vec inline (a scalar loop's case); the rest by
+        `runtime.addto_in_place` and `addat_in_place`."""
         value = f"{self.evaluator(expr)}({', '.join(self.atom(a) for a in expr.args)})"
         place = (lookup(expr.op), span)
+        if expr.op == "addto" or expr.args[0].type.kind == "mat":
+            if expr.op == "addto":
+                test = f"_addto_ip({name}, {self.atom(expr.args[1])})"
+            else:
+                rest = ", ".join(self.atom(a) for a in expr.args[2:])
+                test = f"_addat_ip({name}, {self.atom(expr.args[1])}, ({rest},))"
+            self.emit(depth, f"if _rc({name}) != 2 or not {test}: {name} = {value}", place)
+            return
+        i, x = self.atom(expr.args[1]), self.atom(expr.args[2])
+        t, total = self.temp(), self.temp()
         self.emit(depth, f"{t} = {i}")
         self.emit(depth, f"if _rc({name}) == 2 and 0 <= {t} < {name}.shape[0]:")
         self.emit(depth + 1, f"{total} = _float({name}[{t}]) + {x}")

@@ -13,11 +13,18 @@ import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, RunResult
+from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, ProgramCache, RunResult
 from adlang.ir import nodes as ir
 from adlang.lang.errors import UsageError
 
 DEFAULT_ENGINE = "interp"
+# `auto`, the default of optimize and the API, is no engine of its own: it runs a program in the compiled engine,
+# and in the native one once that program has run SWITCH_STEPS statements under `auto` in this process, if numba
+# imports and the program lowers (no mats). Measured on the examples (README, Speed): numba takes 0.4 to 13 s
+# to compile a program, which the compiled engine's 50-100 million statements a second make up for only after
+# about this many; counting statements, not seconds, makes the switch the same in every run.
+AUTO = "auto"
+SWITCH_STEPS = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -71,5 +78,27 @@ ENGINES: dict[str, Engine] = {
 
 def run(program: ir.Program, fn_name: str, args: dict[str, object], *, engine: str = DEFAULT_ENGINE,
         trace: bool = False, max_steps: int = DEFAULT_MAX_STEPS, max_tape: int = DEFAULT_MAX_TAPE) -> RunResult:
-    """Run fn of a finished program in the engine named (one of `ENGINES`)."""
-    return ENGINES[engine].run(program, fn_name, args, trace=trace, max_steps=max_steps, max_tape=max_tape)
+    """Run fn of a finished program in the engine named (one of `ENGINES`, or `AUTO`)."""
+    if engine != AUTO:
+        return ENGINES[engine].run(program, fn_name, args, trace=trace, max_steps=max_steps, max_tape=max_tape)
+    result = ENGINES[chosen(program)].run(program, fn_name, args, trace=trace, max_steps=max_steps,
+                                          max_tape=max_tape)
+    _RUN_UNDER_AUTO.get(program, _no_statements)[0] += result.steps
+    return result
+
+
+_RUN_UNDER_AUTO = ProgramCache(1024)  # a program -> [statements it has run under `auto`]
+
+
+def _no_statements(program: ir.Program) -> list[int]:
+    return [0]
+
+
+def chosen(program: ir.Program) -> str:
+    """The engine `auto` runs this program in now (see `AUTO`)."""
+    if _RUN_UNDER_AUTO.get(program, _no_statements)[0] < SWITCH_STEPS or ENGINES["native"].missing() is not None:
+        return "compiled"
+    from adlang.interp import native
+
+    built = native.compile_program(program)
+    return "compiled" if built is None or built.broken else "native"

@@ -26,18 +26,26 @@ from adlang.interp.runtime import (
     DEFAULT_MAX_TAPE,
     EMPTY_TAPE,
     UNFINISHED,
+    ArrayPool,
+    ProgramCache,
     RunResult,
     TapeCount,
     TraceEntry,
+    accumulates_in_place,
+    addat_in_place,
+    addto_in_place,
     check_length,
     loop_key,
+    poolable,
     pops_only,
     step_limit,
     tape_limit,
 )
 from adlang.ir import naming
 from adlang.ir import nodes as ir
+from adlang.ir.liveness import Releases, releases
 from adlang.ir.primitives import lookup
+from adlang.ir.prims_scalar import POOLED, run_quietly
 from adlang.ir.printer import atom as atom_text
 from adlang.ir.types import Type
 from adlang.lang.errors import DomainError, RuntimeFault
@@ -72,6 +80,7 @@ class Machine:
     frame: int = 0
     frames: int = 0
     trips: dict[tuple[int, int, str], int] = field(default_factory=dict)
+    pool: ArrayPool = field(default_factory=ArrayPool)  # dead arrays of this run, for `pooled` evaluations
 
     def __post_init__(self) -> None:
         for fn in self.program.functions:
@@ -82,6 +91,22 @@ class Machine:
                         self.vec_tapes.add(s.tape)
                 elif isinstance(getattr(s, "expr", None), ir.Pop):
                     self.tape(s.expr.tape)
+
+    def start(self, max_steps: int) -> None:
+        """A machine taken again for a plain run: counts at zero, the tapes empty (a run that failed may have
+        left values on them)."""
+        self.max_steps = max_steps
+        self.steps = 0
+        self.finish()
+        self.count.extra = self.count.peak = 0
+        self.trips.clear()
+        self.note = None
+
+    def finish(self) -> None:
+        """Drop what the tapes and the pool still hold, so an idle machine keeps no arrays alive."""
+        for tape in self.tape_lists:
+            tape.clear()
+        self.pool.clear()
 
     def tape(self, number: int) -> list:
         if number not in self.tapes:
@@ -141,10 +166,34 @@ def run_function(
     With `events` (a list the caller keeps, so it survives an error) the run
     records into it instead of tracing.
     """
-    machine = Machine(program, max_steps, [] if trace and events is None else None, events=events,
-                      max_tape=max_tape)
-    _, values = prologue(program, fn_name, args)
-    value = machine.function(fn_name)(*values)
+    if trace or events is not None:
+        machine = Machine(program, max_steps, [] if events is None else None, events=events, max_tape=max_tape)
+        _, values = prologue(program, fn_name, args)
+        with run_quietly():  # the registry's `.quiet` evaluations run here (see `Compiler.primitive`)
+            value = machine.function(fn_name)(*values)
+        return _result(machine, value)
+    # A plain run reuses an idle machine of the program, its closures built already (taken from the pool while
+    # it runs, so two threads never share one). Closures read --max-tape as they were built: one pool per value.
+    pool = _IDLE.get(program, lambda _: {}).setdefault(max_tape, [])
+    try:
+        machine = pool.pop()
+    except IndexError:
+        machine = Machine(program, max_tape=max_tape)
+    machine.start(max_steps)
+    try:
+        _, values = prologue(program, fn_name, args)
+        with run_quietly():
+            value = machine.function(fn_name)(*values)
+        return _result(machine, value)
+    finally:
+        machine.finish()
+        pool.append(machine)
+
+
+_IDLE = ProgramCache(64)  # per program: {max_tape: [idle machines]}
+
+
+def _result(machine: Machine, value: object) -> RunResult:
     if machine.note is not None and machine.trace:
         last = machine.trace[-1]
         last.note = f"{last.note}; {machine.note}" if last.note else machine.note
@@ -163,10 +212,13 @@ class Compiler:
         self.fn_name = ""
         self.current: ir.Stmt | None = None
         self.pop_only = False  # in a loop that pops but never pushes nor calls: its peak was looked at before it
+        self.releases = Releases()
 
     def function(self, fn: ir.Function) -> Callable:
         self.fn_name = fn.name
         self.pop_only = False
+        # A run that neither traces nor records drops each array after its last read (ir/liveness.py).
+        self.releases = Releases() if self.tracing or self.recording else releases(fn)
         names = [p.name for p in fn.params]
         body = self.block(fn.body[:-1])
         ret = fn.returned
@@ -235,19 +287,49 @@ class Compiler:
         return run
 
     def statement(self, stmt: ir.Stmt) -> Code:
+        """The statement's closure, then the arrays it was the last to read dropped. (One frame per nested block
+        here: programs nest blocks 200 deep.)"""
         self.current = stmt
         if isinstance(stmt, ir.Let) and len(stmt.targets) > 1:
-            return self.destructure(stmt)
-        if isinstance(stmt, (ir.Let, ir.Assign)):
+            code = self.destructure(stmt)
+        elif isinstance(stmt, (ir.Let, ir.Assign)):
             target = stmt.targets[0] if isinstance(stmt, ir.Let) else stmt.target
-            return self.bind(target, stmt.expr, stmt)
-        if isinstance(stmt, ir.Push):
-            return self.push(stmt)
-        if isinstance(stmt, ir.If):
-            return self.if_(stmt)
-        if isinstance(stmt, (ir.For, ir.While)):
-            return self.loop(stmt)
-        raise RuntimeFault("`return` must be the last statement", stmt.span)
+            code = self.bind(target, stmt.expr, stmt)
+        elif isinstance(stmt, ir.Push):
+            code = self.push(stmt)
+        elif isinstance(stmt, ir.If):
+            code = self.if_(stmt)
+        elif isinstance(stmt, (ir.For, ir.While)):
+            code = self.loop(stmt)
+        else:
+            raise RuntimeFault("`return` must be the last statement", stmt.span)
+        dead = self.releases.of(stmt)
+        return code if not dead else self.releasing(code, dead)
+
+    def releasing(self, code: Code, dead: tuple[str, ...]) -> Code:
+        """The statement, then the arrays it was the last to read dropped (a branch may have dropped one already),
+        into the run's pool where nothing else holds them (`a` and getrefcount's argument make 2, once the env's
+        reference is gone)."""
+        give, rc = self.m.pool.give, sys.getrefcount
+        if len(dead) == 1:
+            (name,) = dead
+
+            def run1(env):
+                code(env)
+                a = env.pop(name, None)
+                if a.__class__ is np.ndarray and a.size >= POOLED and rc(a) == 2 and poolable(a):
+                    give(a)
+
+            return run1
+
+        def run(env):
+            code(env)
+            for name in dead:
+                a = env.pop(name, None)
+                if a.__class__ is np.ndarray and a.size >= POOLED and rc(a) == 2 and poolable(a):
+                    give(a)
+
+        return run
 
     def loop(self, stmt: ir.For | ir.While) -> Code:
         """A loop whose body only pops has its tape peak looked at once, before it (the count only falls)."""
@@ -287,7 +369,9 @@ class Compiler:
 
     def primitive(self, expr: ir.Prim, span: Span) -> Callable[[Env], object]:
         prim = lookup(expr.op)
-        fn = prim.evaluator(tuple(a.type for a in expr.args))
+        checked = prim.evaluator(tuple(a.type for a in expr.args))
+        fn = getattr(checked, "quiet", checked)  # numpy's warnings are off for the whole run (`run_function`)
+        extra = (self.m.pool,) if getattr(checked, "pooled", False) else ()  # dead arrays to write into
         args = expr.args
 
         def fail(err: Exception):
@@ -298,7 +382,7 @@ class Compiler:
 
             def run2(env):
                 try:
-                    return fn(env[a], env[b])
+                    return fn(env[a], env[b], *extra)
                 except (DomainError, ArithmeticError, ValueError) as err:
                     raise fail(err) from None
 
@@ -308,7 +392,7 @@ class Compiler:
 
             def run_vc(env):
                 try:
-                    return fn(env[a], cb)
+                    return fn(env[a], cb, *extra)
                 except (DomainError, ArithmeticError, ValueError) as err:
                     raise fail(err) from None
 
@@ -318,7 +402,7 @@ class Compiler:
 
             def run1(env):
                 try:
-                    return fn(env[a])
+                    return fn(env[a], *extra)
                 except (DomainError, ArithmeticError, ValueError) as err:
                     raise fail(err) from None
 
@@ -327,7 +411,7 @@ class Compiler:
 
         def run_n(env):
             try:
-                return fn(*[g(env) for g in getters])
+                return fn(*[g(env) for g in getters], *extra)
             except (DomainError, ArithmeticError, ValueError) as err:
                 raise fail(err) from None
 
@@ -399,7 +483,8 @@ class Compiler:
 
     def bind(self, target: ir.Var, expr: ir.Expr, stmt: ir.Stmt) -> Code:
         span = stmt.span
-        if self.updates_in_place(target, expr):
+        # `d = addto(d, c)` or `w = addat(w, ...)` without a trace: reverse mode adding up an adjoint, in place
+        if not self.tracing and not self.recording and accumulates_in_place(target, expr):
             return self.add_at_in_place(target, expr, span)
         compute = self.evaluate(expr, span)
         if _has_length(target.type):
@@ -470,28 +555,39 @@ class Compiler:
 
         return recorded
 
-    def updates_in_place(self, target: ir.Var, expr: ir.Expr) -> bool:
-        """`w = addat(w, i, x)` without a trace: the scatter-add of reverse mode, worth doing in place."""
-        return (
-            not self.tracing
-            and not self.recording
-            and isinstance(expr, ir.Prim)
-            and expr.op == "addat"
-            and isinstance(expr.args[0], ir.Var)
-            and expr.args[0].name == target.name
-            and not _has_length(target.type)
-            and target.type.kind == "vec"
-        )
-
     def add_at_in_place(self, target: ir.Var, expr: ir.Prim, span: Span) -> Code:
-        """Vecs are values, so the array is changed in place only when nothing else holds it.
+        """Arrays are values, so one is changed in place only when nothing else holds it.
 
         CPython's reference count tells: the env, the local and getrefcount's argument make 3;
         more means a copy, the tape or another variable shares it, and the pure copy runs instead.
+        An element of a vec is added here (the scalar loop's case, where a call would cost more than
+        the addition); the rest by `runtime.addto_in_place` and `addat_in_place`.
         """
         name = target.name
-        get_index, get_value = self.getter(expr.args[1]), self.getter(expr.args[2])
         copy_and_add = self.evaluate(expr, span)
+        if expr.op == "addto":
+            get_other = self.getter(expr.args[1])
+
+            def add_to(env):
+                d = env[name]
+                if sys.getrefcount(d) == 3 and addto_in_place(d, get_other(env)):
+                    return
+                del d
+                env[name] = copy_and_add(env)
+
+            return add_to
+        if target.type.kind == "mat":
+            getters = [self.getter(a) for a in expr.args[1:]]
+
+            def add_at_mat(env):
+                w = env[name]
+                if sys.getrefcount(w) == 3 and addat_in_place(w, getters[0](env), [g(env) for g in getters[1:]]):
+                    return
+                del w
+                env[name] = copy_and_add(env)
+
+            return add_at_mat
+        get_index, get_value = self.getter(expr.args[1]), self.getter(expr.args[2])
 
         def run(env):
             w = env[name]

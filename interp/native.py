@@ -13,14 +13,23 @@ compile, runs in the interpreter too. `FALLBACKS` counts both kinds, for the tes
 to run natively.
 
 Shape of the generated module: one function per function of the program, each `@numba.njit`, calling the
-others natively. Besides its parameters each takes the run's state `_S` (an int64 array: steps, values on
-the tapes, their peak, the two limits, the lengths of the tape buffers, the trips of each loop) and, when the
+others natively (a function called from one place only is compiled into it: `inline="always"`). Besides its
+parameters each takes the run's state `_S` (an int64 array: steps, values on the tapes, their peak, the two
+limits, a buffer that was too small, the fills of the tape buffers, the trips of each loop) and, when the
 program uses tapes, two buffers per tape (`_F<k>` float64 for floats and vec elements, `_I<k>` int64 for ints,
-bools and vec lengths), grown geometrically; a function returns its value and the buffers, which it may have
-replaced. Steps are counted as the interpreter counts them (a block's statements on entering it, a loop trip,
-a return) into a local `st`, written back around calls; so are the tapes' count, peak and fills (`tape_state`).
-Loop trips go by `runtime.loop_key`. The tape peak is
-looked at before each pop and at the end of the run: the count only grows at a push, so that is its maximum.
+bools and vec lengths); it takes those arrays borrowed (`_borrow`: no reference counting) and returns only its
+value. Steps are counted as the interpreter counts them (a block's statements on entering it, a loop trip, a
+return) into a local `st`, written back around calls; so are the tapes' count, peak and fills (`tape_state`),
+and a while loop's trips. Loop trips go by `runtime.loop_key`.
+
+Tapes. A buffer never changes in native code: a push that finds its buffer full records which one and how
+large it must be (`GROW`, `NEED`) and stops the run, and `run_native` runs it again with that buffer enlarged
+(at least doubled); the program keeps the sizes, so its later runs start large enough. A counted loop whose body
+is straight code pushing scalars makes room for all its trips' pushes (and checks --max-tape) once before it,
+and its pushes check nothing; elsewhere (while loops, branches, vecs) each push checks its buffer. The tape
+peak is looked at before a pop (once before a counted loop that only pops: the tapes only shrink in it) and at
+the end of the run: the count only grows at a push, so that is its maximum. A counted loop of straight code
+that pops scalars checks once before it that the tapes hold all its pops.
 
 Compiled code is cached by program object (and by generated source) in the process, and on disk (unless
 ADLANG_NATIVE_CACHE=0): every module, a program's or the helpers', is a file named by a hash of its source
@@ -32,9 +41,9 @@ its hash, an elementwise helper by its operation), and no helper recurses (numba
 be resolved by the process that compiled it: loaded elsewhere, it calls address 0).
 
 What numba compiles is written to cost it little: checks with `&` and `|` rather than branches, constant
-operands folded into them, NaN checks that a later one covers left out (`covered_nan_checks`), int and bool
-constants passed to compiled functions as values rather than numba's literals (which compile the callee
-once per constant), no slice assignment (numba compiles its error message), math functions as globals.
+operands deciding them before the run, NaN checks that a later one covers left out (`covered_nan_checks`),
+int and bool constants passed to compiled functions as values rather than numba's literals (which compile the
+callee once per constant), no slice assignment (numba compiles its error message), math functions as globals.
 
 Every primitive of the registry is lowered through `SCALAR` (code on scalars, with its checks), `VECTOR`
 (whole-vec builtins) and `ELEMENTWISE` (primitives whose vec form is the scalar code on each element, written
@@ -58,26 +67,35 @@ import tempfile
 import types
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from adlang.interp.prologue import prologue
 from adlang.interp.pynames import PythonNames, mangled
-from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, ProgramCache, RunResult, loop_key
+from adlang.interp.runtime import (
+    DEFAULT_MAX_STEPS,
+    DEFAULT_MAX_TAPE,
+    ProgramCache,
+    RunResult,
+    loop_key,
+    pops_only,
+)
 from adlang.ir import nodes as ir
-from adlang.ir.prims_scalar import INT_MAX, INT_MIN
+from adlang.ir.prims_scalar import INT_MIN
 from adlang.ir.prims_vec import MAX_VEC_LENGTH
 from adlang.lang.errors import UsageError
 
 INSTALL = "the native engine needs numba, which is not installed; install it with `pip install numba`"
 FAULT = "raise _Fault"
+STEP_CHECK = f"if (st > mx) | _bad: {FAULT}"  # past --max-steps, or a check failed: one branch
 # The int range written so that no literal leaves int64 (numba reads -9223372036854775808 as a uint64 negated).
 IMIN = f"({INT_MIN + 1} - 1)"
-# Steps and lengths of the state array `_S`.
-STEPS, HELD, PEAK, MAX_STEPS, MAX_TAPE, FIRST_LENGTH = range(6)
-BUFFER = 1024  # a tape buffer's first size; it doubles when full
+# Steps and lengths of the state array `_S`; GROW and NEED: the buffer (numbered from 1) that was too small
+# for a push and the size it needed.
+STEPS, HELD, PEAK, MAX_STEPS, MAX_TAPE, GROW, NEED, FIRST_LENGTH = range(8)
+BUFFER = 1024  # a tape buffer's first size
 
 FALLBACKS: Counter = Counter()  # "fault": a check fired, "unsupported": not lowered or not compiled
 
@@ -120,26 +138,28 @@ def run_native(
     if native is None or native.broken:
         FALLBACKS["unsupported"] += 1
         return _interpreted(program, fn_name, args, max_steps, max_tape)
-    state = np.zeros(native.state_size, np.int64)
-    state[MAX_STEPS], state[MAX_TAPE] = max_steps, max_tape
-    buffers = []
-    for _ in range(native.tapes if native.taped[fn_name] else 0):
-        buffers += [np.empty(BUFFER), np.empty(BUFFER, np.int64)]
     values = [np.require(v, np.float64, ["C", "W"]) if isinstance(v, np.ndarray) else v for v in values]
     import numba.core.errors
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = native.functions[fn_name](*values, state, *buffers)
-    except numba.core.errors.NumbaError:
-        native.broken = True
-        FALLBACKS["unsupported"] += 1
-        return _interpreted(program, fn_name, args, max_steps, max_tape)
-    except Exception:  # NativeFault, or any error numba raised itself: the interpreter words it
-        FALLBACKS["fault"] += 1
-        return _interpreted(program, fn_name, args, max_steps, max_tape)
-    value = out[0] if buffers else out
+    sizes = native.sizes if native.taped[fn_name] else []
+    while True:  # once, and again with a larger buffer each time a tape buffer was too small
+        state = np.zeros(native.state_size, np.int64)
+        state[MAX_STEPS], state[MAX_TAPE] = max_steps, max_tape
+        buffers = [np.empty(size, np.float64 if k % 2 == 0 else np.int64) for k, size in enumerate(sizes)]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                value = native.functions[fn_name](*values, state, *buffers)
+        except numba.core.errors.NumbaError:
+            native.broken = True
+            FALLBACKS["unsupported"] += 1
+            return _interpreted(program, fn_name, args, max_steps, max_tape)
+        except Exception:  # NativeFault, or any error numba raised itself: the interpreter words it
+            if _grow(sizes, state, max_tape):
+                continue
+            FALLBACKS["fault"] += 1
+            return _interpreted(program, fn_name, args, max_steps, max_tape)
+        break
     loop_trips: dict[tuple[int, int, str], int] = {}
     for k, key in enumerate(native.loops):
         count = int(state[native.first_trip + k])
@@ -147,6 +167,17 @@ def run_native(
             loop_trips[key] = loop_trips.get(key, 0) + count
     peak = int(max(state[PEAK], state[HELD]))
     return RunResult(value, int(state[STEPS]), None, peak, loop_trips)
+
+
+def _grow(sizes: list[int], state: np.ndarray, max_tape: int) -> bool:
+    """Whether the run stopped because a tape buffer was too small; if so it is made large enough (at least
+    doubled, at most --max-tape values) for the run to be repeated, and stays so for the program's later runs.
+    A buffer needing more than --max-tape values means the tapes ran past the limit: the interpreter says so."""
+    which, need = int(state[GROW]), int(state[NEED])
+    if not which or need > max_tape:
+        return False
+    sizes[which - 1] = min(max(need, 2 * sizes[which - 1]), max_tape)
+    return True
 
 
 def _interpreted(program, fn_name, args, max_steps, max_tape) -> RunResult:
@@ -170,6 +201,7 @@ class Native:
     loops: list  # the loop key of each trip counter
     first_trip: int  # the index in `_S` of the first trip counter
     state_size: int
+    sizes: list = field(default_factory=list)  # of the tape buffers (float, int for each tape), as last grown
     broken: bool = False  # numba could not compile it: the interpreter runs it
 
 
@@ -370,24 +402,6 @@ def _disk_cache_class():
 # None may call itself (see the module's docstring): `_vsum` keeps numpy's pairwise order with a stack.
 
 HELPERS_SOURCE = f"""
-def _growf(buf, need):
-    size = buf.shape[0] * 2
-    while size < need:
-        size *= 2
-    out = _np.empty(size)
-    for i in range(buf.shape[0]):
-        out[i] = buf[i]
-    return out
-
-def _growi(buf, need):
-    size = buf.shape[0] * 2
-    while size < need:
-        size *= 2
-    out = _np.empty(size, _np.int64)
-    for i in range(buf.shape[0]):
-        out[i] = buf[i]
-    return out
-
 def _block(a, lo, n):
     if n < 8:
         res = 0.0
@@ -451,10 +465,6 @@ def _full(n, value):
 def _newvec(n):
     return _np.empty(n)
 
-def _putv(buf, at, v):
-    for i in range(v.shape[0]):
-        buf[at + i] = v[i]
-
 def _takev(buf, start, n):
     out = _np.empty(n)
     for i in range(n):
@@ -494,43 +504,30 @@ def _addat(w, i, x):
     out[i] = t
     return out
 
-def _comb(n, k):
-    if k < 0 or k > n:
-        return 0
-    if k > n - k:
-        k = n - k
-    r = 1
-    for i in range(1, k + 1):
-        if r > 4611686018427387904 // (n - k + i):
-            {FAULT}
-        r = r * (n - k + i) // i
-    return r
-
-def _cost(n, s):
-    if n <= 1:
-        return 0
-    if s == 1:
-        r = n - 1
-    else:
-        r = 0
-        while _comb(s + r, s) < n:
-            r += 1
-    return r * n - _comb(s + r, s + 1)
-
 def _revolve(n, s):
+    # checkpoint_schedules.revolve_split(n, s) without its bisection: the least m in [1, n - 1] with
+    # rep(m + 1, s) + 1 >= rep(n - m, s - 1) (rep(k, s): the least r with C(s + r, s) >= k), found by walking
+    # rho = rep(m + 1, s) up: those m are C(s + rho - 1, s) <= m < C(s + rho, s), and the condition there
+    # reads m >= n - C(s + rho, s - 1). O(rho) where the bisection cost O(log(n) rho s).
     if s == 1:
         return n - 1
+    if s > 2147483647:
+        {FAULT}
+    rho = 1
     lo = 1
-    hi = n - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        f1 = mid + 1 + _cost(n - mid - 1, s - 1) + _cost(mid + 1, s)
-        f0 = mid + _cost(n - mid, s - 1) + _cost(mid, s)
-        if f1 - f0 >= 0:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    top = s + 1
+    lower = (s + 1) * s // 2
+    while lo <= n - 1:
+        m = max(lo, n - lower)
+        if m <= min(top - 1, n - 1):
+            return m
+        rho += 1
+        if top > 4611686018427387904 // (s + rho) or lower > 4611686018427387904 // (s + rho):
+            {FAULT}
+        lo = top
+        top = top * (s + rho) // rho
+        lower = lower * (s + rho) // (rho + 1)
+    return n - 1
 """
 
 MATH = ("pow", "floor", "isinf", "log", "sqrt", "sin", "cos", "tan", "exp", "tanh")
@@ -539,11 +536,12 @@ MATH = ("pow", "floor", "isinf", "log", "sqrt", "sin", "cos", "tan", "exp", "tan
 _MODULES: dict[str, types.ModuleType] = {}
 
 
-def _jit_module(source: str, namespace: dict) -> types.ModuleType:
+def _jit_module(source: str, namespace: dict, inline: frozenset | set = frozenset()) -> types.ModuleType:
     """The module of this source, each function in it a numba dispatcher (compiling at its first call). Named
     by the source's hash (`module_name`), so that its symbols name this code only, and executed from a file in
     the cache directory, whose machine code numba keeps on disk (`_disk_cache_class`), or in memory only where
-    there is no disk cache. Helpers are modules too: code compiled later links them from the disk cache."""
+    there is no disk cache. Helpers are modules too: code compiled later links them from the disk cache. The
+    functions named in `inline` are compiled into their callers."""
     numba = _numba()
     name = module_name(source, numba.__version__)
     if name in _MODULES:
@@ -555,7 +553,7 @@ def _jit_module(source: str, namespace: dict) -> types.ModuleType:
     exec(compile(source, "<adlang native>" if path is None else str(path), "exec"), module.__dict__)
     for function in re.findall(r"^def (\w+)", source, re.MULTILINE):
         python = module.__dict__[function]
-        dispatcher = numba.njit(error_model="numpy")(python)
+        dispatcher = numba.njit(error_model="numpy", inline="always" if function in inline else "never")(python)
         if path is not None:
             try:
                 dispatcher._cache = _disk_cache_class()(python)  # what cache=True would set, checked
@@ -567,8 +565,15 @@ def _jit_module(source: str, namespace: dict) -> types.ModuleType:
 
 
 def _base() -> dict:
-    """The globals of every module: numpy, math's functions (a global each: numba types no getattr), the fault."""
-    space = {"_np": np, "_Fault": NativeFault, "_INF": math.inf, "_NINF": -math.inf}
+    """The globals of every module: numpy, math's functions (a global each: numba types no getattr), the fault,
+    the intrinsics (borrowing an array, int arithmetic with its overflow flag)."""
+    return dict(_base_space())
+
+
+@functools.cache
+def _base_space() -> dict:
+    space = {"_np": np, "_Fault": NativeFault, "_INF": math.inf, "_NINF": -math.inf, "_borrow": _borrower(),
+             **_overflow_checked()}
     space.update({f"_m_{name}": getattr(math, name) for name in MATH})
     return space
 
@@ -583,6 +588,52 @@ def _helpers() -> dict:
 def _namespace(elementwise: dict) -> dict:
     """The globals of a generated module: those of every module, the shared helpers, its elementwise helpers."""
     return {**_base(), **_helpers(), **elementwise}
+
+
+def _borrower():
+    """`_borrow(a)`: the array `a` without its owner (a null meminfo), so that passing it costs no reference
+    counting. numba counts references to an array argument atomically on entry and exit of a function that may
+    raise (every generated one: 20 to 50 ns a call, most of a short call's time); the state and the tape buffers
+    are owned by `run_native` for the whole run and never leave native code, so a function takes them borrowed."""
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    @intrinsic
+    def _borrow(typingctx, array):
+        def codegen(context, builder, signature, args):
+            view = cgutils.create_struct_proxy(signature.return_type)(context, builder, value=args[0])
+            view.meminfo = cgutils.get_null_value(view.meminfo.type)
+            return view._getvalue()
+
+        return array(array), codegen
+
+    return _borrow
+
+
+def _overflow_checked() -> dict:
+    """`_sadd(a, b)`, `_ssub`, `_smul`: an int64 operation and whether it overflowed, by LLVM's
+    `llvm.s*.with.overflow` (exact, branch-free; the interpreter raises where the flag is set)."""
+    from numba import types
+    from numba.extending import intrinsic
+
+    def checked(method: str):
+        @intrinsic
+        def operation(typingctx, a, b):
+            if not (isinstance(a, types.Integer) and isinstance(b, types.Integer)):
+                return None
+
+            def codegen(context, builder, signature, args):
+                x, y = (context.cast(builder, v, t, types.int64) for v, t in zip(args, signature.args))
+                pair = getattr(builder, method)(x, y)
+                return context.make_tuple(builder, signature.return_type,
+                                          [builder.extract_value(pair, 0), builder.extract_value(pair, 1)])
+
+            return types.Tuple((types.int64, types.boolean))(a, b), codegen
+
+        return operation
+
+    return {"_sadd": checked("sadd_with_overflow"), "_ssub": checked("ssub_with_overflow"),
+            "_smul": checked("smul_with_overflow")}
 
 
 def elementwise_name(op: str, kinds: tuple[str, ...]) -> str:
@@ -624,20 +675,25 @@ def _nan(r: str) -> str:
     return _fault_if(f"{r} != {r}")
 
 
-def _arith(op: str, int_check):
+def _arith(op: str, checked: str):
+    """Floats: the operator and a NaN check. Ints: the operation with LLVM's overflow flag (`checked`, one of
+    `_sadd`, `_ssub`, `_smul`): exact, and one instruction more than the operation."""
+
     def lower(r, a, k):
         if _is_float(k):
             return [f"{r} = {a[0]} {op} {a[1]}", _nan(r)]
-        check = int_check(a[0], a[1])
-        return [*([_fault_if(check)] if check else []), f"{r} = {a[0]} {op} {a[1]}"]
+        return [f"{r}, _o = {checked}({a[0]}, {a[1]})", _fault_if("_o")]
 
     return lower
 
 
-# The checks are written with `&` and `|` (branches cost numba far more to compile than the operations), so
-# nothing in them may overflow: numba's int arithmetic is `nsw` in LLVM, where an overflow is undefined. An int
-# constant operand (as `Generator.atom` writes it) folds into the bound; two variables compare in floats,
-# conservatively (a result within 0.3% of 2**63 runs in the interpreter, never a wrong one natively).
+def _div(r, a, k):
+    return [_fault_if(f"{a[1]} == 0"), f"{r} = {a[0]} / {a[1]}", _nan(r)]
+
+
+# Checks are written with `&` and `|` (branches cost numba far more to compile than the operations; nothing in
+# them may overflow: numba's int arithmetic is `nsw` in LLVM, where an overflow is undefined). A constant
+# operand, as `Generator.atom` writes it, decides a check before the run.
 _INT_CONSTANT = re.compile(r"\((-?\d+)\)")
 _FLOAT_CONSTANT = re.compile(r"\((-?[0-9.]+(?:e[-+]?\d+)?)\)")
 
@@ -654,40 +710,6 @@ def _float_constant(atom: str) -> float | None:
 
 def _int_literal(n: int) -> str:
     return IMIN if n == INT_MIN else f"({n})"
-
-
-def _add_overflows(a, b) -> str | None:
-    if _int_constant(b) is None and _int_constant(a) is not None:
-        a, b = b, a
-    c = _int_constant(b)
-    if c is None:
-        return f"abs(float({a}) + float({b})) >= 9.2e18"
-    if c > 0:
-        return f"{a} > {_int_literal(INT_MAX - c)}"
-    return f"{a} < {_int_literal(INT_MIN - c)}" if c < 0 else None
-
-
-def _sub_overflows(a, b) -> str | None:
-    c = _int_constant(b)
-    if c is not None:
-        if c > 0:
-            return f"{a} < {_int_literal(INT_MIN + c)}"
-        return f"{a} > {_int_literal(INT_MAX + c)}" if c < 0 else None
-    c = _int_constant(a)
-    if c is None:
-        return f"abs(float({a}) - float({b})) >= 9.2e18"
-    below, above = c - INT_MAX, c - INT_MIN  # c - b leaves int64 when b < below or b > above
-    checks = ([f"({b} < {_int_literal(below)})"] if below > INT_MIN else []) + (
-        [f"({b} > {_int_literal(above)})"] if above < INT_MAX else [])
-    return " | ".join(checks) or None
-
-
-def _mul_overflows(a, b) -> str:
-    return f"abs(float({a}) * float({b})) >= 9.2e18"
-
-
-def _div(r, a, k):
-    return [_fault_if(f"{a[1]} == 0"), f"{r} = {a[0]} / {a[1]}", _nan(r)]
 
 
 def _floated(x: str, kind: str) -> str:
@@ -774,9 +796,9 @@ def _revolve_advance(r, a, k):
 
 
 SCALAR = {
-    "add": _arith("+", _add_overflows),
-    "sub": _arith("-", _sub_overflows),
-    "mul": _arith("*", _mul_overflows),
+    "add": _arith("+", "_sadd"),
+    "sub": _arith("-", "_ssub"),
+    "mul": _arith("*", "_smul"),
     "div": _div,
     "pow": _pow,
     "neg": _neg,
@@ -925,13 +947,20 @@ class Generator(PythonNames):
     def __init__(self, program: ir.Program):
         self.program = program
         self.lines: list[str] = []
+        self.globals: dict[str, object] = {}
         self.fn_names = {fn.name: mangled("f_", fn.name, i) for i, fn in enumerate(program.functions)}
         used = sorted({s.tape if isinstance(s, ir.Push) else s.expr.tape for fn in program.functions
                        for s in ir.walk(fn.body) if isinstance(s, ir.Push)
                        or (isinstance(s, (ir.Let, ir.Assign)) and isinstance(s.expr, ir.Pop))})
         self.tape_index = {number: i for i, number in enumerate(used)}
         self.taped = self._taped(program)
-        self.reserved = False  # in a loop whose pushes the buffers were grown for before it
+        # A function called from one place is compiled into it (no code grows, the call costs nothing: revolve's
+        # driver calls its taped VJP once a reversed iteration); the language has no recursion.
+        self.call_sites = Counter(s.expr.fn for fn in program.functions for s in ir.walk(fn.body)
+                                  if isinstance(getattr(s, "expr", None), ir.CallFn))
+        self.reserved = False  # in a loop that made room for its pushes before it
+        self.peaked = False  # in a loop that only pops, whose tape peak was looked at before it
+        self.counted_pops = False  # in a loop that checked before it that its pops find values
         self.elementwise: dict[str, object] = {}  # the elementwise helpers the module calls, by name
         self.nan_covered = False  # the statement being lowered has its NaN check covered (`covered_nan_checks`)
         self.current = ""
@@ -972,10 +1001,12 @@ class Generator(PythonNames):
         self.entries = {fn.name: fn.name in self.taped for fn in self.program.functions}
         tapes = len(self.tape_index)
         first_trip = FIRST_LENGTH + 2 * tapes
-        module = _jit_module(source, _namespace(self.elementwise))
+        # a function called from one place is compiled into its caller
+        inline = {self.fn_names[fn.name] for fn in self.program.functions if self.call_sites[fn.name] == 1}
+        module = _jit_module(source, _namespace(self.elementwise), inline)
         functions = {fn.name: module.__dict__[self.fn_names[fn.name]] for fn in self.program.functions}
         return Native(self.program, source, functions, self.entries, tapes, self.loops, first_trip,
-                      first_trip + len(self.loops))
+                      first_trip + len(self.loops), [BUFFER] * (2 * tapes))
 
     # ------------------------------------------------------------ names and atoms
 
@@ -1019,10 +1050,10 @@ class Generator(PythonNames):
     def function(self, fn: ir.Function) -> None:
         self.var_names = {}
         self.current = fn.name
-        params = [self.var(p.name) for p in fn.params] + ["_S"]
-        if fn.name in self.taped:
-            params.append(self.buffers)
-        self.emit(0, f"def {self.fn_names[fn.name]}({', '.join(params)}):")
+        arrays = ["_S"] + (self.buffers.split(", ") if fn.name in self.taped and self.tape_index else [])
+        self.emit(0, f"def {self.fn_names[fn.name]}({', '.join([self.var(p.name) for p in fn.params] + arrays)}):")
+        for array in arrays:
+            self.emit(1, f"{array} = _borrow({array})")
         self.emit(1, "st = _S[0]")
         self.emit(1, "mx = _S[3]")
         self.emit(1, "_bad = False")
@@ -1032,7 +1063,7 @@ class Generator(PythonNames):
         self.block(fn.body[:-1], 1)
         ret = fn.returned
         self.emit(1, "st += 1")
-        self.emit(1, f"if (st > mx) | _bad: {FAULT}")
+        self.emit(1, STEP_CHECK)
         ret_types = fn.ret.items if fn.ret.kind == "tuple" else (fn.ret,)
         values = [self.atom(a) for a in ret.values]
         if len(values) == len(ret_types):
@@ -1043,7 +1074,7 @@ class Generator(PythonNames):
         if fn.name in self.taped:
             self.emit_all(1, self.tape_state(load=False))
         value = values[0] if len(values) == 1 else f"({', '.join(values)},)"
-        self.emit(1, f"return {value}, {self.buffers}" if fn.name in self.taped else f"return {value}")
+        self.emit(1, f"return {value}")
 
     def tape_state(self, load: bool) -> list[str]:
         """The tapes' count, peak and buffer fills are locals of a function that uses tapes (registers in its
@@ -1059,10 +1090,12 @@ class Generator(PythonNames):
     # ------------------------------------------------------------ blocks and statements
 
     def block(self, stmts: tuple[ir.Stmt, ...], depth: int, counted: bool = True) -> None:
+        """A block's statements, counted on entering it. Its steps are not checked here: a run that crossed
+        --max-steps, or failed a check, stops at the next loop trip or return (every loop checks each trip, or
+        all its trips before it), later than the interpreter would but with the same outcome: the rerun."""
         covered = covered_nan_checks(stmts)
         if counted and stmts:
             self.emit(depth, f"st += {len(stmts)}")
-            self.emit(depth, f"if (st > mx) | _bad: {FAULT}")
         for position, stmt in enumerate(stmts):
             self.nan_covered = position in covered
             self.statement(stmt, depth)
@@ -1076,8 +1109,7 @@ class Generator(PythonNames):
             value = self.call(stmt.expr, depth)
             self.emit(depth, f"{', '.join(self.var(t.name) for t in stmt.targets)} = {value}")
         elif isinstance(stmt, (ir.Let, ir.Assign)):
-            target = stmt.targets[0] if isinstance(stmt, ir.Let) else stmt.target
-            self.assign(target, stmt.expr, depth)
+            self.assign(_target(stmt), stmt.expr, depth)
         elif isinstance(stmt, ir.Push):
             self.push(stmt, depth)
         elif isinstance(stmt, ir.If):
@@ -1088,12 +1120,14 @@ class Generator(PythonNames):
         elif isinstance(stmt, ir.For):
             self.for_(stmt, depth)
         elif isinstance(stmt, ir.While):
-            counter = self.trip_counter(stmt)
+            counter, trips = self.trip_counter(stmt), self.temp()  # trips counted in a register, stored after
+            self.emit(depth, f"{trips} = 0")
             self.emit(depth, f"while {self.atom(stmt.cond)}:")
-            self.emit(depth + 1, f"_S[{counter}] += 1")
+            self.emit(depth + 1, f"{trips} += 1")
             self.emit(depth + 1, f"st += {len(stmt.body) + 1}")
-            self.emit(depth + 1, f"if (st > mx) | _bad: {FAULT}")
+            self.emit(depth + 1, STEP_CHECK)
             self.block(stmt.body, depth + 1, counted=False)
+            self.emit(depth, f"_S[{counter}] += {trips}")
         else:
             raise Unsupported("`return` before the end")
 
@@ -1114,26 +1148,30 @@ class Generator(PythonNames):
                                                   and not isinstance(s.expr, ir.CallFn)) for s in stmt.body)
         if straight:
             self.emit(depth + 1, f"st += {trips} * {per_trip}")
-            self.emit(depth + 1, f"if (st > mx) | _bad: {FAULT}")
+            self.emit(depth + 1, STEP_CHECK)
         pushes = [s for s in stmt.body if isinstance(s, ir.Push)]
-        pops = any(isinstance(getattr(s, "expr", None), ir.Pop) for s in stmt.body)
-        reserve = (straight and pushes and not pops and all(s.value.type.kind != "vec" for s in pushes)
-                   and not self.reserved)
-        if reserve:  # the buffers grown once for every trip's pushes: the loop never replaces an array
+        pops = [s for s in stmt.body if isinstance(getattr(s, "expr", None), ir.Pop)]
+        reserve = straight and pushes and not pops and all(s.value.type.kind != "vec" for s in pushes)
+        if reserve:  # room for every trip's pushes made once: the loop's pushes check nothing
             self.emit(depth + 1, f"if _h + {trips} * {len(pushes)} > mt: {FAULT}")  # a push would cross --max-tape
-            for (tape, buffer), count in Counter((s.tape, "F" if s.value.type.kind == "float" else "I")
-                                                 for s in pushes).items():
-                i, need = self.tape_index[tape], f"_L{self.length(tape, buffer)} + {trips} * {count}"
-                grow = "_growf" if buffer == "F" else "_growi"
-                self.emit(depth + 1, f"if {need} > _{buffer}{i}.shape[0]: _{buffer}{i} = {grow}(_{buffer}{i}, {need})")
-            self.reserved = True
+            for (tape, buffer), count in Counter((s.tape, _buffer(s.value.type.kind)) for s in pushes).items():
+                need = f"_L{self.length(tape, buffer)} + {trips} * {count}"
+                self.emit(depth + 1, self.room(tape, buffer, need))
+        drained = not self.peaked and pops_only(stmt.body)
+        if drained:  # the tapes only shrink in this loop: their peak is looked at once, before it
+            self.emit(depth + 1, "if _h > _pk: _pk = _h")
+        checked = straight and pops and not pushes and all(_target(s).type.kind != "vec" for s in pops)
+        if checked:  # every trip's pops are on the tapes: none looks
+            for (tape, buffer), count in Counter((s.expr.tape, _buffer(_target(s).type.kind)) for s in pops).items():
+                self.emit(depth + 1, f"if _L{self.length(tape, buffer)} < {trips} * {count}: {FAULT}")
         self.emit(depth, f"for {self.var(stmt.var.name)} in range({start}, {stop}):")
         if not straight:
             self.emit(depth + 1, f"st += {per_trip}")
-            self.emit(depth + 1, f"if (st > mx) | _bad: {FAULT}")
+            self.emit(depth + 1, STEP_CHECK)
+        outer = self.reserved, self.peaked, self.counted_pops
+        self.reserved, self.peaked, self.counted_pops = outer[0] or reserve, outer[1] or drained, outer[2] or checked
         self.block(stmt.body, depth + 1, counted=False)
-        if reserve:
-            self.reserved = False
+        self.reserved, self.peaked, self.counted_pops = outer
 
     def assign(self, target: ir.Var, expr: ir.Expr, depth: int) -> None:
         name = self.var(target.name)
@@ -1194,11 +1232,8 @@ class Generator(PythonNames):
         self.emit_all(depth, self.tape_state(load=False))
         self.emit(depth, f"{result} = {call}")
         self.emit_all(depth, self.tape_state(load=True))
-        for i in range(len(self.tape_index)):
-            self.emit(depth, f"_F{i} = {result}[{2 * i + 1}]")
-            self.emit(depth, f"_I{i} = {result}[{2 * i + 2}]")
         self.emit(depth, "st = _S[0]")
-        return f"{result}[0]"
+        return result
 
     # ------------------------------------------------------------ tapes
 
@@ -1213,24 +1248,33 @@ class Generator(PythonNames):
             self._append(depth, "I", i, stmt.tape, size, None)
             self.emit(depth, f"_h += {size}")
         elif kind in ("float", "int", "bool"):
-            buffer = "F" if kind == "float" else "I"
+            buffer = _buffer(kind)
             self._append(depth, buffer, i, stmt.tape, f"(1 if {value} else 0)" if kind == "bool" else value, None)
             self.emit(depth, "_h += 1")
         else:
             raise Unsupported(f"a push of a {kind}")
-        self.emit(depth, _fault_if("_h > mt"))
+        if not self.reserved:
+            self.emit(depth, _fault_if("_h > mt"))
+
+    def room(self, tape: int, buffer: str, need: str) -> str:
+        """The check that buffer `buffer` of `tape` holds `need` values: where it is too small the run stops,
+        saying which buffer and how large, and `run_native` repeats it with a larger one."""
+        i = self.tape_index[tape]
+        number = 2 * i + (buffer == "I") + 1
+        return f"if {need} > _{buffer}{i}.shape[0]: _S[{GROW}] = {number}; _S[{NEED}] = {need}; {FAULT}"
 
     def _append(self, depth: int, buffer: str, i: int, tape: int, value: str, size: str | None) -> None:
-        """value (or `size` elements of the vec `value`) at the end of buffer `buffer` of tape i, grown if full."""
+        """value (or `size` elements of the vec `value`) at the end of buffer `buffer` of tape i."""
         at = self.length(tape, buffer)
         fill = self.temp()
-        grow = "_growf" if buffer == "F" else "_growi"
         self.emit(depth, f"{fill} = _L{at}")
         need = f"{fill} + {size}" if size else f"{fill} + 1"
         if not self.reserved:
-            self.emit(depth, f"if {need} > _{buffer}{i}.shape[0]: _{buffer}{i} = {grow}(_{buffer}{i}, {need})")
-        if size:
-            self.emit(depth, f"_putv(_{buffer}{i}, {fill}, {value})")
+            self.emit(depth, self.room(tape, buffer, need))
+        if size:  # element by element: a slice assignment compiles numba's shape-mismatch message
+            k = self.temp()
+            self.emit(depth, f"for {k} in range({size}):")
+            self.emit(depth + 1, f"_{buffer}{i}[{fill} + {k}] = {value}[{k}]")
         else:
             self.emit(depth, f"_{buffer}{i}[{fill}] = {value}")
         self.emit(depth, f"_L{at} = {need}")
@@ -1239,7 +1283,8 @@ class Generator(PythonNames):
         if tape not in self.tape_index:
             raise Unsupported("a pop of an unknown tape")
         i = self.tape_index[tape]
-        self.emit(depth, "if _h > _pk: _pk = _h")
+        if not self.peaked:
+            self.emit(depth, "if _h > _pk: _pk = _h")
         top = self.temp()
         if kind == "vec":
             ints, floats = self.length(tape, "I"), self.length(tape, "F")
@@ -1256,11 +1301,21 @@ class Generator(PythonNames):
             return
         if kind not in ("float", "int", "bool"):
             raise Unsupported(f"a pop of a {kind}")
-        buffer = "F" if kind == "float" else "I"
+        buffer = _buffer(kind)
         at = self.length(tape, buffer)
         self.emit(depth, f"{top} = _L{at} - 1")
-        self.emit(depth, f"if {top} < 0: {FAULT}")
+        if not self.counted_pops:
+            self.emit(depth, f"if {top} < 0: {FAULT}")
         value = f"_{buffer}{i}[{top}]"
         self.emit(depth, f"{name} = {value} != 0" if kind == "bool" else f"{name} = {value}")
         self.emit(depth, f"_L{at} = {top}")
         self.emit(depth, "_h -= 1")
+
+
+def _target(stmt: ir.Let | ir.Assign) -> ir.Var:
+    return stmt.targets[0] if isinstance(stmt, ir.Let) else stmt.target
+
+
+def _buffer(kind: str) -> str:
+    """The buffer of a tape a value of this kind goes on: F (float64) for floats, I (int64) for ints and bools."""
+    return "F" if kind == "float" else "I"

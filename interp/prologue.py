@@ -10,7 +10,6 @@ run.
 
 from __future__ import annotations
 
-import difflib
 import numbers
 from collections.abc import Mapping
 
@@ -18,11 +17,12 @@ import numpy as np
 
 from adlang.interp.runtime import check_length
 from adlang.ir import nodes as ir
-from adlang.ir.prims_scalar import INT_MAX, INT_MIN
+from adlang.ir.prims_scalar import INT_MAX, INT_MIN, has_nan
 from adlang.ir.types import Type
 from adlang.lang.errors import RuntimeFault, UsageError
 
 NO_NAN = "adlang computes with numbers only (inf and -inf included): give a number"
+_FLOAT64 = np.dtype(np.float64)
 
 
 def prologue(program: ir.Program, fn_name: str, args: Mapping[str, object]) -> tuple[ir.Function, list[object]]:
@@ -32,14 +32,16 @@ def prologue(program: ir.Program, fn_name: str, args: Mapping[str, object]) -> t
         raise RuntimeFault(f"no function '{fn_name}' in the program")
     values = bind(fn, args)
     for param, value in zip(fn.params, values):
-        check_length(param.type, value, f"argument '{param.name}'", fn.span)
+        if param.type.length is not None:  # vec(N), mat(R, C): its message is made only for those
+            check_length(param.type, value, f"argument '{param.name}'", fn.span)
     return fn, values
 
 
 def bind(fn: ir.Function, args: Mapping[str, object]) -> list[object]:
     """The values of fn's parameters in order, each converted to its parameter's type (only int -> float
     converts, as in the language). Names are checked before any value is."""
-    check_names(fn, list(args))
+    if args.keys() != {p.name for p in fn.params}:  # the usual case, every name right, is one comparison
+        check_names(fn, list(args))
     return [convert(fn, p, args[p.name]) for p in fn.params]
 
 
@@ -49,6 +51,8 @@ def signature(fn: ir.Function) -> str:
 
 
 def suggest(name: str, candidates: list[str]) -> str:
+    import difflib  # only when something is misspelt
+
     close = difflib.get_close_matches(name, candidates, n=1)
     return f"; did you mean '{close[0]}'?" if close else ""
 
@@ -77,8 +81,7 @@ def check_names(fn: ir.Function, given: list[str], missing: bool = True) -> None
 def convert(fn: ir.Function, param: ir.Var, value: object, shown: str | None = None) -> object:
     """`value` as a value of `param`'s type; `shown` is how the user wrote it (by default its repr)."""
     kind = param.type.kind
-    if shown is None:
-        shown = _repr(value)  # as the caller wrote it, before a list becomes a vec
+    given = value  # as the caller wrote it, before a list becomes a vec (shown only in an error)
     value = _plain(param, value)
     if kind == "float" and is_number(value):
         return float(value)
@@ -90,13 +93,15 @@ def convert(fn: ir.Function, param: ir.Var, value: object, shown: str | None = N
         return value
     if kind == "mat" and isinstance(value, np.ndarray) and value.ndim == 2:
         return value
-    raise UsageError(mismatch(fn, param, shown, value))
+    raise UsageError(mismatch(fn, param, _repr(given) if shown is None else shown, value))
 
 
 def _plain(param: ir.Var, value: object) -> object:
     """A numpy scalar as the Python number it holds, a list or array of numbers as a float64 vec."""
     if value.__class__ in (float, int, bool):
         value_is_nan = value != value
+    elif value.__class__ is np.ndarray:  # before the numbers ABCs, whose isinstance is slow
+        return _mat(param, value) if param.type.kind == "mat" else _vec(param, value)
     elif isinstance(value, np.bool_):
         return bool(value)
     elif isinstance(value, numbers.Integral) and not isinstance(value, bool):
@@ -120,7 +125,7 @@ def _vec(param: ir.Var, value: list | tuple | np.ndarray) -> np.ndarray | object
         if value.ndim != 1:
             raise UsageError(f"argument '{param.name}' is {_a(param.type)}, but the array given has "
                              f"{value.ndim} dimensions {value.shape}; give a 1-D array or a list of numbers")
-        if value.dtype == np.float64:
+        if value.dtype is _FLOAT64 or value.dtype == np.float64:
             vec = value
         elif value.dtype.kind in "biuf":
             vec = value.astype(np.float64)
@@ -135,7 +140,7 @@ def _vec(param: ir.Var, value: list | tuple | np.ndarray) -> np.ndarray | object
                 raise UsageError(f"argument '{param.name}': element {i} of the vec is {_repr(item)}, "
                                  "not a number")
         vec = np.array(value, dtype=np.float64)
-    if np.isnan(vec).any():
+    if has_nan(vec):
         k = int(np.flatnonzero(np.isnan(vec))[0])
         raise UsageError(f"argument '{param.name}': element {k + 1} of the vec is NaN (not a number); {NO_NAN}")
     return vec
@@ -149,7 +154,7 @@ def _mat(param: ir.Var, value: list | tuple | np.ndarray) -> np.ndarray:
                              f"dimension{'s' * (value.ndim != 1)} {value.shape}; give a 2-D array or a list of rows")
         if value.dtype.kind not in "biuf":
             raise UsageError(f"argument '{param.name}': an array of {value.dtype} is not a mat; give numbers")
-        array = value.astype(np.float64)
+        array = value.astype(np.float64, copy=False)  # a value is never changed where another holds it
     else:
         rows = list(value)
         if not rows or not all(isinstance(r, (list, tuple, np.ndarray)) for r in rows):
@@ -165,7 +170,7 @@ def _mat(param: ir.Var, value: list | tuple | np.ndarray) -> np.ndarray:
                     raise UsageError(f"argument '{param.name}': row {i} of the mat holds {_repr(item)}, "
                                      "not a number")
         array = np.array(rows, dtype=np.float64).reshape(len(rows), lengths[0])
-    if np.isnan(array).any():
+    if has_nan(array):
         i, j = (int(k) for k in np.argwhere(np.isnan(array))[0])
         raise UsageError(f"argument '{param.name}': the element at row {i + 1}, column {j + 1} of the mat is NaN "
                          f"(not a number); {NO_NAN}")

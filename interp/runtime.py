@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from adlang.ir import nodes as ir
+from adlang.ir.prims_scalar import POOLED, has_nan, made_nan
 from adlang.ir.types import Type
 from adlang.lang.errors import RuntimeFault
 from adlang.lang.span import Span
@@ -134,6 +135,111 @@ def pops_only(body: tuple[ir.Stmt, ...]) -> bool:
 def loop_key(loop: ir.For | ir.While) -> tuple[int, int, str]:
     """Counts of loop iterations are kept by source loop and by role (see `Span.role`)."""
     return loop.span.line, loop.span.col, loop.span.role
+
+
+# ---------------------------------------------------------------- adjoints accumulated in place
+
+# `d = addto(d, c)` and `w = addat(w, ...)` are how reverse mode adds up adjoints. Values are values, so the
+# registry's functions copy; an engine that has found nothing but the variable holds the array (its reference
+# count) may instead change it in place with these, which give the registry's result or say it must run
+# (False: an index out of range, shapes that differ, a NaN whose error the registry's function words).
+
+
+def accumulates_in_place(stmt_target: ir.Var, expr: ir.Expr) -> bool:
+    """`d = addto(d, c)` or `w = addat(w, ...)` of an array of any size: a candidate for updating in place."""
+    return (
+        isinstance(expr, ir.Prim)
+        and expr.op in ("addto", "addat")
+        and isinstance(expr.args[0], ir.Var)
+        and expr.args[0].name == stmt_target.name
+        and stmt_target.type.is_array
+        and stmt_target.type.length is None
+        and stmt_target.type.shape is None
+    )
+
+
+def own_array(w: object) -> bool:
+    """An array that owns its float data and may be written (not a view of another, not read-only)."""
+    return w.__class__ is np.ndarray and w.base is None and w.dtype == np.float64 and w.flags.writeable
+
+
+def addto_in_place(d: np.ndarray, c: object) -> bool:
+    """d += c where both have one shape; False (d unchanged where it matters) where the registry must run.
+    Like the registry's `.quiet` functions, these run where the engine has turned numpy's warnings off."""
+    if c.__class__ is not np.ndarray or c.shape != d.shape or not own_array(d):
+        return False
+    np.add(d, c, out=d)
+    if made_nan(d):
+        # Neither operand held a NaN (no value does), so each NaN was inf + -inf: put d's inf back where the
+        # error looks (its first NaN) and let the registry's function word it.
+        lost = np.isnan(d)
+        d[lost] = -c[lost]
+        return False
+    return True
+
+
+def addat_in_place(w: np.ndarray, i: object, rest: tuple) -> bool:
+    """w[i] += x (an element of a vec, a row of a mat) or w[i, j] += x; False where the registry must run."""
+    if i.__class__ is not int or not 0 <= i < w.shape[0] or not own_array(w):
+        return False
+    x = rest[-1]
+    if len(rest) == 2:  # an element of a mat
+        j = rest[0]
+        if w.ndim != 2 or j.__class__ is not int or not 0 <= j < w.shape[1]:
+            return False
+        total = float(w[i, j]) + x
+        if total != total:
+            return False
+        w[i, j] = total
+        return True
+    if w.ndim == 2:  # a row
+        if x.__class__ is not np.ndarray or x.shape != (w.shape[1],):
+            return False
+        row = w[i] + x
+        if has_nan(row):
+            return False
+        w[i] = row
+        return True
+    total = float(w[i]) + x
+    if total != total:
+        return False
+    w[i] = total
+    return True
+
+
+# ---------------------------------------------------------------- dead arrays reused
+
+
+class ArrayPool:
+    """Arrays of one run that died with nothing else holding them, by shape, for a later operation to write its
+    result into (the registry's `.quiet` evaluations marked `pooled` take the pool): memory reused instead of
+    fresh pages, which the kernel faults in one by one (20,000 for a vec of 10^7 floats). A run's engine gives
+    what `poolable` admits as each variable dies (ir/liveness.py); the pool lives as long as the run."""
+
+    __slots__ = ("free",)
+    KEPT = 2  # arrays kept per shape: an operation reads at most two and writes one
+
+    def __init__(self) -> None:
+        self.free: dict[tuple, list] = {}
+
+    def give(self, a: np.ndarray) -> None:
+        bucket = self.free.setdefault(a.shape, [])
+        if len(bucket) < self.KEPT:
+            bucket.append(a)
+
+    def take(self, shape: tuple) -> np.ndarray | None:
+        bucket = self.free.get(shape)
+        return bucket.pop() if bucket else None
+
+    def clear(self) -> None:
+        self.free.clear()
+
+
+def poolable(a: object) -> bool:
+    """An array worth keeping for reuse, and safe to write over: large, its own float data, C order. (The engine
+    has found that nothing but the dying variable holds it.)"""
+    return (a.__class__ is np.ndarray and a.size >= POOLED and a.base is None and a.dtype == np.float64
+            and a.flags.c_contiguous and a.flags.writeable)
 
 
 # ---------------------------------------------------------------- what an engine builds per program

@@ -25,7 +25,6 @@ from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.naming import Namer
 from adlang.ir.reverse import CustomVjp
-from adlang.ir.revolve import revolve_vjp
 from adlang.ir.types import BOOL, INT, tuple_of
 from adlang.lang.errors import UsageError
 from adlang.lang.span import Span
@@ -130,6 +129,8 @@ class _Rewriter:
             loop = self.counted_for(loop, out)
         self.loops.append(CheckpointedLoop(loop.span, strategy, self.fn.name == self.entry and not in_loop, counted))
         if kind == "revolve":
+            from adlang.ir.revolve import revolve_vjp  # only for revolve: most runs never load it
+
             loop_fn = _segment_function(self.fn, loop, self.fn_names, naming.LOOP)
             self.custom[loop_fn.name] = revolve_vjp(k)
             out.extend(_loop_call(loop, loop_fn, self.names))

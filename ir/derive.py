@@ -4,18 +4,21 @@ This is the one place where the passes are composed: first order is forward
 or reverse mode of the function; second order applies the outer mode to each
 gradient component of the first-order program (a wrapper per row that picks
 component i), so the outer pass differentiates the inner pass's output, tape
-and all, as the lecture does by hand. Engines receive what this builds.
+and all, as the lecture does by hand. A Hessian-vector product applies the
+outer mode to the whole first-order program along one direction (`hvp.py`);
+a Jacobian differentiates one float wrapper per item of the result
+(`jacobian.py`). Engines receive what this builds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from adlang.ir import naming
+from adlang.ir import jacobian, naming
 from adlang.ir import nodes as ir
 from adlang.ir.builder import rename_calls
 from adlang.ir.checkpoint import checkpoint_loops, parse_strategy
-from adlang.ir.forward import ForwardMode, forward_entry
 from adlang.ir.grads import expand_grads
 from adlang.ir.naming import Namer, function_namer
 from adlang.ir.printer import print_program
@@ -23,6 +26,9 @@ from adlang.ir.reverse import ReverseMode, reverse_entry
 from adlang.ir.simplify import simplify_function
 from adlang.ir.types import FLOAT, tuple_of
 from adlang.lang.errors import UsageError
+
+if TYPE_CHECKING:
+    from adlang.ir.forward import ForwardMode
 
 FIRST_ORDER = ("forward", "reverse")
 
@@ -77,17 +83,14 @@ def derive(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "rever
         checkpointed = checkpoint_loops(program, fn_name, checkpoint, function_namer(program.names))
         program, custom, loops = checkpointed.program, checkpointed.custom_vjps, checkpointed.loops
     fn = program.function(fn_name)
-    mats = [p.name for p in fn.params if p.name in wrt and p.type.kind == "mat"]
-    if order == 2 and mats:
-        raise UsageError(f"second derivatives with respect to a mat parameter ('{mats[0]}') are not supported; "
-                         "take its gradient without --order 2, or the Hessian with respect to float and vec "
-                         "parameters")
+    refuse_mat_hessian(fn, wrt, order)
     if order == 2 and vecs_in(fn, wrt):
-        raise UsageError("a derivative program of order 2 takes float parameters only (the language has no matrix "
-                         "type for a vec's Hessian); `adlang run ... --grad V --order 2` gives it, one Hessian-vector "
-                         "product per element")
+        raise UsageError("a derivative program of order 2 takes float parameters only (it returns the Hessian as "
+                         "one float per pair of parameters); `adlang run ... --grad V --order 2` gives a vec's "
+                         "Hessian, one Hessian-vector product per element, and `diff --hvp` prints the "
+                         "Hessian-vector product program")
     names = function_namer(program.names)
-    mode = ForwardMode(program, names) if passes[0] == "forward" else ReverseMode(program, names, custom)
+    mode = _mode(passes[0], program, names, custom)
     entry = _entry(mode, fn, wrt)
     generated = mode.functions() + [entry]
     if order == 2:
@@ -100,12 +103,77 @@ def derive(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "rever
     return Derived(ir.Program(tuple(needed)), entry.name, tuple(loops))
 
 
-def _mode(name: str, program: ir.Program, names: Namer) -> ForwardMode | ReverseMode:
-    return ForwardMode(program, names) if name == "forward" else ReverseMode(program, names)
+@dataclass(frozen=True)
+class Hvp:
+    """A Hessian-vector product program. `entry` takes fn's parameters, then `seeds` (the direction: one
+    parameter per wrt parameter, in wrt's order) and returns (value, gradient..., H u...). `directional` takes
+    the same arguments and returns H u's parts from `hu_at` on, at the least cost (the entry itself where the
+    outer mode is forward). `first` is the first-order program the outer mode differentiated."""
+
+    first: Derived
+    program: ir.Program
+    entry: str
+    seeds: tuple[str, ...]
+    directional: str
+    hu_at: int
+
+
+def derive_hvp(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "forward-over-reverse",
+               simplify: bool = True, checkpoint: str = "none") -> Hvp:
+    """H u for fn's Hessian with respect to `wrt` (floats and vecs of any length), `mode` a pair (outer over
+    inner, or a plain mode at both levels): the inner mode's gradient program, then the outer mode over it
+    along the direction u."""
+    inner, outer = split_mode(mode, 2)
+    fn = finish(program).function(fn_name)
+    refuse_mat_hessian(fn, wrt, 2)
+    first = derive(program, fn_name, wrt, inner, 1, simplify, checkpoint)
+    g = first.program.function(first.entry)
+    names = function_namer(first.program.names)
+    from adlang.ir import hvp  # with forward mode: loaded by the runs that use it
+
+    if outer == "forward":
+        forward = _mode("forward", first.program, names)
+        entry = hvp.forward_over(forward, fn, g, wrt)
+        generated = forward.functions() + [entry]
+        directional, hu_at = entry, 1 + len(wrt)
+    else:
+        along = hvp.directional(fn, g, wrt, names)
+        reverse = ReverseMode(ir.Program(first.program.functions + (along,)), names)
+        directional = reverse_entry(reverse, along, wrt)
+        entry = hvp.reverse_over(fn, g, wrt, directional, names)
+        generated = [along] + reverse.functions() + [directional, entry]
+        hu_at = 1
+    if simplify:
+        generated = [simplify_function(f) for f in generated]
+    needed = _reachable(first.program, generated, generated[-1])
+    seeds = tuple(p.name for p in generated[-1].params[len(fn.params):])
+    return Hvp(first, ir.Program(tuple(needed)), generated[-1].name, seeds, directional.name, hu_at)
+
+
+def derive_jacobian(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "reverse",
+                    checkpoint: str = "none") -> tuple[Derived, ...]:
+    """One first-order program per item of fn's result: its entry takes fn's parameters and `row`, and returns
+    (that element of the item, its gradient...): row `row` of the item's Jacobian."""
+    program = finish(program)
+    wrappers = jacobian.components(program.function(fn_name), function_namer(program.names))
+    with_wrappers = ir.Program(program.functions + tuple(wrappers))
+    return tuple(derive(with_wrappers, w.name, wrt, mode, 1, True, checkpoint) for w in wrappers)
+
+
+def _mode(name: str, program: ir.Program, names: Namer, custom: dict | None = None) -> ForwardMode | ReverseMode:
+    if name == "reverse":
+        return ReverseMode(program, names, custom)
+    from adlang.ir.forward import ForwardMode  # loaded by the runs that use it: reverse mode starts faster
+
+    return ForwardMode(program, names)
 
 
 def _entry(mode: ForwardMode | ReverseMode, fn: ir.Function, wrt: list[str]) -> ir.Function:
-    return forward_entry(mode, fn, wrt) if isinstance(mode, ForwardMode) else reverse_entry(mode, fn, wrt)
+    if isinstance(mode, ReverseMode):
+        return reverse_entry(mode, fn, wrt)
+    from adlang.ir.forward import forward_entry
+
+    return forward_entry(mode, fn, wrt)
 
 
 def _second_order(program, fn, first, wrt, outer_mode, names) -> list[ir.Function]:
@@ -115,7 +183,7 @@ def _second_order(program, fn, first, wrt, outer_mode, names) -> list[ir.Functio
     it takes `first` whole; reverse mode takes one gradient component at a time.
     """
     mode = _mode(outer_mode, program, names)
-    if isinstance(mode, ForwardMode):
+    if not isinstance(mode, ReverseMode):
         return _second_order_forward(mode, fn, first, wrt, names)
     out: list[ir.Function] = []
     rows: list[str] = []
@@ -148,6 +216,8 @@ def _second_order(program, fn, first, wrt, outer_mode, names) -> list[ir.Functio
 
 def _second_order_forward(mode: ForwardMode, fn, first, wrt, names) -> list[ir.Function]:
     """Tangents of (value, gradient) along every parameter: row i of the Hessian is the tangent of d/dwrt_i."""
+    from adlang.ir.forward import forward_entry
+
     span = fn.span
     n = len(wrt)
     tangents = forward_entry(mode, first, wrt)
@@ -175,6 +245,16 @@ def _reachable(program: ir.Program, generated: list[ir.Function], entry: ir.Func
     return functions
 
 
+def refuse_mat_hessian(fn: ir.Function, wrt: list[str], order: int) -> None:
+    """Second derivatives with respect to a mat are a usage error, wherever they are asked for (a derivative
+    program, or the Hessian-vector products of `run --order 2`): the README says why and what works."""
+    mats = [p.name for p in fn.params if p.name in wrt and p.type.kind == "mat"]
+    if order == 2 and mats:
+        raise UsageError(f"second derivatives with respect to a mat parameter ('{mats[0]}') are not supported; "
+                         "take its gradient without --order 2, or the Hessian with respect to float and vec "
+                         "parameters")
+
+
 def vecs_in(fn: ir.Function, wrt: list[str]) -> bool:
     return any(p.type.kind == "vec" for p in fn.params if p.name in wrt)
 
@@ -183,3 +263,9 @@ def diff_source(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "
                 simplify: bool = True, checkpoint: str = "none") -> str:
     derived, _ = derivative_program(program, fn_name, wrt, mode, order, simplify, checkpoint)
     return print_program(derived)
+
+
+def hvp_source(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "forward-over-reverse",
+               simplify: bool = True, checkpoint: str = "none") -> str:
+    """The Hessian-vector product program as text: its entry `F_hvp` last."""
+    return print_program(derive_hvp(program, fn_name, wrt, mode, simplify, checkpoint).program)

@@ -192,7 +192,7 @@ def type_from_ref(ref: ast.TypeRef) -> Type:
     if ref.name in ("float", "int", "bool"):
         return Type(ref.name)
     hint = did_you_mean(ref.name, ("float", "int", "bool", "vec", "mat"))
-    raise TypeCheckError(f"unknown type '{ref.name}'{hint} (the types are float, int, bool, vec and vec(N))", ref.span)
+    raise TypeCheckError(f"unknown type '{ref.name}'{hint} (the types are {ast.TYPE_NAMES})", ref.span)
 
 
 def _names_in_def(d: ast.FunctionDef) -> set[str]:
@@ -440,8 +440,8 @@ class FunctionLowering:
                 raise TypeCheckError(f"'{n.id}' is not a parameter of {call.func}({', '.join(by_name)})"
                                      f"{did_you_mean(n.id, by_name)}", n.span)
             if not p.type.is_differentiable:
-                raise TypeCheckError(f"'{n.id}' is {p.type}; derivatives are taken with respect to float and "
-                                     "vec parameters", n.span)
+                raise TypeCheckError(f"'{n.id}' is {p.type}; derivatives are taken with respect to float, vec and "
+                                     "mat parameters", n.span)
             if n.id in wrt:
                 raise TypeCheckError(f"'{n.id}' appears twice after wrt", n.span)
             wrt.append(n.id)

@@ -9,8 +9,8 @@ the scope hands it out, with a suffix (`dbda_1`) where it would clash.
 Two scopes, as in the language: function names are one namespace for the
 whole program (`function_namer`, seeded with every function of the program
 being built on, which already holds whatever an earlier pass generated:
-a derivative of a derivative, expanded `grad` forms, the element-by-element
-wrapper); variable names are one namespace per function (`Namer(names_in(fn))`,
+a derivative of a derivative, expanded `grad` forms, the gradient program a
+Hessian-vector product differentiates); variable names are one namespace per function (`Namer(names_in(fn))`,
 seeded with every name the function's body and parameters use).
 
 A user's name of the form `_1` is a name like any other: namers treat every
@@ -59,7 +59,7 @@ def picked_derivative(fn: str, p: str) -> str:
 
 
 def element(v: str, k: int) -> str:
-    """`v_0`: element k of vec v as a float parameter of its own."""
+    """`f_0`: item k of a tuple result, bound on its own."""
     return f"{v}_{k}"
 
 
@@ -75,9 +75,9 @@ JVP = "jvp"  # a callee's forward mode: arguments and tangents in, value and tan
 VJP = "vjp"  # a callee's reverse mode: arguments and cotangents in, adjoints out
 TAPED_VJP = "taped_vjp"  # revolve: one iteration's VJP that tapes what it overwrites
 HESSIAN = "hessian"  # second-order entry
-ELEMENTWISE = "elementwise"  # F with each element of a vec as a float parameter
 COMPONENT = "component"  # one element of F's result, picked by index: a Jacobian's row
-HVP = "hvp"  # sum_p <seed_p, dF/dp>: its gradient is the Hessian times the seeds
+HVP = "hvp"  # F's Hessian-vector product program (entry); `dFdp_hvp`: p's part of H u
+DIRECTIONAL = "directional"  # sum_p <seed_p, dF/dp>: its gradient is the Hessian times the seeds
 SEED = "seed"  # a parameter's part of a Hessian-vector product's direction
 TRIPS = "trips"  # counts a while loop's trips before it is checkpointed
 SEGMENT = "segment"  # every:K and sqrt: a run of K iterations as a function
@@ -91,6 +91,7 @@ AT_START = "at_start"  # a loop's bound as it was when the loop started
 SNAPSHOT = "snap"  # revolve: a state variable's snapshot
 STEP = "step"  # revolve: one reversed iteration's adjoint
 DIRECTION = "j"  # forward mode over a vec: the slope along unit vec j
+UNROLLED = "unrolled"  # F's run as straight-line code, each binding a variable of its own (a graph's values)
 REPL_VALUE = "repl_value"  # the REPL's function that evaluates an expression typed over the session's variables
 
 # The names of what a generated function's variables mean, where no template applies.
@@ -104,8 +105,9 @@ FIXED = (
 # the renaming property test (tests/test_renaming.py) draws user names from.
 TEMPLATES = (
     "d{a}d{b}", "d2{a}d{b}d{c}", "{a}_d{b}", "{a}_{k}", "_{k}",
-    *(f"{{a}}_{what}" for what in (REVERSE, FORWARD, JVP, VJP, TAPED_VJP, HESSIAN, ELEMENTWISE, COMPONENT, HVP, SEED,
-                                    TRIPS, SEGMENT, LOOP, PRIMAL, VALUE, REVERSED, FINAL, AT_START, SNAPSHOT)),
+    *(f"{{a}}_{what}" for what in (REVERSE, FORWARD, JVP, VJP, TAPED_VJP, HESSIAN, COMPONENT, HVP,
+                                    DIRECTIONAL, SEED, TRIPS, SEGMENT, LOOP, PRIMAL, VALUE, REVERSED, FINAL,
+                                    AT_START, SNAPSHOT, UNROLLED)),
     f"d{{a}}d{{b}}_{STEP}", f"d{{a}}d{{b}}_{DIRECTION}",
 )
 

@@ -46,7 +46,7 @@ Jvp = Callable[["Emitter", tuple, tuple, ir.Atom], "ir.Atom | None"]
 Vjp = Callable[["Emitter", tuple, ir.Atom, ir.Atom, tuple], tuple]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Primitive:
     """One operation of the language.
 
@@ -87,6 +87,10 @@ class Primitive:
     # `scalar`: "nan" (a NaN float result is an error), "int" (an int result must fit in 64 bits).
     python_operator: str | None = None
     operator_checks: frozenset[str] = frozenset()
+    # Elementwise: with a vec or mat among the operands, the result has their shape and element k is the scalar
+    # evaluation on their elements k (and the numbers). The simplifier reads it to know two arrays have one
+    # length (ir/simplify.py, `_broadcast_scalars`).
+    elementwise: bool = False
 
     def check(self, args: tuple[ir.Atom, ...]) -> Type:
         if self.arity is not None and len(args) != self.arity:

@@ -11,7 +11,6 @@ derivative; it is an ordinary builtin a program may call too.
 
 from __future__ import annotations
 
-from adlang.ir.checkpoint_schedules import revolve_split
 from adlang.ir.primitive import Primitive, TypeRuleError, no_jvp, no_vjp, register
 from adlang.ir.types import INT
 from adlang.lang.errors import DomainError
@@ -27,6 +26,8 @@ def _advance(steps: int, snapshots: int) -> int:
     if steps < 2 or snapshots < 1:
         raise DomainError(f"revolve_advance needs steps >= 2 and snapshots >= 1, got {steps} and {snapshots}; "
                           "guard the call with an `if`")
+    from adlang.ir.checkpoint_schedules import revolve_split  # the schedules load with the first call, not at start
+
     return revolve_split(steps, snapshots)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from adlang.ir.nodes import Const
 from adlang.ir.primitive import IndexContribution, Primitive, TypeRuleError, no_jvp, no_vjp, register
-from adlang.ir.prims_scalar import NAN_ARGUMENTS, first, shape_text, show, type_names, why_not_finite
+from adlang.ir.prims_scalar import NAN_ARGUMENTS, first, has_nan, quiet, shape_text, show, type_names, why_not_finite
 from adlang.ir.prims_vec import check_mat_index
 from adlang.ir.types import FLOAT, INT, Type, mat, vec
 from adlang.lang.errors import DomainError
@@ -97,11 +97,10 @@ def _matmul(a, b):
     if n != m:
         raise DomainError(f"'@' of {_kind(a)} and {_kind(b)}: the inner lengths differ ({n} and {m}); give "
                           "operands whose inner lengths agree (columns of the left, rows or length of the right)")
-    with np.errstate(all="ignore"):
-        r = np.matmul(a, b)
-    if np.isnan(r).any():
+    r = np.matmul(a, b)
+    if has_nan(np.asarray(r)):
         for x in (a, b):
-            if np.isnan(x).any():
+            if has_nan(x):
                 raise DomainError(f"'@' is not a number (NaN): an operand is NaN already; {NAN_ARGUMENTS}")
         raise DomainError("'@' is not a number (NaN): a product is inf * 0, or the products add up to inf - inf; "
                           f"{why_not_finite(np.inf)}")
@@ -109,9 +108,8 @@ def _matmul(a, b):
 
 
 def _outer(u, v):
-    with np.errstate(all="ignore"):
-        r = np.outer(u, v)
-    if np.isnan(r).any():
+    r = np.outer(u, v)
+    if has_nan(r):
         k = first(np.isnan(r))
         raise DomainError(f"outer: {show(u[k[0]])} * {show(v[k[1]])} at [{k[0]}, {k[1]}] is not a number (NaN); "
                           f"{why_not_finite(u[k[0]], v[k[1]])}")
@@ -213,8 +211,8 @@ def _matlit_vjp(e, args, r, g, wants):
 
 # ---------------------------------------------------------------- the entries
 
-register(Primitive("matmul", "infix", "@", 2, _matmul_rule, None, _matmul, _matmul_jvp, _matmul_vjp, False))
-register(Primitive("outer", "call", "outer", 2, _outer_rule, None, _outer, _outer_jvp, _outer_vjp, False))
+register(Primitive("matmul", "infix", "@", 2, _matmul_rule, None, quiet(_matmul), _matmul_jvp, _matmul_vjp, False))
+register(Primitive("outer", "call", "outer", 2, _outer_rule, None, quiet(_outer), _outer_jvp, _outer_vjp, False))
 register(Primitive("transpose", "call", "transpose", 1, _mat_to(lambda m: mat(m.cols, m.length)), None,
                    lambda m: m.T.copy(), _transpose_jvp, _transpose_vjp))
 register(Primitive("rows", "call", "rows", 1, _mat_to(INT), None, lambda m: int(m.shape[0]), no_jvp, no_vjp))

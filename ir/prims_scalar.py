@@ -9,6 +9,7 @@ their first argument, sqrt'(0) is an error.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -45,7 +46,7 @@ def broadcast_type(op: str, types: list[Type], int_result: Type | None) -> Type:
     vecs = [t for t in types if t.kind == "vec"]
     mats = [t for t in types if t.kind == "mat"]
     if any(not (t.is_array or t.is_scalar_number) for t in types):
-        raise TypeRuleError(f"{op} needs numbers or vecs, got {' and '.join(str(t) for t in types)}")
+        raise TypeRuleError(f"{op} needs numbers, vecs or mats, got {' and '.join(str(t) for t in types)}")
     if vecs and mats:
         raise TypeRuleError(f"{op} of a mat and a vec ({' and '.join(str(t) for t in types)}): elementwise "
                             "operations take mats of one shape, or a mat and a number (use A[i] for a row, "
@@ -126,6 +127,75 @@ def why_not_finite(*values) -> str:
     return NAN_CAUSE if any(v != v for v in values) else INF_CAUSE
 
 
+def has_nan(r: np.ndarray) -> bool:
+    """Whether an array holds a NaN, in one pass that allocates nothing and warns of nothing (the least element
+    is NaN exactly where one is); `np.isnan(r).any()` makes a mask and reads it again. Where this is true,
+    `first(np.isnan(r))` finds the element for the message."""
+    if not r.size:
+        return False
+    least = np.minimum.reduce(r, axis=None)
+    return bool(least != least)
+
+
+class _InvalidSeen(threading.local):
+    """Whether numpy met an invalid operation (inf - inf, 0 * inf, inf / inf) in this thread since it was last
+    asked: the only way arithmetic on numbers makes a NaN. In a run numpy tells it (`run_quietly`)."""
+
+    seen = False
+
+    def __call__(self, kind: str, flag: int) -> None:
+        self.seen = True
+
+
+INVALID = _InvalidSeen()
+
+
+def run_quietly():
+    """numpy's state for a run of `.quiet` evaluations (the engines turn it on once a run): no warnings, and an
+    invalid operation reported to `INVALID`."""
+    return np.errstate(all="ignore", invalid="call", call=INVALID)
+
+
+def made_nan(r: np.ndarray) -> bool:
+    """In a run (`run_quietly`), where no value holds a NaN: whether r, made by arithmetic, holds one. Looked for
+    only where numpy met an invalid operation since the last look, so most operations scan nothing."""
+    if not INVALID.seen:
+        return False
+    INVALID.seen = False
+    return has_nan(r)
+
+
+def quiet(core: Callable, fast: Callable | None = None, pooled: bool = False) -> Callable:
+    """core with numpy's floating-point warnings off while it runs: an inf is a value in adlang, and a NaN is the
+    error core raises itself, never a warning on stderr. `.quiet` is `fast` (or core) alone, for an engine that
+    turns the warnings off once for a whole run (`np.errstate` costs about a microsecond, more than an operation
+    on a short vec) and never passes a NaN: `fast` may rely on both (`made_nan`). `pooled`: fast takes one more
+    argument, the run's pool of dead arrays (interp/runtime.py, `ArrayPool`), and writes its result into one of
+    the operands' shape where the pool has it."""
+
+    def run(*args):
+        with np.errstate(all="ignore"):
+            return core(*args)
+
+    run.quiet = fast or core
+    run.pooled = pooled
+    return run
+
+
+POOLED = 4096  # floats: smaller arrays come from the allocator's own free lists, no faster from a pool
+
+
+def into(pool, *xs) -> np.ndarray | None:
+    """A dead array of the result's shape from the run's pool, for an elementwise operation on xs (one shape
+    among its arrays), or None."""
+    if pool is None:
+        return None
+    for x in xs:
+        if x.__class__ is np.ndarray:
+            return pool.take(x.shape) if x.size >= POOLED else None
+    return None
+
+
 def first(mask) -> int | tuple[int, int]:
     """The index of the first true element: an int in a vec, (row, column) in a mat."""
     k = int(np.flatnonzero(mask)[0])
@@ -158,6 +228,10 @@ def shape_text(x) -> str:
 
 def check_lengths(what: str, *values) -> None:
     """Vecs of one length, or mats of one shape (a mat with an unknown shape is checked here, as it runs)."""
+    if len(values) == 2:  # most operations: a look at two shapes, nothing built
+        a, b = values
+        if a.__class__ is not np.ndarray or b.__class__ is not np.ndarray or a.shape == b.shape:
+            return
     arrays = [v for v in values if isinstance(v, np.ndarray) and v.ndim]
     shapes = list(dict.fromkeys(v.shape for v in arrays))
     if len(shapes) > 1:
@@ -170,23 +244,46 @@ def check_lengths(what: str, *values) -> None:
                           "use mats of the same shape")
 
 
-def elementwise(fn: Callable, what: str, op: str) -> Callable:
+def elementwise(fn: Callable, what: str, op: str, arithmetic: bool = True) -> Callable:
     """`fn` on vecs (and numbers) of one length; a NaN in the result names its element and operands, as
-    `a OP b` for an operator (`+`) or `OP(a, b)` for a function (`min`)."""
+    `a OP b` for an operator (`+`) or `OP(a, b)` for a function (`min`).
+
+    In a run (`.quiet`) a NaN is looked for only where one can have been made: by `arithmetic` (an invalid
+    operation, `made_nan`); `min` and `max` (not arithmetic) only pick among numbers. Arithmetic is a numpy
+    ufunc, which writes into a dead array of the run's pool where there is one (`quiet`, `pooled`)."""
+
+    def error(r, xs) -> DomainError:
+        k = first(np.isnan(r))
+        operands = [element(x, k) for x in xs]
+        values = [show(x) for x in operands]
+        shown = f"{op}({', '.join(values)})" if op.isidentifier() else f" {op} ".join(values)
+        return DomainError(f"{shown}{at(k)} is not a number (NaN); {why_not_finite(*operands)}")
 
     def apply(*xs):
         check_lengths(what, *xs)
-        with np.errstate(all="ignore"):
-            r = np.asarray(fn(*xs), dtype=float)
-        if np.isnan(r).any():
-            k = first(np.isnan(r))
-            operands = [element(x, k) for x in xs]
-            values = [show(x) for x in operands]
-            shown = f"{op}({', '.join(values)})" if op.isidentifier() else f" {op} ".join(values)
-            raise DomainError(f"{shown}{at(k)} is not a number (NaN); {why_not_finite(*operands)}")
+        r = fn(*xs)
+        if r.__class__ is not np.ndarray or r.dtype != np.float64:
+            r = np.asarray(r, dtype=float)
+        if has_nan(r):
+            raise error(r, xs)
         return r
 
-    return apply
+    def fast(a, b, pool=None):  # every elementwise primitive takes two operands; this runs once an operation
+        if a.__class__ is np.ndarray and b.__class__ is np.ndarray and a.shape != b.shape:
+            check_lengths(what, a, b)
+        out = None
+        if pool is not None and arithmetic:  # `into`, inline: this runs once an operation
+            x = a if a.__class__ is np.ndarray else b
+            if x.__class__ is np.ndarray and x.size >= POOLED:
+                out = pool.take(x.shape)
+        r = fn(a, b) if out is None else fn(a, b, out=out)
+        if r.__class__ is not np.ndarray or r.dtype != np.float64:
+            r = np.asarray(r, dtype=float)
+        if arithmetic and INVALID.seen and made_nan(r):
+            raise error(r, (a, b))
+        return r
+
+    return quiet(apply, fast, pooled=arithmetic)
 
 
 # Ints are 64-bit (README, "Limits"): `+ - *` on two ints past this range is a runtime error,
@@ -252,15 +349,24 @@ def _div(a, b):
 _divide = elementwise(np.divide, "division", "/")
 
 
-def _div_vec(a, b):
+def _check_divisor(a, b) -> None:
     check_lengths("division", a, b)
     if isinstance(b, np.ndarray):
-        if np.any(b == 0):
+        if np.count_nonzero(b) != b.size:  # one pass, no mask
             k = first(b == 0)
             raise _division_by_zero(show(element(a, k)), b[k], k)
     elif b == 0:
         raise _division_by_zero("a mat" if np.ndim(a) == 2 else "a vec", b)
+
+
+def _div_vec(a, b):
+    _check_divisor(a, b)
     return _divide(a, b)
+
+
+def _div_vec_in_run(a, b, pool=None):
+    _check_divisor(a, b)
+    return _divide.quiet(a, b, pool)
 
 
 def _pow_undefined(a, b, k: int | None = None) -> DomainError | None:
@@ -289,15 +395,19 @@ def _pow(a, b):
         return math.inf if a > 0 or int(b) % 2 == 0 else -math.inf
 
 
-def _pow_vec(a, b):
+def _pow_vec(a, b, pool=None):
+    if b.__class__ in (int, float) and b >= 0 and float(b).is_integer():
+        # A whole power >= 0 of any base is defined: no mask to build. `x ^ 2` is x * x (what pow gives, rounded
+        # once, in half the time of np.power).
+        out = into(pool, a)
+        return np.square(a, out=out) if b == 2 else np.power(a, float(b), out=out)
     check_lengths("power", a, b)
     base, exponent = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     bad = ((base < 0) & (np.isinf(exponent) | (exponent != np.round(exponent)))) | ((base == 0) & (exponent < 0))
     if np.any(bad):
         k = first(bad)
         raise _pow_undefined(float(element(base, k)), float(element(exponent, k)), k)
-    with np.errstate(over="ignore"):
-        return np.power(base, exponent)
+    return np.power(base, exponent)
 
 
 def math_fn(fn: Callable, name: str, domain: Callable | None = None, needs: str = "") -> Callable:
@@ -317,23 +427,30 @@ def math_fn(fn: Callable, name: str, domain: Callable | None = None, needs: str 
     return apply
 
 
-def vec_fn(fn: Callable, name: str, domain: Callable | None = None, needs: str = "") -> Callable:
-    def apply(v):
-        if domain is not None:
+def vec_fn(fn: Callable, name: str, domain: Callable | None = None, needs: str = "", nan_free: bool = False,
+           numbers_give_numbers: bool = False) -> Callable:
+    """`fn` elementwise on a vec or a mat. `domain` is a lower bound (x > 0, x >= 0): an array is inside where its
+    least element is, one pass, and a NaN is outside. `nan_free`: fn of numbers inside the domain is never NaN
+    (log, sqrt), so that pass is the only one; the others scan their result (sin of an inf is NaN), except in a
+    run (`.quiet`, no NaN given) where fn of any number is a number (`numbers_give_numbers`: exp, tanh)."""
+
+    def apply(v, scan=True, pool=None):
+        if domain is not None and v.size and not domain(np.minimum.reduce(v, axis=None)):
             inside = domain(v)
             if not np.all(inside):
                 k = first(~inside)
                 raise DomainError(f"{name} of a {'mat' if v.ndim == 2 else 'vec'} element ({show(v[k])}{at(k)}): "
                                   f"{name} needs numbers {needs}; "
                                   f"choose arguments that keep the elements {needs}")
-        with np.errstate(all="ignore"):
-            r = fn(v)
-        if np.isnan(r).any():
+        out = into(pool, v)
+        r = fn(v) if out is None else fn(v, out=out)
+        if scan and not nan_free and has_nan(r):
             k = first(np.isnan(r))
             raise DomainError(f"{name}({show(v[k])}){at(k)} is not a number (NaN); {why_not_finite(v[k])}")
         return r
 
-    return apply
+    scan_in_run = not numbers_give_numbers
+    return quiet(apply, lambda v, pool=None: apply(v, scan_in_run, pool), pooled=True)
 
 
 def _dpow(a, n, c):
@@ -421,13 +538,13 @@ def _dpowb(a, y):
     return _mul(y, math.log(a))
 
 
-def _dpowb_vec(a, y):
+def _dpowb_vec(a, y, times=None):
     check_lengths("dpowb", a, y)
     base = np.asarray(a, dtype=float)
     if not np.all(base > 0):
         k = first(~(base > 0)) if base.ndim else None
         raise _powb_undefined(float(element(base, k)) if k is not None else float(base), k)
-    return _powb_times(y, np.log(base))
+    return (times or _powb_times)(y, np.log(base))
 
 
 _powb_times = elementwise(np.multiply, "multiplication", "*")
@@ -680,7 +797,8 @@ def _builtin(name, arity, rule, scalar, vector, jvp, vjp, total=True, uses_resul
 
 def _unary_math(name, scalar, vector, factor, total=True, uses_result=False, keep_int=False, **facts):
     jvp, vjp = unary_rules(factor)
-    _builtin(name, 1, numeric_unary(keep_int), scalar, vector, jvp, vjp, total, uses_result, **facts)
+    _builtin(name, 1, numeric_unary(keep_int), scalar, vector, jvp, vjp, total, uses_result, elementwise=True,
+             **facts)
 
 
 # `_add`, `_sub` and `_mul` are Python's operator, then an error where a float result is NaN or an int one
@@ -688,15 +806,15 @@ def _unary_math(name, scalar, vector, factor, total=True, uses_result=False, kee
 NAN_AND_INT_CHECKED = frozenset({"nan", "int"})
 
 _infix("add", "+", numeric_binary("+", INT), _add, elementwise(np.add, "addition", "+"), _add_jvp, _add_vjp,
-       right_unit=0, left_unit=0, python_operator="+", operator_checks=NAN_AND_INT_CHECKED)
+       right_unit=0, left_unit=0, python_operator="+", operator_checks=NAN_AND_INT_CHECKED, elementwise=True)
 _infix("sub", "-", numeric_binary("-", INT), _sub, elementwise(np.subtract, "subtraction", "-"), _sub_jvp, _sub_vjp,
-       right_unit=0, from_zero="neg", python_operator="-", operator_checks=NAN_AND_INT_CHECKED)
+       right_unit=0, from_zero="neg", python_operator="-", operator_checks=NAN_AND_INT_CHECKED, elementwise=True)
 _infix("mul", "*", numeric_binary("*", INT), _mul, elementwise(np.multiply, "multiplication", "*"), _mul_jvp, _mul_vjp,
-       right_unit=1, left_unit=1, python_operator="*", operator_checks=NAN_AND_INT_CHECKED)
-_infix("div", "/", numeric_binary("/", None), _div, _div_vec, _div_jvp, _div_vjp, total=False, uses_result=True,
-       right_unit=1)
-_infix("pow", "^", numeric_binary("^", None), _pow, _pow_vec, _pow_jvp, _pow_vjp,
-       total=False, uses_result=True, aliases=("pow",), right_unit=1)
+       right_unit=1, left_unit=1, python_operator="*", operator_checks=NAN_AND_INT_CHECKED, elementwise=True)
+_infix("div", "/", numeric_binary("/", None), _div, quiet(_div_vec, _div_vec_in_run, pooled=True), _div_jvp, _div_vjp,
+       total=False, uses_result=True, right_unit=1, elementwise=True)
+_infix("pow", "^", numeric_binary("^", None), _pow, quiet(_pow_vec, _pow_vec, pooled=True), _pow_jvp, _pow_vjp,
+       total=False, uses_result=True, aliases=("pow",), right_unit=1, elementwise=True)
 def _neg(a):
     r = -a
     return int_result(r) if type(r) is int else r
@@ -707,8 +825,10 @@ def _abs(a):
     return int_result(r) if type(r) is int else r
 
 
-register(Primitive("neg", "prefix", "-", 1, numeric_unary(True), _neg, lambda a: -a, _neg_jvp, _neg_vjp,
-                   involution=True, python_operator="-", operator_checks=frozenset({"int"})))
+register(Primitive("neg", "prefix", "-", 1, numeric_unary(True), _neg,
+                   quiet(np.negative, lambda a, pool=None: np.negative(a, out=into(pool, a)), pooled=True),
+                   _neg_jvp, _neg_vjp,
+                   involution=True, python_operator="-", operator_checks=frozenset({"int"}), elementwise=True))
 
 for _name, _symbol, _fn in [
     ("lt", "<", lambda a, b: a < b), ("le", "<=", lambda a, b: a <= b),
@@ -725,20 +845,21 @@ _unary_math("sin", math_fn(math.sin, "sin"), vec_fn(np.sin, "sin"), lambda e, a,
 _unary_math("cos", math_fn(math.cos, "cos"), vec_fn(np.cos, "cos"), lambda e, a, r: e.op("neg", e.op("sin", a)))
 _unary_math("tan", math_fn(math.tan, "tan"), vec_fn(np.tan, "tan"),
             lambda e, a, r: e.op("add", e.const(1.0), e.op("mul", r, r)), uses_result=True)
-_unary_math("exp", math_fn(math.exp, "exp"), vec_fn(np.exp, "exp"), lambda e, a, r: r, uses_result=True)
-_unary_math("tanh", math_fn(math.tanh, "tanh"), vec_fn(np.tanh, "tanh"),
+_unary_math("exp", math_fn(math.exp, "exp"), vec_fn(np.exp, "exp", numbers_give_numbers=True), lambda e, a, r: r,
+            uses_result=True)
+_unary_math("tanh", math_fn(math.tanh, "tanh"), vec_fn(np.tanh, "tanh", numbers_give_numbers=True),
             lambda e, a, r: e.op("sub", e.const(1.0), e.op("mul", r, r)), uses_result=True)
 _unary_math(
     "log",
     math_fn(math.log, "log", lambda x: x > 0, "> 0"),
-    vec_fn(np.log, "log", lambda v: v > 0, "> 0"),
+    vec_fn(np.log, "log", lambda v: v > 0, "> 0", nan_free=True),
     lambda e, a, r: e.op("div", e.const(1.0), a),
     total=False,
 )
 _unary_math(
     "sqrt",
     math_fn(math.sqrt, "sqrt", lambda x: x >= 0, ">= 0"),
-    vec_fn(np.sqrt, "sqrt", lambda v: v >= 0, ">= 0"),
+    vec_fn(np.sqrt, "sqrt", lambda v: v >= 0, ">= 0", nan_free=True),
     lambda e, a, r: e.op("dsqrt", a),
     total=False,
 )
@@ -747,11 +868,12 @@ _unary_math(
     lambda e, a, r: e.op("neg", e.op("div", r, e.op("mul", e.const(2.0), a))),
     total=False, uses_result=True,
 )
-_builtin("dpow", 3, _dpow_rule, _dpow, _dpow_vec, _dpow_jvp, _dpow_vjp, total=False)
+_builtin("dpow", 3, _dpow_rule, _dpow, quiet(_dpow_vec), _dpow_jvp, _dpow_vjp, total=False, elementwise=True)
 _builtin("dpowb", 2, lambda args: broadcast_type("dpowb()", [a.type for a in args], None),
-         _dpowb, _dpowb_vec, _dpowb_jvp, _dpowb_vjp, total=False)
+         _dpowb, quiet(_dpowb_vec, lambda a, y: _dpowb_vec(a, y, _powb_times.quiet)), _dpowb_jvp, _dpowb_vjp,
+         total=False, elementwise=True)
 _unary_math("abs", _abs, np.abs, lambda e, a, r: e.op("sign", a), keep_int=True, kink=_abs_note)
-_builtin("sign", 1, numeric_unary(False), _sign, np.sign, no_jvp, no_vjp, kink=_sign_note)
+_builtin("sign", 1, numeric_unary(False), _sign, np.sign, no_jvp, no_vjp, kink=_sign_note, elementwise=True)
 
 
 def _float_rule(args):
@@ -766,10 +888,10 @@ _min_jvp, _min_vjp = _select_rules(_min_parts)
 _max_jvp, _max_vjp = _select_rules(_max_parts)
 _ifle_jvp, _ifle_vjp = _select_rules(_ifle_parts)
 _builtin("min", 2, numeric_binary("min", INT), _pick(lambda a, b: b if b < a else a),
-         elementwise(lambda a, b: np.where(np.asarray(b) < a, b, a), "min", "min"), _min_jvp, _min_vjp,
-         kink=_tie_note("min"))
+         elementwise(lambda a, b: np.where(np.asarray(b) < a, b, a), "min", "min", False), _min_jvp, _min_vjp,
+         kink=_tie_note("min"), elementwise=True)
 _builtin("max", 2, numeric_binary("max", INT), _pick(lambda a, b: b if b > a else a),
-         elementwise(lambda a, b: np.where(np.asarray(b) > a, b, a), "max", "max"), _max_jvp, _max_vjp,
-         kink=_tie_note("max"))
+         elementwise(lambda a, b: np.where(np.asarray(b) > a, b, a), "max", "max", False), _max_jvp, _max_vjp,
+         kink=_tie_note("max"), elementwise=True)
 _builtin("ifle", 4, lambda args: broadcast_type("ifle()", [a.type for a in args], None),
-         _ifle, _ifle_vec, _ifle_jvp, _ifle_vjp, kink=_ifle_note)
+         _ifle, _ifle_vec, _ifle_jvp, _ifle_vjp, kink=_ifle_note, elementwise=True)

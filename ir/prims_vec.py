@@ -13,7 +13,19 @@ import numpy as np
 
 from adlang.ir.nodes import Const
 from adlang.ir.primitive import IndexContribution, Primitive, TypeRuleError, no_jvp, no_vjp, register
-from adlang.ir.prims_scalar import NAN_ARGUMENTS, SAME_LENGTH, at, first, nan_error, shape_text, type_names, vec_join
+from adlang.ir.prims_scalar import (
+    NAN_ARGUMENTS,
+    SAME_LENGTH,
+    at,
+    first,
+    has_nan,
+    made_nan,
+    nan_error,
+    quiet,
+    shape_text,
+    type_names,
+    vec_join,
+)
 from adlang.ir.types import FLOAT, INT, mat, vec
 from adlang.lang.errors import DomainError
 
@@ -34,9 +46,9 @@ def _vec_to(result):
 
 
 def _array_to_float(args):
-    """sum and mean: of a vec, or of every element of a mat (the message names the vec, as it always has)."""
+    """sum and mean: of a vec, or of every element of a mat."""
     if not args[0].type.is_array:
-        raise TypeRuleError(f"expected a vec, got {args[0].type}")
+        raise TypeRuleError(f"expected a vec or a mat, got {args[0].type}")
     return FLOAT
 
 
@@ -69,7 +81,7 @@ def _veclit_rule(args):
 def _index_rule(args):
     v, i = args[0].type, args[1].type
     if v.kind != "vec":
-        raise TypeRuleError(f"only a vec can be indexed, got {v}")
+        raise TypeRuleError(f"only a vec or a mat can be indexed, got {v}")
     if i.kind != "int":
         raise TypeRuleError(f"a vec index must be an int, got {i}")
     return FLOAT
@@ -114,8 +126,9 @@ def _index(v, i):
     return float(v[i])
 
 
-def _addto(d, c):
-    """d + c, where an empty vec or mat stands for a zero of any shape (an adjoint not sized yet)."""
+def _addto(d, c, nan_in=has_nan):
+    """d + c, where an empty vec or mat stands for a zero of any shape (an adjoint not sized yet). In a run
+    `nan_in` is `made_nan` (see `quiet`)."""
     if d.size == 0 and d.shape != c.shape:
         return np.array(c, dtype=float)
     if c.size == 0 and d.shape != c.shape:
@@ -126,9 +139,8 @@ def _addto(d, c):
                               "of the same shape (or an empty mat for a zero)")
         raise DomainError(f"vecs of different lengths ({d.shape[0]} and {c.shape[0]}) in addto; {SAME_LENGTH} "
                           "(or an empty vec for a zero)")
-    with np.errstate(invalid="ignore"):
-        total = d + c
-    if np.isnan(total).any():
+    total = d + c
+    if nan_in(total):
         k = first(np.isnan(total))
         raise nan_error(d[k], "+", c[k], k)
     return total
@@ -156,8 +168,7 @@ def _addat(w, i, *rest):
         _check_index(w, i)
         where = i
     out = w.copy()
-    with np.errstate(invalid="ignore"):
-        out[where] += x
+    out[where] += x
     if np.isnan(out[where]).any():
         if np.ndim(x):  # a row of a mat
             k = first(np.isnan(out[where]))
@@ -201,8 +212,7 @@ ADD_UP = "its elements add up to inf - inf"
 
 
 def _sum(v):
-    with np.errstate(all="ignore"):  # a NaN is the error below, not numpy's warning
-        return _total(float(np.sum(v)), "sum", ADD_UP, v)
+    return _total(float(np.add.reduce(v, axis=None)), "sum", ADD_UP, v)  # np.sum, without its wrapper
 
 
 def _mean(v):
@@ -211,15 +221,13 @@ def _mean(v):
             raise DomainError(f"mean of an empty ({shape_text(v)}) mat is undefined; give a mat that has elements")
         raise DomainError("mean of an empty vec is undefined; guard it with `if len(v) > 0` or give a vec that has "
                           "elements")
-    with np.errstate(all="ignore"):
-        return _total(float(np.mean(v)), "mean", ADD_UP, v)
+    return _total(float(np.add.reduce(v, axis=None)) / v.size, "mean", ADD_UP, v)  # as np.mean computes it
 
 
 def _dot(u, v):
     if u.shape != v.shape:
         raise DomainError(f"dot of vecs of different lengths ({u.shape[0]} and {v.shape[0]}); {SAME_LENGTH}")
-    with np.errstate(all="ignore"):
-        return _total(float(np.dot(u, v)), "dot", "a product is inf * 0, or the products add up to inf - inf", u, v)
+    return _total(float(np.dot(u, v)), "dot", "a product is inf * 0, or the products add up to inf - inf", u, v)
 
 
 def _veclit(*xs):
@@ -325,13 +333,15 @@ def _vec_builtin(name, arity, rule, evaluate, jvp, vjp, total=True):
     register(Primitive(name, "call", name, arity, rule, None, evaluate, jvp, vjp, total))
 
 
-_vec_builtin("sum", 1, _array_to_float, _sum, _sum_jvp, _sum_vjp)
-_vec_builtin("mean", 1, _array_to_float, _mean, _mean_jvp, _mean_vjp, total=False)
-_vec_builtin("dot", 2, _dot_rule, _dot, _dot_jvp, _dot_vjp, total=False)
+# The evaluations that may meet an inf run with numpy's warnings off (`quiet`): a NaN is their own error.
+_vec_builtin("sum", 1, _array_to_float, quiet(_sum), _sum_jvp, _sum_vjp)
+_vec_builtin("mean", 1, _array_to_float, quiet(_mean), _mean_jvp, _mean_vjp, total=False)
+_vec_builtin("dot", 2, _dot_rule, quiet(_dot), _dot_jvp, _dot_vjp, total=False)
 _vec_builtin("len", 1, _vec_to(INT), lambda v: int(v.shape[0]), no_jvp, no_vjp)
 register(Primitive("zeros", "call", "zeros", None, _filled_rule, _filled("zeros", 0.0), None, no_jvp, no_vjp, False))
 register(Primitive("ones", "call", "ones", None, _filled_rule, _filled("ones", 1.0), None, no_jvp, no_vjp, False))
-_vec_builtin("addto", 2, _addto_rule, _addto, _addto_jvp, _addto_vjp, total=False)
-_vec_builtin("addat", None, _addat_rule, _addat, _addat_jvp, _addat_vjp, total=False)
+_vec_builtin("addto", 2, _addto_rule, quiet(_addto, lambda d, c: _addto(d, c, made_nan)), _addto_jvp, _addto_vjp,
+             total=False)
+_vec_builtin("addat", None, _addat_rule, quiet(_addat), _addat_jvp, _addat_vjp, total=False)
 register(Primitive("index", "index", "[]", 2, _index_rule, None, _index, _index_jvp, _index_vjp, False))
 register(Primitive("veclit", "veclit", "[]", None, _veclit_rule, _veclit, _veclit, _veclit_jvp, _veclit_vjp))

@@ -40,6 +40,7 @@ def simplify_function(fn: ir.Function) -> ir.Function:
 def _round(fn: ir.Function) -> ir.Function:
     reassigned = _reassigned(fn)
     body = _rewrite_block(fn.body, reassigned)
+    body = _broadcast_scalars(body)
     body = _propagate_copies(body, reassigned)
     body = _common_subexpressions(body, reassigned, {})
     body = _sink_temporaries(body)
@@ -106,6 +107,129 @@ def _simplify_expr(expr: ir.Prim, target: ir.Var, defs, reassigned) -> ir.Expr:
     if same is not None and same.type.kind == target.type.kind:
         return same
     return expr
+
+
+# ---------------------------------------------------------------- a number in place of a filled array
+
+# What `ones(n) * s` may stand in for: the array with every element s, as an operand of these
+# (not a divisor: a division by an array names the element that is 0, by a number does not).
+_FILLED_OPERAND = {"add": (0, 1), "sub": (0, 1), "mul": (0, 1), "div": (0,)}
+
+
+def _broadcast_scalars(body) -> tuple[ir.Stmt, ...]:
+    """`u = f * y`, where f = ones(len(x)) * s and y is as long as x, becomes `u = s * y` (and so for + - and a
+    dividend f): numpy broadcasts the number, and no array of copies of s is made and read.
+
+    The adjoint of `sum(v)` and `mean(v)` is such an f (every element of v gets the same share), and it is
+    usually multiplied by another adjoint at once. Lengths are known equal from definitions that have run,
+    never guessed: `_as_long_as` follows the definitions y and x were computed by.
+    f itself is left to dead-code removal, with the `ones` (see `_removable`) when nothing else reads them.
+    """
+    defs = _fixed_definitions(body)
+    if not any(isinstance(e, ir.Prim) and e.op == "ones" for e in defs.values()):
+        return body
+
+    def resolve(a: ir.Atom) -> ir.Atom:
+        while isinstance(a, ir.Var) and isinstance(defs.get(a.name), (ir.Var, ir.Const)):
+            a = defs[a.name]
+        return a
+
+    def filled(a: ir.Atom) -> tuple[ir.Atom, ir.Var] | None:
+        """(s, x) where a is ones(len(x)) * s or s * ones(len(x)) (ones(rows(x), cols(x)) for a mat)."""
+        a = resolve(a)
+        expr = defs.get(a.name) if isinstance(a, ir.Var) else None
+        if not (isinstance(expr, ir.Prim) and expr.op == "mul" and a.type.is_array):
+            return None
+        for ones_at in (0, 1):
+            ones, s = resolve(expr.args[ones_at]), expr.args[1 - ones_at]
+            sized = defs.get(ones.name) if isinstance(ones, ir.Var) else None
+            if s.type.is_scalar_number and isinstance(sized, ir.Prim) and sized.op == "ones":
+                source = _measured(sized.args, defs)
+                if isinstance(source, ir.Var):
+                    return s, source
+        return None
+
+    def rewrite(s: ir.Stmt) -> ir.Stmt:
+        expr = getattr(s, "expr", None)
+        if not (isinstance(s, (ir.Let, ir.Assign)) and isinstance(expr, ir.Prim) and expr.op in _FILLED_OPERAND):
+            return ir.map_blocks(s, lambda b: tuple(rewrite(u) for u in b))
+        for k in _FILLED_OPERAND[expr.op]:
+            found = filled(expr.args[k])
+            other = expr.args[1 - k]
+            if found is None or not isinstance(other, ir.Var) or not other.type.is_array:
+                continue
+            if not _as_long_as(found[1], other, defs):
+                continue
+            args = list(expr.args)
+            args[k] = found[0]
+            expr = ir.Prim(expr.op, tuple(args))
+            if isinstance(s, ir.Let):
+                return ir.Let(s.targets, expr, s.span)
+            return ir.Assign(s.target, expr, s.span)
+        return s
+
+    return tuple(rewrite(s) for s in body)
+
+
+def _as_long_as(x: ir.Var, y: ir.Var, defs: dict[str, ir.Expr]) -> bool:
+    """Whether the arrays x and y are known to have one shape where both can be read.
+
+    Where a variable can be read its definition has run, and so have those of its operands: an elementwise
+    operation among them (`Primitive.elementwise`) ran on arrays of one shape, its result's; a copy is its
+    source. Those equalities, over the definitions x and y come from, are joined; only variables declared once
+    and never updated are followed (`_fixed_definitions`).
+    """
+    parent: dict[str, str] = {}
+
+    def find(name: str) -> str:
+        while parent.setdefault(name, name) != name:
+            name = parent[name]
+        return name
+
+    seen: set[str] = set()
+    todo = [x.name, y.name]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        expr = defs.get(name)
+        operands = [a for a in ir.atoms_of(expr) if isinstance(a, ir.Var)] if expr is not None else []
+        todo += [a.name for a in operands]
+        if isinstance(expr, ir.Var) and expr.type.is_array:
+            parent[find(name)] = find(expr.name)
+        elif isinstance(expr, ir.Prim) and lookup(expr.op).elementwise:
+            for a in operands:
+                if a.type.is_array:
+                    parent[find(a.name)] = find(name)
+    return find(x.name) == find(y.name)
+
+
+def _fixed_definitions(body) -> dict[str, ir.Expr]:
+    """The expression of each variable declared once (one `let` in the whole function) and never updated."""
+    lets = Counter()
+    found: dict[str, ir.Expr] = {}
+    updated = set()
+    for s in ir.walk(body):
+        if isinstance(s, ir.Let):
+            for t in s.targets:
+                lets[t.name] += 1
+            if len(s.targets) == 1:
+                found[s.targets[0].name] = s.expr
+        elif isinstance(s, (ir.Assign, ir.For)):
+            updated.update(v.name for v in ir.defined_vars(s))
+    return {name: expr for name, expr in found.items() if lets[name] == 1 and name not in updated}
+
+
+def _measured(sizes: tuple[ir.Atom, ...], defs: dict[str, ir.Expr]) -> ir.Atom | None:
+    """x where the sizes are `len(x)`, or `rows(x), cols(x)` of one x; else None."""
+    found = [defs.get(a.name) if isinstance(a, ir.Var) else None for a in sizes]
+    if not all(isinstance(e, ir.Prim) for e in found):
+        return None
+    ops = tuple(e.op for e in found)
+    if ops == ("len",) or (ops == ("rows", "cols") and found[0].args[0] == found[1].args[0]):
+        return found[0].args[0]
+    return None
 
 
 # ---------------------------------------------------------------- copies and common subexpressions
@@ -256,7 +380,9 @@ def _sink_temporaries(body, counts: Counter | None = None) -> tuple[ir.Stmt, ...
     return tuple(ir.map_blocks(s, lambda b: _sink_temporaries(b, counts)) for s in stmts if s is not None)
 
 
-def _removable(s: ir.Stmt) -> bool:
+def _removable(s: ir.Stmt, defs: dict[str, ir.Expr]) -> bool:
+    """An unread binding that cannot fail. `zeros` and `ones` as large as an array that exists fail only past
+    the element limit, which guards sizes written by hand, not those of arrays the program already holds."""
     if not isinstance(s, (ir.Let, ir.Assign)):
         return False
     if isinstance(s, ir.Let) and len(s.targets) > 1:
@@ -264,6 +390,8 @@ def _removable(s: ir.Stmt) -> bool:
     expr = s.expr
     if isinstance(expr, (ir.Var, ir.Const)):
         return True
+    if isinstance(expr, ir.Prim) and expr.op in ("zeros", "ones"):
+        return _measured(expr.args, defs) is not None
     return isinstance(expr, ir.Prim) and lookup(expr.op).total
 
 
@@ -271,10 +399,11 @@ def _drop_dead(body, names: Namer) -> tuple[ir.Stmt, ...]:
     """Remove bindings of variables nobody reads, when they cannot fail. A variable read only by
     its own updates (a trip counter nobody asks for) is not read."""
     counts = _use_counts(body, besides_own_updates=True)
-    kept_updates = {s.target.name for s in ir.walk(body) if isinstance(s, ir.Assign) and not _removable(s)}
+    defs = _fixed_definitions(body)
+    kept_updates = {s.target.name for s in ir.walk(body) if isinstance(s, ir.Assign) and not _removable(s, defs)}
 
     def keep(s) -> bool:
-        if not _removable(s):
+        if not _removable(s, defs):
             return True
         target = s.targets[0] if isinstance(s, ir.Let) else s.target
         if isinstance(s, ir.Let) and target.name in kept_updates:

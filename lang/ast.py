@@ -13,6 +13,9 @@ from adlang.lang.span import Span
 # ---------------------------------------------------------------- types written in the source
 
 
+TYPE_NAMES = "float, int, bool, vec, vec(N), mat and mat(R, C)"  # as messages list them
+
+
 @dataclass(frozen=True)
 class TypeRef:
     """`float`, `int`, `bool`, `vec`, `vec(N)`, `mat`, `mat(R, C)`, or a tuple of those (return types only)."""

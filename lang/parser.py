@@ -256,7 +256,8 @@ class _ToAst(Transformer_NonRecursive):
         if length is not None and name == "mat" and cols is None:
             raise ParseError(f"`mat` takes rows and columns, as in `mat({length}, 3)`", _token_span(length))
         if length is not None and name not in ("vec", "mat"):
-            raise ParseError(f"only `vec` takes a length, as in `vec({length})`", _token_span(length))
+            raise ParseError(f"only `vec` takes a length, as in `vec({length})`, and `mat` rows and columns, as in "
+                             f"`mat({length}, 3)`", _token_span(length))
         if cols is not None and name != "mat":
             raise ParseError(f"only `mat` takes two sizes, as in `mat({length}, {cols})`", _token_span(cols))
         return ast.TypeRef(str(name), None if length is None else int(length), span=_span(meta),
@@ -526,19 +527,25 @@ def _describe(token, expected, accepted, prev, open_brackets) -> tuple[str, Span
         return f"expected a function definition `def name(...):`, found {found}{_keyword_hint(token, ('def',))}", here
     if prev is not None and prev.type in ("COLON", "ARROW") and "NAME" in expected and "INT" not in expected:
         after = "'->'" if prev.type == "ARROW" else "':'"
-        return (f"expected a type after {after}, found {found}; the types are float, int, bool, vec and vec(N)"
+        return (f"expected a type after {after}, found {found}; the types are {ast.TYPE_NAMES}"
                 + (", and (float, float) for a result of several values" if prev.type == "ARROW" else ""), here)
     if start is not None and start.type == "NAME" and set(_AUGMENTED) <= expected:
         if token.type == "LSQB" and prev is start:
-            return (f"vecs are immutable: there is no `{start}[i] = ...`; make a new vec instead, as "
-                    f"`let w = addat({start}, i, value - {start}[i])` (w is {start} with element i set to value), "
-                    "or build it whole with a vec literal or arithmetic", here)
+            return _no_element_update(str(start)), here
         hint = _keyword_hint(prev, _STATEMENT_WORDS) if prev is start else ""
         return f"expected '=', an update like '+=', or a call '(' after '{prev}', found {found}{hint}", here
     if 0 < len(expected) <= 4:
         after = f" after '{prev}'" if prev is not None else ""
         return f"expected {_one_of(expected)}{after}, found {found}", here
     return f"unexpected {found}", here
+
+
+def _no_element_update(name: str) -> str:
+    """`v[i] = e` (or `A[i, j] = e`): what to write instead. The parser does not know whether it is a vec or a mat."""
+    return (f"vecs and mats are immutable: there is no `{name}[i] = ...` (or `{name}[i, j] = ...`); make a new one "
+            f"instead, as `let w = addat({name}, i, value - {name}[i])` (w is {name} with element i set to value; "
+            f"`addat({name}, i, j, value - {name}[i, j])` sets an element of a mat), or build it whole with a literal "
+            "or arithmetic")
 
 
 def _after_expression(token: Token, found: str, expected: set, prev: Token | None) -> str:

@@ -35,6 +35,16 @@ abs` and `-` on vecs and `/` between vecs, bool variables, `push`/`pop`, and
 `let v, d = grad h(...) wrt a0` (its Python oracle takes central differences,
 so it is approximate there). Without it the draws are those of before, so the
 examples of the other tests do not change.
+
+`generated(mats=True)` adds mats, the same way (without it nothing is drawn for
+them): `main` may take a mat `A` (2x3, `points` draws it), and mat expressions of
+shapes 2x3, 3x2, 2x2 and 3x3 are built from mat variables, `ones(r, c) * x`, mat
+literals of float rows or of vecs, elementwise arithmetic and `sin`/`tanh`/`^ 2`,
+`transpose`, `@` of mats whose inner sizes agree, `outer` of vecs; vecs from a
+mat's row `M[i]` and `M @ v`, `v @ M` (3x3); floats from `sum`, `mean`, `M[i, j]`
+and `u @ M @ w`. `let` binds mats, and a mat variable is updated as
+`M = tanh(...)`, in loops too (mat loop state). The Python oracle uses numpy's
+`@`, `.T`, `np.outer`.
 """
 
 from __future__ import annotations
@@ -51,6 +61,8 @@ PARAM_BOUND = 2.0
 WRAP_LIMIT = 20.0
 MAX_DEPTH = 3  # statements at depth 1 and 2 may open a block
 MAX_LEVEL = 5  # nesting of expressions that hold other expressions
+MAT_SHAPE = (2, VEC_LEN)  # the mat parameter A
+MAT_SHAPES = ((2, 3), (3, 2), (2, 2), (3, 3))
 
 PY_PRELUDE = "import math\n\nimport numpy as np\n\n\n"
 PY_EXTRA = '''
@@ -109,6 +121,10 @@ def points(arg_names) -> st.SearchStrategy[dict]:
             parts[name] = st.integers(0, N_MAX)
         elif name == "v":
             parts[name] = st.lists(floats, min_size=VEC_LEN, max_size=VEC_LEN).map(lambda xs: np.array(xs, dtype=float))
+        elif name == "A":
+            size = MAT_SHAPE[0] * MAT_SHAPE[1]
+            parts[name] = st.lists(floats, min_size=size, max_size=size).map(
+                lambda xs: np.array(xs, dtype=float).reshape(MAT_SHAPE))
         else:
             parts[name] = floats
     return st.fixed_dictionaries(parts)
@@ -118,8 +134,8 @@ def programs(smooth: bool = False) -> st.SearchStrategy[tuple[str, str, tuple[st
     return generated(smooth).map(lambda g: (g.source, g.fn, g.arg_names))
 
 
-def generated(smooth: bool = False, extra: bool = False) -> st.SearchStrategy[Generated]:
-    return st.builds(_build, st.data(), st.just(smooth), st.just(extra))
+def generated(smooth: bool = False, extra: bool = False, mats: bool = False) -> st.SearchStrategy[Generated]:
+    return st.builds(_build, st.data(), st.just(smooth), st.just(extra), st.just(mats))
 
 
 # ---------------------------------------------------------------- the generator
@@ -135,11 +151,12 @@ class Expr:
 @dataclass
 class Var:
     name: str
-    kind: str  # float, int, vec
+    kind: str  # float, int, vec, mat
     bound: float = 0.0
     mutable: bool = True
     lo: int = 0  # ints: the range of values
     hi: int = 0
+    shape: tuple[int, int] = (0, 0)  # mats
 
 
 @dataclass
@@ -176,10 +193,11 @@ class FunctionGen:
 
 
 class Builder:
-    def __init__(self, data: st.DataObject, smooth: bool, extra: bool = False):
+    def __init__(self, data: st.DataObject, smooth: bool, extra: bool = False, mats: bool = False):
         self.data = data
         self.smooth = smooth
         self.extra = extra
+        self.mats = mats
         self.helpers: list[Helper] = []
         self.fn: FunctionGen = FunctionGen()
         self.level = 0  # how deep in expressions we are: past MAX_LEVEL only names and constants
@@ -231,7 +249,11 @@ class Builder:
                 options.append("reduce")
             if any(not h.returns_tuple for h in self.helpers):
                 options.append("call")
+            if self.mats:
+                options += ["matreduce"] * 2
         kind = self.choice(options)
+        if kind == "matreduce":
+            return self.mat_reduction()
         if kind == "var":
             v = self.choice(self.floats())
             return Expr(v.name, v.name, v.bound)
@@ -367,7 +389,11 @@ class Builder:
                 options += ["zeros", "vexp", "vlog", "vsqrt", "vcos", "vneg", "vdiv", "vpow", "addto", "addat"]
                 if not self.smooth:
                     options.append("vabs")
+            if self.mats:
+                options += ["matrow", "matvec"]
         kind = self.choice(options)
+        if kind in ("matrow", "matvec"):
+            return self.vec_of_mat(kind, depth)
         if kind in ("zeros", "vexp", "vlog", "vsqrt", "vcos", "vneg", "vdiv", "vpow", "addto", "addat", "vabs"):
             return self.extra_vec(kind, depth)
         if kind == "var":
@@ -461,6 +487,129 @@ class Builder:
             index = str(self.draw(st.integers(0, VEC_LEN - 1)))
         return Expr(f"{v.name}[{index}]", f"float({v.name}[{index}])", v.bound)
 
+    # ------------------------------------------------------------ mats (generated(mats=True))
+
+    def mat_vars(self, shape: tuple[int, int] | None = None) -> list[Var]:
+        return [v for v in self.fn.visible().values() if v.kind == "mat" and (shape is None or v.shape == shape)]
+
+    def mat_expr(self, shape: tuple[int, int], depth: int = 1) -> Expr:
+        self.level += 1
+        try:
+            return self._mat_expr(shape, depth)
+        finally:
+            self.level -= 1
+
+    def _mat_expr(self, shape: tuple[int, int], depth: int) -> Expr:
+        r, c = shape
+        options = ["ones", "literal"] + (["var"] * 4 if self.mat_vars(shape) else [])
+        if c == VEC_LEN:
+            options.append("rows")
+        if depth > 0 and self.level <= MAX_LEVEL:
+            options += ["scale", "shift", "add", "sin", "tanh", "sq", "div", "transpose", "matmul"]
+            if (r, c) == (VEC_LEN, VEC_LEN):
+                options.append("outer")
+            if not self.smooth:
+                options += ["min", "max"]
+        kind = self.choice(options)
+        if kind == "var":
+            m = self.choice(self.mat_vars(shape))
+            return Expr(m.name, m.name, m.bound)
+        if kind == "ones":
+            f = self.float_expr(1)
+            return Expr(f"(ones({r}, {c}) * {f.ad})", f"(np.ones(({r}, {c})) * {f.py})", f.bound)
+        if kind == "literal":
+            rows = [[self.float_expr(1) for _ in range(c)] for _ in range(r)]
+            ad = "[" + ", ".join("[" + ", ".join(e.ad for e in row) + "]" for row in rows) + "]"
+            py = "np.array([" + ", ".join("[" + ", ".join(e.py for e in row) + "]" for row in rows) + "], dtype=float)"
+            return Expr(ad, py, max(e.bound for row in rows for e in row))
+        if kind == "rows":  # a literal of vec rows: [u, w]
+            rows = [self.vec_expr(0) for _ in range(r)]
+            return Expr("[" + ", ".join(e.ad for e in rows) + "]",
+                        "np.array([" + ", ".join(e.py for e in rows) + "], dtype=float)", max(e.bound for e in rows))
+        if kind == "transpose":
+            a = self.mat_expr((c, r), depth - 1)
+            return Expr(f"transpose({a.ad})", f"({a.py}).T", a.bound)
+        if kind == "matmul":
+            k = self.choice([2, 3])
+            a, b = self.mat_expr((r, k), depth - 1), self.mat_expr((k, c), depth - 1)
+            return self.wrap_mat(Expr(f"({a.ad} @ {b.ad})", f"({a.py} @ {b.py})", k * a.bound * b.bound))
+        if kind == "outer":
+            a, b = self.vec_expr(0), self.vec_expr(0)
+            return self.wrap_mat(Expr(f"outer({a.ad}, {b.ad})", f"np.outer({a.py}, {b.py})", a.bound * b.bound))
+        a = self.mat_expr(shape, depth - 1)
+        if kind == "scale":
+            f = self.float_expr(1)
+            e = Expr(f"({a.ad} * {f.ad})", f"({a.py} * {f.py})", a.bound * f.bound)
+        elif kind == "shift":
+            f = self.float_expr(1)
+            e = Expr(f"({f.ad} + {a.ad})", f"({f.py} + {a.py})", a.bound + f.bound)
+        elif kind == "add":
+            b = self.mat_expr(shape, depth - 1)
+            op = self.choice(["+", "-", "*"])
+            bound = a.bound * b.bound if op == "*" else a.bound + b.bound
+            e = Expr(f"({a.ad} {op} {b.ad})", f"({a.py} {op} {b.py})", bound)
+        elif kind in ("sin", "tanh"):
+            e = Expr(f"{kind}({a.ad})", f"np.{kind}({a.py})", 1.0)
+        elif kind == "sq":
+            e = Expr(f"({a.ad} ^ 2)", f"({a.py} ** 2)", a.bound**2)
+        elif kind == "div":
+            b = self.mat_expr(shape, depth - 1)
+            e = Expr(f"({a.ad} / (2.0 + {b.ad} * {b.ad}))", f"({a.py} / (2.0 + {b.py} * {b.py}))", a.bound / 2)
+        else:  # min, max against a number or a mat of the same shape
+            b = self.mat_expr(shape, depth - 1) if self.chance(0.5) else self.float_expr(1)
+            fn = "np.minimum" if kind == "min" else "np.maximum"
+            e = Expr(f"{kind}({a.ad}, {b.ad})", f"{fn}({a.py}, {b.py})", max(a.bound, b.bound))
+        return self.wrap_mat(e)
+
+    def wrap_mat(self, e: Expr) -> Expr:
+        if e.bound <= WRAP_LIMIT:
+            return e
+        return Expr(f"tanh({e.ad})", f"np.tanh({e.py})", 1.0)
+
+    def vec_of_mat(self, kind: str, depth: int) -> Expr:
+        """A vec of length VEC_LEN from a mat: a row of one, or a product with a 3x3 mat."""
+        if kind == "matrow":
+            r = self.choice([2, 3])
+            m = self.mat_expr((r, VEC_LEN), max(depth - 1, 0))
+            i = self.draw(st.integers(0, r - 1))
+            return Expr(f"({m.ad})[{i}]", f"({m.py})[{i}]", m.bound)
+        m = self.mat_expr((VEC_LEN, VEC_LEN), max(depth - 1, 0))
+        a = self.vec_expr(0)
+        if self.chance(0.5):
+            return self.wrap_vec(Expr(f"({m.ad} @ {a.ad})", f"({m.py} @ {a.py})", VEC_LEN * m.bound * a.bound))
+        return self.wrap_vec(Expr(f"({a.ad} @ {m.ad})", f"({a.py} @ {m.py})", VEC_LEN * m.bound * a.bound))
+
+    def mat_reduction(self) -> Expr:
+        shape = self.choice(MAT_SHAPES)
+        kind = self.choice(["sum", "mean", "element", "quadratic"])
+        if kind == "quadratic":
+            u, m, w = self.vec_expr(0), self.mat_expr((VEC_LEN, VEC_LEN), 1), self.vec_expr(0)
+            return self.wrap(Expr(f"({u.ad} @ {m.ad} @ {w.ad})", f"float({u.py} @ {m.py} @ {w.py})",
+                                  VEC_LEN * VEC_LEN * u.bound * m.bound * w.bound))
+        m = self.mat_expr(shape, 1)
+        if kind == "sum":
+            return self.wrap(Expr(f"sum({m.ad})", f"float(np.sum({m.py}))", shape[0] * shape[1] * m.bound))
+        if kind == "mean":
+            return Expr(f"mean({m.ad})", f"float(np.mean({m.py}))", m.bound)
+        i, j = self.draw(st.integers(0, shape[0] - 1)), self.draw(st.integers(0, shape[1] - 1))
+        return Expr(f"({m.ad})[{i}, {j}]", f"float(({m.py})[{i}, {j}])", m.bound)
+
+    def mat_statement(self, kind: str, indent: int) -> None:
+        """`let M = <mat>`, or an update `M = tanh(<mat of M's shape>)` (bounded, so it may run in a loop)."""
+        fn = self.fn
+        if kind == "matupdate":
+            m = self.choice([v for v in self.mat_vars() if v.mutable])
+            e = self.mat_expr(m.shape)
+            fn.emit(indent, f"{m.name} = tanh({e.ad})", f"{m.name} = np.tanh({e.py})")
+            m.bound = max(m.bound, 1.0)
+            return
+        shape = self.choice(MAT_SHAPES)
+        e = self.mat_expr(shape)
+        name = fn.fresh("M")
+        annotation = f": mat({shape[0]}, {shape[1]})" if self.chance(0.2) else ""
+        fn.emit(indent, f"let {name}{annotation} = {e.ad}", f"{name} = {e.py}")
+        self.declare(Var(name, "mat", max(e.bound, 1.0), mutable=True, shape=shape))
+
     def argument(self) -> Expr:
         """An argument for a helper, whose params are assumed within PARAM_BOUND."""
         if self.chance(0.1):
@@ -523,6 +672,8 @@ class Builder:
         if depth < MAX_DEPTH:
             options += ["for", "if", "while"]
         options.append("vec")
+        if self.mats:
+            options += ["mat", "mat"] + (["matupdate"] if any(m.mutable for m in self.mat_vars()) else [])
         if any(h.returns_tuple for h in self.helpers):
             options += ["tuple", "tuple"]
         if self.extra:
@@ -534,6 +685,9 @@ class Builder:
         kind = self.choice(options)
         if kind in ("bool", "pushpop", "grad", "int"):
             self.extra_statement(kind, len(fn.scopes))
+            return
+        if kind in ("mat", "matupdate"):
+            self.mat_statement(kind, len(fn.scopes))
             return
         mutable = [v for v in self.floats() if v.mutable]
         if kind == "update" and not mutable:
@@ -734,6 +888,8 @@ class Builder:
                 return f"{p.name}: int"
             if p.kind == "vec":
                 return f"{p.name}: {self.choice(['vec', f'vec({VEC_LEN})'])}"
+            if p.kind == "mat":
+                return f"{p.name}: {self.choice(['mat', f'mat({p.shape[0]}, {p.shape[1]})'])}"
             return f"{p.name}: float" if self.chance(0.2) else p.name
 
         ret = ""
@@ -746,8 +902,8 @@ class Builder:
         return ad, py, bound
 
 
-def _build(data: st.DataObject, smooth: bool, extra: bool = False) -> Generated:
-    b = Builder(data, smooth, extra)
+def _build(data: st.DataObject, smooth: bool, extra: bool = False, mats: bool = False) -> Generated:
+    b = Builder(data, smooth, extra, mats)
     functions: list[tuple[str, str]] = []
     n_helpers = b.draw(st.integers(0, 2), label="helpers")
     tuple_at = b.draw(st.integers(-1, n_helpers - 1)) if n_helpers else -1
@@ -761,6 +917,8 @@ def _build(data: st.DataObject, smooth: bool, extra: bool = False) -> Generated:
         params.append(Var("n", "int", mutable=False, lo=0, hi=N_MAX))
     if b.chance(0.4):
         params.append(Var("v", "vec", PARAM_BOUND, mutable=False))
+    if mats and b.chance(0.8):
+        params.append(Var("A", "mat", PARAM_BOUND, mutable=False, shape=MAT_SHAPE))
     ad, py, _ = b.function("main", params, False, b.draw(st.integers(1, 5)))
     functions.append((ad, py))
     order = b.draw(st.permutations(range(len(functions))), label="order")

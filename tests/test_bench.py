@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 import sys
 
+import numpy as np
 import pytest
 from helpers import ROOT
 
@@ -91,3 +92,57 @@ def test_section_5_times_the_api_against_the_engine_alone(bench):
     available = [name for name, engine in ENGINES.items() if engine.missing() is None]
     assert {(r["n"], r["engine"]) for r in rows} == {(n, e) for n in (3, 30) for e in available}
     assert all(r["ok"] and r["first_call_s"] > 0 and r["ratio"] > 0 for r in rows)
+
+
+def test_section_8_hessians_by_hvps_are_right_and_over_budget_skipped(bench, monkeypatch):
+    monkeypatch.setattr(bench, "jax_hessian_peers", lambda: None)
+    cfg = tiny_config(hessian_vec_ns=[3, 12], hessian_vec_engines=["interp", "compiled"], hessian_budget=20.0)
+    out = bench.bench_hessian_vec(cfg)
+    assert {(r["n"], r["engine"], r["pair"]) for r in out["rows"]} == {
+        (n, e, p) for n in (3, 12) for e in ("interp", "compiled") for p in bench.HESSIAN_VEC_PAIRS}
+    for r in out["rows"]:
+        assert r["hvp_ok"] and r["hessian_ok"] and not r["hessian_skipped"] and r["over_jax"] is None
+        assert r["hvp_ratio"] == pytest.approx(r["hvp_s"] / r["f_s"])
+    assert all(not peer["installed"] and "not installed" in peer["reason"] for peer in out["jax"])
+    skipped = bench.bench_hessian_vec(tiny_config(hessian_vec_ns=[5], hessian_vec_engines=["interp"],
+                                                  hessian_budget=1e-9))
+    assert all(r["hessian_skipped"] and r["hessian_estimated_s"] > 0 and r["hvp_ok"] for r in skipped["rows"])
+
+
+def test_section_8_jax_peer_when_installed_agrees(bench):
+    pytest.importorskip("jax")
+    v = np.linspace(-1, 1, 6)
+    peer = bench.jax_case(bench.jax_hessian_peers(), v, np.ones(6), bench.second_order_expected(v)[2], tiny_config())
+    assert peer["installed"] and peer["hvp_ok"] and peer["hessian_ok"]
+
+
+def test_section_7_checks_its_gradients_against_numpy_and_judges_every_row(bench, monkeypatch):
+    monkeypatch.setattr(bench, "LOGREG_SHAPE", (50, 3))
+    out = bench.bench_vectorised(tiny_config(vec_fit_ns=[5, 40]))
+    assert {(r["n"], r["engine"]) for r in out["linefit"]} == {(n, e) for n in (5, 40) for e in bench.VEC_ENGINES}
+    assert all(r["gradient_ok"] and r["function_bytes"] > 0 and r["gradient_bytes"] > 0 for r in out["linefit"])
+    assert [r["engine"] for r in out["logreg"]] == list(bench.VEC_ENGINES)
+    assert all(r["gradient_ok"] and r["shape"] == [50, 3] for r in out["logreg"])
+    worst_fit = max(r["over_numpy"] for r in out["linefit"])
+    assert out["targets"][0]["worst"] == worst_fit and out["targets"][0]["pass"] == (worst_fit <= 2.0)
+    assert out["targets"][3]["worst"] == max(r["over_numpy"] for r in out["logreg"])
+
+
+def test_section_7s_numpy_gradients_are_the_derivatives(bench):
+    """The hand-written peers against finite differences, so a ratio is against a right gradient."""
+    args = bench.linefit_data(30)
+    value, dm, db = bench.numpy_linefit(args["m"], args["b"], args["xs"], args["ys"])
+    h = 1e-6
+    fd_m = (bench.numpy_linefit(args["m"] + h, args["b"], args["xs"], args["ys"])[0]
+            - bench.numpy_linefit(args["m"] - h, args["b"], args["xs"], args["ys"])[0]) / (2 * h)
+    assert dm == pytest.approx(fd_m, rel=1e-6) and value > 0
+    data = bench.logreg_data(40, 3)
+    loss, dw, dbias = bench.numpy_logreg(data["X"], data["y"], data["w"], data["b"])
+    for k in range(3):
+        step = np.eye(3)[k] * h
+        fd = (bench.numpy_logreg(data["X"], data["y"], data["w"] + step, data["b"])[0]
+              - bench.numpy_logreg(data["X"], data["y"], data["w"] - step, data["b"])[0]) / (2 * h)
+        assert dw[k] == pytest.approx(fd, rel=1e-6)
+    fd_b = (bench.numpy_logreg(data["X"], data["y"], data["w"], data["b"] + h)[0]
+            - bench.numpy_logreg(data["X"], data["y"], data["w"], data["b"] - h)[0]) / (2 * h)
+    assert dbias == pytest.approx(fd_b, rel=1e-6)

@@ -29,11 +29,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import generated, points
 
-from adlang.derivatives import compute, elementwise_program
+from adlang.derivatives import compute
 from adlang.interp.engines import DEFAULT_ENGINE, ENGINES
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, RunResult
 from adlang.ir import nodes as ir
-from adlang.ir.derive import derive, finish
+from adlang.ir.derive import derive, derive_hvp, finish
 from adlang.ir.primitives import lookup
 from adlang.lang.errors import DomainError, RuntimeFault, UsageError
 from adlang.pipeline import compile_source
@@ -195,8 +195,9 @@ def variants(path) -> list[str]:
 
 @functools.cache
 def example_run(path, variant: str) -> tuple[ir.Program, str, dict]:
-    """The program, function and arguments of one variant; a Hessian with respect to vecs goes element by
-    element, as `run --order 2` does. Built once: an engine that compiles (native) compiles each once."""
+    """The program, function and arguments of one variant; a Hessian with respect to vecs is its Hessian-vector
+    product program, along a fixed direction, as `run --order 2` runs it once per element. Built once: an engine
+    that compiles (native) compiles each once."""
     ex = example(path)
     if variant == "plain":
         return ex.finished, ex.fn, ex.args
@@ -206,8 +207,10 @@ def example_run(path, variant: str) -> tuple[ir.Program, str, dict]:
     if order == 2:  # no Hessian with respect to a mat (a usage error): with respect to the other parameters
         wrt = [w for w in wrt if np.ndim(ex.args[w]) < 2]
     if order == 2 and any(isinstance(ex.args[w], np.ndarray) for w in wrt):
-        program, fn, layout, args = elementwise_program(program, program.function(fn), wrt, args)
-        wrt = [name for name, _, _ in layout]
+        built = derive_hvp(program, fn, wrt, mode, checkpoint=checkpoint or "none")
+        direction = {seed: np.linspace(1.0, -0.5, len(args[w])) if isinstance(args[w], np.ndarray) else 0.25
+                     for w, seed in zip(wrt, built.seeds)}
+        return built.program, built.entry, {**args, **direction}
     derived = derive(program, fn, wrt, mode, order, True, checkpoint or "none")
     return derived.program, derived.entry, args
 
@@ -315,6 +318,22 @@ def test_derivatives_of_random_programs(engine, gen, data, mode, checkpoint):
     kinds = ("float",) if order == 2 else ("float", "vec")
     wrt = [p.name for p in fn.params if p.type.kind in kinds]
     derived = derive(program, gen.fn, wrt, mode, order, True, checkpoint)
+    assert_conforms(engine, derived.program, derived.entry, args, max_steps=1_000_000)
+
+
+@engines
+@settings(RANDOM, max_examples=30)
+@given(gen=generated(mats=True), data=st.data(), checkpoint=st.sampled_from(["none", *CHECKPOINTS]))
+def test_random_mat_programs_and_their_gradients(engine, gen, data, checkpoint):
+    """Programs with mats (`mats=True`), run and differentiated in reverse mode with respect to everything."""
+    if random_budget_spent(engine, "mats"):
+        return
+    program = compile_source(gen.source, "<generated>")
+    args = data.draw(points(gen.arg_names), label="args")
+    assert_conforms(engine, program, gen.fn, args, max_steps=1_000_000)
+    fn = program.function(gen.fn)
+    wrt = [p.name for p in fn.params if p.type.kind in ("float", "vec", "mat")]
+    derived = derive(program, gen.fn, wrt, "reverse", 1, True, checkpoint)
     assert_conforms(engine, derived.program, derived.entry, args, max_steps=1_000_000)
 
 

@@ -46,17 +46,17 @@ def smooth_differences(program, args: dict, wrt: list[str]) -> dict[str, np.ndar
     out = {}
     f0 = value(program, args)
     for name in wrt:
-        base = np.atleast_1d(np.asarray(args[name], dtype=float))
+        base = np.atleast_1d(np.asarray(args[name], dtype=float))  # a float, a vec or a mat (element by element)
         grads = np.zeros_like(base)
-        for k in range(base.shape[0]):
+        for k in range(base.size):
             def at(x, name=name, base=base, k=k):
                 moved = dict(args)
                 arr = base.copy()
-                arr[k] = x
+                arr.flat[k] = x
                 moved[name] = arr if isinstance(args[name], np.ndarray) else float(arr[0])
                 return value(program, moved)
 
-            x = base[k]
+            x = base.flat[k]
             h = 1e-6 * max(1.0, abs(x))
             up, down = at(x + h), at(x - h)
             one_sided = [(up - f0) / h, (f0 - down) / h, (at(x + h / 8) - f0) / (h / 8), (f0 - at(x - h / 8)) / (h / 8)]
@@ -66,7 +66,7 @@ def smooth_differences(program, args: dict, wrt: list[str]) -> dict[str, np.ndar
             # to (1e-5), so a kink whose sides differ by less than 1e-4 cannot pass as smooth (the long fuzz run
             # found max(tanh(6 tanh(x)), 0) fed to exp(-exp(-p^2)^2) at x = 0: derivative 0, difference 1.3e-5)
             assume(max(one_sided) - min(one_sided) <= 1e-5 * scale)
-            grads[k] = (up - down) / (2 * h)
+            grads.flat[k] = (up - down) / (2 * h)
         out[name] = grads
     return out
 
@@ -93,6 +93,26 @@ def cases(draw):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(cases())
 def test_first_order_modes_agree_with_finite_differences(case):
+    check_first_order(*case)
+
+
+@st.composite
+def mat_cases(draw):
+    """Smooth programs with mats (tests/strategies.py, `mats=True`): the derivative with respect to the mat A too.
+    (Smooth: at a tie of max, where the convention picks a side, central differences may see a slope.)"""
+    gen = draw(generated(smooth=True, mats=True))
+    args = draw(points(gen.arg_names))
+    candidates = [n for n in gen.arg_names if n != "n"]
+    chosen = draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=len(candidates), unique=True))
+    note(gen.source)
+    note(f"args: {args}")
+    return gen, args, [n for n in candidates if n in chosen]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                                                 HealthCheck.data_too_large])
+@given(mat_cases())
+def test_first_order_with_mats_agrees_with_finite_differences(case):
     check_first_order(*case)
 
 

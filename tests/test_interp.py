@@ -847,12 +847,20 @@ def _expected_value(stem: str, a: dict) -> float:
         return float(np.std(v) + (p @ v) / p.sum() + np.mean(np.sqrt(z * z + 1) - 1) + np.sum(np.exp(h) - taylor))
     if stem == "examples__while_newton_sqrt":
         return math.sqrt(a["a"])
+    if stem == "examples__oscillator":
+        x, v = a["x0"], a["v0"]
+        for _ in range(a["n"]):
+            x, v = x + a["h"] * v, v + a["h"] * (-a["k"] * x - a["c"] * v)
+        return x
     if stem == "examples__lstsq":
         return float(np.sum((a["A"] @ a["x"] - a["y"]) ** 2))
     if stem == "examples__logreg_mat":
         p = 1 / (1 + np.exp(-(a["X"] @ a["w"] + a["b"])))
         y = a["y"]
         return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)) + 0.01 * a["w"] @ a["w"])
+    if stem == "examples__tanh_net":
+        H = np.tanh(a["X"] @ a["W1"] + a["b1"])
+        return float(np.mean((H @ a["v"] + a["c"] - a["y"]) ** 2))
     raise AssertionError(f"no expected value for {stem}; add one")
 
 
@@ -871,3 +879,35 @@ def test_example_helper_functions():
     for u in (-0.5, 0.0, 0.25, 0.999, 1.0, 3.0):
         expected = 0.0 if u <= 0 else 3 * u**2 - 2 * u**3 if u < 1 else 1.0
         assert run_function(piecewise, "smoothstep", {"u": u}).value == pytest.approx(expected, rel=1e-14)
+
+
+# ---------------------------------------------------------------- a program run again
+
+
+def test_a_run_after_a_failed_run_starts_from_empty_tapes():
+    """Plain runs of one program reuse its machine: a run that stopped with values on the tapes (here at a
+    division by zero inside the loop that pushes) leaves nothing the next run counts or pops."""
+    program = compile_text("""
+        def f(x, n: int, k: int) -> float:
+            let s = 0.0
+            for i in 0..n:
+                push(x * float(i))
+                s = s + 1.0 / float(i - k)
+            for i in 0..n:
+                let y: float = pop()
+                s = s + y
+            return s
+    """)
+    good = run_function(program, "f", {"x": 2.0, "n": 4, "k": -1})
+    with pytest.raises(RuntimeFault, match="division by zero"):
+        run_function(program, "f", {"x": 2.0, "n": 4, "k": 2})
+    again = run_function(program, "f", {"x": 2.0, "n": 4, "k": -1})
+    expected = sum(1.0 / (i + 1) for i in range(4)) + sum(2.0 * i for i in range(4))
+    assert good.value == again.value == expected
+    assert good.steps == again.steps and good.tape_peak == again.tape_peak == 4
+    assert good.loop_trips == again.loop_trips
+    with pytest.raises(RuntimeFault, match="more than 3 values"):
+        run_function(program, "f", {"x": 2.0, "n": 4, "k": -1}, max_tape=3)
+    assert run_function(program, "f", {"x": 2.0, "n": 4, "k": -1}, max_steps=good.steps).value == expected
+    with pytest.raises(RuntimeFault, match="step limit of 10 "):
+        run_function(program, "f", {"x": 2.0, "n": 4, "k": -1}, max_steps=10)

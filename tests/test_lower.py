@@ -435,8 +435,8 @@ def test_an_int_result_promotes_to_a_declared_float_return():
 @pytest.mark.parametrize(
     "expr, message, col",
     [
-        ("x + b", "'+' needs numbers or vecs, got float and bool", 13),
-        ("b * 2.0", "'*' needs numbers or vecs, got bool and float", 13),
+        ("x + b", "'+' needs numbers, vecs or mats, got float and bool", 13),
+        ("b * 2.0", "'*' needs numbers, vecs or mats, got bool and float", 13),
         ("-b", "got bool", 13),
         ("sin(b)", "got bool", 13),
         ("b < 1.0", "'<' compares two numbers", 13),
@@ -541,12 +541,12 @@ def test_indexing_needs_an_int_and_a_vec():
     )
     assert_error_at(err, "a vec index must be an int, got float", 2, 13)
     err = type_error("def f(x):\n    return x[0]\n")
-    assert_error_at(err, "only a vec can be indexed, got float", 2, 12)
+    assert_error_at(err, "only a vec or a mat can be indexed, got float", 2, 12)
 
 
 def test_vec_builtins_need_vecs():
     err = type_error("def f(x):\n    return sum(x)\n")
-    assert_error_at(err, "takes a vec, got float: 'x' is float (a parameter of f, line 1)", 2, 12)
+    assert_error_at(err, "takes a vec or a mat, got float: 'x' is float (a parameter of f, line 1)", 2, 12)
     err = type_error("def f(x):\n    let v = zeros(2.0)\n    return x\n")
     assert_error_at(err, "zeros() takes an int length, got float", 2, 13)
 

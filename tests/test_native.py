@@ -150,8 +150,8 @@ print(json.dumps(out))
 # A sum over more than 128 elements (numpy's pairwise order, once a recursive helper) and two elementwise helpers
 # that differ only in their operation (once both named `_e`): code loaded from the cache called the wrong one,
 # or address 0, beside code compiled in the same process.
-PLUS = ("def g(u: vec, w: vec) -> vec:\n    return u + w\n\n"
-        "def f(u: vec, w: vec) -> float:\n    let s = g(u, w)\n    return sum(s)\n")
+PLUS = ("def g(u: vec, w: vec) -> vec:\n    return u + w\n\n"  # called twice: compiled apart, not into f
+        "def f(u: vec, w: vec) -> float:\n    let s = g(u, w)\n    let t = g(w, s)\n    return sum(t)\n")
 TIMES = "def f(u: vec, w: vec) -> float:\n    let s = u * w\n    return sum(s)\n"
 
 
@@ -255,3 +255,75 @@ def test_a_nan_is_caught_wherever_it_goes(route):
         ENGINES["native"].run(program, "f", {"x": float("inf"), "y": 0.0})
     assert (got.value.message, got.value.span) == (expected.value.message, expected.value.span)
     assert expected.value.span.line == 2
+
+
+# Pushes past a tape buffer's first size (native.BUFFER): in a counted loop that makes room before it, in a
+# while loop and a called function that look at each push, and as a vec; the run stops and runs again with a
+# larger buffer, which the program keeps for its later runs.
+GROWING = """
+def g(x, n: int) -> float:
+    let r = x
+    let i = 0
+    while i < n:
+        push(r)
+        r = r * 0.5 + 1.0
+        i += 1
+    let s = 0.0
+    while i > 0:
+        let y: float = pop()
+        s = s + y
+        i -= 1
+    return s
+
+def f(x, v: vec, n: int) -> float:
+    for i in 0..n:
+        push(x * float(i))
+    push(v, 1)
+    let s = g(x, n)
+    let w: vec = pop(1)
+    for i in 0..n:
+        let y: float = pop()
+        s = s + y
+    return s + sum(w)
+"""
+
+
+@pytest.mark.parametrize("n", [3, native.BUFFER - 1, native.BUFFER + 1, 5 * native.BUFFER])
+def test_tape_buffers_grow_by_running_again(n):
+    from test_conformance import assert_conforms
+
+    program = compile_text(GROWING)
+    args = dict(x=0.75, v=np.arange(2.0 * n), n=n)
+    before = dict(native.FALLBACKS)
+    assert_conforms("native", program, "f", args)
+    assert dict(native.FALLBACKS) == before
+    sizes = native.compile_program(program).sizes
+    floats_of_tape_0, floats_of_tape_1 = sizes[0], sizes[2]  # n + n pushes; the vec's 2n elements
+    assert floats_of_tape_0 >= 2 * n and floats_of_tape_1 >= 2 * n
+    assert (floats_of_tape_0 > native.BUFFER) == (2 * n > native.BUFFER) and sizes[1] == sizes[3] == native.BUFFER
+    assert_conforms("native", program, "f", args)  # the buffers are large enough at once
+    assert native.compile_program(program).sizes == sizes
+
+
+@pytest.mark.parametrize("limit", [native.BUFFER // 2, native.BUFFER + 3, 2 * native.BUFFER])
+def test_a_buffer_is_not_grown_past_the_tape_limit(limit):
+    """The tapes would hold more than --max-tape: the interpreter's error, not a larger buffer."""
+    from test_conformance import both_fail
+
+    program = compile_text(GROWING)
+    fault = both_fail("native", program, "f", dict(x=0.75, v=np.ones(3), n=2 * native.BUFFER), max_tape=limit)
+    assert "--max-tape" in fault.message
+    assert max(native.compile_program(program).sizes) <= max(limit, native.BUFFER)
+
+
+def test_revolves_split_is_the_schedules():
+    """The native split (a walk over repetition numbers) is checkpoint_schedules.revolve_split (a bisection)."""
+    import random
+
+    from adlang.ir.checkpoint_schedules import revolve_split
+
+    split = native._helpers()["_revolve"]
+    pairs = [(n, s) for n in range(2, 400) for s in range(1, 12)]
+    rng = random.Random(14)
+    pairs += [(rng.randint(2, 10**9), rng.randint(1, 60)) for _ in range(2000)] + [(10**6, 11), (10**9, 2)]
+    assert [split(n, s) for n, s in pairs] == [revolve_split(n, s) for n, s in pairs]

@@ -206,8 +206,13 @@ def test_trying_to_get_out_from_the_repl(tmp_path, monkeypatch, capsys):
 # ---------------------------------------------------------------- @PATH reads only the file it names
 
 
+# adlang's own caches (the grammar's tables, checked programs): read and written by adlang, named by no user
+ADLANG_CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "adlang") + os.sep
+
+
 class Opened:
-    """The files the process opens while a command runs (an audit hook; Python's own modules left out)."""
+    """The files the process opens while a command runs (an audit hook; Python's own modules and adlang's cache
+    left out)."""
 
     paths: list[str] | None = None
 
@@ -216,7 +221,8 @@ class Opened:
         if cls.paths is not None and event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
             path = os.fsdecode(args[0])
             own = path.endswith((".py", ".pyc", ".so")) or path.startswith((sys.prefix, sys.base_prefix)) \
-                or "site-packages" in path or ".egg-info" in path or ".dist-info" in path  # `--version`'s
+                or "site-packages" in path or ".egg-info" in path or ".dist-info" in path \
+                or path.startswith(ADLANG_CACHE)  # the metadata `--version` reads; adlang's cache
             if not own:
                 cls.paths.append(os.path.realpath(path))
 

@@ -377,7 +377,86 @@ def test_a_loss_rising_for_many_steps_is_diverging_even_below_the_start():
     assert not OptimizeResult("f", "gd", {}, 1.0, 1.0, 3, False, [10.0, 1.0, 2.0, 3.0]).diverged
 
 
-def test_newton_past_its_dense_limit_says_so_in_optimize_terms():
+def test_newton_past_the_old_limit_of_50_elements_builds_the_hessian_from_products():
     program = compile_text(SQUARES)
-    with pytest.raises(UsageError, match="--method newton builds the whole Hessian.* 60: use --method adam or gd"):
-        optimize(program, "loss", {"w": np.ones(60)}, ["w"], method="newton")
+    start = np.linspace(-3, 3, 60)
+    result = optimize(program, "loss", {"w": start}, ["w"], method="newton")
+    assert result.solver == "dense" and result.converged and result.steps == 1
+    assert result.products == 60  # one H e_k per element at the start; at the minimum the gradient stops it
+    assert np.allclose(result.params["w"], 0.0, atol=1e-12)
+
+
+LSTSQ = compile_text("""
+    def loss(x: vec, A: mat, y: vec) -> float:
+        let r = A @ x - y
+        return sum(r ^ 2)
+    """)
+
+
+@pytest.mark.parametrize("engine", ["compiled", "interp"])
+def test_newton_cg_solves_500_parameter_least_squares_as_numpy_does(engine):
+    """Past DENSE_NEWTON elements Newton is conjugate gradients on Hessian-vector products: no 500 x 500 matrix."""
+    from adlang.optimize import DENSE_NEWTON
+
+    rng = np.random.default_rng(16)
+    a = rng.normal(size=(600, 500))
+    y = rng.normal(size=600)
+    best = np.linalg.lstsq(a, y, rcond=None)[0]
+    result = optimize(LSTSQ, "loss", {"x": np.zeros(500), "A": a, "y": y}, ["x"], method="newton", engine=engine,
+                      tol=1e-7)
+    assert 500 > DENSE_NEWTON and result.solver == "cg" and result.converged
+    assert np.allclose(result.params["x"], best, rtol=1e-9, atol=1e-9)
+    assert result.loss == pytest.approx(float(np.sum((a @ best - y) ** 2)), rel=1e-12)
+    assert result.steps <= 12 and result.products < 500, (result.steps, result.products)  # fewer than n
+
+
+def test_newton_cg_on_a_nonconvex_function_goes_down_to_a_minimum():
+    """sum(cos(w)) + 0.01 |w|^2 from points where H is indefinite: negative curvature is never stepped up."""
+    program = compile_text("""
+        def f(w: vec) -> float:
+            return sum(cos(w)) + 0.01 * dot(w, w)
+        """)
+    start = np.random.default_rng(3).uniform(-1.0, 1.0, 150)
+    result = optimize(program, "f", {"w": start}, ["w"], method="newton")
+    assert result.solver == "cg" and result.converged
+    # down at every step (a full Newton step may leave the loss equal up to rounding)
+    assert all(later <= earlier + 1e-14 * abs(earlier) for earlier, later in zip(result.history, result.history[1:]))
+    w = result.params["w"]
+    assert np.allclose(-np.sin(w) + 0.02 * w, 0.0, atol=1e-8)  # a stationary point ...
+    assert np.all(-np.cos(w) + 0.02 > 0)  # ... where the Hessian (diagonal) is positive: a minimum
+
+
+@pytest.mark.parametrize("mode", ["reverse", "forward"])
+def test_dense_and_cg_newton_agree_with_the_hessian_program(monkeypatch, mode):
+    """The same problem solved three ways (the Hessian program over floats, dense over a vec, cg) ends at the
+    same point."""
+    import adlang.optimize as module
+
+    floats = compile_text("""
+        def f(a, b, c) -> float:
+            return exp(a - 1.0) + (a * b - 2.0) ^ 2 + (b + c) ^ 4 + c * c
+        """)
+    vec = compile_text("""
+        def f(w: vec) -> float:
+            return exp(w[0] - 1.0) + (w[0] * w[1] - 2.0) ^ 2 + (w[1] + w[2]) ^ 4 + w[2] * w[2]
+        """)
+    by_program = optimize(floats, "f", {"a": 0.5, "b": 0.5, "c": 0.5}, ["a", "b", "c"], method="newton", mode=mode)
+    dense = optimize(vec, "f", {"w": np.full(3, 0.5)}, ["w"], method="newton", mode=mode)
+    monkeypatch.setattr(module, "DENSE_NEWTON", 2)
+    cg = optimize(vec, "f", {"w": np.full(3, 0.5)}, ["w"], method="newton", mode=mode)
+    assert (by_program.solver, dense.solver, cg.solver) == ("program", "dense", "cg")
+    for result in (by_program, dense, cg):
+        assert result.converged
+    point = [by_program.params[p] for p in "abc"]
+    assert np.allclose(dense.params["w"], point, atol=1e-8) and np.allclose(cg.params["w"], point, atol=1e-8)
+    assert dense.history == pytest.approx(by_program.history, rel=1e-9)  # the same steps: the same Hessians
+
+
+def test_newton_cg_says_how_it_solved(tmp_path):
+    path = tmp_path / "sq.ad"
+    path.write_text(SQUARES)
+    out = subprocess.run([sys.executable, "-m", "adlang", "optimize", str(path), "--wrt", "w",
+                          "w=[" + ",".join(["1"] * 150) + "]", "--method", "newton"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "loss minimized with newton-CG (conjugate gradients on 1 Hessian-vector products)" in out.stdout

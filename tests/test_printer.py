@@ -96,6 +96,20 @@ def test_random_programs_round_trip_and_match_python(gen, data):
     assert value == pytest.approx(float(expected), rel=1e-9, abs=1e-12), gen.source
 
 
+@RANDOM
+@given(generated(mats=True), st.data())
+def test_random_mat_programs_round_trip_and_match_numpy(gen, data):
+    """Programs with mats (`mats=True`): printed and parsed back, and run, against their numpy oracle."""
+    program = compile_source(gen.source, "<generated>")
+    assert_round_trip(program)
+    args = data.draw(points(gen.arg_names), label="args")
+    value = run_function(finish(program), gen.fn, dict(args), max_steps=100_000).value
+    assert isinstance(value, float) and math.isfinite(value)
+    assert same_value(run_function(finish(untyped_copy(program)), gen.fn, dict(args), max_steps=100_000).value, value)
+    expected = gen.python_function()(**{k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in args.items()})
+    assert value == pytest.approx(float(expected), rel=1e-9, abs=1e-12), gen.source
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(generated(smooth=True), st.data())
 def test_smooth_random_programs_have_no_abs_min_max_or_float_conditions(gen, data):

@@ -29,7 +29,7 @@ from adlang.ir.primitive import BY_BUILTIN, BY_OPERATOR, REGISTRY, Emitter, Prim
 from adlang.ir.primitives import lookup
 from adlang.ir.printer import print_program
 from adlang.ir.simplify import simplify_program
-from adlang.ir.types import FLOAT, INT
+from adlang.ir.types import FLOAT, INT, mat, vec
 from adlang.lang.errors import DomainError
 from adlang.lang.span import Span
 from adlang.lexer import BUILTINS, AdlangLexer
@@ -110,6 +110,45 @@ def test_every_involution_is_declared_and_right():
     found = {p.name for p in unary() if p.name not in identities() and agree(lambda x, p=p: p.scalar(p.scalar(x)))}
     assert identities() == {"float"}
     assert {p.name for p in REGISTRY.values() if p.involution} == found
+
+
+# ---------------------------------------------------------------- elementwise operations
+
+SAMPLE = {"vec": np.array([0.5, 1.5, 2.25]), "mat": np.array([[0.5, 1.5], [2.25, 3.0]]), "float": 0.75, "int": 2}
+KIND_TYPES = {"vec": vec(), "mat": mat(), "float": FLOAT, "int": INT}
+
+
+def _acts_elementwise(prim: Primitive) -> bool:
+    """Whether, for some operands with an array among them that its type rule takes, the array result has their
+    shape and element k is the scalar evaluation on their elements k."""
+    if prim.arity is None or prim.scalar is None or prim.vector is None:
+        return False
+    for kinds in itertools.product(KIND_TYPES, repeat=prim.arity):
+        if not any(k in ("vec", "mat") for k in kinds) or len({k for k in kinds if k in ("vec", "mat")}) > 1:
+            continue
+        try:
+            result = prim.check(tuple(ir.Var(f"a{k}", KIND_TYPES[kind]) for k, kind in enumerate(kinds)))
+        except TypeRuleError:
+            continue
+        if not result.is_array:
+            continue
+        values = [SAMPLE[kind] for kind in kinds]
+        shape = next(np.shape(v) for v in values if np.ndim(v))
+        got = prim.evaluator(tuple(KIND_TYPES[kind] for kind in kinds))(*values)
+        if np.shape(got) != shape:
+            return False
+        for k in np.ndindex(shape):
+            expected = prim.scalar(*[float(v[k]) if np.ndim(v) else v for v in values])
+            if not math.isclose(got[k], expected, rel_tol=1e-14):  # numpy's tanh and math's may differ in a bit
+                return False
+        return True
+    return False
+
+
+def test_elementwise_is_declared_where_an_operation_is_elementwise():
+    found = {p.name for p in REGISTRY.values() if _acts_elementwise(p)}
+    assert {p.name for p in REGISTRY.values() if p.elementwise} == found
+    assert {"add", "mul", "exp", "ifle", "dpow"} <= found and not {"addto", "matmul", "sum"} & found
 
 
 # ---------------------------------------------------------------- kink notes

@@ -196,3 +196,37 @@ def test_finish_in_the_repl():
     bound = re.findall(r"    (\w+) = ", out)
     assert bound[:3] == ["accum", "i", "accum_final"]
     assert "finish (f)" in repl(":help\n").stdout
+
+
+def test_load_keeps_typed_functions_and_says_what_it_replaced(tmp_path):
+    other = tmp_path / "other.ad"
+    other.write_text("def bar(x):\n    return x + 1.0\n")
+    script = ("def g(x):\n    return 3.0 * x\n\ndef foo(x, y):\n    return 0.0\n\n"
+              f":load {FOO}\ng(2.0)\nfoo(2.0, 3.0)\n:load {other}\ng(1.0) + bar(1.0)\n:list\n")
+    done = repl(script)
+    out = done.stdout.splitlines()
+    assert out[2] == f"loaded {FOO}: foo; replaced foo typed in the session; kept g typed in the session"
+    assert out[3:5] == ["6.0", "21.0"]  # g kept; FILE's foo, not the typed one
+    assert out[5] == f"loaded {other}: bar; kept g typed in the session; foo of {FOO} no longer defined"
+    assert out[6] == "5.0"
+    assert "g(x)" in out and "bar(x)" in out and "foo(x, y)" not in out
+    assert done.stderr == ""
+
+
+def test_a_typed_def_reports_lines_of_what_was_typed(tmp_path):
+    script = ("def g(x):\n    return x\n\n"
+              "def h(x):\n    let a = x + true\n    return a\n\n"
+              "def k(x):\n    let a = g(x) + true\n    return a\n\n"
+              "def m(x):\n    let a = foo(x, 1.0) + true\n    return a\n\n")
+    err = repl(script, FOO).stderr
+    assert "<input>:2:13: type error" in err
+    assert "'x' is float (a parameter of h, line 1)" in err  # not line 9 of the session's joined source
+    assert "g(...) returns float (def on line 1 of the entry that defined g)" in err
+    assert f"foo(...) returns float (def on line 5 of {FOO})" in err
+
+
+def test_a_trace_of_a_typed_function_shows_its_lines():
+    out = repl("def k(x):\n    let a = sqrt(x)\n    let b = a * 2.0\n    return b\n\n:run k x=4 --trace\n"
+               ":run k x=4 --trace --json\n", FOO).stdout
+    assert re.search(r"^\s+2  a\s+2\.0$", out, re.M) and re.search(r"^\s+3  b\s+4\.0$", out, re.M)
+    assert '"trace": [{"name": "a", "value": 2.0, "line": 2}, {"name": "b", "value": 4.0, "line": 3}]' in out
