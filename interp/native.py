@@ -13,7 +13,7 @@ compile, runs in the interpreter too. `FALLBACKS` counts both kinds, for the tes
 to run natively.
 
 Shape of the generated module: one function per function of the program, each `@numba.njit`, calling the
-others natively (a function called from one place only is compiled into it: `inline="always"`). Besides its
+others natively (a small function called from one place only is compiled into it: `inline="always"`). Besides its
 parameters each takes the run's state `_S` (an int64 array: steps, values on the tapes, their peak, the two
 limits, a buffer that was too small, the fills of the tape buffers, the trips of each loop) and, when the
 program uses tapes, two buffers per tape (`_F<k>` float64 for floats and vec elements, `_I<k>` int64 for ints,
@@ -96,6 +96,7 @@ IMIN = f"({INT_MIN + 1} - 1)"
 # for a push and the size it needed.
 STEPS, HELD, PEAK, MAX_STEPS, MAX_TAPE, GROW, NEED, FIRST_LENGTH = range(8)
 BUFFER = 1024  # a tape buffer's first size
+INLINE_STATEMENTS = 64  # the largest function compiled into its one caller (`Generator.inlined`)
 
 FALLBACKS: Counter = Counter()  # "fault": a check fired, "unsupported": not lowered or not compiled
 
@@ -947,15 +948,14 @@ class Generator(PythonNames):
     def __init__(self, program: ir.Program):
         self.program = program
         self.lines: list[str] = []
-        self.globals: dict[str, object] = {}
         self.fn_names = {fn.name: mangled("f_", fn.name, i) for i, fn in enumerate(program.functions)}
         used = sorted({s.tape if isinstance(s, ir.Push) else s.expr.tape for fn in program.functions
                        for s in ir.walk(fn.body) if isinstance(s, ir.Push)
                        or (isinstance(s, (ir.Let, ir.Assign)) and isinstance(s.expr, ir.Pop))})
         self.tape_index = {number: i for i, number in enumerate(used)}
         self.taped = self._taped(program)
-        # A function called from one place is compiled into it (no code grows, the call costs nothing: revolve's
-        # driver calls its taped VJP once a reversed iteration); the language has no recursion.
+        # A small function called from one place is compiled into it (no code grows, the call costs nothing:
+        # revolve's driver calls its taped VJP once a reversed iteration); the language has no recursion.
         self.call_sites = Counter(s.expr.fn for fn in program.functions for s in ir.walk(fn.body)
                                   if isinstance(getattr(s, "expr", None), ir.CallFn))
         self.reserved = False  # in a loop that made room for its pushes before it
@@ -967,6 +967,26 @@ class Generator(PythonNames):
         self.loops: list = []
         self.var_names: dict[str, str] = {}
         self.temps = 0
+
+    def inlined(self) -> set[str]:
+        """The functions compiled into their one caller: those of at most INLINE_STATEMENTS statements, counting
+        those of the functions compiled into them. numba inlines at its own IR, before typing, and its time
+        grows faster than the code: linefit_newton's reverse program, its 400-statement functions inlined,
+        took 390 s to compile, 48 s without inlining, as many with this bound."""
+        callees = {fn.name: [s.expr.fn for s in ir.walk(fn.body) if isinstance(getattr(s, "expr", None), ir.CallFn)]
+                   for fn in self.program.functions}
+        sizes: dict[str, int] = {}
+
+        def size(name: str) -> int:  # programs never recurse
+            if name not in sizes:
+                fn = self.program.function(name)
+                own = len(list(ir.walk(fn.body))) if fn is not None else 0
+                sizes[name] = own + sum(size(c) for c in callees.get(name, ()) if self.call_sites[c] == 1
+                                        and size(c) <= INLINE_STATEMENTS)
+            return sizes[name]
+
+        return {fn.name for fn in self.program.functions
+                if self.call_sites[fn.name] == 1 and size(fn.name) <= INLINE_STATEMENTS}
 
     @staticmethod
     def _taped(program: ir.Program) -> set[str]:
@@ -1001,8 +1021,7 @@ class Generator(PythonNames):
         self.entries = {fn.name: fn.name in self.taped for fn in self.program.functions}
         tapes = len(self.tape_index)
         first_trip = FIRST_LENGTH + 2 * tapes
-        # a function called from one place is compiled into its caller
-        inline = {self.fn_names[fn.name] for fn in self.program.functions if self.call_sites[fn.name] == 1}
+        inline = {self.fn_names[name] for name in self.inlined()}
         module = _jit_module(source, _namespace(self.elementwise), inline)
         functions = {fn.name: module.__dict__[self.fn_names[fn.name]] for fn in self.program.functions}
         return Native(self.program, source, functions, self.entries, tapes, self.loops, first_trip,
