@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 from adlang.arguments import bind_arguments
@@ -20,6 +19,7 @@ from adlang.interp.prologue import suggest
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE
 from adlang.ir.nodes import Function, Program
 from adlang.lang.errors import AdlangError, RuntimeFault, TypeCheckError, UsageError
+from adlang.lang.record import mutable_record
 from adlang.options import (
     FIRST_ORDER_MODES,
     SECOND_ORDER_MODES,
@@ -54,7 +54,7 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 1  # as rich does when the reader of stdout goes away
 
 
-@dataclass
+@mutable_record
 class _Context:
     """What error reporting needs: JSON or text, and the file whose lines a caret points into."""
 

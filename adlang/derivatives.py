@@ -6,7 +6,7 @@ element (`hessians.py`), where the arguments give the vecs' lengths.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,12 +17,13 @@ from adlang.ir import nodes as ir
 from adlang.ir.derive import Hvp, derive, derive_hvp, finish, refuse_mat_hessian, vecs_in
 from adlang.kinks import Difference, central_difference
 from adlang.lang.errors import RuntimeFault
+from adlang.lang.record import mutable_record
 
 if TYPE_CHECKING:
     from rich.table import Table
 
 
-@dataclass
+@mutable_record
 class DerivativeRun:
     value: object
     grad: dict[str, object]
@@ -35,7 +36,7 @@ class DerivativeRun:
     hvp: dict[str, object] | None = None  # H u, a part per wrt parameter (`compute_hvp`)
 
 
-@dataclass
+@mutable_record
 class LoopStats:
     """A checkpointed loop in one run: its trips, the iterations run again, and what its schedule predicts."""
 
@@ -196,7 +197,7 @@ def derivative_fault(fault: RuntimeFault, program: ir.Program, fn_name: str, arg
 # ---------------------------------------------------------------- check
 
 
-@dataclass
+@mutable_record
 class CheckRow:
     name: str
     forward: float
@@ -218,7 +219,7 @@ def _relative(a: float, b: float) -> float:
     return abs(a - b) / max(1.0, abs(a), abs(b))
 
 
-@dataclass
+@mutable_record
 class CheckOutcome:
     """Derivatives two ways and by finite differences, a row per entry. `check --jacobian` and `check --order 2`
     (`checks.py`) fill it too: `what` titles the table, `columns` names its first four columns, and `keys` are

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from adlang.lang.record import mutable_record
 
 # Steps tried after the first: h / 10, h / 100, ... (with h = 6e-6 |x|, down to 6e-12 |x|).
 SHRINK = (10.0, 100.0, 1e3, 1e4, 1e5, 1e6)
 SIDES_AGREE = 1e-3  # one-sided differences this close (relative) see no kink between them
 
 
-@dataclass
+@mutable_record
 class Difference:
     value: float
     note: str = ""

@@ -12,8 +12,10 @@ writes. tests/test_plain.py compares the two on random pieces.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TextIO
+
+from adlang.lang.record import mutable_record, record
 
 # The console's width off a terminal (report.make_console): wide enough never to cut a number.
 PIPE_WIDTH = 200
@@ -21,7 +23,7 @@ RULE = "\u2500"  # rich's SIMPLE_HEAD rule, and the trace's
 _PLAIN = frozenset(chr(c) for c in range(32, 127)) | {RULE}
 
 
-@dataclass(frozen=True)
+@record
 class Line:
     """A line of text made of (text, style) parts; `wrap`: rich may wrap it at the console's width (soft_wrap off)."""
 
@@ -37,7 +39,7 @@ class Line:
         return "".join(text for text, _ in self.parts)
 
 
-@dataclass
+@mutable_record
 class Grid:
     """A table: a header of column names and rows of cells, drawn with a rule under the header."""
 
@@ -48,7 +50,7 @@ class Grid:
         self.rows.append(tuple(cells))
 
 
-@dataclass(frozen=True)
+@record
 class Raw:
     """Text written to the file as it is (the trace's rows: a Table would measure millions of cells)."""
 

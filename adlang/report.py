@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
 from adlang.lang.errors import AdlangError, UsageError
+from adlang.lang.record import mutable_record
 from adlang.lang.span import Span
 from adlang.plain import PIPE_WIDTH, RULE, Grid, Line, Piece, Raw, plain_chunks, writes_plain
 
@@ -157,7 +158,7 @@ def dump_json(obj: Any) -> str:
     return json.dumps(to_json_value(obj), allow_nan=False)
 
 
-@dataclass
+@mutable_record
 class RunReport:
     """What one `adlang run` produced, whichever way it was computed."""
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from adlang.interp.runtime import DEFAULT_MAX_STEPS, DEFAULT_MAX_TAPE, ProgramCache, RunResult
 from adlang.ir import nodes as ir
 from adlang.lang.errors import UsageError
+from adlang.lang.record import record
 
 DEFAULT_ENGINE = "interp"
 # `auto`, the default of optimize and the API, is no engine of its own: it runs a program in the compiled engine,
@@ -27,7 +27,7 @@ AUTO = "auto"
 SWITCH_STEPS = 100_000_000
 
 
-@dataclass(frozen=True)
+@record
 class Engine:
     """One row: the engine's name, the module and function that run a program, whether it traces."""
 

@@ -7,12 +7,11 @@ that list (going back is replaying, not undoing).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from adlang.ir import nodes as ir
+from adlang.lang.record import mutable_record
 
 
-@dataclass
+@mutable_record
 class Event:
     """kind: "bind", "push", "pop", "call" (value: the arguments by name) or "return".
 

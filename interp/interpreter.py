@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import numpy as np
 
@@ -49,13 +49,14 @@ from adlang.ir.prims_scalar import POOLED, run_quietly
 from adlang.ir.printer import atom as atom_text
 from adlang.ir.types import Type
 from adlang.lang.errors import DomainError, RuntimeFault
+from adlang.lang.record import mutable_record
 from adlang.lang.span import Span
 
 Env = dict
 Code = Callable[[Env], None]
 
 
-@dataclass
+@mutable_record
 class Machine:
     """The state of one run: step count and limit, the tapes and their count, the trace or the events if asked for.
 

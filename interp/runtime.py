@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import numpy as np
 
@@ -19,6 +19,7 @@ from adlang.ir import nodes as ir
 from adlang.ir.prims_scalar import POOLED, has_nan, made_nan
 from adlang.ir.types import Type
 from adlang.lang.errors import RuntimeFault
+from adlang.lang.record import mutable_record
 from adlang.lang.span import Span
 
 DEFAULT_MAX_STEPS = 100_000_000
@@ -27,7 +28,7 @@ UNFINISHED = "a `grad` form reached an engine: engines run finished programs (ad
 EMPTY_TAPE = "pop() on an empty tape: every pop needs a push before it"
 
 
-@dataclass
+@mutable_record
 class TraceEntry:
     name: str
     value: object
@@ -36,7 +37,7 @@ class TraceEntry:
     note: str | None = None
 
 
-@dataclass
+@mutable_record
 class RunResult:
     """What a run gives: the value, the statements run, the trace if one was asked for, the most values the tapes
     held, and the trips of each loop by (line, col, role) (see `loop_key`): only loops that ran a trip, so an

@@ -19,7 +19,7 @@ computed twice. `sqrt` picks K = ceil(sqrt(n)) when the loop starts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
 from adlang.ir import naming
 from adlang.ir import nodes as ir
@@ -27,6 +27,7 @@ from adlang.ir.naming import Namer
 from adlang.ir.reverse import CustomVjp
 from adlang.ir.types import BOOL, INT, tuple_of
 from adlang.lang.errors import UsageError
+from adlang.lang.record import record
 from adlang.lang.span import Span
 
 
@@ -41,7 +42,7 @@ def parse_strategy(text: str) -> tuple[str, int]:
                      "or revolve:S (S snapshots, S >= 1)")
 
 
-@dataclass(frozen=True)
+@record
 class CheckpointedLoop:
     """A loop the pass rewrote: where it is (its iterations are counted there) and how.
 
@@ -56,7 +57,7 @@ class CheckpointedLoop:
     counted: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class Checkpointed:
     """The rewritten program, the VJPs reverse mode must take for its loop functions, and the loops."""
 

@@ -12,7 +12,6 @@ a Jacobian differentiates one float wrapper per item of the result
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from adlang.ir import jacobian, naming
@@ -26,6 +25,7 @@ from adlang.ir.reverse import ReverseMode, reverse_entry
 from adlang.ir.simplify import simplify_function
 from adlang.ir.types import FLOAT, tuple_of
 from adlang.lang.errors import UsageError
+from adlang.lang.record import record
 
 if TYPE_CHECKING:
     from adlang.ir.forward import ForwardMode
@@ -47,7 +47,7 @@ def split_mode(mode: str, order: int) -> list[str]:
     return [inner, outer]
 
 
-@dataclass(frozen=True)
+@record
 class Derived:
     """A finished derivative program: its functions (the entry last), the entry's name, and the loops that
     checkpointing rewrote (for the run's statistics)."""
@@ -103,7 +103,7 @@ def derive(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "rever
     return Derived(ir.Program(tuple(needed)), entry.name, tuple(loops))
 
 
-@dataclass(frozen=True)
+@record
 class Hvp:
     """A Hessian-vector product program. `entry` takes fn's parameters, then `seeds` (the direction: one
     parameter per wrt parameter, in wrt's order) and returns (value, gradient..., H u...). `directional` takes

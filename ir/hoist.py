@@ -11,7 +11,7 @@ computes the same values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
 from adlang.ir import naming
 from adlang.ir import nodes as ir
@@ -19,9 +19,10 @@ from adlang.ir.builder import dummy_value, rename_atom, rename_expr, rename_stmt
 from adlang.ir.naming import Namer
 from adlang.ir.primitives import Emitter
 from adlang.ir.types import INT
+from adlang.lang.record import mutable_record
 
 
-@dataclass
+@mutable_record
 class Hoisted:
     """A function ready for reversal and what the reverse pass must know about it."""
 

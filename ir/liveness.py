@@ -16,12 +16,13 @@ reused by a pass) gets what is dead after it at both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from adlang.ir import nodes as ir
+from adlang.lang.record import mutable_record
 
 
-@dataclass
+@mutable_record
 class Releases:
     """For each statement (by identity), the array variables no statement after it reads."""
 

@@ -11,9 +11,10 @@ part in equality, so `parse(print(ir))` can be compared with `ir`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
 from adlang.ir.types import Type
+from adlang.lang.record import record
 from adlang.lang.span import Span
 
 NO_SPAN = Span(0, 0, 0, 0)
@@ -23,13 +24,13 @@ NO_SPAN = Span(0, 0, 0, 0)
 # ---------------------------------------------------------------- atoms and expressions
 
 
-@dataclass(frozen=True)
+@record
 class Var:
     name: str
     type: Type
 
 
-@dataclass(frozen=True)
+@record
 class Const:
     value: bool | int | float
     type: Type
@@ -38,7 +39,7 @@ class Const:
 Atom = Var | Const
 
 
-@dataclass(frozen=True)
+@record
 class Prim:
     """A primitive of the registry applied to atoms: `add(a, b)`, `sin(x)`, `index(v, i)`."""
 
@@ -46,7 +47,7 @@ class Prim:
     args: tuple[Atom, ...]
 
 
-@dataclass(frozen=True)
+@record
 class CallFn:
     """A call of a function of the program."""
 
@@ -54,7 +55,7 @@ class CallFn:
     args: tuple[Atom, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Pop:
     """The value on top of a tape, removed from it; its type is the target's.
 
@@ -66,7 +67,7 @@ class Pop:
     tape: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class GradOf:
     """`grad f(args) wrt p1, p2`: f's value, then its derivatives with respect to its parameters p1, p2.
 
@@ -86,7 +87,7 @@ Expr = Var | Const | Prim | CallFn | Pop | GradOf
 # ---------------------------------------------------------------- statements
 
 
-@dataclass(frozen=True)
+@record
 class Let:
     """Declares new variables; several targets only for a call returning a tuple."""
 
@@ -95,7 +96,7 @@ class Let:
     span: Span = field(default=NO_SPAN, compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class Assign:
     """Updates a variable that is already declared."""
 
@@ -104,7 +105,7 @@ class Assign:
     span: Span = field(default=NO_SPAN, compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class Push:
     """Saves a value on the tape (reverse mode restores it with `Pop`)."""
 
@@ -113,7 +114,7 @@ class Push:
     tape: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class If:
     cond: Atom
     then: tuple[Stmt, ...]
@@ -121,7 +122,7 @@ class If:
     span: Span = field(default=NO_SPAN, compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class For:
     """`for var in start..stop:` over ints, half-open; start and stop are evaluated once.
 
@@ -137,7 +138,7 @@ class For:
     checkpoint: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class While:
     """`while cond:`; the body itself recomputes `cond` (lowering puts that at its end)."""
 
@@ -147,7 +148,7 @@ class While:
     checkpoint: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Return:
     values: tuple[Atom, ...]
     span: Span = field(default=NO_SPAN, compare=False)
@@ -159,7 +160,7 @@ Stmt = Let | Assign | Push | If | For | While | Return
 # ---------------------------------------------------------------- functions and programs
 
 
-@dataclass(frozen=True)
+@record
 class Function:
     name: str
     params: tuple[Var, ...]
@@ -174,7 +175,7 @@ class Function:
         return last
 
 
-@dataclass(frozen=True)
+@record
 class Program:
     functions: tuple[Function, ...]
 

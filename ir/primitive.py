@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from adlang.ir import nodes as ir
 from adlang.ir.types import FLOAT, Type
+from adlang.lang.record import record
 from adlang.lang.span import Rule, Span, Written
 
 
@@ -24,7 +25,7 @@ class TypeRuleError(Exception):
     """A primitive's type rule refused its operands; lowering adds the place."""
 
 
-@dataclass(frozen=True)
+@record
 class IndexContribution:
     """An adjoint contribution `value` to element `index` of a vec, to row `index` of a mat, or to element
     (`index`, `column`) of a mat (a scatter-add, not a whole array)."""
@@ -46,7 +47,7 @@ Jvp = Callable[["Emitter", tuple, tuple, ir.Atom], "ir.Atom | None"]
 Vjp = Callable[["Emitter", tuple, ir.Atom, ir.Atom, tuple], tuple]
 
 
-@dataclass(frozen=True)
+@record
 class Primitive:
     """One operation of the language.
 

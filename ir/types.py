@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from adlang.lang.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Type:
     """A type. `kind` is one of float, int, bool, vec, mat, tuple.
 

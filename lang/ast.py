@@ -6,8 +6,9 @@ The tree is only syntax: no types, no scopes, no evaluation. Lowering
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from adlang.lang.record import record
 from adlang.lang.span import Span
 
 # ---------------------------------------------------------------- types written in the source
@@ -16,7 +17,7 @@ from adlang.lang.span import Span
 TYPE_NAMES = "float, int, bool, vec, vec(N), mat and mat(R, C)"  # as messages list them
 
 
-@dataclass(frozen=True)
+@record
 class TypeRef:
     """`float`, `int`, `bool`, `vec`, `vec(N)`, `mat`, `mat(R, C)`, or a tuple of those (return types only)."""
 
@@ -30,7 +31,7 @@ class TypeRef:
 # ---------------------------------------------------------------- expressions
 
 
-@dataclass(frozen=True)
+@record
 class Num:
     """A number literal: an int (`3`) or a float (`3.0`, `.5`, `1e-3`)."""
 
@@ -38,19 +39,19 @@ class Num:
     span: Span = field(default=Span(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class Bool:
     value: bool
     span: Span = field(default=Span(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class Name:
     id: str
     span: Span = field(default=Span(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class Unary:
     """`-e` or `not e`."""
 
@@ -59,7 +60,7 @@ class Unary:
     span: Span = field(default=Span(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class Binary:
     """`+ - * / ^ < <= > >= == != and or`."""
 
@@ -69,14 +70,14 @@ class Binary:
     span: Span = field(default=Span(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class Call:
     func: str
     args: tuple[Expr, ...]
     span: Span = field(default=Span(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class Index:
     """`v[i]`, `A[i]` (a row) or `A[i, j]` (`column` is j)."""
 
@@ -86,13 +87,13 @@ class Index:
     span: Span = field(default=Span(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class VecLit:
     items: tuple[Expr, ...]
     span: Span = field(default=Span(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class GradCall:
     """`grad f(a, b) wrt x, y`: f's value and its derivatives with respect to its parameters x, y."""
 
@@ -107,7 +108,7 @@ Expr = Num | Bool | Name | Unary | Binary | Call | Index | VecLit
 # ---------------------------------------------------------------- statements
 
 
-@dataclass(frozen=True)
+@record
 class Let:
     """`let x = e`, `let x: T = e`, `let a, b = f(...)`."""
 
@@ -117,7 +118,7 @@ class Let:
     span: Span = field(default=Span(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class Assign:
     """`x = e` and the sugar `x += e` (op is `=`, `+=`, `-=`, `*=` or `/=`)."""
 
@@ -127,7 +128,7 @@ class Assign:
     span: Span = field(default=Span(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class CallStmt:
     """A call standing alone as a statement: only `push(e)`, the tape of reverse mode."""
 
@@ -135,7 +136,7 @@ class CallStmt:
     span: Span = field(default=Span(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class For:
     """`for var in start..stop:`."""
 
@@ -147,7 +148,7 @@ class For:
     checkpoint: str | None = None  # from a `# checkpoint: S` comment on the header line
 
 
-@dataclass(frozen=True)
+@record
 class While:
     cond: Expr
     body: tuple[Stmt, ...]
@@ -155,7 +156,7 @@ class While:
     checkpoint: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class If:
     """`if c: ... elif c: ... else: ...`; `branches` holds the if and each elif in order."""
 
@@ -164,7 +165,7 @@ class If:
     span: Span = field(default=Span(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class Return:
     values: tuple[Expr, ...]
     span: Span = field(default=Span(0, 0), compare=False)
@@ -176,14 +177,14 @@ Stmt = Let | Assign | CallStmt | For | While | If | Return
 # ---------------------------------------------------------------- definitions
 
 
-@dataclass(frozen=True)
+@record
 class Param:
     name: Name
     type: TypeRef | None
     span: Span = field(default=Span(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class FunctionDef:
     name: Name
     params: tuple[Param, ...]
@@ -192,6 +193,6 @@ class FunctionDef:
     span: Span = field(default=Span(0, 0), compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class Module:
     functions: tuple[FunctionDef, ...]

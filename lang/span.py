@@ -8,10 +8,12 @@ emitted a statement. Runtime errors read these to speak in the program's terms.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
+
+from adlang.lang.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Written:
     """A primitive operation as the source writes it: `pow(a, b)` or `a ^ b`, and its operands' text."""
 
@@ -20,7 +22,7 @@ class Written:
     operands: tuple[str, ...]  # each operand ("a", "b")
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     """The derivative rule that emitted a statement, in the source's terms: the operation it
     differentiates and, where the rule knows it, the operand it differentiates with respect to."""
@@ -41,7 +43,7 @@ class Rule:
         return f"{what} ({self.formula})" if self.formula else what
 
 
-@dataclass(frozen=True)
+@record
 class Span:
     """Where a node came from: 1-based line and column of its first and last character."""
 
