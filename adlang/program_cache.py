@@ -97,11 +97,10 @@ def _read(path: str) -> ir.Program | None:
 def _write(folder: str, path: str, program: ir.Program) -> None:
     """Written whole or not at all (a temporary file renamed); past KEEP programs, the least recently used go."""
     import pickle
-    import tempfile
 
+    temporary = f"{path}.{os.getpid()}.tmp"  # this process's own name: no tempfile (and random) to load
     try:
-        fd, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
+        with open(temporary, "xb") as fh:
             pickle.dump(program, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(temporary, path)
         kept = [e for e in os.scandir(folder) if e.name.endswith(SUFFIX)]
@@ -112,5 +111,5 @@ def _write(folder: str, path: str, program: ir.Program) -> None:
     except (OSError, pickle.PicklingError, RecursionError):
         try:
             os.unlink(temporary)
-        except (OSError, UnboundLocalError):
+        except OSError:
             pass

@@ -10,7 +10,6 @@ points at the place a person would look at: the end of the line for a missing
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
@@ -566,6 +565,8 @@ def _keyword_hint(token: Token | None, keywords: tuple[str, ...]) -> str:
     if token is None or token.type != "NAME":
         return ""
     swapped = [k for k in keywords if sorted(k) == sorted(str(token))]  # `fi`, `retrun`: letters swapped
+    import difflib  # only for a message: not loaded by a program that parses
+
     close = swapped or difflib.get_close_matches(str(token), keywords, n=1, cutoff=0.6)
     return f"; did you mean `{close[0]}`?" if close else ""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 
@@ -58,6 +59,33 @@ def test_a_broken_file_in_the_cache_is_compiled_over(cache):
     path.write_bytes(b"not a pickle")
     assert program_cache.compile_file(SOURCE, "f.ad") == compile_source(SOURCE, "f.ad")
     assert path.read_bytes() != b"not a pickle"
+
+
+@pytest.mark.parametrize("entry", [
+    pickle.dumps({"not": "a program"}),  # another kind of object under the key
+    "from code that is gone",
+    b"",  # an empty file (a process stopped while writing)
+])
+def test_an_entry_that_is_not_a_program_is_compiled_over(cache, entry):
+    program_cache.compile_file(SOURCE, "f.ad")
+    (path,) = cache.glob("*" + program_cache.SUFFIX)
+    if entry == "from code that is gone":  # the IR's classes in a module of the same length's name, not there
+        entry = pickle.dumps(compile_source(SOURCE, "f.ad")).replace(b"adlang.ir.nodes", b"adlang.ir.goner")
+    path.write_bytes(entry)
+    assert program_cache.compile_file(SOURCE, "f.ad") == compile_source(SOURCE, "f.ad")
+    assert pickle.loads(path.read_bytes()) == compile_source(SOURCE, "f.ad")
+
+
+def test_an_entry_made_by_other_code_is_not_read(cache, monkeypatch):
+    """Stale entries: the key holds adlang's own files, so after an edit of adlang the old entry is not found."""
+    program_cache.compile_file(SOURCE, "f.ad")
+    (old,) = cache.glob("*" + program_cache.SUFFIX)
+    old.write_bytes(pickle.dumps(compile_source(SOURCE.replace("0..2", "0..7"), "f.ad")))  # what old code gave
+    stamps = program_cache._code_stamps()
+    assert any(s.startswith(os.path.join(ROOT, "ir", "nodes.py") + ":") for s in stamps)
+    assert any(s.startswith(os.path.join(ROOT, "lang", "grammar.lark") + ":") for s in stamps)
+    monkeypatch.setattr(program_cache, "_code_stamps", lambda: [*stamps[1:], stamps[0] + "0"])  # one file edited
+    assert "0..2" in print_program(program_cache.compile_file(SOURCE, "f.ad"))
 
 
 def test_the_most_recently_used_are_kept_and_no_cache_keeps_nothing(cache, monkeypatch):
