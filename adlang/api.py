@@ -221,7 +221,7 @@ class Program:
             names = self._wrt(function, wrt if wrt is not None else list(given))
             values = self._arguments(function, args)
             parts = direction_parts(function, names, values, given, "direction")
-            report = hvp_report(self.program, function, values, names, parts, hvp_mode(mode), show_grad=True,
+            report = hvp_report(self.program, function, values, names, parts, hvp_mode(mode, api=True), show_grad=True,
                                 trace=trace, max_steps=limits[0], engine=engine, checkpoint=checkpoint,
                                 max_tape=limits[1], cache=self._derived)
         return Result.of(report)
@@ -246,7 +246,7 @@ class Program:
                                      "itself; leave out order")
                 if mode is not None:
                     _check_text(mode, "mode")
-                text = hvp_source(self.program, function.name, names, hvp_mode(mode), simplify, checkpoint)
+                text = hvp_source(self.program, function.name, names, hvp_mode(mode, api=True), simplify, checkpoint)
             else:
                 mode, order = self._mode("reverse" if mode is None else mode, order)
                 text = diff_source(self.program, function.name, names, mode, order, simplify=simplify,
@@ -335,12 +335,13 @@ class Program:
                  engine: str = AUTO) -> OptimizeResult:
         """Minimize `fn` over `wrt` from `args`, as `adlang optimize`: `.params`, `.loss`, `.grad_norm`,
         `.steps`, `.converged`, `.history`."""
-        from adlang.optimize import optimize
+        from adlang.optimize import optimize, parse_mode
 
         with self._reported():
             name, values, names = self._differentiated(fn, wrt, args)
             for value, what in ((method, "method"), (mode, "mode"), (checkpoint, "checkpoint")):
                 _check_text(value, what)
+            parse_mode(mode, "mode")
             if steps is not None:
                 steps = _count(steps, "steps")
             lr = None if lr is None else _number(lr, "lr")
@@ -379,7 +380,7 @@ class Program:
         _check_text(mode, "mode")
         if isinstance(order, bool) or order not in (1, 2):
             raise UsageError(f"order must be 1 or 2, not {order!r}")
-        return derivative_mode(mode, str(order), True)
+        return derivative_mode(mode, str(order), True, api=True)
 
     def _arguments(self, function: ir.Function, args: object) -> dict[str, Any]:
         """`args` checked and converted as the command line's NAME=VALUE words are."""
@@ -391,7 +392,7 @@ class Program:
         for name in args:
             if not isinstance(name, str):
                 raise UsageError(f"args has the key {name!r}; its keys are parameter names (str)")
-        values = dict(zip([p.name for p in function.params], bind(function, args)))
+        values = dict(zip([p.name for p in function.params], bind(function, args, api=True)))
         for param in function.params:
             if param.type.kind == "vec":
                 check_vec_length(param, _shown(args[param.name]), values[param.name])
@@ -426,8 +427,18 @@ def _check_flag(value: object, what: str) -> None:
 
 
 def _check_text(value: object, what: str) -> None:
+    """A str; a checkpoint strategy or an optimize method also one of those, in the API's terms."""
     if not isinstance(value, str):
         raise UsageError(f"{what} must be a str, not {type(value).__name__}")
+    if what == "checkpoint":
+        from adlang.ir.checkpoint import parse_strategy
+
+        parse_strategy(value, what)
+    elif what == "method":
+        from adlang.optimize import parse_method
+
+        parse_method(value, what)
+
 
 
 def _count(value: object, what: str) -> int:

@@ -131,12 +131,12 @@ def parse_options(method: str | None = None, steps: str | None = None, lr: str |
     }
 
 
-def parse_method(text: str | None) -> str:
+def parse_method(text: str | None, option: str = "--method") -> str:
     if text is None:
         return "gd"
     name = text.strip()
     if name not in METHODS:
-        raise UsageError(f"unknown --method '{text}'{suggest(name, METHODS)} (methods: {', '.join(METHODS)})")
+        raise UsageError(f"unknown {option} '{text}'{suggest(name, METHODS)} (methods: {', '.join(METHODS)})")
     return name
 
 
@@ -170,12 +170,12 @@ def parse_tol(text: str | None) -> float:
     return float(value)
 
 
-def parse_mode(text: str | None) -> str:
+def parse_mode(text: str | None, option: str = "--mode") -> str:
     if text is None:
         return "reverse"
     mode = text.strip()
     if mode not in MODES:
-        raise UsageError(f"unknown --mode '{text}'{suggest(mode, MODES)} (optimize modes: {', '.join(MODES)})")
+        raise UsageError(f"unknown {option} '{text}'{suggest(mode, MODES)} (optimize modes: {', '.join(MODES)})")
     return mode
 
 

@@ -86,8 +86,9 @@ def parse_wrt(given: str | Iterable[str], fn: Function, option: str, float_resul
     return names
 
 
-def derivative_mode(mode: str | None, order: str | None, has_grad: bool) -> tuple[str, int]:
-    """The mode and order; a plain `forward`/`reverse` at order 2 means that mode at both levels."""
+def derivative_mode(mode: str | None, order: str | None, has_grad: bool, api: bool = False) -> tuple[str, int]:
+    """The mode and order; a plain `forward`/`reverse` at order 2 means that mode at both levels. Messages
+    spell the options as the caller was given them: `--mode M`, or `mode='M'` from Python (`api`)."""
     if not has_grad and (mode is not None or order is not None):
         option = "--mode" if mode is not None else "--order"
         raise UsageError(f"{option} needs --grad (the parameters to differentiate by)")
@@ -97,10 +98,12 @@ def derivative_mode(mode: str | None, order: str | None, has_grad: bool) -> tupl
         return (f"{mode}-over-{mode}" if level == 2 else mode), level
     if mode in SECOND_ORDER_MODES:
         if level != 2:
-            raise UsageError(f"--mode {mode} is for second derivatives; add --order 2")
+            raise UsageError(f"mode={mode!r} is for second derivatives; add order=2" if api else
+                             f"--mode {mode} is for second derivatives; add --order 2")
         return mode, level
     allowed = FIRST_ORDER_MODES + (SECOND_ORDER_MODES if level == 2 else ())
-    raise UsageError(f"unknown --mode '{mode}'{suggest(mode, allowed)} (modes: {', '.join(allowed)})")
+    raise UsageError(f"unknown {'mode' if api else '--mode'} '{mode}'{suggest(mode, allowed)} "
+                     f"(modes: {', '.join(allowed)})")
 
 
 def parse_order(text: str | None) -> int:

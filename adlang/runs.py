@@ -62,10 +62,10 @@ def run_report(
 HVP_MODE = "forward-over-reverse"  # the cheapest pair for a Hessian-vector product: about two gradients
 
 
-def hvp_mode(mode: str | None) -> str:
+def hvp_mode(mode: str | None, api: bool = False) -> str:
     """`--mode` for a Hessian-vector product: a pair (outer over inner), a plain mode meaning that mode at both
     levels, or by default forward over reverse."""
-    return derivative_mode(HVP_MODE if mode is None else mode, "2", True)[0]
+    return derivative_mode(HVP_MODE if mode is None else mode, "2", True, api)[0]
 
 
 def hvp_report(

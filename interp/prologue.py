@@ -37,11 +37,11 @@ def prologue(program: ir.Program, fn_name: str, args: Mapping[str, object]) -> t
     return fn, values
 
 
-def bind(fn: ir.Function, args: Mapping[str, object]) -> list[object]:
+def bind(fn: ir.Function, args: Mapping[str, object], api: bool = False) -> list[object]:
     """The values of fn's parameters in order, each converted to its parameter's type (only int -> float
-    converts, as in the language). Names are checked before any value is."""
+    converts, as in the language). Names are checked before any value is (`api`: see check_names)."""
     if args.keys() != {p.name for p in fn.params}:  # the usual case, every name right, is one comparison
-        check_names(fn, list(args))
+        check_names(fn, list(args), api=api)
     return [convert(fn, p, args[p.name]) for p in fn.params]
 
 
@@ -57,8 +57,9 @@ def suggest(name: str, candidates: list[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def check_names(fn: ir.Function, given: list[str], missing: bool = True) -> None:
-    """Every name given is a parameter, and (if `missing`) every parameter is given."""
+def check_names(fn: ir.Function, given: list[str], missing: bool = True, api: bool = False) -> None:
+    """Every name given is a parameter, and (if `missing`) every parameter is given: as `x=VALUE` words on the
+    command line, or (`api`) as keys of Python's `args`."""
     params = [p.name for p in fn.params]
     for name in given:
         if name not in params:
@@ -68,10 +69,12 @@ def check_names(fn: ir.Function, given: list[str], missing: bool = True) -> None
     missing = [name for name in params if name not in given]
     if len(missing) == 1:
         name = missing[0]
-        raise UsageError(f"missing argument '{name}' for {signature(fn)}; give it as {name}=VALUE")
+        how = f"args={{{name!r}: ...}}" if api else f"{name}=VALUE"
+        raise UsageError(f"missing argument '{name}' for {signature(fn)}; give it as {how}")
     if missing:
         names = ", ".join(f"'{n}'" for n in missing)
-        forms = " ".join(f"{n}=VALUE" for n in missing)
+        forms = ("args={" + ", ".join(f"{n!r}: ..." for n in missing) + "}") if api else " ".join(
+            f"{n}=VALUE" for n in missing)
         raise UsageError(f"missing arguments {names} for {signature(fn)}; give them as {forms}")
 
 

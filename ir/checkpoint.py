@@ -31,14 +31,14 @@ from adlang.lang.record import record
 from adlang.lang.span import Span
 
 
-def parse_strategy(text: str) -> tuple[str, int]:
-    """`none`, `sqrt`, `every:K` or `revolve:S` -> (kind, K or S)."""
+def parse_strategy(text: str, option: str = "--checkpoint") -> tuple[str, int]:
+    """`none`, `sqrt`, `every:K` or `revolve:S` -> (kind, K or S); `option` as the caller spells it."""
     if text in ("none", "sqrt"):
         return text, 0
     kind, _, number = text.partition(":")
     if kind in ("every", "revolve") and number.isdigit() and int(number) >= 1:
         return kind, int(number)
-    raise UsageError(f"unknown --checkpoint '{text}'; choose none, sqrt, every:K (K a whole number >= 1) "
+    raise UsageError(f"unknown {option} '{text}'; choose none, sqrt, every:K (K a whole number >= 1) "
                      "or revolve:S (S snapshots, S >= 1)")
 
 

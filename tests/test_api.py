@@ -239,15 +239,18 @@ def test_errors_are_the_cli_s_first_line_with_the_place(tmp_path, source, args, 
     (dict(args={"x": 2, "y": 3}, wrt=["z"]), ["x=2", "y=3", "--grad", "z"], "'z', which is not a parameter"),
     (dict(args={"x": 2, "y": 3}, fn="bar"), ["x=2", "y=3", "--fn", "bar"], "unknown function 'bar'"),
     (dict(args={"x": 2, "y": 3}, checkpoint="often"), ["x=2", "y=3", "--grad", "x", "--checkpoint", "often"],
-     "unknown --checkpoint 'often'"),
+     "unknown checkpoint 'often'"),
 ])
 def test_usage_errors_say_what_the_cli_says(call, words, fragment):
+    """The same message, in the API's terms where the command line's name a flag or a NAME=VALUE word."""
     code, _, stderr = command("run", FOO, *words)
     with pytest.raises(adlang.Error) as info:
         adlang.load(FOO).grad(**call)
     err = info.value
     assert code == 2 and err.kind == "usage" and (err.line, err.column) == (None, None)
-    assert fragment in err.message and str(err) == first_line(stderr).replace("--grad names", "wrt names")
+    in_api_terms = (first_line(stderr).replace("--grad names", "wrt names").replace("y=VALUE", "args={'y': ...}")
+                    .replace("--checkpoint", "checkpoint"))
+    assert fragment in err.message and str(err) == in_api_terms
 
 
 @pytest.mark.parametrize("call, fragment", [
@@ -257,8 +260,8 @@ def test_usage_errors_say_what_the_cli_says(call, words, fragment):
     (dict(args={"x": 2, "y": 3}, wrt=[1]), "list of parameter names"),
     (dict(args={"x": 2, "y": 3}, order=3), "order must be 1 or 2"),
     (dict(args={"x": 2, "y": 3}, order=True), "order must be 1 or 2"),
-    (dict(args={"x": 2, "y": 3}, mode="sideways"), "unknown --mode 'sideways'"),
-    (dict(args={"x": 2, "y": 3}, mode="forward-over-reverse"), "add --order 2"),
+    (dict(args={"x": 2, "y": 3}, mode="sideways"), "unknown mode 'sideways'"),
+    (dict(args={"x": 2, "y": 3}, mode="forward-over-reverse"), "add order=2"),
     (dict(args={"x": 2, "y": 3}, engine="jit"), "unknown engine 'jit'"),
     (dict(args={"x": 2, "y": 3}, engine=None), "unknown engine None"),
     (dict(args={"x": 2, "y": 3}, trace="yes"), "trace must be True or False"),
@@ -471,3 +474,23 @@ def test_a_result_in_terminal_ipython_reads_as_the_command_line_shows_it():
     text = pretty(result)
     assert "value = 332833500.0" in text and "(length 1,000; min 0.0, max 1998.0" in text
     assert len(text.splitlines()) < 20 and "array(" not in text
+
+
+@pytest.mark.parametrize("call, says", [
+    (lambda p: p.grad(args={"x": 2, "y": 3}, wrt=["x"], mode="bogus"), "unknown mode 'bogus'"),
+    (lambda p: p.grad(args={"x": 2, "y": 3}, wrt=["x"], mode="forward-over-reverse"),
+     "mode='forward-over-reverse' is for second derivatives; add order=2"),
+    (lambda p: p.diff(wrt=["x"], mode="sideways"), "unknown mode 'sideways'"),
+    (lambda p: p.hvp(args={"x": 2, "y": 3}, direction={"x": 1}, wrt=["x"], mode="bogus"), "unknown mode 'bogus'"),
+    (lambda p: p.run(args={"x": 2}), "give it as args={'y': ...}"),
+    (lambda p: p.run(args={}), "give them as args={'x': ..., 'y': ...}"),
+    (lambda p: p.optimize(args={"x": 2, "y": 3}, wrt=["x"], method="sgd"), "unknown method 'sgd'"),
+    (lambda p: p.optimize(args={"x": 2, "y": 3}, wrt=["x"], mode="sideways"), "unknown mode 'sideways'"),
+    (lambda p: p.grad(args={"x": 2, "y": 3}, wrt=["x"], checkpoint="weird"), "unknown checkpoint 'weird'"),
+])
+def test_a_mistake_made_from_python_is_told_in_pythons_terms(call, says):
+    """The API's keywords (`mode=`, `args=`), not the command line's flags and NAME=VALUE words."""
+    with pytest.raises(adlang.Error) as caught:
+        call(adlang.load(FOO))
+    assert caught.value.kind == "usage" and says in caught.value.message
+    assert "--" not in caught.value.message and "=VALUE" not in caught.value.message
