@@ -224,8 +224,8 @@ class Repl:
         self.stepper = Stepper.start(program, entry, args, original, shown)
         what = f"{entry} ({mode} mode)" if wrt is not None else entry
         count = len(self.stepper.stops())
-        self.say(f"stepping {what}: {count} binding(s) recorded; next, over, continue, break LINE, vars, tape, "
-                 "where, back, quit")
+        self.say(f"stepping {what}: {count} binding(s) recorded; next, over, finish, continue, break LINE, vars, "
+                 "tape, where, back, quit")
 
     def step_command(self, name: str, words: list[str]) -> None:
         stepper = self.stepper

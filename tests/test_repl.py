@@ -196,6 +196,7 @@ def test_finish_in_the_repl():
     bound = re.findall(r"    (\w+) = ", out)
     assert bound[:3] == ["accum", "i", "accum_final"]
     assert "finish (f)" in repl(":help\n").stdout
+    assert "next, over, finish, continue" in out  # the commands the stepper names when it starts
 
 
 def test_load_keeps_typed_functions_and_says_what_it_replaced(tmp_path):
