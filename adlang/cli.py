@@ -101,11 +101,33 @@ def main(argv: list[str] | None = None) -> int:
 # ---------------------------------------------------------------- command line parsing
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help, as wide as the terminal as argparse finds it (COLUMNS, else the terminal, else 80), but
+    found without shutil: argparse imports it (and bz2 and lzma with it) for every parser it builds, at every
+    start, for help that is rarely printed."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
+        if width is None:
+            try:
+                width = int(os.environ["COLUMNS"])
+            except (KeyError, ValueError):
+                try:
+                    width = os.get_terminal_size(sys.__stdout__.fileno()).columns
+                except (AttributeError, ValueError, OSError):
+                    width = 0
+            width = (width or 80) - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse whose mistakes are UsageErrors, so they get the spec's format and exit code 2.
 
     `--help` and `--version` still print and exit 0 through SystemExit.
     """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         raise UsageError(f"{message} (see '{self.prog} --help')")

@@ -881,6 +881,9 @@ def config(argv: list[str] | None) -> argparse.Namespace:
                         help="skip a Hessian run at a larger n estimated to take longer (s)")
     parser.add_argument("--sections", default="1,2,3,4,5,6,7,8,startup",
                         help="which sections to run, e.g. 4 or 1,2 or startup")
+    parser.add_argument("--instructions", action="store_true",
+                        help="startup: also count each case's instructions under valgrind's callgrind (deterministic "
+                             "on a loaded machine; about 10 s a process)")
     parser.add_argument("--vec-long", action="store_true",
                         help="section 7: the line fit at n = 10^7 too (about 80 MB a vec; a minute more)")
     parser.add_argument("--autograd-budget", type=float, default=20.0,
@@ -1619,6 +1622,24 @@ def _process_time(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[f
     return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
+def _instructions(command: list[str], cwd: Path, env: dict[str, str]) -> int | None:
+    """User-space instructions of one process, counted by callgrind (None without valgrind): load and the
+    other processes on the machine do not change them."""
+    import shutil
+    import tempfile
+
+    if shutil.which("valgrind") is None:
+        return None
+    with tempfile.TemporaryDirectory() as scratch:
+        out = os.path.join(scratch, "callgrind.out")
+        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command], cwd=cwd,
+                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        for line in Path(out).read_text().splitlines():
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    return None
+
+
 def bench_startup(cfg: argparse.Namespace) -> dict:
     """Wall time of a whole process, output to a pipe, best of repeats taken in turn (and its CPU time).
 
@@ -1635,7 +1656,10 @@ def bench_startup(cfg: argparse.Namespace) -> dict:
     commands = startup_commands()
     table = Table(title="start-up: `adlang run programs/lecture/foo.ad x=2 y=3 --grad x,y` against "
                         "`python -c \"import numpy\"` (wall time, best of repeats)")
-    for col in ("case", "import numpy", "adlang run", "ratio", "CPU time ratio", f"target <= {STARTUP_TARGET:g}x"):
+    columns = ["case", "import numpy", "adlang run", "ratio", "CPU time ratio", f"target <= {STARTUP_TARGET:g}x"]
+    if cfg.instructions:
+        columns.insert(5, "instructions ratio")
+    for col in columns:
         table.add_column(col, justify="right")
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -1667,12 +1691,17 @@ def bench_startup(cfg: argparse.Namespace) -> dict:
                 (min(w for w, _ in runs[1:]), min(c for _, c in runs[1:])) for runs in (numpy_runs, adlang_runs))
             ratio = adlang_s / numpy_s
             verdict = ratio <= STARTUP_TARGET if label in ("program run before", "a new program") else None
-            rows.append({"case": label, "numpy_s": numpy_s, "adlang_s": adlang_s, "ratio": ratio,
-                         "numpy_cpu_s": numpy_cpu, "adlang_cpu_s": adlang_cpu, "cpu_ratio": adlang_cpu / numpy_cpu,
-                         "pass": verdict, "samples": {"import numpy": numpy_runs, "adlang run": adlang_runs}})
-            table.add_row(label, fmt_time(numpy_s), fmt_time(adlang_s), f"{ratio:.2f}x",
-                          f"{adlang_cpu / numpy_cpu:.2f}x",
-                          {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "-"}[verdict])
+            row = {"case": label, "numpy_s": numpy_s, "adlang_s": adlang_s, "ratio": ratio,
+                   "numpy_cpu_s": numpy_cpu, "adlang_cpu_s": adlang_cpu, "cpu_ratio": adlang_cpu / numpy_cpu,
+                   "pass": verdict, "samples": {"import numpy": numpy_runs, "adlang run": adlang_runs}}
+            cells = [label, fmt_time(numpy_s), fmt_time(adlang_s), f"{ratio:.2f}x", f"{adlang_cpu / numpy_cpu:.2f}x",
+                     {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "-"}[verdict]]
+            if cfg.instructions:
+                counts = (_instructions(commands["import numpy"], root, env), _instructions(adlang(), root, env))
+                row["instructions"] = {"import numpy": counts[0], "adlang run": counts[1]}
+                cells.insert(5, f"{counts[1] / counts[0]:.2f}x" if None not in counts else "-")
+            rows.append(row)
+            table.add_row(*cells)
     console.print(table)
     return {"commands": commands, "target": STARTUP_TARGET, "rows": rows}
 
