@@ -231,3 +231,17 @@ def test_a_trace_of_a_typed_function_shows_its_lines():
                ":run k x=4 --trace --json\n", FOO).stdout
     assert re.search(r"^\s+2  a\s+2\.0$", out, re.M) and re.search(r"^\s+3  b\s+4\.0$", out, re.M)
     assert '"trace": [{"name": "a", "value": 2.0, "line": 2}, {"name": "b", "value": 4.0, "line": 3}]' in out
+
+
+def test_grad_and_wrt_are_the_same_in_the_repls_commands():
+    """Issue 17, item 3: `:run`, `:diff` and `:step` take `--grad`, `--wrt` and the bare word `wrt` alike."""
+    def outputs(*commands: str) -> list[str]:
+        return [repl(f"{command}\nquit\n", FOO).stdout for command in commands]
+
+    run_grad, run_wrt = outputs(":run foo x=2 y=3 --grad x", ":run foo x=2 y=3 --wrt x")
+    assert run_grad == run_wrt and "gradient" in run_grad
+    diffs = outputs(":diff foo wrt x", ":diff foo --wrt x", ":diff foo --grad x")
+    assert diffs[0] == diffs[1] == diffs[2] and "def foo_reverse" in diffs[0]
+    steps = outputs(":step foo x=2 y=3 wrt x\nnext", ":step foo x=2 y=3 --wrt x\nnext",
+                    ":step foo x=2 y=3 --grad x\nnext")
+    assert steps[0] == steps[1] == steps[2] and "reverse mode" in steps[0]
