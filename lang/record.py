@@ -18,8 +18,11 @@ from operator import attrgetter
 
 def record(cls: type) -> type:
     """`@dataclass(frozen=True)`, compiling one method instead of six."""
+    undocumented = cls.__dict__.get("__doc__") is None
     cls = dataclass(cls, init=False, repr=False, eq=False)
     _keep_or_set(cls, "__init__", _frozen_init(cls))
+    if undocumented:  # dataclass wrote `Name()`, not knowing the __init__ to come
+        cls.__doc__ = f"{cls.__name__}({', '.join(f.name for f in fields(cls))})"
     _shared_methods(cls)
     _keep_or_set(cls, "__setattr__", _cannot_set)
     _keep_or_set(cls, "__delattr__", _cannot_delete)

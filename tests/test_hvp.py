@@ -180,7 +180,7 @@ def test_diff_hvp_is_deterministic_and_refuses_order(chain):
     (lambda p: p.hvp(args={"v": [1, 2], "x": 1}, direction={"v": [1, 0, 0]}), "the direction has 3 elements"),
     (lambda p: p.hvp(args={"v": [1, 2], "x": 1}, direction={"v": "up"}), "'v' is a vec, so its part"),
     (lambda p: p.hvp(args={"v": [1, 2], "x": 1}, direction={1: 0}), "its keys are parameter names"),
-    (lambda p: p.hvp(args={"v": [1, 2], "x": 1}, direction={"x": 1}, mode="sideways"), "unknown --mode"),
+    (lambda p: p.hvp(args={"v": [1, 2], "x": 1}, direction={"x": 1}, mode="sideways"), "unknown mode"),
     (lambda p: p.diff(wrt="v", hvp=True, order=2), "leave out order"),
 ])
 def test_api_hvp_mistakes_are_usage_errors(call, fragment):

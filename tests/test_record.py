@@ -71,3 +71,12 @@ def test_a_record_is_immutable_and_keeps_what_its_class_defines():
     assert repr(Shown(3)) == "<3>" and Shown(3) == Shown(3) and len({Shown(3), Shown(3)}) == 1
     with pytest.raises(ValueError):
         Shown(-1)
+
+
+def test_a_record_without_a_docstring_is_named_by_its_fields():
+    @record
+    class Pair:
+        first: int
+        second: int = 0
+
+    assert Pair.__doc__ == "Pair(first, second)" and FROZEN[1].__doc__.startswith("A point")
