@@ -46,8 +46,13 @@ int and bool constants passed to compiled functions as values rather than numba'
 callee once per constant), no slice assignment (numba compiles its error message), math functions as globals.
 
 Every primitive of the registry is lowered through `SCALAR` (code on scalars, with its checks), `VECTOR`
-(whole-vec builtins) and `ELEMENTWISE` (primitives whose vec form is the scalar code on each element, written
-as a helper loop, a module of its own, for each combination of operand kinds).
+(whole-vec builtins), `MAT` (the mat primitives and the mat forms of the vec builtins, `mat_form`) and
+`ELEMENTWISE` (primitives whose vec or mat form is the scalar code on each element, written as a helper loop, a
+module of its own, for each combination of operand kinds).
+
+Mats are C-contiguous 2-D float64 arrays, every one made by a helper (`MAT_HELPERS_SOURCE`: a transpose or a
+row is a copy, as in the registry), `@` written as loops (numba's BLAS needs scipy). On a tape a mat is its
+elements on the float buffer and its rows and columns on the int buffer, counted as its elements.
 
 Variables are `v_NAME` for identifiers of the language, else a numbered name, as in the compiled engine:
 no user text becomes code; keys of tables are written with repr.
