@@ -1466,7 +1466,7 @@ def logreg(X: mat, y: vec, w: vec, b) -> float:
     let loss = -mean(y * log(p) + (1.0 - y) * log(1.0 - p))
     return loss + 0.01 * dot(w, w)
 """
-VEC_ENGINES = ("interp", "compiled")  # the engines that run numpy arrays (native has no mats yet: section 6)
+VEC_ENGINES = ("interp", "compiled")  # the engines that run numpy arrays (native: section 6, and 7b below)
 # Issue 15's targets: (what, the ratio's key in a row, goal).
 VEC_TARGETS = (("line fit gradient / numpy's hand-written gradient", "over_numpy", 2.0),
                ("line fit gradient / its function", "over_function", 3.0),
@@ -1556,6 +1556,10 @@ def bench_logreg(program: ir.Program, runners: dict, cfg: argparse.Namespace) ->
     derived, entry = derivative_program(program, "logreg", ["w", "b"], "reverse")
     args = logreg_data(*LOGREG_SHAPE)
     runs = {"numpy": lambda: numpy_logreg(args["X"], args["y"], args["w"], args["b"])}
+    if not engine_table.ENGINES["native"].missing():  # compiled before it is timed (a few seconds)
+        runners = {**runners, "native": engine_table.ENGINES["native"].runner()}
+        for fn, fn_args in ((derived, entry), (program, "logreg")):
+            runners["native"](fn, fn_args, args, max_steps=MAX_STEPS)
     for name, run in runners.items():
         runs[f"{name} function"] = lambda run=run: run(program, "logreg", args, max_steps=MAX_STEPS)
         runs[f"{name} gradient"] = lambda run=run: run(derived, entry, args, max_steps=MAX_STEPS)

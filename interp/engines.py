@@ -20,7 +20,7 @@ from adlang.lang.record import record
 DEFAULT_ENGINE = "interp"
 # `auto`, the default of optimize and the API, is no engine of its own: it runs a program in the compiled engine,
 # and in the native one once that program has run SWITCH_STEPS statements under `auto` in this process, if numba
-# imports and the program lowers (no mats). Measured on the examples (README, Speed): numba takes 0.4 to 13 s
+# imports and the program lowers (mats too). Measured on the examples (README, Speed): numba takes 0.4 to 13 s
 # to compile a program, which the compiled engine's 50-100 million statements a second make up for only after
 # about this many; counting statements, not seconds, makes the switch the same in every run.
 AUTO = "auto"

@@ -46,8 +46,13 @@ int and bool constants passed to compiled functions as values rather than numba'
 callee once per constant), no slice assignment (numba compiles its error message), math functions as globals.
 
 Every primitive of the registry is lowered through `SCALAR` (code on scalars, with its checks), `VECTOR`
-(whole-vec builtins) and `ELEMENTWISE` (primitives whose vec form is the scalar code on each element, written
-as a helper loop, a module of its own, for each combination of operand kinds).
+(whole-vec builtins), `MAT` (the mat primitives and the mat forms of the vec builtins, `mat_form`) and
+`ELEMENTWISE` (primitives whose vec or mat form is the scalar code on each element, written as a helper loop, a
+module of its own, for each combination of operand kinds).
+
+Mats are C-contiguous 2-D float64 arrays, every one made by a helper (`MAT_HELPERS_SOURCE`: a transpose or a
+row is a copy, as in the registry), `@` written as loops (numba's BLAS needs scipy). On a tape a mat is its
+elements on the float buffer and its rows and columns on the int buffer, counted as its elements.
 
 Variables are `v_NAME` for identifiers of the language, else a numbered name, as in the compiled engine:
 no user text becomes code; keys of tables are written with repr.
@@ -217,7 +222,7 @@ def compile_program(program: ir.Program) -> Native | None:
 
 def _generate(program: ir.Program) -> Native | None:
     try:
-        return None if holds_a_mat(program) else Generator(program).module()
+        return Generator(program).module()
     except (Unsupported, SyntaxError, RecursionError):
         return None
 
@@ -531,6 +536,146 @@ def _revolve(n, s):
     return n - 1
 """
 
+# The mat helpers: every mat is a C-contiguous 2-D float64 array made here (a transpose or a row is a copy, as
+# in the registry), so that reshaping it to its elements is a view. Each raises where the registry would.
+MAT_HELPERS_SOURCE = f"""
+def _newmat(r, c):
+    return _np.empty((r, c))
+
+def _fullm(r, c, value):
+    if r < 0 or c < 0 or float(r) * float(c) > {MAX_VEC_LENGTH}.0:
+        {FAULT}
+    out = _np.empty((r, c))
+    for i in range(r):
+        for j in range(c):
+            out[i, j] = value
+    return out
+
+def _setrow(m, k, v):
+    if v.shape[0] != m.shape[1]:
+        {FAULT}
+    for j in range(v.shape[0]):
+        m[k, j] = v[j]
+
+def _msum(m):
+    return _vsum(m.reshape(m.size))
+
+def _mm(a, b):
+    if a.shape[1] != b.shape[0]:
+        {FAULT}
+    out = _np.zeros((a.shape[0], b.shape[1]))
+    for i in range(a.shape[0]):
+        for k in range(a.shape[1]):
+            x = a[i, k]
+            for j in range(b.shape[1]):
+                out[i, j] += x * b[k, j]
+    for i in range(a.shape[0]):
+        for j in range(b.shape[1]):
+            if out[i, j] != out[i, j]:
+                {FAULT}
+    return out
+
+def _mv(a, x):
+    if a.shape[1] != x.shape[0]:
+        {FAULT}
+    out = _np.empty(a.shape[0])
+    for i in range(a.shape[0]):
+        t = 0.0
+        for k in range(a.shape[1]):
+            t += a[i, k] * x[k]
+        if t != t:
+            {FAULT}
+        out[i] = t
+    return out
+
+def _vm(x, b):
+    if x.shape[0] != b.shape[0]:
+        {FAULT}
+    out = _np.zeros(b.shape[1])
+    for k in range(b.shape[0]):
+        for j in range(b.shape[1]):
+            out[j] += x[k] * b[k, j]
+    for j in range(b.shape[1]):
+        if out[j] != out[j]:
+            {FAULT}
+    return out
+
+def _outer(u, v):
+    out = _np.empty((u.shape[0], v.shape[0]))
+    for i in range(u.shape[0]):
+        for j in range(v.shape[0]):
+            t = u[i] * v[j]
+            if t != t:
+                {FAULT}
+            out[i, j] = t
+    return out
+
+def _transpose(m):
+    out = _np.empty((m.shape[1], m.shape[0]))
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            out[j, i] = m[i, j]
+    return out
+
+def _row(m, i):
+    if i < 0 or i >= m.shape[0]:
+        {FAULT}
+    out = _np.empty(m.shape[1])
+    for j in range(m.shape[1]):
+        out[j] = m[i, j]
+    return out
+
+def _maddto(d, c):
+    same = d.shape[0] == c.shape[0] and d.shape[1] == c.shape[1]
+    if d.size == 0 and not same:
+        return c.copy()
+    if c.size == 0 and not same:
+        return d
+    if not same:
+        {FAULT}
+    out = _np.empty((d.shape[0], d.shape[1]))
+    for i in range(d.shape[0]):
+        for j in range(d.shape[1]):
+            t = d[i, j] + c[i, j]
+            if t != t:
+                {FAULT}
+            out[i, j] = t
+    return out
+
+def _maddrow(w, i, x):
+    if i < 0 or i >= w.shape[0] or x.shape[0] != w.shape[1]:
+        {FAULT}
+    out = w.copy()
+    for j in range(w.shape[1]):
+        t = out[i, j] + x[j]
+        if t != t:
+            {FAULT}
+        out[i, j] = t
+    return out
+
+def _maddat(w, i, j, x):
+    if i < 0 or i >= w.shape[0] or j < 0 or j >= w.shape[1]:
+        {FAULT}
+    out = w.copy()
+    t = out[i, j] + x
+    if t != t:
+        {FAULT}
+    out[i, j] = t
+    return out
+
+def _pushm(buf, fill, m):
+    flat = m.reshape(m.size)
+    for k in range(flat.shape[0]):
+        buf[fill + k] = flat[k]
+
+def _takem(buf, start, r, c):
+    out = _np.empty((r, c))
+    flat = out.reshape(r * c)
+    for k in range(r * c):
+        flat[k] = buf[start + k]
+    return out
+"""
+
 MATH = ("pow", "floor", "isinf", "log", "sqrt", "sin", "cos", "tan", "exp", "tanh")
 # Every module of compiled code met in this process, by name, kept for good: equal programs share machine
 # code, and a module loaded twice from numba's disk cache would define its symbols twice (LLVM aborts).
@@ -582,8 +727,9 @@ def _base_space() -> dict:
 @functools.cache
 def _helpers() -> dict:
     """The shared helpers of HELPERS_SOURCE by name (each compiled once, at its first use, or loaded)."""
-    module = _jit_module(HELPERS_SOURCE, _base())
-    return {name: module.__dict__[name] for name in re.findall(r"^def (\w+)", HELPERS_SOURCE, re.MULTILINE)}
+    source = HELPERS_SOURCE + MAT_HELPERS_SOURCE
+    module = _jit_module(source, _base())
+    return {name: module.__dict__[name] for name in re.findall(r"^def (\w+)", source, re.MULTILINE)}
 
 
 def _namespace(elementwise: dict) -> dict:
@@ -643,6 +789,8 @@ def elementwise_name(op: str, kinds: tuple[str, ...]) -> str:
 
 def _elementwise(op: str, kinds: tuple[str, ...]):
     """The helper applying `op` element by element to operands of these kinds (some "vec"): a module of its own."""
+    if "mat" in kinds:
+        return _elementwise_mat(op, kinds)
     name = elementwise_name(op, kinds)
     params = [f"a{k}" for k in range(len(kinds))]
     vecs = [p for p, kind in zip(params, kinds) if kind == "vec"]
@@ -655,6 +803,24 @@ def _elementwise(op: str, kinds: tuple[str, ...]):
     body = SCALAR[op]("y", [f"x{k}" for k in range(len(kinds))], scalar_kinds)
     lines += ["        " + line for line in body]
     lines += ["        " + _nan("y"), "        out[k] = y", f"    if _bad: {FAULT}", "    return out"]
+    return _jit_module("\n".join(lines) + "\n", _base()).__dict__[name]
+
+
+def _elementwise_mat(op: str, kinds: tuple[str, ...]):
+    """`_elementwise` where operands are mats (of one shape; the type rule admits no vec beside a mat)."""
+    name = elementwise_name(op, kinds)
+    params = [f"a{k}" for k in range(len(kinds))]
+    mats = [p for p, kind in zip(params, kinds) if kind == "mat"]
+    lines = [f"def {name}({', '.join(params)}):", "    _bad = False", f"    r = {mats[0]}.shape[0]",
+             f"    c = {mats[0]}.shape[1]"]
+    lines += [f"    if {m}.shape[0] != r or {m}.shape[1] != c: {FAULT}" for m in mats[1:]]
+    lines += ["    out = _np.empty((r, c))", "    for i in range(r):", "        for j in range(c):"]
+    elements = [f"{p}[i, j]" if kind == "mat" else p for p, kind in zip(params, kinds)]
+    scalar_kinds = tuple("float" if kind == "mat" else kind for kind in kinds)
+    lines += [f"            x{k} = {e}" for k, e in enumerate(elements)]
+    body = SCALAR[op]("y", [f"x{k}" for k in range(len(kinds))], scalar_kinds)
+    lines += ["            " + line for line in body]
+    lines += ["            " + _nan("y"), "            out[i, j] = y", f"    if _bad: {FAULT}", "    return out"]
     return _jit_module("\n".join(lines) + "\n", _base()).__dict__[name]
 
 
@@ -915,30 +1081,65 @@ def covered_nan_checks(stmts: tuple[ir.Stmt, ...]) -> set[int]:
 CALLING = ELEMENTWISE | {"addat", "zeros", "ones"}
 
 
-# Mats are not lowered yet (issue 15 added them): a program that holds a mat runs in the interpreter, counted
-# as "unsupported". These are the primitives that only mats use.
-NOT_LOWERED = frozenset({"matmul", "outer", "transpose", "rows", "cols", "matindex", "row", "matlit"})
+def _matmul(r, a, k):
+    """The four forms of `@`; vec @ vec is a dot product."""
+    helper = {("mat", "mat"): "_mm", ("mat", "vec"): "_mv", ("vec", "mat"): "_vm"}.get(tuple(k))
+    if helper is None:
+        return [f"{r} = _vdot({a[0]}, {a[1]})", _nan(r)]
+    return [f"{r} = {helper}({a[0]}, {a[1]})"]
+
+
+def _matindex(r, a, k):
+    ok = f"((0 <= {a[1]}) & ({a[1]} < {a[0]}.shape[0]) & (0 <= {a[2]}) & ({a[2]} < {a[0]}.shape[1]))"
+    return [f"_ok = {ok}", _fault_if("not _ok"), f"{r} = {a[0]}[{a[1]}, {a[2]}] if _ok else 0.0"]
+
+
+def _matlit(r, a, k):
+    rows = (f"_setrow({r}, _np.int64({i}), {row})" for i, row in enumerate(a))
+    return [f"{r} = _newmat(_np.int64({len(a)}), {a[0]}.shape[0])", *rows]
+
+
+def _mat_mean(r, a, k):
+    return [_fault_if(f"{a[0]}.size == 0"), f"{r} = _msum({a[0]}) / {a[0]}.size", _nan(r)]
+
+
+def _mat_addat(r, a, k):
+    if len(a) == 4:
+        return [f"{r} = _maddat({a[0]}, {a[1]}, {a[2]}, {_floated(a[3], k[3])})"]
+    return [f"{r} = _maddrow({a[0]}, {a[1]}, {a[2]})"]
+
+
+# MAT[op](r, args, kinds): the mat primitives, and the mat forms of the vec builtins (a mat operand, or
+# zeros(r, c) and ones(r, c)); elementwise primitives on mats are ELEMENTWISE's. Operands are written by
+# `Generator.argument`: an int constant is an int64 value, as the helpers take it.
+MAT = {
+    "matmul": _matmul,
+    "outer": _simple("_outer({0}, {1})"),
+    "transpose": _simple("_transpose({0})"),
+    "rows": _simple("{0}.shape[0]"),
+    "cols": _simple("{0}.shape[1]"),
+    "matindex": _matindex,
+    "row": _simple("_row({0}, {1})"),
+    "matlit": _matlit,
+    "sum": lambda r, a, k: [f"{r} = _msum({a[0]})", _nan(r)],
+    "mean": _mat_mean,
+    "zeros": _simple("_fullm({0}, {1}, 0.0)"),
+    "ones": _simple("_fullm({0}, {1}, 1.0)"),
+    "addto": _simple("_maddto({0}, {1})"),
+    "addat": _mat_addat,
+}
+
+
+def mat_form(op: str, kinds: tuple[str, ...]) -> bool:
+    """Whether a primitive with operands of these kinds is lowered by MAT: a mat among them, a primitive of
+    prims_mat.py (`@` of two vecs too), or zeros and ones of two sizes."""
+    return "mat" in kinds or (op in MAT and op not in VECTOR) or (op in ("zeros", "ones") and len(kinds) == 2)
 
 
 def lowered(name: str) -> bool:
-    """Whether the primitive `name` has a native lowering (the completeness test asks for every one but the
-    mat primitives of NOT_LOWERED)."""
-    return name in SCALAR or name in VECTOR
-
-
-def holds_a_mat(program: ir.Program) -> bool:
-    """Whether any parameter, result or binding of the program is a mat (or a tuple holding one)."""
-
-    def has(t) -> bool:
-        return t.kind == "mat" or (t.kind == "tuple" and any(has(item) for item in t.items))
-
-    for fn in program.functions:
-        if has(fn.ret) or any(has(p.type) for p in fn.params):
-            return True
-        for stmt in ir.walk(fn.body):
-            if isinstance(stmt, ir.Let) and any(has(t.type) for t in stmt.targets):
-                return True
-    return False
+    """Whether the primitive `name` has a native lowering (the completeness test asks it of every one, and a
+    mat lowering, `MAT` or `ELEMENTWISE`, of every one that takes or gives a mat)."""
+    return name in SCALAR or name in VECTOR or name in MAT
 
 
 # ---------------------------------------------------------------- the generator
@@ -1105,6 +1306,9 @@ class Generator(PythonNames):
     def length_check(self, depth: int, value: str, type_) -> None:
         if type_.kind == "vec" and type_.length is not None:
             self.emit(depth, _fault_if(f"{value}.shape[0] != {int(type_.length)}"))
+        if type_.shape is not None:
+            rows, cols = type_.shape
+            self.emit(depth, _fault_if(f"({value}.shape[0] != {int(rows)}) | ({value}.shape[1] != {int(cols)})"))
 
     # ------------------------------------------------------------ blocks and statements
 
@@ -1170,7 +1374,7 @@ class Generator(PythonNames):
             self.emit(depth + 1, STEP_CHECK)
         pushes = [s for s in stmt.body if isinstance(s, ir.Push)]
         pops = [s for s in stmt.body if isinstance(getattr(s, "expr", None), ir.Pop)]
-        reserve = straight and pushes and not pops and all(s.value.type.kind != "vec" for s in pushes)
+        reserve = straight and pushes and not pops and all(not s.value.type.is_array for s in pushes)
         if reserve:  # room for every trip's pushes made once: the loop's pushes check nothing
             self.emit(depth + 1, f"if _h + {trips} * {len(pushes)} > mt: {FAULT}")  # a push would cross --max-tape
             for (tape, buffer), count in Counter((s.tape, _buffer(s.value.type.kind)) for s in pushes).items():
@@ -1179,7 +1383,7 @@ class Generator(PythonNames):
         drained = not self.peaked and pops_only(stmt.body)
         if drained:  # the tapes only shrink in this loop: their peak is looked at once, before it
             self.emit(depth + 1, "if _h > _pk: _pk = _h")
-        checked = straight and pops and not pushes and all(_target(s).type.kind != "vec" for s in pops)
+        checked = straight and pops and not pushes and all(not _target(s).type.is_array for s in pops)
         if checked:  # every trip's pops are on the tapes: none looks
             for (tape, buffer), count in Counter((s.expr.tape, _buffer(_target(s).type.kind)) for s in pops).items():
                 self.emit(depth + 1, f"if _L{self.length(tape, buffer)} < {trips} * {count}: {FAULT}")
@@ -1215,13 +1419,17 @@ class Generator(PythonNames):
         result = self.temp()
         if expr.op in CALLING:
             args = [self.argument(a) for a in expr.args]
-        if "vec" in kinds and expr.op in ELEMENTWISE:
+        if ("vec" in kinds or "mat" in kinds) and expr.op in ELEMENTWISE:
             helper = elementwise_name(expr.op, kinds)
             self.elementwise[helper] = _elementwise(expr.op, kinds)
             lines = [f"{result} = {helper}({', '.join(args)})"]
+        elif mat_form(expr.op, kinds):
+            if expr.op not in MAT:
+                raise Unsupported(f"{expr.op} of a mat")
+            lines = MAT[expr.op](result, [self.argument(a) for a in expr.args], kinds)
         elif expr.op in VECTOR:
             lines = VECTOR[expr.op](result, args, kinds)
-        elif expr.op in SCALAR and "vec" not in kinds and "tuple" not in kinds:
+        elif expr.op in SCALAR and not {"vec", "mat", "tuple"} & set(kinds):
             lines = SCALAR[expr.op](result, args, kinds)
         else:
             raise Unsupported(expr.op)
@@ -1270,10 +1478,40 @@ class Generator(PythonNames):
             buffer = _buffer(kind)
             self._append(depth, buffer, i, stmt.tape, f"(1 if {value} else 0)" if kind == "bool" else value, None)
             self.emit(depth, "_h += 1")
+        elif kind == "mat":
+            self.push_mat(depth, i, stmt.tape, value)
         else:
             raise Unsupported(f"a push of a {kind}")
         if not self.reserved:
             self.emit(depth, _fault_if("_h > mt"))
+
+    def push_mat(self, depth: int, i: int, tape: int, value: str) -> None:
+        """A mat on a tape: its elements (row by row) on the float buffer, then its rows and columns on the int
+        buffer; it counts as many values as it has elements, as in the interpreter."""
+        size, fill = self.temp(), self.temp()
+        at = self.length(tape, "F")
+        self.emit(depth, f"{size} = {value}.size")
+        self.emit(depth, f"{fill} = _L{at}")
+        self.emit(depth, self.room(tape, "F", f"{fill} + {size}"))
+        self.emit(depth, f"_pushm(_F{i}, {fill}, {value})")
+        self.emit(depth, f"_L{at} = {fill} + {size}")
+        self._append(depth, "I", i, tape, f"{value}.shape[0]", None)
+        self._append(depth, "I", i, tape, f"{value}.shape[1]", None)
+        self.emit(depth, f"_h += {size}")
+
+    def pop_mat(self, name: str, i: int, tape: int, depth: int) -> None:
+        ints, floats = self.length(tape, "I"), self.length(tape, "F")
+        top, rows, cols, start = self.temp(), self.temp(), self.temp(), self.temp()
+        self.emit(depth, f"{top} = _L{ints} - 2")
+        self.emit(depth, f"if {top} < 0: {FAULT}")
+        self.emit(depth, f"{rows} = _I{i}[{top}]")
+        self.emit(depth, f"{cols} = _I{i}[{top} + 1]")
+        self.emit(depth, f"_L{ints} = {top}")
+        self.emit(depth, f"{start} = _L{floats} - {rows} * {cols}")
+        self.emit(depth, f"if {start} < 0: {FAULT}")
+        self.emit(depth, f"{name} = _takem(_F{i}, {start}, {rows}, {cols})")
+        self.emit(depth, f"_L{floats} = {start}")
+        self.emit(depth, f"_h -= {rows} * {cols}")
 
     def room(self, tape: int, buffer: str, need: str) -> str:
         """The check that buffer `buffer` of `tape` holds `need` values: where it is too small the run stops,
@@ -1317,6 +1555,9 @@ class Generator(PythonNames):
             self.emit(depth, f"{name} = _takev(_F{i}, {start}, {size})")
             self.emit(depth, f"_L{floats} = {start}")
             self.emit(depth, f"_h -= {size}")
+            return
+        if kind == "mat":
+            self.pop_mat(name, i, tape, depth)
             return
         if kind not in ("float", "int", "bool"):
             raise Unsupported(f"a pop of a {kind}")

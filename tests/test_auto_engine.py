@@ -49,12 +49,28 @@ def test_auto_stays_compiled_without_numba(threshold, monkeypatch):
     assert chosen_while_running(compile_text(LOOP), {"x": 1.5, "n": 20}, 5) == ["compiled"] * 5
 
 
-def test_auto_stays_compiled_for_a_program_native_does_not_lower(threshold):
+MAT_LOOP = ("def f(A: mat, x: vec, n: int) -> float:\n    let s = 0.0\n    for i in 0..n:\n"
+            "        s = s + sum(A @ x)\n    return s\n")
+
+
+def test_auto_moves_a_program_with_mats_to_native_like_any_other(threshold):
     pytest.importorskip("numba")
-    program = compile_text("def f(A: mat, x: vec, n: int) -> float:\n    let s = 0.0\n    for i in 0..n:\n"
-                           "        s = s + sum(A @ x)\n    return s\n")
     args = {"A": np.eye(2), "x": np.array([1.0, 2.0]), "n": 30}
-    assert chosen_while_running(program, args, 4) == ["compiled"] * 4
+    assert chosen_while_running(compile_text(MAT_LOOP), args, 4) == ["compiled"] + ["native"] * 3
+
+
+def test_auto_stays_compiled_for_a_program_native_does_not_lower(threshold, monkeypatch):
+    """Every program of the language lowers today; one whose lowering fails (as an unknown primitive would)
+    keeps running compiled."""
+    pytest.importorskip("numba")
+    from adlang.interp import native
+
+    def unsupported(program):
+        raise native.Unsupported("made to fail")
+
+    monkeypatch.setattr(native.Generator, "module", lambda self: unsupported(self.program))
+    args = {"A": np.eye(2), "x": np.array([1.0, 2.0]), "n": 30}
+    assert chosen_while_running(compile_text(MAT_LOOP), args, 4) == ["compiled"] * 4
 
 
 def test_optimize_defaults_to_auto_and_run_and_the_apis_runs_to_the_interpreter():

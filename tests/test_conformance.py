@@ -60,7 +60,9 @@ BUDGET = {
     "native": dict(
         every_variant={"loop", "cube", "fanout", "foo", "foo_mul", "square_plus5", "piecewise", "polar"},
         variants={"nested_loops": CHECKPOINTED, "while_newton_sqrt": CHECKPOINTED, "linefit": FIRST_ORDER_RUNS,
-                  "dual": FIRST_ORDER_RUNS, "logistic": FIRST_ORDER_RUNS, "vec_stats": {"plain", "reverse"}},
+                  "dual": FIRST_ORDER_RUNS, "logistic": FIRST_ORDER_RUNS, "vec_stats": {"plain", "reverse"},
+                  "lstsq": FIRST_ORDER_RUNS | {"reverse-over-reverse"}, "logreg_mat": {"plain", "reverse"},
+                  "tanh_net": {"plain", "reverse"}},
         random=3,
     ),
 }

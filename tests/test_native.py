@@ -13,7 +13,7 @@ from test_conformance import EXAMPLE_RUNS, affordable, example_run
 
 from adlang.interp import engines
 from adlang.interp.engines import ENGINES
-from adlang.ir.derive import finish
+from adlang.ir.derive import derive, finish
 from adlang.ir.primitives import REGISTRY
 from adlang.lang.errors import RuntimeFault, UsageError
 
@@ -22,18 +22,145 @@ from adlang.interp import native  # noqa: E402
 
 
 def test_every_primitive_has_a_native_lowering():
-    missing = [name for name in REGISTRY if not native.lowered(name) and name not in native.NOT_LOWERED]
-    assert not missing, f"primitives without a native lowering (interp/native.py SCALAR or VECTOR): {missing}"
-    assert native.NOT_LOWERED <= set(REGISTRY) and not any(native.lowered(name) for name in native.NOT_LOWERED)
+    missing = [name for name in REGISTRY if not native.lowered(name)]
+    assert not missing, f"primitives without a native lowering (interp/native.py SCALAR, VECTOR or MAT): {missing}"
 
 
-def test_a_program_with_a_mat_runs_in_the_interpreter_with_the_same_result():
-    program = compile_text("def f(A: mat, x: vec) -> float:\n    let y = A @ x\n    return sum(y * y)\n")
-    args = {"A": np.array([[1.0, 2.0], [3.0, 4.0]]), "x": np.array([0.5, -1.0])}
+def mat_signatures():
+    """Every (primitive, operand kinds) whose type rule takes or gives a mat, found by asking each rule about
+    every combination of up to four operands of the kinds below."""
+    import itertools
+
+    from adlang.ir import nodes as ir
+    from adlang.ir.primitive import TypeRuleError
+    from adlang.ir.types import FLOAT, INT, MAT, VEC
+
+    found = []
+    for name, prim in REGISTRY.items():
+        for arity in [prim.arity] if prim.arity is not None else [1, 2, 3, 4]:
+            for types in itertools.product([MAT, VEC, INT, FLOAT], repeat=arity):
+                try:
+                    result = prim.type_rule(tuple(ir.Var(f"a{k}", t) for k, t in enumerate(types)))
+                except (TypeRuleError, IndexError, TypeError, ValueError):
+                    continue
+                if MAT in types or result.kind == "mat":
+                    found.append((name, tuple(t.kind for t in types)))
+    return found
+
+
+def test_every_mat_form_of_a_primitive_has_a_native_lowering():
+    signatures = mat_signatures()
+    assert {"matmul", "outer", "transpose", "rows", "cols", "matindex", "row", "matlit", "sum", "mean", "zeros",
+            "ones", "addto", "addat", "exp", "add"} <= {name for name, _ in signatures}
+    for name, kinds in signatures:
+        elementwise = name in native.ELEMENTWISE and "mat" in kinds
+        assert elementwise or (native.mat_form(name, kinds) and name in native.MAT), (name, kinds)
+
+
+MATS = """
+def f(A: mat, x: vec, k: int) -> float:
+    let y = A @ x
+    let B = transpose(A) @ A
+    let C = exp(B) * 2.0 + B - ones(cols(A), cols(A))
+    let Z = [[1.0, 2.0], [3.0, x[0]]]
+    let D = addat(addat(zeros(rows(A), cols(A)), k, A[0]), 0, 1, y[0])
+    return sum(y * y) + mean(C) + A[k, 1] + sum(Z @ x) + x @ x + sum(y @ A) + sum(outer(x, y)) + float(rows(A)) + sum(D)
+"""
+
+
+def test_a_program_with_mats_runs_natively_with_the_interpreters_result():
+    from test_conformance import assert_conforms
+
+    program = compile_text(MATS)
+    args = {"A": np.array([[1.0, 2.0], [3.0, 4.0], [0.5, -1.0]]), "x": np.array([0.5, -1.0]), "k": 2}
+    before = dict(native.FALLBACKS)
+    assert_conforms("native", program, "f", args)
+    wrt = ["A", "x"]
+    for mode in ["forward", "reverse"]:
+        derived = derive(program, "f", wrt, mode, 1, True, "none")
+        assert_conforms("native", derived.program, derived.entry, args)
+    assert dict(native.FALLBACKS) == before
+
+
+# A loop whose state is a mat: reverse mode pushes and pops mats, checkpointed too (revolve and every:2 push
+# mats at snapshots).
+MAT_LOOP = """
+def f(A: mat, W: mat, n: int) -> float:
+    let S = A
+    for i in 0..n:
+        S = tanh(S @ W) + A * 0.5
+    return sum(S * S)
+"""
+
+
+@pytest.mark.parametrize("checkpoint", ["none", "every:2", "revolve:2"])
+def test_mats_on_the_tapes(checkpoint):
+    from test_conformance import assert_conforms
+
+    program = compile_text(MAT_LOOP)
+    args = {"A": np.array([[0.5, -0.2], [0.1, 0.3], [1.0, 0.7]]), "W": np.array([[0.9, -0.4], [0.3, 0.6]]), "n": 5}
+    before = dict(native.FALLBACKS)
+    derived = derive(program, "f", ["A", "W"], "reverse", 1, True, checkpoint)
+    expected = assert_conforms("native", derived.program, derived.entry, args)
+    assert expected.tape_peak > 0
+    assert dict(native.FALLBACKS) == before
+
+
+@pytest.mark.parametrize("text, args, fragment", [
+    ("def f(A: mat, x: vec) -> float:\n    let y = A @ x\n    return sum(y)\n",
+     dict(A=np.ones((2, 3)), x=np.ones(2)), "inner lengths differ"),
+    ("def f(A: mat, B: mat) -> float:\n    let C = A + B\n    return sum(C)\n",
+     dict(A=np.ones((2, 3)), B=np.ones((3, 2))), "different shapes"),
+    ("def f(A: mat, i: int) -> float:\n    let r = A[i]\n    return sum(r)\n", dict(A=np.ones((2, 3)), i=2),
+     "out of range"),
+    ("def f(A: mat, i: int) -> float:\n    let a = A[0, i]\n    return a\n", dict(A=np.ones((2, 3)), i=-1),
+     "out of range"),
+    ("def f(A: mat) -> float:\n    let B: mat(2, 2) = A\n    return sum(B)\n", dict(A=np.ones((2, 3))),
+     "mat(2, 2)"),
+    ("def f(u: vec, v: vec) -> float:\n    let M = [u, v]\n    return sum(M)\n", dict(u=np.ones(2), v=np.ones(3)),
+     "different lengths"),
+    ("def f(n: int) -> float:\n    let M = zeros(n, 2)\n    return sum(M)\n", dict(n=-1), "negative size"),
+    ("def f(A: mat) -> float:\n    let B = A * 1e308\n    let C = B @ B\n    return sum(C)\n",
+     dict(A=np.array([[1.0, -1.0], [1.0, 1.0]]) * 10), "NaN"),
+    ("def f(A: mat) -> float:\n    let m = mean(A)\n    return m\n", dict(A=np.ones((0, 3))), "empty"),
+])
+def test_mat_errors_are_the_interpreters(text, args, fragment):
+    from test_conformance import both_fail
+
     before = native.FALLBACKS["unsupported"]
-    got = ENGINES["native"].run(program, "f", args)
-    assert got.value == ENGINES["interp"].run(program, "f", args).value == 1.5 ** 2 + 2.5 ** 2
-    assert native.FALLBACKS["unsupported"] == before + 1
+    fault = both_fail("native", compile_text(text), "f", args)
+    assert fragment in fault.message
+    assert native.FALLBACKS["unsupported"] == before
+
+
+MAT_EXAMPLES = [ROOT / "programs" / "examples" / f"{name}.ad" for name in ("lstsq", "logreg_mat", "tanh_net")]
+
+
+@pytest.mark.parametrize("path", MAT_EXAMPLES, ids=lambda p: p.stem)
+def test_gradients_of_the_mat_examples_natively_match_finite_differences(path):
+    from helpers import load_example
+
+    from adlang.derivatives import compute
+
+    ex = load_example(path)
+    before = dict(native.FALLBACKS)
+    got = compute(ex.program, ex.fn, ex.args, wrt=ex.wrt, engine="native")
+    assert dict(native.FALLBACKS) == before
+
+    def value(args):
+        return ENGINES["native"].run(ex.finished, ex.fn, args).value
+
+    h = 1e-6
+    for w in ex.wrt:
+        x = np.asarray(ex.args[w], dtype=float)
+        for k in list(np.ndindex(x.shape))[:6]:
+            up, down = x.copy(), x.copy()
+            up[k] += h
+            down[k] -= h
+            numeric = (value({**ex.args, w: up if x.ndim else float(up)})
+                       - value({**ex.args, w: down if x.ndim else float(down)})) / (2 * h)
+            analytic = np.asarray(got.grad[w])[k]
+            assert abs(analytic - numeric) <= 1e-5 * max(1.0, abs(numeric)), (w, k, analytic, numeric)
 
 
 @pytest.mark.parametrize("path, variant", EXAMPLE_RUNS, ids=[f"{p.stem}-{v}" for p, v in EXAMPLE_RUNS])
@@ -42,8 +169,6 @@ def test_examples_run_natively_without_fallback(path, variant):
     if not affordable("native", path, variant):
         pytest.skip("beyond native's budget (test_conformance.BUDGET)")
     program, fn, args = example_run(path, variant)
-    if native.holds_a_mat(program):
-        pytest.skip("mats run in the interpreter (native.NOT_LOWERED)")
     before = dict(native.FALLBACKS)
     ENGINES["native"].run(finish(program), fn, {k: v for k, v in args.items()})
     assert dict(native.FALLBACKS) == before, f"{path.stem} {variant} fell back: {native.FALLBACKS}"
