@@ -25,7 +25,7 @@ from adlang.interp.runtime import ArrayPool
 from adlang.ir import nodes as ir
 from adlang.ir.derive import derivative_program
 from adlang.ir.liveness import releases
-from adlang.ir.prims_scalar import has_nan
+from adlang.ir.prims_scalar import POOLED, has_nan
 from adlang.ir.printer import print_program
 from adlang.ir.simplify import simplify_function
 from adlang.lang.errors import RuntimeFault
@@ -354,7 +354,7 @@ def test_every_nan_arithmetic_makes_in_a_run_is_an_error(engine, n, expr, shown)
 
 # ---------------------------------------------------------------- dead arrays written into again
 
-BIG = 5000  # floats: over runtime.POOLED, so dead arrays of this size go to the run's pool
+BIG = POOLED + 1000  # floats: over POOLED, so dead arrays of this size go to the run's pool
 
 
 @pytest.mark.parametrize("engine", PLAIN_ENGINES)
