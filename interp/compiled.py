@@ -62,6 +62,7 @@ from adlang.interp.runtime import (
     accumulates_in_place,
     addat_in_place,
     addto_in_place,
+    array_square,
     array_ufunc,
     check_length,
     loop_key,
@@ -594,6 +595,12 @@ class Generator(PythonNames):
     def inline_array(self, name: str, expr: ir.Prim, span: Span, depth: int) -> bool:
         """`+ - *` with an array operand as numpy's ufunc, where the array is short (`runtime.array_ufunc`); False
         where not."""
+        if array_square(expr) and getattr(lookup("pow").evaluator(tuple(a.type for a in expr.args)), "pooled", False):
+            base = self.atom(expr.args[0])
+            square = self.bind("_u", np.square, self.evaluators, id(np.square))
+            call = f"{self.evaluator(expr)}({base}, {self.atom(expr.args[1])}, _pool)"
+            self.emit(depth, f"{name} = {square}({base}) if {base}.size < {POOLED} else {call}", (lookup("pow"), span))
+            return True
         ufunc = array_ufunc(expr)
         if ufunc is None:
             return False

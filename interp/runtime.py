@@ -230,6 +230,16 @@ def array_ufunc(expr: ir.Expr) -> np.ufunc | None:
     return ARRAY_UFUNCS[expr.op]
 
 
+def array_square(expr: ir.Expr) -> bool:
+    """`a ^ 2` of an array: the registry's evaluation is np.square without a check (the square of a number is a
+    number), which an engine may call itself under `POOLED` floats, as for `ARRAY_UFUNCS`."""
+    if not isinstance(expr, ir.Prim) or expr.op != "pow" or len(expr.args) != 2:
+        return False
+    base, exponent = expr.args
+    return (base.type.kind in ("vec", "mat") and isinstance(exponent, ir.Const)
+            and exponent.value.__class__ in (int, float) and exponent.value == 2)
+
+
 # ---------------------------------------------------------------- dead arrays reused
 
 

@@ -11,7 +11,7 @@ from helpers import compile_text
 
 from adlang.interp import prologue as prologue_module
 from adlang.interp.prologue import prologue
-from adlang.interp.runtime import ARRAY_UFUNCS
+from adlang.interp.runtime import ARRAY_UFUNCS, array_square
 from adlang.ir.primitives import lookup
 from adlang.ir.prims_scalar import run_quietly
 from adlang.ir.types import FLOAT, INT, MAT, VEC
@@ -101,3 +101,17 @@ def test_the_ufunc_of_an_operation_is_what_the_registry_computes(op, types):
         got = ARRAY_UFUNCS[op](a, b)
     assert got.dtype == want.dtype and got.shape == want.shape
     assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("exponent", [2, 2.0])
+@pytest.mark.parametrize("base", [VEC, MAT])
+def test_a_square_is_what_the_registry_computes(base, exponent):
+    program = compile_text(f"def f(a: {base}) -> {base}:\n    let r = a ^ {exponent}\n    return r\n")
+    expr = program.function("f").body[0].expr
+    assert array_square(expr)
+    checked = lookup("pow").evaluator(tuple(a.type for a in expr.args))
+    a = np.linspace(-1e200, 1e200, 12).reshape((12,) if base == VEC else (3, 4))
+    with run_quietly():
+        want = checked.quiet(a, exponent)
+        got = np.square(a)  # overflows to inf, as the registry's
+    assert np.array_equal(got, want) and want.dtype == np.float64 and np.isinf(got).any()
