@@ -312,10 +312,12 @@ class Compiler:
                 raise m.step_limit(stmts[count - over])
             for code, dead in pairs:
                 code(env)
-                for name in dead:
-                    a = env.pop(name, None)
-                    if a.__class__ is np.ndarray and a.size >= POOLED and rc(a) == 2 and poolable(a):
-                        give(a)
+                if dead:
+                    for name in dead:
+                        a = env.pop(name, None)
+                        if a.__class__ is np.ndarray and a.size >= POOLED and rc(a) == 2 and poolable(a):
+                            give(a)
+                    a = None  # the dead array goes now, not when the next one is dropped
 
         return run
 
