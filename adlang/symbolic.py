@@ -8,7 +8,9 @@ always known at the point, so their bounds are). What the lecture asks of
 symbolic differentiation ("control flow?") shows as refusals, each a sentence:
 a `while` loop (its trip count is known only by running it), a branch on a
 float (no one formula holds on both sides), a program past a size limit
-(expression swell), and what only derivative programs use (the tape, `grad`).
+(expression swell), what only derivative programs use (the tape, `grad`), and
+a mat anywhere in the function or what it calls (formulas are over floats and
+vecs).
 sympy is an optional extra (`pip install adlang[symbolic]`); without it the
 result says so.
 """
@@ -54,6 +56,7 @@ def symbolic(program: ir.Program, fn_name: str, args: dict, wrt: list[str]) -> S
         return Symbolic(False, "the symbolic way needs sympy, which is not installed: pip install adlang[symbolic]")
     fn = program.function(fn_name)
     try:
+        _refuse_mats(program, fn)
         env, symbols = _parameters(sympy, fn, args, wrt)
         result = _Evaluator(sympy, program).call(fn, env)
         at = {symbol: sympy.Float(float(value), 17) for symbol, value in symbols.values()}
@@ -69,6 +72,21 @@ def symbolic(program: ir.Program, fn_name: str, args: dict, wrt: list[str]) -> S
     except (ArithmeticError, TypeError, ValueError, RecursionError) as err:  # sympy's own limits: compare goes on
         return Symbolic(False, f"sympy could not build or differentiate the formula ({type(err).__name__}: {err})")
     return Symbolic(True, None, formula, value, operations)
+
+
+def _refuse_mats(program: ir.Program, fn: ir.Function) -> None:
+    """A Refusal where fn, or a function it calls, has a mat: the symbolic way runs on floats and on vecs as lists
+    of them, and writes no formula over a matrix."""
+    why = "the symbolic way writes formulas over floats and vecs, not mats"
+    for p in fn.params:
+        if p.type.kind == "mat":
+            raise Refusal(f"parameter '{p.name}' of {fn.name} is a mat: {why}")
+    for name in ir.callees_first({f.name: f for f in program.functions}, fn.name):
+        for stmt in ir.walk(program.function(name).body):
+            expr = getattr(stmt, "expr", None)
+            atoms = ir.atoms_of(expr) if expr is not None else ()
+            if any(v.type.kind == "mat" for v in (*ir.used_vars(stmt), *ir.defined_vars(stmt), *atoms)):
+                raise Refusal(f"line {stmt.span.line} computes with a mat: {why}")
 
 
 def _parameters(sympy, fn: ir.Function, args: dict, wrt: list[str]) -> tuple[dict, dict]:

@@ -62,6 +62,8 @@ from adlang.interp.runtime import (
     accumulates_in_place,
     addat_in_place,
     addto_in_place,
+    array_square,
+    array_ufunc,
     check_length,
     loop_key,
     poolable,
@@ -73,7 +75,7 @@ from adlang.interp.runtime import (
 from adlang.ir import nodes as ir
 from adlang.ir.liveness import Releases, releases
 from adlang.ir.primitives import lookup
-from adlang.ir.prims_scalar import INT_MAX, INT_MIN, POOLED, run_quietly
+from adlang.ir.prims_scalar import INT_MAX, INT_MIN, INVALID, POOLED, made_nan, run_quietly
 from adlang.ir.types import Type
 from adlang.lang.errors import DomainError, RuntimeFault
 from adlang.lang.span import Span
@@ -220,6 +222,8 @@ def _runtime(tables: Tables) -> dict:
         "_ArrayPool": ArrayPool,
         "_poolable": poolable,
         "_nd": np.ndarray,
+        "_invalid": INVALID,
+        "_made_nan": made_nan,
     }
 
 
@@ -533,7 +537,8 @@ class Generator(PythonNames):
         if accumulates_in_place(target, expr):
             self.add_at_in_place(name, expr, stmt.span, depth)
             return
-        if isinstance(expr, ir.Prim) and self.inline(name, expr, stmt.span, depth):
+        if isinstance(expr, ir.Prim) and (self.inline(name, expr, stmt.span, depth)
+                                          or self.inline_array(name, expr, stmt.span, depth)):
             pass
         elif isinstance(expr, ir.Pop):
             self.pop(name, expr, stmt.span, depth)
@@ -585,6 +590,37 @@ class Generator(PythonNames):
                 self.emit(depth, f"{name} = {result}", place)
             return True
         self.emit(depth, f"{name} = {value}", place)
+        return True
+
+    def inline_array(self, name: str, expr: ir.Prim, span: Span, depth: int) -> bool:
+        """`+ - *` with an array operand as numpy's ufunc, where the array is short (`runtime.array_ufunc`); False
+        where not."""
+        if array_square(expr) and getattr(lookup("pow").evaluator(tuple(a.type for a in expr.args)), "pooled", False):
+            base = self.atom(expr.args[0])
+            square = self.bind("_u", np.square, self.evaluators, id(np.square))
+            call = f"{self.evaluator(expr)}({base}, {self.atom(expr.args[1])}, _pool)"
+            self.emit(depth, f"{name} = {square}({base}) if {base}.size < {POOLED} else {call}", (lookup("pow"), span))
+            return True
+        ufunc = array_ufunc(expr)
+        if ufunc is None:
+            return False
+        arrays = [a for a in expr.args if a.type.is_array]
+        checked = lookup(expr.op).evaluator(tuple(a.type for a in expr.args))
+        if not getattr(checked, "pooled", False):
+            return False
+        args = [self.atom(a) for a in expr.args]
+        place = (lookup(expr.op), span)
+        size = f"{self.atom(arrays[0])}.size < {POOLED}"
+        same = f" and {args[0]}.shape == {args[1]}.shape" if len(arrays) == 2 else ""
+        call = f"{self.evaluator(expr)}({', '.join(args)}, _pool)"
+        result = self.temp() if name in args else name  # the registry's error names the operands as they were
+        self.emit(depth, f"if {size}{same}:")
+        self.emit(depth + 1, f"{result} = {self.bind('_u', ufunc, self.evaluators, id(ufunc))}({', '.join(args)})",
+                  place)
+        self.emit(depth + 1, f"if _invalid.seen and _made_nan({result}): {result} = {call}", place)
+        self.emit(depth, f"else: {result} = {call}", place)
+        if result != name:
+            self.emit(depth, f"{name} = {result}")
         return True
 
     def evaluator(self, expr: ir.Prim) -> str:

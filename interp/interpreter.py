@@ -34,6 +34,8 @@ from adlang.interp.runtime import (
     accumulates_in_place,
     addat_in_place,
     addto_in_place,
+    array_square,
+    array_ufunc,
     check_length,
     loop_key,
     poolable,
@@ -45,7 +47,7 @@ from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.liveness import Releases, releases
 from adlang.ir.primitives import lookup
-from adlang.ir.prims_scalar import POOLED, run_quietly
+from adlang.ir.prims_scalar import INVALID, POOLED, made_nan, run_quietly
 from adlang.ir.printer import atom as atom_text
 from adlang.ir.types import Type
 from adlang.lang.errors import DomainError, RuntimeFault
@@ -94,11 +96,10 @@ class Machine:
                     self.tape(s.expr.tape)
 
     def start(self, max_steps: int) -> None:
-        """A machine taken again for a plain run: counts at zero, the tapes empty (a run that failed may have
-        left values on them)."""
+        """A machine taken again for a plain run: counts at zero. Its tapes and pool are empty: every run ends
+        with `finish`, one that failed too."""
         self.max_steps = max_steps
         self.steps = 0
-        self.finish()
         self.count.extra = self.count.peak = 0
         self.trips.clear()
         self.note = None
@@ -175,7 +176,10 @@ def run_function(
         return _result(machine, value)
     # A plain run reuses an idle machine of the program, its closures built already (taken from the pool while
     # it runs, so two threads never share one). Closures read --max-tape as they were built: one pool per value.
-    pool = _IDLE.get(program, lambda _: {}).setdefault(max_tape, [])
+    idle = _IDLE.get(program, _no_machines)
+    pool = idle.get(max_tape)
+    if pool is None:
+        pool = idle.setdefault(max_tape, [])
     try:
         machine = pool.pop()
     except IndexError:
@@ -192,6 +196,10 @@ def run_function(
 
 
 _IDLE = ProgramCache(64)  # per program: {max_tape: [idle machines]}
+
+
+def _no_machines(program: ir.Program) -> dict:
+    return {}
 
 
 def _result(machine: Machine, value: object) -> RunResult:
@@ -237,7 +245,7 @@ class Compiler:
                 raise self.m.step_limit(ret)
             if single:
                 return getters[0](env)
-            return tuple(g(env) for g in getters)
+            return tuple([g(env) for g in getters])
 
         return self.recorded_call(fn, names, call) if self.recording else call
 
@@ -272,9 +280,12 @@ class Compiler:
     # ------------------------------------------------------------ blocks and statements
 
     def block(self, stmts: tuple[ir.Stmt, ...]) -> Code:
-        codes = [self.statement(s) for s in stmts]
-        count = len(codes)
+        pairs = [self.statement_and_dead(s) for s in stmts]
+        count = len(pairs)
         m = self.m
+        if any(dead for _, dead in pairs):
+            return self.releasing_block(stmts, pairs)
+        codes = [code for code, _ in pairs]
 
         def run(env):
             m.steps += count
@@ -287,9 +298,38 @@ class Compiler:
 
         return run
 
+    def releasing_block(self, stmts: tuple[ir.Stmt, ...], pairs: list[tuple[Code, tuple[str, ...]]]) -> Code:
+        """A block whose statements drop arrays after their last read, as `releasing` does, in the block's own
+        loop: one closure less to call for each such statement (a vectorised program is mostly these)."""
+        count = len(pairs)
+        m = self.m
+        give, rc = m.pool.give, sys.getrefcount
+
+        def run(env):
+            m.steps += count
+            if m.steps > m.max_steps:
+                over = m.steps - m.max_steps
+                m.steps -= count
+                raise m.step_limit(stmts[count - over])
+            for code, dead in pairs:
+                code(env)
+                if dead:
+                    for name in dead:
+                        a = env.pop(name, None)
+                        if a.__class__ is np.ndarray and a.size >= POOLED and rc(a) == 2 and poolable(a):
+                            give(a)
+                    a = None  # the dead array goes now, not when the next one is dropped
+
+        return run
+
     def statement(self, stmt: ir.Stmt) -> Code:
         """The statement's closure, then the arrays it was the last to read dropped. (One frame per nested block
         here: programs nest blocks 200 deep.)"""
+        code, dead = self.statement_and_dead(stmt)
+        return code if not dead else self.releasing(code, dead)
+
+    def statement_and_dead(self, stmt: ir.Stmt) -> tuple[Code, tuple[str, ...]]:
+        """The statement's closure, and the arrays it is the last to read."""
         self.current = stmt
         if isinstance(stmt, ir.Let) and len(stmt.targets) > 1:
             code = self.destructure(stmt)
@@ -304,8 +344,7 @@ class Compiler:
             code = self.loop(stmt)
         else:
             raise RuntimeFault("`return` must be the last statement", stmt.span)
-        dead = self.releases.of(stmt)
-        return code if not dead else self.releasing(code, dead)
+        return code, self.releases.of(stmt)
 
     def releasing(self, code: Code, dead: tuple[str, ...]) -> Code:
         """The statement, then the arrays it was the last to read dropped (a branch may have dropped one already),
@@ -505,11 +544,168 @@ class Compiler:
                     raise RuntimeFault(EMPTY_TAPE, span) from None
 
             return pop_into
+        if isinstance(expr, ir.Prim) and not _has_length(target.type):
+            fused = self.primitive_into(name, expr, span)
+            if fused is not None:
+                return fused
+        if isinstance(expr, ir.Var) and not _has_length(target.type):
+            source = expr.name
+
+            def copy(env):
+                env[name] = env[source]
+
+            return copy
+        if isinstance(expr, ir.Const) and not _has_length(target.type):
+            value = expr.value
+
+            def constant(env):
+                env[name] = value
+
+            return constant
 
         def run(env):
             env[name] = compute(env)
 
         return run
+
+    def primitive_into(self, name: str, expr: ir.Prim, span: Span) -> Code | None:
+        """`name = op(a, b)` of two atoms as one closure (a vectorised program is mostly these, and on short vecs
+        each closure called costs a tenth of numpy's work); `+ - *` on short arrays as numpy's ufunc
+        (`runtime.array_ufunc`). None for other shapes of expression."""
+        args = expr.args
+        if len(args) not in (1, 2) or not all(isinstance(a, (ir.Var, ir.Const)) for a in args):
+            return None
+        prim = lookup(expr.op)
+        checked = prim.evaluator(tuple(a.type for a in args))
+        fn = getattr(checked, "quiet", checked)
+        pooled = getattr(checked, "pooled", False)
+        pool = self.m.pool
+        catch = (DomainError, ArithmeticError, ValueError)
+
+        def fail(err: Exception):
+            return operation_fault(prim.describe(), err, span)
+
+        a_var = isinstance(args[0], ir.Var)
+        a = args[0].name if a_var else args[0].value
+        if len(args) == 1 and not pooled:
+
+            def run1(env):
+                try:
+                    env[name] = fn(env[a] if a_var else a)
+                except catch as err:
+                    raise fail(err) from None
+
+            return run1
+        if len(args) == 1:
+
+            def run1_pooled(env):
+                try:
+                    env[name] = fn(env[a] if a_var else a, pool)
+                except catch as err:
+                    raise fail(err) from None
+
+            return run1_pooled
+        b_var = isinstance(args[1], ir.Var)
+        b = args[1].name if b_var else args[1].value
+        if pooled and a_var and array_square(expr):
+            square = np.square
+
+            def run_square(env):
+                x = env[a]
+                try:
+                    env[name] = square(x) if x.size < POOLED else fn(x, b, pool)
+                except catch as err:
+                    raise fail(err) from None
+
+            return run_square
+        ufunc = array_ufunc(expr) if pooled else None
+        if ufunc is None and not pooled:
+
+            def run2(env):
+                try:
+                    env[name] = fn(env[a] if a_var else a, env[b] if b_var else b)
+                except catch as err:
+                    raise fail(err) from None
+
+            return run2
+        if ufunc is None:
+
+            def run2_pooled(env):
+                try:
+                    env[name] = fn(env[a] if a_var else a, env[b] if b_var else b, pool)
+                except catch as err:
+                    raise fail(err) from None
+
+            return run2_pooled
+        first_array = args[0].type.is_array
+        both = args[0].type.is_array and args[1].type.is_array
+        invalid = INVALID
+        if both and a_var and b_var:  # the common shapes without the general closure's tests
+
+            def run_arrays(env):
+                x, y = env[a], env[b]
+                try:
+                    if x.size < POOLED and x.shape == y.shape:
+                        r = ufunc(x, y)
+                        if invalid.seen and made_nan(r):
+                            r = fn(x, y, pool)
+                    else:
+                        r = fn(x, y, pool)
+                except catch as err:
+                    raise fail(err) from None
+                env[name] = r
+
+            return run_arrays
+        if not both and b_var and not first_array:
+
+            def run_scalar_array(env):
+                x = env[a] if a_var else a
+                y = env[b]
+                try:
+                    if y.size < POOLED:
+                        r = ufunc(x, y)
+                        if invalid.seen and made_nan(r):
+                            r = fn(x, y, pool)
+                    else:
+                        r = fn(x, y, pool)
+                except catch as err:
+                    raise fail(err) from None
+                env[name] = r
+
+            return run_scalar_array
+        if not both and a_var and first_array:
+
+            def run_array_scalar(env):
+                x = env[a]
+                y = env[b] if b_var else b
+                try:
+                    if x.size < POOLED:
+                        r = ufunc(x, y)
+                        if invalid.seen and made_nan(r):
+                            r = fn(x, y, pool)
+                    else:
+                        r = fn(x, y, pool)
+                except catch as err:
+                    raise fail(err) from None
+                env[name] = r
+
+            return run_array_scalar
+
+        def run_ufunc(env):
+            x = env[a] if a_var else a
+            y = env[b] if b_var else b
+            try:
+                if (x if first_array else y).size < POOLED and (not both or x.shape == y.shape):
+                    r = ufunc(x, y)
+                    if INVALID.seen and made_nan(r):
+                        r = fn(x, y, pool)
+                else:
+                    r = fn(x, y, pool)
+            except catch as err:
+                raise fail(err) from None
+            env[name] = r
+
+        return run_ufunc
 
     def traced_bind(self, name: str, compute: Callable, note: Callable | None, span: Span) -> Code:
         """A binding that appends to the trace; a temporary's note waits for the next traced binding."""

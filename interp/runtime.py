@@ -208,6 +208,39 @@ def addat_in_place(w: np.ndarray, i: object, rest: tuple) -> bool:
     return True
 
 
+# ---------------------------------------------------------------- short arrays without the registry's call
+
+# The ufunc of each primitive whose registry evaluation on arrays is `prims_scalar.elementwise` of it. On a vec of
+# 1000 floats numpy takes about half a microsecond, and a call of the registry's function as much again (issue 15),
+# so an engine may call the ufunc itself where the operands are arrays of one shape (or an array and a number) under
+# `POOLED` floats (where the registry would take no dead array either), and call the registry's function only where
+# numpy met an invalid operation and the result holds a NaN (`made_nan`): to raise its error. Larger arrays and
+# arrays of different shapes go to the registry's function. tests/test_compiled.py checks the registry still agrees.
+ARRAY_UFUNCS = {"add": np.add, "sub": np.subtract, "mul": np.multiply}
+
+
+def array_ufunc(expr: ir.Expr) -> np.ufunc | None:
+    """The ufunc an engine may call for `expr` (see `ARRAY_UFUNCS`): `+ - *` of two atoms, one an array at least,
+    the other an array of the same kind or a number."""
+    if not isinstance(expr, ir.Prim) or expr.op not in ARRAY_UFUNCS or len(expr.args) != 2:
+        return None
+    kinds = [a.type.kind for a in expr.args]
+    arrays = {k for k in kinds if k in ("vec", "mat")}
+    if len(arrays) != 1 or not all(k in ("float", "int", "vec", "mat") for k in kinds):
+        return None
+    return ARRAY_UFUNCS[expr.op]
+
+
+def array_square(expr: ir.Expr) -> bool:
+    """`a ^ 2` of an array: the registry's evaluation is np.square without a check (the square of a number is a
+    number), which an engine may call itself under `POOLED` floats, as for `ARRAY_UFUNCS`."""
+    if not isinstance(expr, ir.Prim) or expr.op != "pow" or len(expr.args) != 2:
+        return False
+    base, exponent = expr.args
+    return (base.type.kind in ("vec", "mat") and isinstance(exponent, ir.Const)
+            and exponent.value.__class__ in (int, float) and exponent.value == 2)
+
+
 # ---------------------------------------------------------------- dead arrays reused
 
 

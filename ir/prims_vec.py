@@ -212,7 +212,8 @@ ADD_UP = "its elements add up to inf - inf"
 
 
 def _sum(v):
-    return _total(float(np.add.reduce(v, axis=None)), "sum", ADD_UP, v)  # np.sum, without its wrapper
+    r = float(np.add.reduce(v, axis=None))  # np.sum, without its wrapper
+    return r if r == r else _total(r, "sum", ADD_UP, v)
 
 
 def _mean(v):
@@ -221,7 +222,8 @@ def _mean(v):
             raise DomainError(f"mean of an empty ({shape_text(v)}) mat is undefined; give a mat that has elements")
         raise DomainError("mean of an empty vec is undefined; guard it with `if len(v) > 0` or give a vec that has "
                           "elements")
-    return _total(float(np.add.reduce(v, axis=None)) / v.size, "mean", ADD_UP, v)  # as np.mean computes it
+    r = float(np.add.reduce(v, axis=None)) / v.size  # as np.mean computes it
+    return r if r == r else _total(r, "mean", ADD_UP, v)
 
 
 def _dot(u, v):

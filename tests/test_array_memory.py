@@ -25,7 +25,7 @@ from adlang.interp.runtime import ArrayPool
 from adlang.ir import nodes as ir
 from adlang.ir.derive import derivative_program
 from adlang.ir.liveness import releases
-from adlang.ir.prims_scalar import has_nan
+from adlang.ir.prims_scalar import POOLED, has_nan
 from adlang.ir.printer import print_program
 from adlang.ir.simplify import simplify_function
 from adlang.lang.errors import RuntimeFault
@@ -139,10 +139,11 @@ def peak_bytes(run) -> int:
 
 
 @pytest.mark.parametrize("engine", PLAIN_ENGINES)
-def test_a_chain_of_vec_operations_holds_two_arrays_not_all(engine):
-    """Eight operations on a vec of 10^5 floats (800 kB each) hold at most the one read and the one made."""
+@pytest.mark.parametrize("n", [10_000, 100_000])  # under and over POOLED
+def test_a_chain_of_vec_operations_holds_two_arrays_not_all(engine, n):
+    """Eight operations on a vec of 10^4 or 10^5 floats hold at most the one read and the one made."""
     program = compile_source(chain(8), "<chain>")
-    v = np.linspace(0.0, 1.0, 100_000)
+    v = np.linspace(0.0, 1.0, n)
     run = ENGINES[engine].runner()
     run(program, "f", {"v": v})
     assert peak_bytes(lambda: run(program, "f", {"v": v})) < 3 * v.nbytes
@@ -354,7 +355,7 @@ def test_every_nan_arithmetic_makes_in_a_run_is_an_error(engine, n, expr, shown)
 
 # ---------------------------------------------------------------- dead arrays written into again
 
-BIG = 5000  # floats: over runtime.POOLED, so dead arrays of this size go to the run's pool
+BIG = POOLED + 1000  # floats: over POOLED, so dead arrays of this size go to the run's pool
 
 
 @pytest.mark.parametrize("engine", PLAIN_ENGINES)

@@ -61,6 +61,28 @@ def test_refusals_say_why(name, reason, capsys):
     assert data["reverse"]["value"]  # the other ways still answer
 
 
+@pytest.mark.parametrize("name, reason", [
+    ("examples/lstsq", "parameter 'A' of main is a mat: the symbolic way writes formulas over floats and vecs"),
+    ("examples/logreg_mat", "parameter 'X' of main is a mat: the symbolic way writes formulas over floats and vecs"),
+])
+def test_a_mat_is_refused_in_a_sentence(name, reason, capsys):
+    """Not sympy's or numpy's TypeError: a mat parameter, differentiated or not, is a refusal that says why."""
+    pytest.importorskip("sympy")
+    data = compare_json(*example(name), capsys)
+    assert data["symbolic"]["ok"] is False and data["symbolic"]["reason"].startswith(reason)
+    assert "Error" not in data["symbolic"]["reason"]
+    assert data["reverse"]["value"] and data["finite_differences"]["value"]
+
+
+def test_a_mat_made_inside_the_function_is_refused_at_its_line(tmp_path, capsys):
+    pytest.importorskip("sympy")
+    path = tmp_path / "matlit.ad"
+    path.write_text("def f(x) -> float:\n    let s = x * 2.0\n    let A = [[x, 1.0], [2.0, s]]\n    return sum(A)\n")
+    data = compare_json(str(path), ["x=2"], ["--wrt", "x"], capsys)
+    assert data["symbolic"]["reason"].startswith("line 3 computes with a mat")
+    assert data["reverse"]["value"] == {"x": 3.0}
+
+
 def test_a_loop_past_the_size_limit_is_refused(tmp_path, capsys):
     pytest.importorskip("sympy")
     path = tmp_path / "long.ad"
