@@ -60,7 +60,8 @@ BUDGET = {
     "native": dict(
         every_variant={"loop", "cube", "fanout", "foo", "foo_mul", "square_plus5", "piecewise", "polar"},
         variants={"nested_loops": CHECKPOINTED, "while_newton_sqrt": CHECKPOINTED, "linefit": FIRST_ORDER_RUNS,
-                  "dual": FIRST_ORDER_RUNS, "logistic": FIRST_ORDER_RUNS, "vec_stats": {"plain", "reverse"}},
+                  "dual": FIRST_ORDER_RUNS, "logistic": FIRST_ORDER_RUNS, "vec_stats": FIRST_ORDER_RUNS,
+                  "oscillator": FIRST_ORDER_RUNS},
         random=3,
     ),
 }
