@@ -13,7 +13,8 @@ compile, runs in the interpreter too. `FALLBACKS` counts both kinds, for the tes
 to run natively.
 
 Shape of the generated module: one function per function of the program, each `@numba.njit`, calling the
-others natively (a small function called from one place only is compiled into it: `inline="always"`). Besides its
+others natively (a small function, or a larger one called from one place only, is written into its callers,
+its variables renamed apart: the run's state stays in the caller's locals, a call costs nothing). Besides its
 parameters each takes the run's state `_S` (an int64 array: steps, values on the tapes, their peak, the two
 limits, a buffer that was too small, the fills of the tape buffers, the trips of each loop) and, when the
 program uses tapes, two buffers per tape (`_F<k>` float64 for floats and vec elements, `_I<k>` int64 for ints,
@@ -101,7 +102,8 @@ IMIN = f"({INT_MIN + 1} - 1)"
 # for a push and the size it needed.
 STEPS, HELD, PEAK, MAX_STEPS, MAX_TAPE, GROW, NEED, FIRST_LENGTH = range(8)
 BUFFER = 1024  # a tape buffer's first size
-INLINE_STATEMENTS = 64  # the largest function compiled into its one caller (`Generator.inlined`)
+INLINE_STATEMENTS = 64  # the largest function compiled into its one caller (`Generator.inlined`) ...
+SMALL_STATEMENTS = 16  # ... and into each of its callers
 
 FALLBACKS: Counter = Counter()  # "fault": a check fired, "unsupported": not lowered or not compiled
 
@@ -682,12 +684,11 @@ MATH = ("pow", "floor", "isinf", "log", "sqrt", "sin", "cos", "tan", "exp", "tan
 _MODULES: dict[str, types.ModuleType] = {}
 
 
-def _jit_module(source: str, namespace: dict, inline: frozenset | set = frozenset()) -> types.ModuleType:
+def _jit_module(source: str, namespace: dict) -> types.ModuleType:
     """The module of this source, each function in it a numba dispatcher (compiling at its first call). Named
     by the source's hash (`module_name`), so that its symbols name this code only, and executed from a file in
     the cache directory, whose machine code numba keeps on disk (`_disk_cache_class`), or in memory only where
-    there is no disk cache. Helpers are modules too: code compiled later links them from the disk cache. The
-    functions named in `inline` are compiled into their callers."""
+    there is no disk cache. Helpers are modules too: code compiled later links them from the disk cache."""
     numba = _numba()
     name = module_name(source, numba.__version__)
     if name in _MODULES:
@@ -699,7 +700,7 @@ def _jit_module(source: str, namespace: dict, inline: frozenset | set = frozense
     exec(compile(source, "<adlang native>" if path is None else str(path), "exec"), module.__dict__)
     for function in re.findall(r"^def (\w+)", source, re.MULTILINE):
         python = module.__dict__[function]
-        dispatcher = numba.njit(error_model="numpy", inline="always" if function in inline else "never")(python)
+        dispatcher = numba.njit(error_model="numpy")(python)
         if path is not None:
             try:
                 dispatcher._cache = _disk_cache_class()(python)  # what cache=True would set, checked
@@ -1155,8 +1156,8 @@ class Generator(PythonNames):
                        or (isinstance(s, (ir.Let, ir.Assign)) and isinstance(s.expr, ir.Pop))})
         self.tape_index = {number: i for i, number in enumerate(used)}
         self.taped = self._taped(program)
-        # A small function called from one place is compiled into it (no code grows, the call costs nothing:
-        # revolve's driver calls its taped VJP once a reversed iteration); the language has no recursion.
+        # Small functions are written into their callers (`inlined`: revolve's driver calls its taped VJP once a
+        # reversed iteration, and the loop once an advance); the language has no recursion.
         self.call_sites = Counter(s.expr.fn for fn in program.functions for s in ir.walk(fn.body)
                                   if isinstance(getattr(s, "expr", None), ir.CallFn))
         self.reserved = False  # in a loop that made room for its pushes before it
@@ -1167,27 +1168,32 @@ class Generator(PythonNames):
         self.current = ""
         self.loops: list = []
         self.var_names: dict[str, str] = {}
+        self.var_prefix = ""  # of the variables of a function being compiled into its caller
         self.temps = 0
+        self.instances = 0  # functions compiled into their callers so far
+        self.inline = self.inlined()
 
     def inlined(self) -> set[str]:
-        """The functions compiled into their one caller: those of at most INLINE_STATEMENTS statements, counting
-        those of the functions compiled into them. numba inlines at its own IR, before typing, and its time
-        grows faster than the code: linefit_newton's reverse program, its 400-statement functions inlined,
-        took 390 s to compile, 48 s without inlining, as many with this bound."""
-        callees = {fn.name: [s.expr.fn for s in ir.walk(fn.body) if isinstance(getattr(s, "expr", None), ir.CallFn)]
-                   for fn in self.program.functions}
+        """The functions whose body the generator writes in place of their calls (`inline_call`): those of at
+        most SMALL_STATEMENTS statements, and those of at most INLINE_STATEMENTS called from one place only,
+        counting the statements of the functions written into them. numba compiles a function in a time that
+        grows faster than its code: linefit_newton's reverse program, its 400-statement functions inlined
+        (by numba), took 390 s to compile, 48 s without inlining, as many with this bound."""
+        calls = {fn.name: [s.expr.fn for s in ir.walk(fn.body) if isinstance(getattr(s, "expr", None), ir.CallFn)]
+                 for fn in self.program.functions}
         sizes: dict[str, int] = {}
+
+        def inline(name: str) -> bool:
+            bound = INLINE_STATEMENTS if self.call_sites[name] == 1 else SMALL_STATEMENTS
+            return self.program.function(name) is not None and size(name) <= bound
 
         def size(name: str) -> int:  # programs never recurse
             if name not in sizes:
-                fn = self.program.function(name)
-                own = len(list(ir.walk(fn.body))) if fn is not None else 0
-                sizes[name] = own + sum(size(c) for c in callees.get(name, ()) if self.call_sites[c] == 1
-                                        and size(c) <= INLINE_STATEMENTS)
+                own = len(list(ir.walk(self.program.function(name).body)))
+                sizes[name] = own + sum(size(c) for c in calls[name] if inline(c))
             return sizes[name]
 
-        return {fn.name for fn in self.program.functions
-                if self.call_sites[fn.name] == 1 and size(fn.name) <= INLINE_STATEMENTS}
+        return {fn.name for fn in self.program.functions if inline(fn.name)}
 
     @staticmethod
     def _taped(program: ir.Program) -> set[str]:
@@ -1222,8 +1228,7 @@ class Generator(PythonNames):
         self.entries = {fn.name: fn.name in self.taped for fn in self.program.functions}
         tapes = len(self.tape_index)
         first_trip = FIRST_LENGTH + 2 * tapes
-        inline = {self.fn_names[name] for name in self.inlined()}
-        module = _jit_module(source, _namespace(self.elementwise), inline)
+        module = _jit_module(source, _namespace(self.elementwise))
         functions = {fn.name: module.__dict__[self.fn_names[fn.name]] for fn in self.program.functions}
         return Native(self.program, source, functions, self.entries, tapes, self.loops, first_trip,
                       first_trip + len(self.loops), [BUFFER] * (2 * tapes))
@@ -1257,6 +1262,10 @@ class Generator(PythonNames):
             return f"_np.{'int64' if a.type.kind == 'int' else 'bool_'}({self.atom(a)})"
         return self.atom(a)
 
+    def var(self, name: str) -> str:
+        """A variable's name; those of a function compiled into its caller have a prefix of their own."""
+        return self.var_prefix + super().var(name)
+
     def temp(self) -> str:
         self.temps += 1
         return f"_t{self.temps}"
@@ -1268,7 +1277,7 @@ class Generator(PythonNames):
     # ------------------------------------------------------------ functions
 
     def function(self, fn: ir.Function) -> None:
-        self.var_names = {}
+        self.var_names, self.var_prefix = {}, ""
         self.current = fn.name
         arrays = ["_S"] + (self.buffers.split(", ") if fn.name in self.taped and self.tape_index else [])
         self.emit(0, f"def {self.fn_names[fn.name]}({', '.join([self.var(p.name) for p in fn.params] + arrays)}):")
@@ -1281,20 +1290,23 @@ class Generator(PythonNames):
             self.emit(1, "mt = _S[4]")
             self.emit_all(1, self.tape_state(load=True))
         self.block(fn.body[:-1], 1)
-        ret = fn.returned
-        self.emit(1, "st += 1")
-        self.emit(1, STEP_CHECK)
-        ret_types = fn.ret.items if fn.ret.kind == "tuple" else (fn.ret,)
-        values = [self.atom(a) for a in ret.values]
-        if len(values) == len(ret_types):
-            for value, type_ in zip(values, ret_types):
-                self.length_check(1, value, type_)
+        value = self.returned(fn, 1)
         self.emit(1, f"if _bad: {FAULT}")
         self.emit(1, "_S[0] = st")
         if fn.name in self.taped:
             self.emit_all(1, self.tape_state(load=False))
-        value = values[0] if len(values) == 1 else f"({', '.join(values)},)"
         self.emit(1, f"return {value}")
+
+    def returned(self, fn: ir.Function, depth: int) -> str:
+        """The return counted as a step, the step check, the lengths of the values checked: their code."""
+        self.emit(depth, "st += 1")
+        self.emit(depth, STEP_CHECK)
+        ret_types = fn.ret.items if fn.ret.kind == "tuple" else (fn.ret,)
+        values = [self.atom(a) for a in fn.returned.values]
+        if len(values) == len(ret_types):
+            for value, type_ in zip(values, ret_types):
+                self.length_check(depth, value, type_)
+        return values[0] if len(values) == 1 else f"({', '.join(values)},)"
 
     def tape_state(self, load: bool) -> list[str]:
         """The tapes' count, peak and buffer fills are locals of a function that uses tapes (registers in its
@@ -1446,6 +1458,8 @@ class Generator(PythonNames):
         args = [self.argument(a) for a in expr.args]
         for value, param in zip(args, callee.params):
             self.length_check(depth, value, param.type)
+        if expr.fn in self.inline:
+            return self.inline_call(callee, [self.atom(a) for a in expr.args], depth)
         args.append("_S")
         self.emit(depth, "_S[0] = st")
         taped = expr.fn in self.taped
@@ -1460,6 +1474,22 @@ class Generator(PythonNames):
         self.emit(depth, f"{result} = {call}")
         self.emit_all(depth, self.tape_state(load=True))
         self.emit(depth, "st = _S[0]")
+        return result
+
+    def inline_call(self, fn: ir.Function, args: list[str], depth: int) -> str:
+        """The callee's body in place of the call (`inlined`), its variables renamed apart: the run's state
+        stays in the caller's locals (no store and load of `_S` around a call, no tuple of results)."""
+        self.instances += 1
+        outer = self.var_names, self.var_prefix, self.reserved, self.peaked, self.counted_pops
+        self.var_names, self.var_prefix = {}, f"_i{self.instances}"
+        self.reserved = self.peaked = self.counted_pops = False
+        for param, value in zip(fn.params, args):
+            self.emit(depth, f"{self.var(param.name)} = {value}")
+        self.block(fn.body[:-1], depth)
+        value = self.returned(fn, depth)
+        self.var_names, self.var_prefix, self.reserved, self.peaked, self.counted_pops = outer
+        result = self.temp()
+        self.emit(depth, f"{result} = {value}")
         return result
 
     # ------------------------------------------------------------ tapes

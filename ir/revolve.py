@@ -3,16 +3,19 @@
 The checkpoint pass turns the loop into a call `state = foo_loop(inputs, state, lo, hi)`.
 Reverse mode saves the state before the call and, on the way back, calls
 `foo_loop_vjp`, which this module writes instead of the taped VJP. It is
-Griewank and Walther's revolve as one adlang while loop over the iterations
-`lo + capo` still to reverse (`fine` of them are left), so it needs no recursion:
+Griewank and Walther's revolve as two adlang while loops, so it needs no recursion: the outer one
+reverses one iteration a trip (`fine` iterations are left to reverse; the state held is that
+before iteration `lo + capo`), the inner one brings the state to the last of them:
 
-- `left == 0`: every iteration past the newest snapshot is reversed: restore it;
-- `left == 1`: reverse iteration `lo + capo` at once, by `foo_loop_taped_vjp` over
-  that one iteration (it runs it again, taped); a snapshot of that state is freed;
-- the state is not saved yet: take a snapshot (the newest stays in variables,
-  older ones go on the tape);
-- otherwise advance `revolve_advance(left, free)` iterations with `foo_loop`.
+- while `left = fine - capo` is 2 or more: take a snapshot of the state unless it is the newest
+  one (the newest stays in variables, older ones go on the tape), then advance
+  `revolve_advance(left, free)` iterations with `foo_loop`;
+- reverse iteration `lo + capo` by `foo_loop_taped_vjp` over that one iteration (it runs it
+  again, taped), freeing its snapshot if it has one;
+- restore the newest snapshot.
 
+One trip of the outer loop per reversed iteration and one of the inner loop per advance (a trip
+per action, as the schedule is usually written, costs about three times the statements).
 Snapshots are taken and freed last in, first out, so the tape holds them.
 With S snapshots (the one of the loop's first state included) the advances
 run `r*l - C(S + r, S + 1)` iterations for l iterations, the optimum
@@ -91,12 +94,15 @@ class _Driver:
     # ------------------------------------------------------------ the function
 
     def function(self, name: str) -> ir.Function:
+        """Positions are iterations (lo..hi): `fine`, the first not yet reversed; `capo`, the iteration the
+        state held comes before; `top`, the newest snapshot's (hi: none). `free` counts the snapshots
+        still to take plus one, as `revolve_advance` takes it."""
         c = ir.Const
         out: list[ir.Stmt] = []
-        fine = self.let(out, "fine", self.prim("sub", self.hi, self.lo))
-        capo = self.let(out, "capo", c(0, INT))
-        top = self.let(out, "top", c(-1, INT))
-        held = self.let(out, "held", c(0, INT))
+        fine = self.let(out, "fine", self.hi)
+        capo = self.let(out, "capo", self.lo)
+        top = self.let(out, "top", self.hi)
+        free = self.let(out, "free", c(self.snapshots + 1, INT))
         snaps = {v.name: self.let(out, naming.role(v.name, naming.SNAPSHOT), v, v.type) for v in self.state}
         adjoints = {}
         for u in self.inputs:
@@ -106,25 +112,21 @@ class _Driver:
                 out.extend(e.stmts)
                 adjoints[u.name] = self.let(out, naming.derivative(self.prefix, u.name), zero,
                                             u.type.unsized)
-        more = self.let(out, "more", self.prim("gt", fine, c(0, INT)), BOOL)
+        more = self.let(out, "more", self.prim("gt", fine, self.lo), BOOL)
+        schedule = replace(self.span, role="schedule")
         body: list[ir.Stmt] = []
         left = self.let(body, "left", self.prim("sub", fine, capo))
-        restore = self.let(body, "restore", self.prim("eq", left, c(0, INT)), BOOL)
-        then_restore: list[ir.Stmt] = []
-        self.set(then_restore, capo, top)
+        behind = self.let(body, "behind", self.prim("gt", left, c(1, INT)), BOOL)
+        forwards = self.snapshot(capo, top, free, snaps) + self.advance(left, capo, free)
+        self.set(forwards, left, self.prim("sub", fine, capo))
+        self.set(forwards, behind, self.prim("gt", left, c(1, INT)))
+        body.append(ir.While(behind, tuple(forwards), schedule))
+        body.extend(self.reverse_one(fine, capo, top, free, snaps, adjoints))
+        self.set(body, capo, top)
         for v in self.state:
-            self.set(then_restore, v, snaps[v.name])
-        otherwise: list[ir.Stmt] = []
-        last = self.let(otherwise, "last", self.prim("eq", left, c(1, INT)), BOOL)
-        reverse = self.reverse_one(fine, capo, top, held, snaps, adjoints)
-        not_last: list[ir.Stmt] = []
-        fresh = self.let(not_last, "fresh", self.prim("ne", top, capo), BOOL)
-        not_last.append(ir.If(fresh, tuple(self.snapshot(capo, top, held, snaps)),
-                              tuple(self.advance(left, capo, held)), self.span))
-        otherwise.append(ir.If(last, tuple(reverse), tuple(not_last), self.span))
-        body.append(ir.If(restore, tuple(then_restore), tuple(otherwise), self.span))
-        self.set(body, more, self.prim("gt", fine, c(0, INT)))
-        out.append(ir.While(more, tuple(body), replace(self.span, role="schedule")))
+            self.set(body, v, snaps[v.name])
+        self.set(body, more, self.prim("gt", fine, self.lo))
+        out.append(ir.While(more, tuple(body), schedule))
         grads = []
         for p in self.loop_fn.params:
             if differentiable(p):
@@ -132,25 +134,25 @@ class _Driver:
         out.append(ir.Return(tuple(grads), self.span))
         return ir.Function(name, self.taped.params, self.taped.ret, tuple(out), self.span)
 
-    def reverse_one(self, fine, capo, top, held, snaps, adjoints) -> list[ir.Stmt]:
-        """Reverse iteration lo + capo from the state held, freeing its snapshot if it has one."""
+    def reverse_one(self, fine, capo, top, free, snaps, adjoints) -> list[ir.Stmt]:
+        """Reverse iteration capo (the last not reversed) from the state held, freeing its snapshot if it has
+        one."""
         c = ir.Const
         out: list[ir.Stmt] = []
         freed = self.let(out, "freed", self.prim("eq", top, capo), BOOL)
-        free: list[ir.Stmt] = []
-        self.set(free, held, self.prim("sub", held, c(1, INT)))
-        older = self.let(free, "older", self.prim("gt", held, c(0, INT)), BOOL)
+        release: list[ir.Stmt] = []
+        self.set(release, free, self.prim("add", free, c(1, INT)))
+        older = self.let(release, "older", self.prim("le", free, c(self.snapshots, INT)), BOOL)
         restore_older: list[ir.Stmt] = []
         for v in reversed(self.state):
             self.set(restore_older, snaps[v.name], ir.Pop(self.tape))
         self.set(restore_older, top, ir.Pop(self.tape))
         none_left: list[ir.Stmt] = []
-        self.set(none_left, top, c(-1, INT))
-        free.append(ir.If(older, tuple(restore_older), tuple(none_left), self.span))
-        out.append(ir.If(freed, tuple(free), (), self.span))
-        first = self.let(out, "i", self.prim("add", self.lo, capo))
-        after = self.let(out, "i_next", self.prim("add", first, c(1, INT)))
-        args = tuple(self.args) + (first, after) + tuple(self.cotangent.values())
+        self.set(none_left, top, self.hi)
+        release.append(ir.If(older, tuple(restore_older), tuple(none_left), self.span))
+        out.append(ir.If(freed, tuple(release), (), self.span))
+        after = self.let(out, "i_next", self.prim("add", capo, c(1, INT)))
+        args = tuple(self.args) + (capo, after) + tuple(self.cotangent.values())
         diff_params = [p for p in self.loop_fn.params if differentiable(p)]
         results = [self.var(naming.role(naming.derivative(self.prefix, p.name), naming.STEP), p.type)
                    for p in diff_params]
@@ -161,32 +163,33 @@ class _Driver:
                 self.set(out, total, self.prim("addto" if p.type.is_array else "add", total, r))
             else:
                 self.set(out, self.cotangent[p.name], r)
-        self.set(out, fine, self.prim("sub", fine, c(1, INT)))
+        self.set(out, fine, capo)
         return out
 
-    def snapshot(self, capo, top, held, snaps) -> list[ir.Stmt]:
-        """Keep the state before iteration lo + capo; the newest snapshot before it goes on the tape."""
+    def snapshot(self, capo, top, free, snaps) -> list[ir.Stmt]:
+        """Keep the state before iteration capo unless the newest snapshot is it; the newest snapshot before
+        it goes on the tape."""
         c = ir.Const
         out: list[ir.Stmt] = []
-        older = self.let(out, "older", self.prim("gt", held, c(0, INT)), BOOL)
+        fresh = self.let(out, "fresh", self.prim("ne", top, capo), BOOL)
+        take: list[ir.Stmt] = []
+        older = self.let(take, "older", self.prim("le", free, c(self.snapshots, INT)), BOOL)
         save = [ir.Push(top, self.span, self.tape)] + [ir.Push(snaps[v.name], self.span, self.tape)
                                                        for v in self.state]
-        out.append(ir.If(older, tuple(save), (), self.span))
-        self.set(out, top, capo)
+        take.append(ir.If(older, tuple(save), (), self.span))
+        self.set(take, top, capo)
         for v in self.state:
-            self.set(out, snaps[v.name], v)
-        self.set(out, held, self.prim("add", held, c(1, INT)))
+            self.set(take, snaps[v.name], v)
+        self.set(take, free, self.prim("sub", free, c(1, INT)))
+        out.append(ir.If(fresh, tuple(take), (), self.span))
         return out
 
-    def advance(self, left, capo, held) -> list[ir.Stmt]:
+    def advance(self, left, capo, free) -> list[ir.Stmt]:
         """Run as many iterations as revolve says before the next snapshot."""
-        c = ir.Const
         out: list[ir.Stmt] = []
-        free = self.let(out, "free", self.prim("sub", c(self.snapshots + 1, INT), held))
         ahead = self.let(out, "ahead", self.prim("revolve_advance", left, free))
-        start = self.let(out, "a", self.prim("add", self.lo, capo))
+        start = self.let(out, "a", capo)
         self.set(out, capo, self.prim("add", capo, ahead))
-        stop = self.let(out, "b", self.prim("add", self.lo, capo))
-        args = tuple(self.args) + (start, stop)
+        args = tuple(self.args) + (start, capo)
         self.call_into(out, self.state, ir.CallFn(self.loop_fn.name, args), "advanced")
         return out

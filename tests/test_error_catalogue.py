@@ -692,6 +692,21 @@ def test_every_case_has_its_own_id_and_says_what_the_user_did():
 # ---------------------------------------------------------------- the same errors in the REPL
 
 
+# The runtime errors of commands that take an engine, run natively: the native engine stops at the fault and runs
+# again in the interpreter, which words it (interp/native.py), so the output is the interpreter's to the byte.
+NATIVE_CASES = [c for c in CATALOGUE if c.kind == "runtime" and c.command in ("run", "optimize")
+                and "--engine" not in c.argv]
+
+
+@pytest.mark.parametrize("case", NATIVE_CASES, ids=[c.id for c in NATIVE_CASES])
+def test_runtime_error_in_the_native_engine(case: Case, tmp_path, capsys):
+    pytest.importorskip("numba")
+    for json_mode in (False, True):
+        expected = _run(case, tmp_path, capsys, json_mode)
+        native = Case(**{**case.__dict__, "argv": case.argv + " --engine native"})
+        assert _run(native, tmp_path, capsys, json_mode) == expected
+
+
 # In the REPL a second `def f` replaces the first, and an entry that is not a `def` is an expression.
 REPL_CASES = [c for c in CATALOGUE if c.kind in ("parse", "type") and c.command == "run" and len(c.program) < 2000
               and c.program.startswith("def") and c.id != "type-defined-twice"]
