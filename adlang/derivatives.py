@@ -151,7 +151,7 @@ def _compute_by_directions(program: ir.Program, fn: ir.Function, args: dict, wrt
     except RuntimeFault as fault:
         raise derivative_fault(fault, program, fn.name, args, options["max_steps"], options["max_tape"],
                                options["engine"]) from None
-    columns = [run.value[built.hu_at:built.hu_at + len(wrt)] for run in directions]
+    columns = [built.hu(run.value) for run in directions]
     hessian = hessians.assemble(wrt, places, columns)
     steps, peak, trace = hessians.combined(gradient, directions)
     outputs = gradient.value

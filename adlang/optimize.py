@@ -336,7 +336,7 @@ class _Search:
         except RuntimeFault as fault:
             raise derivative_fault(fault, self.program, self.fn.name, self._arguments(x), engine=self.engine) from None
         self.products += 1
-        return self.layout.pack(tuple(outputs[built.hu_at:built.hu_at + len(self.layout.names)]))
+        return self.layout.pack(built.hu(outputs))
 
     def loss_at(self, x: np.ndarray) -> float:
         return float(self.execute(self.program, self.fn.name, self._arguments(x)))
