@@ -547,6 +547,9 @@ def result_object(result: OptimizeResult) -> dict[str, Any]:
         "diverged": result.diverged,
         "interrupted": result.interrupted,
         "history": to_json_value(result.history),
+        # extensions (README, "Fitting"): how Newton solved H d = g, and the H u products that took
+        **({"newton_solver": result.solver, "hessian_vector_products": int(result.products)}
+           if result.method == "newton" else {}),
     }
 
 

@@ -215,8 +215,9 @@ def test_cli_newton_json(linefit):
     assert r.code == 0 and r.err == ""
     obj = r.json()
     assert set(obj) == {"function", "method", "params", "loss", "grad_norm", "steps", "converged", "diverged",
-                        "interrupted", "history"}
+                        "interrupted", "history", "newton_solver", "hessian_vector_products"}
     assert obj["function"] == "loss" and obj["method"] == "newton" and obj["converged"] is True
+    assert obj["newton_solver"] == "program" and obj["hessian_vector_products"] == 0  # floats: the Hessian program
     assert set(obj["params"]) == {"m", "b"}
     assert (obj["params"]["m"], obj["params"]["b"]) == pytest.approx(best, abs=1e-8)
     assert isinstance(obj["steps"], int) and 1 <= obj["steps"] <= 10
@@ -460,3 +461,11 @@ def test_newton_cg_says_how_it_solved(tmp_path):
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert "loss minimized with newton-CG (conjugate gradients on 1 Hessian-vector products)" in out.stdout
+    obj = adlang("optimize", str(path), "--wrt", "w", "w=[" + ",".join(["1"] * 150) + "]", "--method", "newton",
+                 "--json").json()
+    assert obj["converged"] and obj["newton_solver"] == "cg" and obj["hessian_vector_products"] == 1
+    obj = adlang("optimize", str(path), "--wrt", "w", "w=[" + ",".join(["1"] * 20) + "]", "--method", "newton",
+                 "--json").json()
+    assert obj["converged"] and obj["newton_solver"] == "dense" and obj["hessian_vector_products"] == 20
+    gd = adlang("optimize", str(path), "--wrt", "w", "w=[1,1]", "--steps", "2", "--json").json()
+    assert "newton_solver" not in gd and "hessian_vector_products" not in gd
