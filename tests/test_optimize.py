@@ -378,7 +378,10 @@ def test_a_loss_rising_for_many_steps_is_diverging_even_below_the_start():
     assert not OptimizeResult("f", "gd", {}, 1.0, 1.0, 3, False, [10.0, 1.0, 2.0, 3.0]).diverged
 
 
-def test_newton_past_the_old_limit_of_50_elements_builds_the_hessian_from_products():
+def test_newton_past_the_old_limit_of_50_elements_builds_the_hessian_from_products(monkeypatch):
+    from adlang import optimize as module
+
+    monkeypatch.setattr(module, "DENSE_NEWTON", 100)  # dense past 50 elements still works, where it is chosen
     program = compile_text(SQUARES)
     start = np.linspace(-3, 3, 60)
     result = optimize(program, "loss", {"w": start}, ["w"], method="newton")
