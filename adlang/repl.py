@@ -60,7 +60,8 @@ an expression to evaluate it, `let x = EXPR` to keep a value in the session.
   :reload                  FILE again; functions typed since are kept
   :list                    functions and session variables
   :run F x=2 y=3 [--grad x,y] [--mode M] [--order 2] [--checkpoint S] [--trace] [--json]
-                           as `adlang run` (the same arguments and output)
+      [--hvp P=U ...]      as `adlang run` (the same arguments and output; --hvp:
+                           one Hessian-vector product H u)
   :ir [F]                  the typed IR
   :diff F wrt x,y [forward|reverse|A-over-B] [order 2] [checkpoint S] [raw]
                            the derivative program (raw: not simplified)
