@@ -267,12 +267,12 @@ class Program:
 
     def check(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
               fn: str | None = None, sweep: bool = False, jacobian: Iterable[str] | str | None = None,
-              order: int = 1) -> CheckOutcome | SweepOutcome:
+              order: int = 1, engine: str = "interp") -> CheckOutcome | SweepOutcome:
         """Forward mode, reverse mode and central differences side by side, as `adlang check`: `.ok` and
         `.rows` (one per parameter element, each with `forward`, `reverse`, `central`). `sweep=True` is
         `check --sweep` (`Program.sweep`); `jacobian=[...]` is `check --jacobian` (a row per entry of the
         Jacobian, instead of `wrt`); `order=2` is `check --order 2` (a row per entry of the Hessian; `forward`
-        and `reverse` are the outer modes, each over reverse)."""
+        and `reverse` are the outer modes, each over reverse). Every run is in `engine`, as `check --engine`."""
         from adlang import checks
         from adlang.derivatives import check
 
@@ -282,27 +282,30 @@ class Program:
             _check_flag(sweep, "sweep")
             if jacobian is not None or order == 2:
                 raise _usage("sweep is for first derivatives: leave out jacobian and order")
-            return self.sweep(args, wrt, fn)
+            return self.sweep(args, wrt, fn, engine)
         with self._reported():
+            check_engine(engine, "engine")
             if jacobian is not None:
                 if wrt is not None or order != 1:
                     raise UsageError("check(jacobian=...) takes the parameters itself: leave out wrt and order")
                 function = self._function(fn)
                 checks.result_items(function)
                 names = self._wrt(function, jacobian, float_result=False)
-                return checks.check_jacobian(self.program, function.name, self._arguments(function, args), names)
+                return checks.check_jacobian(self.program, function.name, self._arguments(function, args), names,
+                                             engine)
             if order == 2:
-                return checks.check_hessian(self.program, *self._differentiated(fn, wrt, args))
-            return check(self.program, *self._differentiated(fn, wrt, args))
+                return checks.check_hessian(self.program, *self._differentiated(fn, wrt, args), engine)
+            return check(self.program, *self._differentiated(fn, wrt, args), engine)
 
     def sweep(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
-              fn: str | None = None) -> SweepOutcome:
+              fn: str | None = None, engine: str = "interp") -> SweepOutcome:
         """Finite differences at h = 1e-1 ... 1e-16 and h = 0 beside AD, as `adlang check --sweep`: `.rows`,
         `.ad`, `.to_json()`, `.plot(path)` (matplotlib) and `.text_plot(param)`; a notebook shows the plot."""
         from adlang.sweep import sweep
 
         with self._reported():
-            return sweep(self.program, *self._differentiated(fn, wrt, args))
+            check_engine(engine, "engine")
+            return sweep(self.program, *self._differentiated(fn, wrt, args), engine)
 
     def compare(self, args: Mapping[str, Any] | None = None, wrt: Iterable[str] | str | None = None,
                 fn: str | None = None) -> CompareOutcome:

@@ -25,16 +25,18 @@ from adlang.kinks import central_difference
 SECOND_ORDER_PAIRS = ("forward-over-reverse", "reverse-over-reverse")
 
 
-def check_jacobian(program, fn_name: str, args: dict, wrt: list[str]) -> CheckOutcome:
-    """Every entry of d(result)/d(p), p in `wrt`: forward mode, reverse mode, central differences."""
+def check_jacobian(program, fn_name: str, args: dict, wrt: list[str], engine: str = "interp") -> CheckOutcome:
+    """Every entry of d(result)/d(p), p in `wrt`: forward mode, reverse mode, central differences; every run in
+    `engine`."""
     fn = program.function(fn_name)
     items = result_items(fn)
-    by_mode = {m: jacobian(program, fn_name, args, wrt, mode=m, cache={}).jacobian for m in ("forward", "reverse")}
-    value = engines.run(finish(program), fn_name, args).value
+    by_mode = {m: jacobian(program, fn_name, args, wrt, mode=m, engine=engine, cache={}).jacobian
+               for m in ("forward", "reverse")}
+    value = engines.run(finish(program), fn_name, args, engine=engine).value
     outputs = _output_labels(fn_name, items, value if fn.ret.kind == "tuple" else (value,))
 
     def flat_result(at: dict) -> np.ndarray:
-        result = engines.run(finish(program), fn_name, at).value
+        result = engines.run(finish(program), fn_name, at, engine=engine).value
         return np.concatenate([np.atleast_1d(np.asarray(v, dtype=float)) for v in
                                (result if fn.ret.kind == "tuple" else (result,))])
 

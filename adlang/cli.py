@@ -267,6 +267,8 @@ def _check_parser(sub: Any) -> _Parser:
                    "1e-16 and h = 0 beside AD, with their errors: a table and a log-log plot (exit 0 unless f fails)")
     p.add_argument("--plot", metavar="FILE.png", help="with --sweep: also write the plot as an image (matplotlib: "
                    "pip install adlang[plot])")
+    p.add_argument("--engine", metavar="E", default="interp", help="the engine every run of the check uses, as "
+                   "for run: interp (default), compiled, native or auto")
     _add_json(p)
     return p
 
@@ -521,6 +523,7 @@ def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
     """The lead's `derivatives.check` result must have `.ok`, be printable by rich, and have `.to_json()`."""
     if ns.plot is not None and not ns.sweep:
         raise UsageError("--plot draws the sweep: use it with --sweep")
+    check_engine(ns.engine)
     if ns.jacobian is not None or parse_order(ns.order) == 2:
         return _cmd_check_more(ns, ctx)
     if ns.sweep:
@@ -530,7 +533,7 @@ def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
     wrt = parse_wrt(ns.wrt, fn, "--wrt")
     args = bind_arguments(fn, ns.args)
     from adlang import derivatives
-    outcome = derivatives.check(program, fn.name, args, wrt)
+    outcome = derivatives.check(program, fn.name, args, wrt, ns.engine)
     if ctx.json:
         print(dump_json(outcome.to_json()))
     else:
@@ -555,9 +558,9 @@ def _cmd_check_more(ns: argparse.Namespace, ctx: _Context) -> int:
         wrt = parse_wrt(ns.wrt, fn, "--wrt")
     args = bind_arguments(fn, ns.args)
     if ns.jacobian is not None:
-        outcome = checks.check_jacobian(program, fn.name, args, wrt)
+        outcome = checks.check_jacobian(program, fn.name, args, wrt, ns.engine)
     else:
-        outcome = checks.check_hessian(program, fn.name, args, wrt)
+        outcome = checks.check_hessian(program, fn.name, args, wrt, ns.engine)
     if ctx.json:
         print(dump_json(outcome.to_json()))
     else:
@@ -575,7 +578,7 @@ def _cmd_sweep(ns: argparse.Namespace, ctx: _Context) -> int:
     fn = ctx.entry = pick_function(program, ns.fn, ns.file)
     wrt = parse_wrt(ns.wrt, fn, "--wrt")
     args = bind_arguments(fn, ns.args)
-    outcome = sweep.sweep(program, fn.name, args, wrt)
+    outcome = sweep.sweep(program, fn.name, args, wrt, ns.engine)
     if ns.plot is not None:
         outcome.plot(ns.plot)
     if ctx.json:

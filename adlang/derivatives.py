@@ -152,7 +152,7 @@ def _compute_by_directions(program: ir.Program, fn: ir.Function, args: dict, wrt
     except RuntimeFault as fault:
         raise derivative_fault(fault, program, fn.name, args, options["max_steps"], options["max_tape"],
                                options["engine"]) from None
-    columns = [run.value[built.hu_at:built.hu_at + len(wrt)] for run in directions]
+    columns = [built.hu(run.value) for run in directions]
     hessian = hessians.assemble(wrt, places, columns)
     steps, peak, trace = hessians.combined(gradient, directions)
     outputs = gradient.value
@@ -272,19 +272,20 @@ class CheckOutcome:
         return table
 
 
-def check(program: ir.Program, fn_name: str, args: dict, wrt: list[str]) -> CheckOutcome:
-    forward = compute(program, fn_name, args, wrt=wrt, mode="forward").grad
-    reverse = compute(program, fn_name, args, wrt=wrt, mode="reverse").grad
+def check(program: ir.Program, fn_name: str, args: dict, wrt: list[str], engine: str = "interp") -> CheckOutcome:
+    """Forward mode, reverse mode and central differences of f, every run in `engine`."""
+    forward = compute(program, fn_name, args, wrt=wrt, mode="forward", engine=engine).grad
+    reverse = compute(program, fn_name, args, wrt=wrt, mode="reverse", engine=engine).grad
     rows = []
     for w in wrt:
         value = args[w]
         if isinstance(value, np.ndarray):
             for k in (np.ndindex(value.shape) if value.ndim == 2 else range(value.shape[0])):
-                fd = _central(program, fn_name, args, w, k, float(reverse[w][k]))
+                fd = _central(program, fn_name, args, w, k, float(reverse[w][k]), engine)
                 label = f"{w}[{k}]" if value.ndim == 1 else f"{w}[{k[0]}, {k[1]}]"
                 rows.append(CheckRow(label, float(forward[w][k]), float(reverse[w][k]), fd.value, fd.note))
         else:
-            fd = _central(program, fn_name, args, w, None, float(reverse[w]))
+            fd = _central(program, fn_name, args, w, None, float(reverse[w]), engine)
             rows.append(CheckRow(w, float(forward[w]), float(reverse[w]), fd.value, fd.note))
     outcome = CheckOutcome(fn_name, rows)
     unexplained = [r for r in rows if not r.note and r.errors()[1] > outcome.fd_tol]
@@ -310,7 +311,7 @@ def convention_notes(program: ir.Program, fn_name: str, args: dict, wrt: list[st
     return notes
 
 
-def _central(program, fn_name, args, name, index, derivative: float) -> Difference:
+def _central(program, fn_name, args, name, index, derivative: float, engine: str = "interp") -> Difference:
     """(f(x + h) - f(x - h)) / 2h with h scaled to x; rounding and truncation errors balance near eps^(1/3).
 
     Where it does not match `derivative` because it straddles a kink, a smaller step (see kinks.py).
@@ -327,6 +328,6 @@ def _central(program, fn_name, args, name, index, derivative: float) -> Differen
             arr = np.array(base, dtype=float)
             arr[index] = v
             moved[name] = arr
-        return float(engines.run(finish(program), fn_name, moved).value)
+        return float(engines.run(finish(program), fn_name, moved, engine=engine).value)
 
     return central_difference(at, x, h, derivative, CheckOutcome.fd_tol)

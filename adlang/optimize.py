@@ -10,7 +10,7 @@ Methods, all over the wrt parameters flattened into one vector x with gradient g
 - `momentum` (heavy ball): v = 0.9 v + g; x -= lr * v.
 - `adam`: the usual betas 0.9 and 0.999, eps 1e-8, bias-corrected moments.
 - `newton`: find d with H d = g and try x - d. Over floats only, H comes from
-  the Hessian program and numpy solves; over vecs of at most DENSE_NEWTON (100)
+  the Hessian program and numpy solves; over vecs of at most DENSE_NEWTON (25)
   elements in all, H is built from one Hessian-vector product per element and
   numpy solves; over more, Newton-CG: conjugate gradients on Hessian-vector
   products (no matrix), stopped at a residual of min(0.5, sqrt(|g| / |g0|)) |g|
@@ -69,7 +69,11 @@ ADAM_BETA1 = 0.9
 ADAM_BETA2 = 0.999
 ADAM_EPS = 1e-8
 MAX_HALVINGS = 30
-DENSE_NEWTON = 100  # Newton over vecs: at most this many elements solve with the Hessian, more by conjugate gradients
+# Newton over vecs: at most this many elements solve with the Hessian, more by conjugate gradients. Measured
+# (README, "Fitting"): least squares, one exact step, is dense's best case, and dense is 2.7x faster at 10 elements,
+# even at 25, 1.8x faster at 50 and 3x slower at 100; on a chained Rosenbrock and a sin-coupled chain (sparse
+# Hessians, many steps) CG is 1.2-1.9x faster at 25 and 2.6-4.6x at 50, as n products a step outgrow CG's few.
+DENSE_NEWTON = 25
 CG_ITERATIONS = 2  # conjugate gradients stop after this many times the parameter count of H u products
 CG_FLAT = 1e-14  # p.Hp <= CG_FLAT |p|^2 is no positive curvature along p
 RISING = 10  # a loss that rose over this many steps in a row is diverging
@@ -336,7 +340,7 @@ class _Search:
         except RuntimeFault as fault:
             raise derivative_fault(fault, self.program, self.fn.name, self._arguments(x), engine=self.engine) from None
         self.products += 1
-        return self.layout.pack(tuple(outputs[built.hu_at:built.hu_at + len(self.layout.names)]))
+        return self.layout.pack(built.hu(outputs))
 
     def loss_at(self, x: np.ndarray) -> float:
         return float(self.execute(self.program, self.fn.name, self._arguments(x)))
@@ -547,6 +551,9 @@ def result_object(result: OptimizeResult) -> dict[str, Any]:
         "diverged": result.diverged,
         "interrupted": result.interrupted,
         "history": to_json_value(result.history),
+        # extensions (README, "Fitting"): how Newton solved H d = g, and the H u products that took
+        **({"newton_solver": result.solver, "hessian_vector_products": int(result.products)}
+           if result.method == "newton" else {}),
     }
 
 

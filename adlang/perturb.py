@@ -50,8 +50,9 @@ def elements(wrt: list[str], args: dict) -> list[Element]:
     return out
 
 
-def along(program: ir.Program, fn_name: str, args: dict, element: Element) -> Callable[[float], float]:
-    """t -> f(args with `element` set to t). A runtime error at t propagates (RuntimeFault)."""
+def along(program: ir.Program, fn_name: str, args: dict, element: Element,
+          engine: str = "interp") -> Callable[[float], float]:
+    """t -> f(args with `element` set to t), run in `engine`. A runtime error at t propagates (RuntimeFault)."""
     finished = finish(program)
 
     def f(t: float) -> float:
@@ -62,6 +63,6 @@ def along(program: ir.Program, fn_name: str, args: dict, element: Element) -> Ca
             arr = np.array(args[element.param], dtype=float)
             arr[element.index] = t
             moved[element.param] = arr
-        return float(engines.run(finished, fn_name, moved).value)
+        return float(engines.run(finished, fn_name, moved, engine=engine).value)
 
     return f

@@ -60,7 +60,8 @@ an expression to evaluate it, `let x = EXPR` to keep a value in the session.
   :reload                  FILE again; functions typed since are kept
   :list                    functions and session variables
   :run F x=2 y=3 [--grad x,y] [--mode M] [--order 2] [--checkpoint S] [--trace] [--json]
-                           as `adlang run` (the same arguments and output)
+      [--hvp P=U ...]      as `adlang run` (the same arguments and output; --hvp:
+                           one Hessian-vector product H u)
   :ir [F]                  the typed IR
   :diff F wrt x,y [forward|reverse|A-over-B] [order 2] [checkpoint S] [raw]
                            the derivative program (raw: not simplified)
@@ -173,13 +174,17 @@ class Repl:
     def cmd_run(self, words: list[str]) -> None:
         fn_name, words = self._function_word(words)
         ns = cli.build_parser("run")[1]["run"].parse_intermixed_args([self.session_name, *words])
-        mode, order = options.derivative_mode(ns.mode, ns.order, ns.grad is not None)
         max_steps = options.parse_max_steps(ns.max_steps)
         program = self.session.program
-        fn = options.pick_function(program, fn_name or ns.fn, self.session_name)
-        wrt = options.parse_wrt(ns.grad, fn, "--grad") if ns.grad is not None else None
-        args = bind_arguments(fn, ns.args)
-        report = run_report(program, fn, args, wrt, mode, order, ns.trace, max_steps, ns.engine, ns.checkpoint)
+        if ns.hvp is not None:
+            report = self._hvp_report(ns, program, options.pick_function(program, fn_name or ns.fn, self.session_name),
+                                      max_steps)
+        else:
+            mode, order = options.derivative_mode(ns.mode, ns.order, ns.grad is not None)
+            fn = options.pick_function(program, fn_name or ns.fn, self.session_name)
+            wrt = options.parse_wrt(ns.grad, fn, "--grad") if ns.grad is not None else None
+            args = bind_arguments(fn, ns.args)
+            report = run_report(program, fn, args, wrt, mode, order, ns.trace, max_steps, ns.engine, ns.checkpoint)
         # lines of the file or of what was typed, not of the joined source the session compiles
         line_of = self.session.line_of
         report.trace = None if report.trace is None else [replace(e, line=line_of(e.line)) for e in report.trace]
@@ -188,6 +193,23 @@ class Repl:
             print(dump_json(run_object(report)))
         else:
             print_run(self.console, report)
+
+    def _hvp_report(self, ns, program, fn, max_steps: int):
+        """`:run F ... --hvp P=U`: as `adlang run --hvp`, one Hessian-vector product (and the gradient with
+        --grad, the Hessian with --order 2)."""
+        from adlang.hessians import direction_parts, direction_words
+        from adlang.runs import hvp_mode, hvp_report
+
+        if ns.jacobian is not None:
+            raise UsageError("--hvp and --jacobian are separate runs: give one of them")
+        mode, order = hvp_mode(ns.mode), options.parse_order(ns.order)
+        given = direction_words(ns.hvp)
+        wrt = options.parse_wrt(ns.grad if ns.grad is not None else list(given), fn,
+                                "--grad" if ns.grad else "--hvp")
+        args = bind_arguments(fn, ns.args)
+        direction = direction_parts(fn, wrt, args, given, "--hvp")
+        return hvp_report(program, fn, args, wrt, direction, mode, show_grad=ns.grad is not None, order=order,
+                          trace=ns.trace, max_steps=max_steps, engine=ns.engine, checkpoint=ns.checkpoint)
 
     def cmd_ir(self, words: list[str]) -> None:
         from adlang.ir.printer import print_function, print_program

@@ -93,20 +93,22 @@ class SweepOutcome:
         return Group(*parts)
 
 
-def sweep(program: ir.Program, fn_name: str, args: dict, wrt: list[str]) -> SweepOutcome:
-    """The sweep for every element of `wrt`; f failing at `args` (or its derivative failing) is the error."""
-    grad = compute(program, fn_name, args, wrt=wrt, mode="reverse").grad
+def sweep(program: ir.Program, fn_name: str, args: dict, wrt: list[str], engine: str = "interp") -> SweepOutcome:
+    """The sweep for every element of `wrt`, every run in `engine`; f failing at `args` (or its derivative
+    failing) is the error."""
+    grad = compute(program, fn_name, args, wrt=wrt, mode="reverse", engine=engine).grad
     rows: list[SweepRow] = []
     ad: dict[str, float] = {}
     for element in elements(wrt, args):
         derivative = element.of(grad)
         ad[element.label] = derivative
-        rows += _rows(program, fn_name, args, element, derivative)
+        rows += _rows(program, fn_name, args, element, derivative, engine)
     return SweepOutcome(fn_name, rows, ad)
 
 
-def _rows(program: ir.Program, fn_name: str, args: dict, element: Element, derivative: float) -> list[SweepRow]:
-    f = along(program, fn_name, args, element)
+def _rows(program: ir.Program, fn_name: str, args: dict, element: Element, derivative: float,
+          engine: str) -> list[SweepRow]:
+    f = along(program, fn_name, args, element, engine)
     x = element.at(args)
     fx = f(x)  # fails as the function fails: the one error a sweep has
     rows = []

@@ -1395,7 +1395,7 @@ def hessian_vec_case(program, hvp, run, engine: str, pair: str, v, u, hessian, c
     n = len(v)
     cache: dict = {}
     seed = {"v": v, hvp.seeds[0]: u}
-    hu = np.asarray(run(hvp.program, hvp.directional, seed, max_steps=MAX_STEPS).value[hvp.hu_at], dtype=float)
+    hu = np.asarray(hvp.hu(run(hvp.program, hvp.directional, seed, max_steps=MAX_STEPS).value)[0], dtype=float)
     timings = measure_group({
         "f": lambda: run(program, "f", {"v": v}, max_steps=MAX_STEPS),
         "hvp": lambda: run(hvp.program, hvp.directional, seed, max_steps=MAX_STEPS),

@@ -512,6 +512,15 @@ def _addat(w, i, x):
     out[i] = t
     return out
 
+def _addat_in(w, i, x):
+    if i < 0 or i >= w.shape[0]:
+        {FAULT}
+    t = w[i] + x
+    if t != t:
+        {FAULT}
+    w[i] = t
+    return w
+
 def _revolve(n, s):
     # checkpoint_schedules.revolve_split(n, s) without its bisection: the least m in [1, n - 1] with
     # rep(m + 1, s) + 1 >= rep(n - m, s - 1) (rep(k, s): the least r with C(s + r, s) >= k), found by walking
@@ -1044,6 +1053,40 @@ VECTOR = {
 }
 
 
+# The vec primitives whose result is an array of its own, never one of the operands (`addto` returns its first
+# operand when the second is empty).
+FRESH = ELEMENTWISE | {"zeros", "ones", "addat", "veclit"}
+
+
+def exclusive_vecs(fn: ir.Function) -> set[str]:
+    """The vec variables of fn that hold an array nothing else refers to, at every point: each binding makes a
+    fresh array (FRESH, a pop: the tapes copy) or updates the variable itself (`d = addat(d, i, x)`,
+    `d = addto(d, c)`), and no reading lets another name hold it (a copy `y = d`, a call, which may return its
+    argument, `y = addto(d, c)`). `d = addat(d, i, x)` then adds in place: the accumulation of a vec's adjoint
+    one element per trip costs O(1) a trip, not a copy of the vec (O(n^2) over a loop)."""
+    candidates: set[str] = set()
+    spoiled = {p.name for p in fn.params}
+    for stmt in ir.walk(fn.body):
+        if isinstance(stmt, ir.Let) and len(stmt.targets) > 1:
+            spoiled.update(t.name for t in stmt.targets)
+        if isinstance(stmt, (ir.Let, ir.Assign)):
+            target, expr = _target(stmt), stmt.expr
+            if isinstance(expr, ir.Var):
+                spoiled.add(expr.name)
+            elif isinstance(expr, ir.CallFn):
+                spoiled.update(a.name for a in expr.args if isinstance(a, ir.Var))
+            if target.type.kind != "vec":
+                continue
+            candidates.add(target.name)
+            own = (isinstance(expr, ir.Prim) and expr.op in ("addat", "addto") and isinstance(expr.args[0], ir.Var)
+                   and expr.args[0].name == target.name)
+            if isinstance(expr, ir.Prim) and expr.op == "addto" and not own and isinstance(expr.args[0], ir.Var):
+                spoiled.add(expr.args[0].name)
+            if not (own or isinstance(expr, ir.Pop) or (isinstance(expr, ir.Prim) and expr.op in FRESH)):
+                spoiled.add(target.name)
+    return candidates - spoiled
+
+
 # Scalar primitives whose float result is NaN when a float operand is (and is checked, or their domain check
 # fires), and those that pass a NaN on unchecked.
 NAN_CHECKED = frozenset({"add", "sub", "mul", "div", "exp", "sin", "cos", "tan", "tanh", "log", "sqrt"})
@@ -1166,6 +1209,7 @@ class Generator(PythonNames):
         self.elementwise: dict[str, object] = {}  # the elementwise helpers the module calls, by name
         self.nan_covered = False  # the statement being lowered has its NaN check covered (`covered_nan_checks`)
         self.current = ""
+        self.exclusive: set[str] = set()  # the current function's vecs updated in place (`exclusive_vecs`)
         self.loops: list = []
         self.var_names: dict[str, str] = {}
         self.var_prefix = ""  # of the variables of a function being compiled into its caller
@@ -1279,6 +1323,7 @@ class Generator(PythonNames):
     def function(self, fn: ir.Function) -> None:
         self.var_names, self.var_prefix = {}, ""
         self.current = fn.name
+        self.exclusive = exclusive_vecs(fn)
         arrays = ["_S"] + (self.buffers.split(", ") if fn.name in self.taped and self.tape_index else [])
         self.emit(0, f"def {self.fn_names[fn.name]}({', '.join([self.var(p.name) for p in fn.params] + arrays)}):")
         for array in arrays:
@@ -1415,6 +1460,9 @@ class Generator(PythonNames):
             if target.type.kind == "float" and expr.type.kind == "int":
                 raise Unsupported("an int held in a float variable")
             self.emit(depth, f"{name} = {value}")
+        elif isinstance(expr, ir.Prim) and expr.op == "addat" and _updates(target, expr, self.exclusive):
+            w, i, x = (self.argument(a) for a in expr.args)
+            self.emit(depth, f"{name} = _addat_in({w}, {i}, {x})")
         elif isinstance(expr, ir.Prim):
             self.primitive(name, expr, depth)
         elif isinstance(expr, ir.CallFn):
@@ -1600,6 +1648,12 @@ class Generator(PythonNames):
         self.emit(depth, f"{name} = {value} != 0" if kind == "bool" else f"{name} = {value}")
         self.emit(depth, f"_L{at} = {top}")
         self.emit(depth, "_h -= 1")
+
+
+def _updates(target: ir.Var, expr: ir.Prim, exclusive: set[str]) -> bool:
+    """Whether `target = addat(target, i, x)` may add in place: the array is the target's alone."""
+    first = expr.args[0]
+    return isinstance(first, ir.Var) and first.name == target.name and target.name in exclusive
 
 
 def _target(stmt: ir.Let | ir.Assign) -> ir.Var:

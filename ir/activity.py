@@ -32,9 +32,11 @@ def varied_names(fn: ir.Function, active_params: set[str]) -> set[str]:
     return varied
 
 
-def useful_names(fn: ir.Function) -> set[str]:
-    """Names whose value can reach what the function returns (through data, not control)."""
-    useful = {v.name for v in ir.used_vars(fn.returned)}
+def useful_names(fn: ir.Function, silent: tuple[int, ...] = ()) -> set[str]:
+    """Names whose value can reach what the function returns (through data, not control); the results at the
+    `silent` positions count for nothing (their cotangent is zero)."""
+    returned = [v for k, v in enumerate(fn.returned.values) if k not in silent]
+    useful = {v.name for v in returned if isinstance(v, ir.Var)}
     pairs = _defs_and_uses(fn.body)
     pushes = [s for s in ir.walk(fn.body) if isinstance(s, ir.Push)]
     changed = True

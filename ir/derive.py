@@ -117,6 +117,13 @@ class Hvp:
     directional: str
     hu_at: int
 
+    def hu(self, value) -> tuple:
+        """H u's parts, in wrt's order, from what a run of `directional` returned."""
+        n = len(self.seeds)
+        if self.hu_at == 0 and n == 1:
+            return (value,)
+        return tuple(value[self.hu_at:self.hu_at + n])
+
 
 def derive_hvp(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "forward-over-reverse",
                simplify: bool = True, checkpoint: str = "none") -> Hvp:
@@ -137,12 +144,11 @@ def derive_hvp(program: ir.Program, fn_name: str, wrt: list[str], mode: str = "f
         generated = forward.functions() + [entry]
         directional, hu_at = entry, 1 + len(wrt)
     else:
-        along = hvp.directional(fn, g, wrt, names)
-        reverse = ReverseMode(ir.Program(first.program.functions + (along,)), names)
-        directional = reverse_entry(reverse, along, wrt)
+        reverse = ReverseMode(first.program, names)
+        directional = hvp.directional(fn, g, wrt, reverse, names)
         entry = hvp.reverse_over(fn, g, wrt, directional, names)
-        generated = [along] + reverse.functions() + [directional, entry]
-        hu_at = 1
+        generated = reverse.functions() + [directional, entry]
+        hu_at = 0
     if simplify:
         generated = [simplify_function(f) for f in generated]
     needed = _reachable(first.program, generated, generated[-1])

@@ -4,8 +4,10 @@ G(params) -> (value, gradient...) is built in the inner mode (`ir/derive.py`).
 The outer mode then gives H u for a direction u, in a program whose size is
 that of G, not of n^2 copies of it:
 - forward: G's JVP along u (the tangent of the gradient is H u);
-- reverse: the reverse-mode gradient of `F_directional(params, u) = sum_p
-  <u_p, g_p>` (H is symmetric, so that gradient is H u).
+- reverse: the reverse-mode gradient of `sum_p <u_p, g_p>` (H is symmetric,
+  so that gradient is H u), which is G's VJP with the gradient's cotangent u
+  and the value's zero: `F_directional(params, u)` calls that VJP alone, asked
+  to do no work for the value, and never runs G itself.
 Either way the entry `F_hvp(params..., seeds...)` returns (value, gradient...,
 H u...), a part of u and of H u per parameter, in wrt's order. Each run costs a
 small constant times the function, whatever the length of its vecs.
@@ -17,7 +19,7 @@ from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.forward import ForwardMode
 from adlang.ir.naming import Namer
-from adlang.ir.primitives import Emitter
+from adlang.ir.reverse import ReverseMode
 from adlang.ir.types import FLOAT, tuple_of
 
 
@@ -28,22 +30,23 @@ def seed_params(fn: ir.Function, wrt: list[str]) -> tuple[ir.Var, ...]:
     return tuple(ir.Var(local.name(naming.role(w, naming.SEED)), params[w].type) for w in wrt)
 
 
-def directional(fn: ir.Function, g: ir.Function, wrt: list[str], names: Namer) -> ir.Function:
-    """`F_directional(params..., seeds...) = sum_p <seed_p, dF/dp>`, with the gradient from G: a float whose
-    gradient with respect to the parameters is H times the seeds."""
+def directional(fn: ir.Function, g: ir.Function, wrt: list[str], reverse: ReverseMode, names: Namer) -> ir.Function:
+    """`F_directional(params..., seeds...)` = H times the seeds, the parts in wrt's order: the gradient of
+    `sum_p <seed_p, dF/dp>` by reverse mode, which is one call of G's VJP with the seeds as the cotangents of
+    G's gradient and zero for its value (a VJP made to skip the value's reversal)."""
     seeds = seed_params(fn, wrt)
+    by_wrt = dict(zip(wrt, seeds))
+    active = [p.name for p in fn.params if p.name in by_wrt]
+    vjp, returned = reverse.vjp(g.name, active, silent=(0,))
     local = Namer([p.name for p in fn.params] + [s.name for s in seeds])
-    value = ir.Var(local.name(naming.role(fn.name, naming.VALUE)), FLOAT)
-    grads = [ir.Var(local.name(naming.derivative(fn.name, w)), s.type) for w, s in zip(wrt, seeds)]
-    e = Emitter(local.temp, fn.span)
-    e.stmts.append(ir.Let((value, *grads), ir.CallFn(g.name, fn.params), fn.span))
-    total: ir.Atom | None = None
-    for grad, seed in zip(grads, seeds):
-        term = e.op("dot" if grad.type.kind == "vec" else "mul", grad, seed)
-        total = term if total is None else e.op("add", total, term)
-    e.stmts.append(ir.Return((total if total is not None else ir.Const(0.0, FLOAT),), fn.span))
+    adjoints = {w: ir.Var(local.name(naming.role(naming.derivative(fn.name, w), naming.HVP)), by_wrt[w].type)
+                for w in returned}
+    cotangents = (ir.Const(0.0, FLOAT), *seeds)
+    call = ir.Let(tuple(adjoints[w] for w in returned), ir.CallFn(vjp, fn.params + cotangents), fn.span)
+    parts = tuple(adjoints[w] for w in wrt)
+    ret = parts[0].type if len(parts) == 1 else tuple_of([p.type for p in parts])
     name = names.name(naming.role(fn.name, naming.DIRECTIONAL))
-    return ir.Function(name, fn.params + seeds, FLOAT, tuple(e.stmts), fn.span)
+    return ir.Function(name, fn.params + seeds, ret, (call, ir.Return(parts, fn.span)), fn.span)
 
 
 def forward_over(forward: ForwardMode, fn: ir.Function, g: ir.Function, wrt: list[str]) -> ir.Function:
@@ -62,15 +65,12 @@ def forward_over(forward: ForwardMode, fn: ir.Function, g: ir.Function, wrt: lis
     return _entry(fn, seeds, value, grads, parts, body, forward.fn_names)
 
 
-def reverse_over(fn: ir.Function, g: ir.Function, wrt: list[str], gradient_along: ir.Function,
-                 names: Namer) -> ir.Function:
-    """The entry by reverse mode over G: G for the value and gradient, then `gradient_along`, the reverse-mode
-    program of F_directional, for H u."""
+def reverse_over(fn: ir.Function, g: ir.Function, wrt: list[str], along: ir.Function, names: Namer) -> ir.Function:
+    """The entry by reverse mode over G: G for the value and gradient, then `along` (`directional`) for H u."""
     seeds = seed_params(fn, wrt)
     local, value, grads, parts = _outputs(fn, wrt, seeds)
-    along = ir.Var(local.temp(), FLOAT)  # F_directional's value: the gradient along the seeds, not needed
     body = (ir.Let((value, *grads), ir.CallFn(g.name, fn.params), fn.span),
-            ir.Let((along, *parts), ir.CallFn(gradient_along.name, fn.params + seeds), fn.span),
+            ir.Let(tuple(parts), ir.CallFn(along.name, fn.params + seeds), fn.span),
             _returned(fn, value, grads, parts))
     return _entry(fn, seeds, value, grads, parts, body, names)
 

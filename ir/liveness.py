@@ -79,3 +79,9 @@ class _Analysis:
                 found.update(v.name for v in ir.used_vars(s) + ir.defined_vars(s) if v.type.is_array)
             known = self.mentioned[key] = frozenset(found)
         return known
+
+
+def live_into(stmt: ir.Stmt, after: frozenset[str]) -> frozenset[str]:
+    """The names of any type that stmt (with its nested blocks) may read before writing them, given those
+    read after it; for a loop, also those one trip leaves for the next."""
+    return _Analysis().statement(stmt, after)

@@ -22,6 +22,7 @@ from adlang.ir import nodes as ir
 from adlang.ir.activity import useful_names, varied_names
 from adlang.ir.builder import bind, differentiable, dummy_value, rename_body, without_empty_blocks, zero_expr
 from adlang.ir.hoist import hoist
+from adlang.ir.loop_locals import localize
 from adlang.ir.naming import Namer
 from adlang.ir.primitives import Emitter, IndexContribution, lookup
 from adlang.ir.types import FLOAT, INT, tuple_of
@@ -43,19 +44,22 @@ class ReverseMode:
         self.program = program
         self.fn_names = fn_names
         self.custom = custom or {}
-        self.generated: dict[tuple[str, tuple[str, ...]], ir.Function | None] = {}
-        self.order: list[tuple[str, tuple[str, ...]]] = []
+        self.generated: dict[tuple[str, tuple[str, ...], tuple[int, ...]], ir.Function | None] = {}
+        self.order: list[tuple[str, tuple[str, ...], tuple[int, ...]]] = []
         self.helpers: list[ir.Function] = []
         self.tape = max(ir.tapes_in(program.functions)) + 1
 
-    def vjp(self, fn_name: str, wanted: list[str]) -> tuple[str, list[str]]:
+    def vjp(self, fn_name: str, wanted: list[str], silent: tuple[int, ...] = ()) -> tuple[str, list[str]]:
         """The VJP of fn_name returning the adjoints of the `wanted` parameters (a call site's active
         arguments), made on first use; and the parameters it returns adjoints of, in order. A custom
-        VJP returns them for every float or vec parameter."""
+        VJP returns them for every float or vec parameter. `silent`: the positions of fn's results whose
+        cotangent the call site passes as zero; that VJP still takes them, but does no work for them (a
+        gradient program's VJP asked only about the gradient skips reversing the value's computation)."""
         fn = self.program.function(fn_name)
         if fn_name in self.custom:
             wanted = [p.name for p in fn.params if differentiable(p)]
-        key = (fn_name, tuple(wanted))
+            silent = ()
+        key = (fn_name, tuple(wanted), tuple(silent))
         if key not in self.generated:
             self.generated[key] = None
             name = self.fn_names.name(naming.role(fn_name, naming.VJP))
@@ -63,7 +67,7 @@ class ReverseMode:
                 built, helpers = self.custom[fn_name](self, fn, name)
                 self.helpers.extend(helpers)
             else:
-                built = FunctionVjp(self, fn, list(wanted), entry=False).build(name)
+                built = FunctionVjp(self, fn, list(wanted), entry=False, silent=tuple(silent)).build(name)
             self.generated[key] = built
             self.order.append(key)
         return self.generated[key].name, list(wanted)
@@ -81,12 +85,14 @@ class ReverseMode:
 class FunctionVjp:
     """The reverse-mode derivative of one function."""
 
-    def __init__(self, mode: ReverseMode, fn: ir.Function, active_params: list[str], entry: bool):
+    def __init__(self, mode: ReverseMode, fn: ir.Function, active_params: list[str], entry: bool,
+                 silent: tuple[int, ...] = ()):
         self.mode = mode
+        self.silent = silent
         self.entry = entry
         self.active_params = active_params
         self.names = Namer(ir.names_in(fn) | {fn.name})
-        fn = self._name_output(fn)
+        fn = localize(self._name_output(fn), self.names)
         hoisted = hoist(fn, self.names)
         self.fn = hoisted.fn
         self.in_loop_lets = hoisted.in_loop_lets
@@ -99,7 +105,7 @@ class FunctionVjp:
         self.fixed = (top_level | {p.name for p in self.fn.params}) - set(assigned)
         self.frames: list[tuple[set[str], list[ir.Stmt]] | None] = []
         varied = varied_names(self.fn, set(active_params))
-        self.active = varied & useful_names(self.fn)
+        self.active = varied & useful_names(self.fn, silent)
         self.resized = {
             s.target.name for s in ir.walk(self.fn.body) if isinstance(s, ir.Assign) and s.target.type.is_array
         }
@@ -209,7 +215,7 @@ class FunctionVjp:
             output = value.name if isinstance(value, ir.Var) else str(k)
             param = ir.Var(self.names.name(naming.derivative(self.prefix, output)), value.type)
             extra_params.append(param)
-            if self.is_active(value):
+            if k not in self.silent and self.is_active(value):
                 if self.adjoint(value).name in self.declared:
                     adj = self.adjoint(value)
                     backward_seed.append(ir.Assign(adj, ir.Prim("add", (adj, param)), ret.span))
@@ -312,6 +318,7 @@ class FunctionVjp:
             forward = [ir.For(s.var, s.start, s.stop, tuple(body_f), s.span)]
             if not body_b:
                 return forward, []
+            recomputed = _read_by(recomputed, body_b)
             e = Emitter(self.names.temp, s.span)
             step = ir.Var(self.names.name(naming.role(s.var.name, naming.REVERSED)), INT)
             last = e.op("sub", e.op("add", s.start, s.stop), ir.Const(1, INT))
@@ -450,8 +457,9 @@ class FunctionVjp:
             backward.append(pop)
         callee = self.mode.program.function(call.fn)
         cotangents = []
+        silent = []
         live = False
-        for t in targets:
+        for k, t in enumerate(targets):
             if not differentiable(t):
                 continue
             if self.live(t, in_loop):
@@ -461,12 +469,13 @@ class FunctionVjp:
                 e = Emitter(self.names.temp, s.span)
                 cotangents.append(zero_expr(e, t.type, t))
                 backward.extend(e.stmts)
+                silent.append(k)
         diff_params = [(a, p) for a, p in zip(call.args, callee.params) if differentiable(p)]
         if not live or not any(self.is_active(a) for a, _ in diff_params):
             self.reset_targets(s, targets, backward)
             return forward, backward
         wanted = [p.name for a, p in diff_params if self.is_active(a)]
-        vjp, returned = self.mode.vjp(call.fn, wanted)
+        vjp, returned = self.mode.vjp(call.fn, wanted, tuple(silent))
         by_param = {p.name: (a, p) for a, p in diff_params}
         results = tuple(ir.Var(self.names.temp(), by_param[name][1].type) for name in returned)
         backward.append(ir.Let(results, ir.CallFn(vjp, call.args + tuple(cotangents)), s.span))
@@ -535,6 +544,18 @@ class FunctionVjp:
 def backward_span(span: Span) -> Span:
     """The place of a loop that runs another loop's iterations backwards (engines count those apart)."""
     return replace(span, role=f"{span.role} backward".lstrip())
+
+
+def _read_by(recomputed: list[ir.Stmt], body: list[ir.Stmt]) -> list[ir.Stmt]:
+    """The recomputed `let`s that the backward trip reads, directly or through one another: the rest (a value
+    only the forward sweep wanted, such as a running sum's term) would be computed for nothing."""
+    needed = {v.name for s in ir.walk(tuple(body)) for v in ir.used_vars(s)}
+    kept = []
+    for s in reversed(recomputed):
+        if s.target.name in needed:
+            kept.append(s)
+            needed.update(v.name for v in ir.used_vars(s))
+    return kept[::-1]
 
 
 def _without(body, drops: set[int]):

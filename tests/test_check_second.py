@@ -133,3 +133,29 @@ def test_the_api_is_what_the_command_prints(path):
                             "sweep is for first derivatives")]:
         with pytest.raises(adlang.Error, match=fragment):
             call()
+
+
+@pytest.mark.parametrize("words", [["--wrt", "v,x"], ["--wrt", "v,x", "--order", "2"], ["--wrt", "v", "--sweep"]])
+def test_check_runs_in_the_engine_asked_for(path, monkeypatch, words):
+    """`check --engine E` (and the API's `engine=`) runs every derivative and every difference in E, with the
+    interpreter's outcome."""
+    from adlang.interp.engines import Engine
+
+    used = []
+    runner = Engine.runner
+    monkeypatch.setattr(Engine, "runner", lambda self: used.append(self.name) or runner(self))
+    base = ["check", path, "v=[0.3,-0.2,0.9]", "x=0.7", "--fn", "chain", *words, "--json"]
+    code, interp, _ = command(*base)
+    assert code == 0 and set(used) == {"interp"}
+    used.clear()
+    code, compiled, _ = command(*base, "--engine", "compiled")
+    assert code == 0 and set(used) == {"compiled"}
+    assert json.dumps(json.loads(compiled)) == json.dumps(json.loads(interp))  # the engines agree to the bit
+    code, out, _ = command(*base, "--engine", "nope")
+    assert code == 2 and "unknown --engine 'nope'" in json.loads(out)["error"]["message"]
+    if "--sweep" not in words:
+        used.clear()
+        order = 2 if "--order" in words else 1
+        outcome = adlang.load(path).check(args={"v": [0.3, -0.2, 0.9], "x": 0.7}, fn="chain", wrt=["v", "x"],
+                                          order=order, engine="compiled")
+        assert set(used) == {"compiled"} and outcome.to_json() == json.loads(interp)

@@ -214,6 +214,60 @@ def test_vec_arguments_are_left_alone():
     assert np.array_equal(v, [1.0, 2.0])
 
 
+# Each function updates d by addat in a loop; only `alone` may do it in place: elsewhere another name (a copy, a
+# call's result, addto's result, a parameter) holds d's array, whose old contents the result shows.
+SHARED = """\
+def same(v: vec) -> vec:
+    return v
+
+def alone(n: int) -> vec:
+    let d = zeros(n)
+    for i in 0..n:
+        d = addat(d, i, 1.0)
+    return d
+
+def copied(n: int) -> (vec, vec):
+    let d = zeros(n)
+    let kept = d
+    for i in 0..n:
+        d = addat(d, i, 1.0)
+    return d, kept
+
+def called(n: int) -> (vec, vec):
+    let d = zeros(n)
+    let kept = same(d)
+    for i in 0..n:
+        d = addat(d, i, 1.0)
+    return d, kept
+
+def added(n: int) -> (vec, vec):
+    let d = zeros(n)
+    let kept = addto(d, zeros(0))
+    for i in 0..n:
+        d = addat(d, i, 1.0)
+    return d, kept
+
+def param(d: vec) -> vec:
+    for i in 0..len(d):
+        d = addat(d, i, 1.0)
+    return d
+"""
+
+
+def test_addat_in_place_only_where_the_array_is_the_variables_alone():
+    program = finish(compile_text(SHARED))
+    assert native.exclusive_vecs(program.function("alone")) == {"d"}
+    for name in ("copied", "called", "added", "param"):
+        assert "d" not in native.exclusive_vecs(program.function(name)), name
+    for name in ("copied", "called", "added"):
+        d, kept = ENGINES["native"].run(program, name, {"n": 3}).value
+        assert np.array_equal(d, [1.0, 1.0, 1.0]) and np.array_equal(kept, [0.0, 0.0, 0.0]), name
+    v = np.zeros(3)
+    assert np.array_equal(ENGINES["native"].run(program, "param", {"d": v}).value, [1.0, 1.0, 1.0])
+    assert np.array_equal(v, [0.0, 0.0, 0.0])
+    assert np.array_equal(ENGINES["native"].run(program, "alone", {"n": 4}).value, np.ones(4))
+
+
 def test_the_lecture_loop_natively():
     from helpers import load_example
 

@@ -215,8 +215,9 @@ def test_cli_newton_json(linefit):
     assert r.code == 0 and r.err == ""
     obj = r.json()
     assert set(obj) == {"function", "method", "params", "loss", "grad_norm", "steps", "converged", "diverged",
-                        "interrupted", "history"}
+                        "interrupted", "history", "newton_solver", "hessian_vector_products"}
     assert obj["function"] == "loss" and obj["method"] == "newton" and obj["converged"] is True
+    assert obj["newton_solver"] == "program" and obj["hessian_vector_products"] == 0  # floats: the Hessian program
     assert set(obj["params"]) == {"m", "b"}
     assert (obj["params"]["m"], obj["params"]["b"]) == pytest.approx(best, abs=1e-8)
     assert isinstance(obj["steps"], int) and 1 <= obj["steps"] <= 10
@@ -377,7 +378,10 @@ def test_a_loss_rising_for_many_steps_is_diverging_even_below_the_start():
     assert not OptimizeResult("f", "gd", {}, 1.0, 1.0, 3, False, [10.0, 1.0, 2.0, 3.0]).diverged
 
 
-def test_newton_past_the_old_limit_of_50_elements_builds_the_hessian_from_products():
+def test_newton_past_the_old_limit_of_50_elements_builds_the_hessian_from_products(monkeypatch):
+    from adlang import optimize as module
+
+    monkeypatch.setattr(module, "DENSE_NEWTON", 100)  # dense past 50 elements still works, where it is chosen
     program = compile_text(SQUARES)
     start = np.linspace(-3, 3, 60)
     result = optimize(program, "loss", {"w": start}, ["w"], method="newton")
@@ -460,3 +464,11 @@ def test_newton_cg_says_how_it_solved(tmp_path):
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert "loss minimized with newton-CG (conjugate gradients on 1 Hessian-vector products)" in out.stdout
+    obj = adlang("optimize", str(path), "--wrt", "w", "w=[" + ",".join(["1"] * 150) + "]", "--method", "newton",
+                 "--json").json()
+    assert obj["converged"] and obj["newton_solver"] == "cg" and obj["hessian_vector_products"] == 1
+    obj = adlang("optimize", str(path), "--wrt", "w", "w=[" + ",".join(["1"] * 20) + "]", "--method", "newton",
+                 "--json").json()
+    assert obj["converged"] and obj["newton_solver"] == "dense" and obj["hessian_vector_products"] == 20
+    gd = adlang("optimize", str(path), "--wrt", "w", "w=[1,1]", "--steps", "2", "--json").json()
+    assert "newton_solver" not in gd and "hessian_vector_products" not in gd

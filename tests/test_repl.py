@@ -115,6 +115,17 @@ def test_diff_ir_and_run_match_the_cli():
     assert cli("diff", FOO, "--wrt", "x,y", "--mode", "forward", "--no-simplify") in out
 
 
+def test_run_takes_hvp_as_the_cli_does():
+    """`:run F ... --hvp P=U` is `adlang run --hvp`: one Hessian-vector product, the same text and JSON."""
+    words = ["x=2", "y=3", "--hvp", "x=1", "--hvp", "y=-0.5"]
+    out = repl(":run foo " + " ".join(words) + "\n:run foo " + " ".join(words) + " --grad x,y --mode reverse --json\n"
+               ":run foo x=2 y=3 --hvp x=1,2\n", FOO)
+    assert cli("run", FOO, *words) in out.stdout
+    assert cli("run", FOO, *words, "--grad", "x,y", "--mode", "reverse", "--json") in out.stdout
+    assert "hessian-vector product" in out.stdout and '"hvp": {"x": ' in out.stdout
+    assert "usage error: --hvp x" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_define_run_let_and_expressions():
     script = "def sq(x):\n    let a = x * x\n    return a + 1.0\n\nsq(3.0)\nlet z = sq(2.0) + 1\nz * 2\n:list\n"
     out = repl(script).stdout.splitlines()
