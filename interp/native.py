@@ -502,6 +502,13 @@ def _addto(d, c):
         out[i] = t
     return out
 
+def _fitto(g, d):
+    if g.shape == d.shape:
+        return g
+    if g.size != 0 and d.size != 0:
+        {FAULT}
+    return _np.zeros(d.shape)
+
 def _addat(w, i, x):
     if i < 0 or i >= w.shape[0]:
         {FAULT}
@@ -1047,6 +1054,7 @@ VECTOR = {
     "zeros": _filled("0.0"),
     "ones": _filled("1.0"),
     "addto": _simple("_addto({0}, {1})"),
+    "fitto": _simple("_fitto({0}, {1})"),
     "addat": _simple("_addat({0}, {1}, {2})"),
     "index": _index,
     "veclit": _veclit,
@@ -1170,6 +1178,7 @@ MAT = {
     "zeros": _simple("_fullm({0}, {1}, 0.0)"),
     "ones": _simple("_fullm({0}, {1}, 1.0)"),
     "addto": _simple("_maddto({0}, {1})"),
+    "fitto": _simple("_fitto({0}, {1})"),
     "addat": _mat_addat,
 }
 

@@ -1,10 +1,13 @@
-"""The vec builtins (sum, mean, dot, len, zeros, ones), indexing, vec literals, `addto` and `addat`.
+"""The vec builtins (sum, mean, dot, len, zeros, ones), indexing, vec literals, `addto`, `fitto` and `addat`.
 
 `sum`, `mean`, `zeros`, `ones`, `addto` and `addat` take mats too (zeros(r, c)
 is a mat): one builtin name is one primitive. `addat(w, i, x)` (w with x added
 to element i, or to row i of a mat; `addat(W, i, j, x)` to an element of a
 mat) is the scatter-add that the adjoint of indexing accumulates with; it is a
 builtin like the others so that derivative programs stay valid adlang.
+`fitto(g, d)` (g as a value of d's shape, an empty operand standing for a
+zero) is the adjoint of addto's operands: an empty operand of addto gets an
+empty adjoint.
 """
 
 from __future__ import annotations
@@ -94,6 +97,13 @@ def _addto_rule(args):
     return args[0].type.unsized
 
 
+def _fitto_rule(args):
+    kinds = {a.type.kind for a in args}
+    if kinds not in ({"vec"}, {"mat"}):
+        raise TypeRuleError(f"fitto(g, d) takes two vecs or two mats, got {type_names(args)}")
+    return args[1].type.unsized
+
+
 def _addat_rule(args):
     types = [a.type for a in args]
     kinds = [t.kind for t in types]
@@ -144,6 +154,20 @@ def _addto(d, c, nan_in=has_nan):
         k = first(np.isnan(total))
         raise nan_error(d[k], "+", c[k], k)
     return total
+
+
+def _fitto(g, d):
+    """g where it has d's shape, else zeros of d's shape when either is empty (a zero of any shape): what
+    addto's operand d gets of the cotangent g of its result."""
+    if g.shape == d.shape:
+        return g
+    if g.size == 0 or d.size == 0:
+        return np.zeros(d.shape)
+    if d.ndim == 2:
+        raise DomainError(f"mats of different shapes ({shape_text(g)} and {shape_text(d)}) in fitto; use mats of "
+                          "the same shape (or an empty mat for a zero)")
+    raise DomainError(f"vecs of different lengths ({g.shape[0]} and {d.shape[0]}) in fitto; {SAME_LENGTH} "
+                      "(or an empty vec for a zero)")
 
 
 def check_mat_index(m, i, j=None) -> None:
@@ -306,7 +330,17 @@ def _addto_jvp(e, args, t, r):
 
 
 def _addto_vjp(e, args, r, g, wants):
-    return (g, g)
+    """Each operand gets g fitted to its shape: an empty operand (a zero of any shape) gets an empty adjoint."""
+    return tuple(e.op("fitto", g, x) if want else None for x, want in zip(args, wants))
+
+
+def _fitto_jvp(e, args, t, r):
+    return e.op("fitto", t[0], args[1]) if t[0] is not None else None
+
+
+def _fitto_vjp(e, args, r, g, wants):
+    """Linear in its first operand; the second gives only a shape."""
+    return (e.op("fitto", g, args[0]) if wants[0] else None, None)
 
 
 def _addat_jvp(e, args, t, r):
@@ -344,6 +378,7 @@ register(Primitive("zeros", "call", "zeros", None, _filled_rule, _filled("zeros"
 register(Primitive("ones", "call", "ones", None, _filled_rule, _filled("ones", 1.0), None, no_jvp, no_vjp, False))
 _vec_builtin("addto", 2, _addto_rule, quiet(_addto, lambda d, c: _addto(d, c, made_nan)), _addto_jvp, _addto_vjp,
              total=False)
+_vec_builtin("fitto", 2, _fitto_rule, _fitto, _fitto_jvp, _fitto_vjp, total=False)
 _vec_builtin("addat", None, _addat_rule, quiet(_addat), _addat_jvp, _addat_vjp, total=False)
 register(Primitive("index", "index", "[]", 2, _index_rule, None, _index, _index_jvp, _index_vjp, False))
 register(Primitive("veclit", "veclit", "[]", None, _veclit_rule, _veclit, _veclit, _veclit_jvp, _veclit_vjp))

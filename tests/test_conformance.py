@@ -479,6 +479,8 @@ WHAT_TO_DO = [
      "dot of vecs of different lengths (2 and 1); use vecs of the same length"),
     ("addto(u, w)", dict(u=vec(1, 2), w=vec(1)), "vecs of different lengths (2 and 1) in addto; use vecs of the same "
      "length (or an empty vec for a zero)"),
+    ("fitto(u, w)", dict(u=vec(1, 2), w=vec(1)), "vecs of different lengths (2 and 1) in fitto; use vecs of the same "
+     "length (or an empty vec for a zero)"),
     ("ones(n)", dict(n=-3), "ones(-3): a vec cannot have a negative length; give a length >= 0"),
     ("zeros(n)", dict(n=100_000_001), "zeros(100000001): a vec of 100,000,001 elements is larger than the limit of "
      "100,000,000; use fewer elements"),

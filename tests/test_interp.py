@@ -179,6 +179,11 @@ CASES = [
     Case("addto", "addto(u, w)", U + W),
     Case("addto", "addto(zeros(0), w)", W),
     Case("addto", "addto(u, zeros(0))", U),
+    # fitto(g, d) = g with d's shape, an empty operand standing for a zero
+    Case("fitto", "fitto(u, w)", U),
+    Case("fitto", "fitto(u, zeros(0))", np.zeros(0)),
+    Case("fitto", "fitto(zeros(0), w)", np.zeros(3)),
+    Case("fitto", "fitto(a, zeros(0, 0))", np.zeros((0, 0))),
     Case("index", "u[0]", 0.5),
     Case("index", "w[m]", -0.25),
     Case("index", "u[n - 6]", -1.5),

@@ -57,9 +57,6 @@ class Case:
         return f"{self.prim}:{self.expr}"
 
 
-ADDTO_EMPTY = ("the VJP of addto(d, c) gives d the cotangent g itself, so when d is the empty vec (a parameter of "
-               "length 0) reverse mode returns a gradient of length len(c) for it")
-
 CASES = [
     # arithmetic, scalars, vecs, and vecs mixed with scalars (a scalar's adjoint sums over the vec)
     Case("add", "a + b", a(a=0.7, b=-1.3)),
@@ -164,7 +161,12 @@ CASES = [
     Case("dpow", "dpow(u, n, n)", a(u=U, n=4)),
     Case("addto", "addto(u, w)", a(u=U, w=W)),
     Case("addto", "addto(zeros(0), u)", a(u=U)),
-    Case("addto", "addto(e, u)", a(e=np.zeros(0), u=U), bug=ADDTO_EMPTY),
+    Case("addto", "addto(e, u)", a(e=np.zeros(0), u=U)),
+    Case("addto", "addto(u, e)", a(e=np.zeros(0), u=U)),
+    # fitto(g, d) = g fitted to d's shape (the adjoint of addto's operands): g, or zeros when either is empty
+    Case("fitto", "fitto(u, w)", a(u=U, w=W)),
+    Case("fitto", "fitto(u, e)", a(e=np.zeros(0), u=U)),
+    Case("fitto", "fitto(e, u)", a(e=np.zeros(0), u=U)),
     # mats: elementwise arithmetic and builtins on one shape and with scalars
     Case("add", "A + B", a(A=M, B=N)),
     Case("add", "A + a", a(A=M, a=0.3)),
@@ -208,6 +210,7 @@ CASES = [
     Case("matlit", "[u, w * a]", a(u=U, w=W, a=0.6)),
     Case("addto", "addto(A, B)", a(A=M, B=N)),
     Case("addto", "addto(zeros(0, 0), A)", a(A=M)),
+    Case("fitto", "fitto(A, B)", a(A=M, B=N)),
     Case("addat", "addat(A, 1, 2, a * a)", a(A=M, a=0.9)),
     Case("addat", "addat(A, i, u * a)", a(A=M, u=U, a=0.9, i=0)),
 ]
