@@ -171,6 +171,8 @@ class Emitter:
         self.fresh = fresh
         self.span = span
         self.stmts: list[ir.Stmt] = []
+        # whether two operands have one shape wherever both are read (reverse mode knows; else not known)
+        self.same_shape: Callable[[ir.Atom, ir.Atom], bool] = lambda a, b: False
         self._ours = False  # self.span.rule was set by `deriving` here, not inherited
 
     @contextmanager

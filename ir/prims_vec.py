@@ -330,7 +330,10 @@ def _addto_jvp(e, args, t, r):
 
 
 def _addto_vjp(e, args, r, g, wants):
-    """Each operand gets g fitted to its shape: an empty operand (a zero of any shape) gets an empty adjoint."""
+    """Each operand gets g fitted to its shape: an empty operand (a zero of any shape) gets an empty adjoint.
+    Operands known to have one shape get g itself (and reverse mode need not keep them for their shape)."""
+    if e.same_shape(*args):
+        return (g, g)
     return tuple(e.op("fitto", g, x) if want else None for x, want in zip(args, wants))
 
 

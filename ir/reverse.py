@@ -25,6 +25,7 @@ from adlang.ir.hoist import hoist
 from adlang.ir.loop_locals import localize
 from adlang.ir.naming import Namer
 from adlang.ir.primitives import Emitter, IndexContribution, lookup
+from adlang.ir.shapes import Shapes
 from adlang.ir.types import FLOAT, INT, tuple_of
 from adlang.lang.span import Span
 
@@ -97,6 +98,7 @@ class FunctionVjp:
         self.fn = hoisted.fn
         self.in_loop_lets = hoisted.in_loop_lets
         self.block_temps = hoisted.block_temps
+        self.shapes = Shapes(self.fn)
         self.first_binds = hoisted.first_binds
         self.counter_steps = hoisted.counter_steps
         assigned = [s.target.name for s in ir.walk(self.fn.body) if isinstance(s, ir.Assign)]
@@ -400,6 +402,7 @@ class FunctionVjp:
         """Contributions of `target = expr` to its operands' adjoints, target's own adjoint last."""
         expr = s.expr
         e = Emitter(self.names.temp, s.span)
+        e.same_shape = self.shapes.same
         contributions: list[tuple[ir.Var, object]] = []
         if isinstance(expr, ir.Var):
             if self.is_active(expr):

@@ -122,10 +122,10 @@ def _broadcast_scalars(body) -> tuple[ir.Stmt, ...]:
 
     The adjoint of `sum(v)` and `mean(v)` is such an f (every element of v gets the same share), and it is
     usually multiplied by another adjoint at once. Lengths are known equal from definitions that have run,
-    never guessed: `_as_long_as` follows the definitions y and x were computed by.
+    never guessed: `as_long_as` follows the definitions y and x were computed by.
     f itself is left to dead-code removal, with the `ones` (see `_removable`) when nothing else reads them.
     """
-    defs = _fixed_definitions(body)
+    defs = fixed_definitions(body)
     if not any(isinstance(e, ir.Prim) and e.op == "ones" for e in defs.values()):
         return body
 
@@ -144,7 +144,7 @@ def _broadcast_scalars(body) -> tuple[ir.Stmt, ...]:
             ones, s = resolve(expr.args[ones_at]), expr.args[1 - ones_at]
             sized = defs.get(ones.name) if isinstance(ones, ir.Var) else None
             if s.type.is_scalar_number and isinstance(sized, ir.Prim) and sized.op == "ones":
-                source = _measured(sized.args, defs)
+                source = measured(sized.args, defs)
                 if isinstance(source, ir.Var):
                     return s, source
         return None
@@ -158,7 +158,7 @@ def _broadcast_scalars(body) -> tuple[ir.Stmt, ...]:
             other = expr.args[1 - k]
             if found is None or not isinstance(other, ir.Var) or not other.type.is_array:
                 continue
-            if not _as_long_as(found[1], other, defs):
+            if not as_long_as(found[1], other, defs):
                 continue
             args = list(expr.args)
             args[k] = found[0]
@@ -171,13 +171,13 @@ def _broadcast_scalars(body) -> tuple[ir.Stmt, ...]:
     return tuple(rewrite(s) for s in body)
 
 
-def _as_long_as(x: ir.Var, y: ir.Var, defs: dict[str, ir.Expr]) -> bool:
+def as_long_as(x: ir.Var, y: ir.Var, defs: dict[str, ir.Expr]) -> bool:
     """Whether the arrays x and y are known to have one shape where both can be read.
 
     Where a variable can be read its definition has run, and so have those of its operands: an elementwise
     operation among them (`Primitive.elementwise`) ran on arrays of one shape, its result's; a copy is its
     source. Those equalities, over the definitions x and y come from, are joined; only variables declared once
-    and never updated are followed (`_fixed_definitions`).
+    and never updated are followed (`fixed_definitions`).
     """
     parent: dict[str, str] = {}
 
@@ -205,7 +205,7 @@ def _as_long_as(x: ir.Var, y: ir.Var, defs: dict[str, ir.Expr]) -> bool:
     return find(x.name) == find(y.name)
 
 
-def _fixed_definitions(body) -> dict[str, ir.Expr]:
+def fixed_definitions(body) -> dict[str, ir.Expr]:
     """The expression of each variable declared once (one `let` in the whole function) and never updated."""
     lets = Counter()
     found: dict[str, ir.Expr] = {}
@@ -221,7 +221,7 @@ def _fixed_definitions(body) -> dict[str, ir.Expr]:
     return {name: expr for name, expr in found.items() if lets[name] == 1 and name not in updated}
 
 
-def _measured(sizes: tuple[ir.Atom, ...], defs: dict[str, ir.Expr]) -> ir.Atom | None:
+def measured(sizes: tuple[ir.Atom, ...], defs: dict[str, ir.Expr]) -> ir.Atom | None:
     """x where the sizes are `len(x)`, or `rows(x), cols(x)` of one x; else None."""
     found = [defs.get(a.name) if isinstance(a, ir.Var) else None for a in sizes]
     if not all(isinstance(e, ir.Prim) for e in found):
@@ -391,7 +391,7 @@ def _removable(s: ir.Stmt, defs: dict[str, ir.Expr]) -> bool:
     if isinstance(expr, (ir.Var, ir.Const)):
         return True
     if isinstance(expr, ir.Prim) and expr.op in ("zeros", "ones"):
-        return _measured(expr.args, defs) is not None
+        return measured(expr.args, defs) is not None
     return isinstance(expr, ir.Prim) and lookup(expr.op).total
 
 
@@ -399,7 +399,7 @@ def _drop_dead(body, names: Namer) -> tuple[ir.Stmt, ...]:
     """Remove bindings of variables nobody reads, when they cannot fail. A variable read only by
     its own updates (a trip counter nobody asks for) is not read."""
     counts = _use_counts(body, besides_own_updates=True)
-    defs = _fixed_definitions(body)
+    defs = fixed_definitions(body)
     kept_updates = {s.target.name for s in ir.walk(body) if isinstance(s, ir.Assign) and not _removable(s, defs)}
 
     def keep(s) -> bool:
