@@ -20,6 +20,7 @@ from adlang.ir import nodes as ir
 from adlang.ir.builder import without_empty_blocks
 from adlang.ir.naming import Namer
 from adlang.ir.primitives import lookup
+from adlang.ir.types import INT
 
 MAX_ROUNDS = 20
 
@@ -380,9 +381,12 @@ def _sink_temporaries(body, counts: Counter | None = None) -> tuple[ir.Stmt, ...
     return tuple(ir.map_blocks(s, lambda b: _sink_temporaries(b, counts)) for s in stmts if s is not None)
 
 
-def _removable(s: ir.Stmt, defs: dict[str, ir.Expr]) -> bool:
+def _removable(s: ir.Stmt, defs: dict[str, ir.Expr], in_range: frozenset[int] = frozenset()) -> bool:
     """An unread binding that cannot fail. `zeros` and `ones` as large as an array that exists fail only past
-    the element limit, which guards sizes written by hand, not those of arrays the program already holds."""
+    the element limit, which guards sizes written by hand, not those of arrays the program already holds;
+    indexing fails only out of range (`_indexes_in_range`)."""
+    if id(s) in in_range:
+        return True
     if not isinstance(s, (ir.Let, ir.Assign)):
         return False
     if isinstance(s, ir.Let) and len(s.targets) > 1:
@@ -395,15 +399,72 @@ def _removable(s: ir.Stmt, defs: dict[str, ir.Expr]) -> bool:
     return isinstance(expr, ir.Prim) and lookup(expr.op).total
 
 
+def _indexes_in_range(body, defs: dict[str, ir.Expr]) -> frozenset[int]:
+    """The `v[i + j]` of a loop `for i in 0..len(v) - k` with 0 <= j <= k, v never updated: always in range.
+
+    Inside the loop body's own statements (not its nested blocks) a variable set to `i + j`, with neither it nor
+    i set again in between, is known to be i + j; the statements (ids) reading v there are returned.
+    """
+    assigned = {v.name for s in ir.walk(body) for v in ir.defined_vars(s) if not isinstance(s, ir.Let)}
+    lets = Counter(t.name for s in ir.walk(body) if isinstance(s, ir.Let) for t in s.targets)
+    found: set[int] = set()
+
+    def measured_stop(stop: ir.Atom) -> tuple[str, int] | None:
+        """(v, k) where stop is len(v) - k, k >= 0 (or len(v))."""
+        expr = defs.get(stop.name) if isinstance(stop, ir.Var) else None
+        k = 0
+        if isinstance(expr, ir.Prim) and expr.op == "sub" and isinstance(expr.args[1], ir.Const):
+            k = expr.args[1].value
+            expr = defs.get(expr.args[0].name) if isinstance(expr.args[0], ir.Var) else None
+        if not (isinstance(expr, ir.Prim) and expr.op == "len" and isinstance(expr.args[0], ir.Var)):
+            return None
+        if type(k) is not int or k < 0 or expr.args[0].name in assigned or lets[expr.args[0].name] > 1:
+            return None
+        return expr.args[0].name, k
+
+    for loop in ir.walk(body):
+        if not (isinstance(loop, ir.For) and isinstance(loop.start, ir.Const) and loop.start.value == 0):
+            continue
+        bound = measured_stop(loop.stop)
+        if bound is None:
+            continue
+        vec_name, k = bound
+        offsets = {loop.var.name: 0}
+        for s in loop.body:
+            if not isinstance(s, (ir.Let, ir.Assign)) or (isinstance(s, ir.Let) and len(s.targets) != 1):
+                for v in (v for u in ir.walk((s,)) for v in ir.defined_vars(u)):
+                    offsets.pop(v.name, None)
+                continue
+            target, expr = (s.targets[0] if isinstance(s, ir.Let) else s.target), s.expr
+            if isinstance(expr, ir.Prim) and expr.op == "index" and len(expr.args) == 2:
+                v, x = expr.args
+                if (isinstance(v, ir.Var) and v.name == vec_name and isinstance(x, ir.Var)
+                        and 0 <= offsets.get(x.name, -1) <= k):
+                    found.add(id(s))
+            offset = None
+            if isinstance(expr, ir.Prim) and expr.op == "add" and target.type == INT:
+                for a, b in (expr.args, expr.args[::-1]):
+                    if isinstance(a, ir.Var) and a.name in offsets and isinstance(b, ir.Const) and type(b.value) is int:
+                        offset = offsets[a.name] + b.value
+            offsets.pop(target.name, None)
+            if target.name == loop.var.name:
+                break
+            if offset is not None:
+                offsets[target.name] = offset
+    return frozenset(found)
+
+
 def _drop_dead(body, names: Namer) -> tuple[ir.Stmt, ...]:
     """Remove bindings of variables nobody reads, when they cannot fail. A variable read only by
     its own updates (a trip counter nobody asks for) is not read."""
     counts = _use_counts(body, besides_own_updates=True)
     defs = fixed_definitions(body)
-    kept_updates = {s.target.name for s in ir.walk(body) if isinstance(s, ir.Assign) and not _removable(s, defs)}
+    in_range = _indexes_in_range(body, defs)
+    kept_updates = {s.target.name for s in ir.walk(body)
+                    if isinstance(s, ir.Assign) and not _removable(s, defs, in_range)}
 
     def keep(s) -> bool:
-        if not _removable(s, defs):
+        if not _removable(s, defs, in_range):
             return True
         target = s.targets[0] if isinstance(s, ir.Let) else s.target
         if isinstance(s, ir.Let) and target.name in kept_updates:
