@@ -47,7 +47,7 @@ from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.liveness import Releases, releases
 from adlang.ir.primitives import lookup
-from adlang.ir.prims_scalar import INVALID, POOLED, made_nan, run_quietly
+from adlang.ir.prims_scalar import INVALID, POOLED, made_nan, quiet_off, quiet_on, run_quietly
 from adlang.ir.printer import atom as atom_text
 from adlang.ir.types import Type
 from adlang.lang.errors import DomainError, RuntimeFault
@@ -187,8 +187,11 @@ def run_function(
     machine.start(max_steps)
     try:
         _, values = prologue(program, fn_name, args)
-        with run_quietly():
+        quiet = quiet_on()  # run_quietly, without a `with`'s calls
+        try:
             value = machine.function(fn_name)(*values)
+        finally:
+            quiet_off(quiet)
         return _result(machine, value)
     finally:
         machine.finish()
