@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import field
+from operator import itemgetter
 
 import numpy as np
 
@@ -245,14 +246,23 @@ class Compiler:
         if any(_has_length(t) for t in ret_types):
             getters = [self.checked(g, t, f"the result of '{fn.name}'", ret.span) for g, t in zip(getters, ret_types)]
 
+        m = self.m
+        first = getters[0] if single else None
+        # several variables returned, unchecked: one C call makes their tuple (a comprehension is a call more)
+        pick = None
+        if not single and all(isinstance(a, ir.Var) for a in ret.values) and not any(map(_has_length, ret_types)):
+            pick = itemgetter(*[a.name for a in ret.values])
+
         def call(*values):
             env = dict(zip(names, values))
             body(env)
-            self.m.steps += 1
-            if self.m.steps > self.m.max_steps:
-                raise self.m.step_limit(ret)
+            m.steps += 1
+            if m.steps > m.max_steps:
+                raise m.step_limit(ret)
             if single:
-                return getters[0](env)
+                return first(env)
+            if pick is not None:
+                return pick(env)
             return tuple([g(env) for g in getters])
 
         return self.recorded_call(fn, names, call) if self.recording else call
