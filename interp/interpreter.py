@@ -608,6 +608,8 @@ class Compiler:
 
         a_var = isinstance(args[0], ir.Var)
         a = args[0].name if a_var else args[0].value
+        if len(args) == 1 and a_var and expr.op in _REDUCTIONS and args[0].type.kind == "vec":
+            return self.reduction(name, a, expr.op == "mean", fn, fail)
         if len(args) == 1 and not pooled:
 
             def run1(env):
@@ -730,6 +732,43 @@ class Compiler:
             env[name] = r
 
         return run_ufunc
+
+    def reduction(self, name: str, a: str, mean: bool, fn: Callable, fail: Callable) -> Code:
+        """`name = sum(a)` or `mean(a)` of a vec: numpy's `add.reduce` called here, as the registry's `_sum` and
+        `_mean` call it (axis=None, which on one axis is the same pairwise sum, bit for bit), without their
+        frame; the registry's function only for an empty vec's mean or a NaN, to raise its error."""
+        add = np.add.reduce
+        catch = (DomainError, ArithmeticError, ValueError)
+
+        if mean:
+
+            def run_mean(env):
+                x = env[a]
+                size = x.size
+                if size:
+                    r = float(add(x)) / size
+                    if r == r:
+                        env[name] = r
+                        return
+                try:
+                    env[name] = fn(x)
+                except catch as err:
+                    raise fail(err) from None
+
+            return run_mean
+
+        def run_sum(env):
+            x = env[a]
+            r = float(add(x))
+            if r == r:
+                env[name] = r
+                return
+            try:
+                env[name] = fn(x)
+            except catch as err:
+                raise fail(err) from None
+
+        return run_sum
 
     def traced_bind(self, name: str, compute: Callable, note: Callable | None, span: Span) -> Code:
         """A binding that appends to the trace; a temporary's note waits for the next traced binding."""
@@ -1077,6 +1116,7 @@ def _has_length(type_: Type) -> bool:
     return (type_.kind == "vec" and type_.length is not None) or type_.shape is not None
 
 
+_REDUCTIONS = ("sum", "mean")  # of a vec: see `Compiler.reduction`
 _FLOAT64 = np.float64
 _EXACT = 2**53  # ints of at most this size are floats exactly: numpy's cast of a Python int gives the same float
 
