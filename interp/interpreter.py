@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import field
+from operator import itemgetter
 
 import numpy as np
 
@@ -47,7 +48,7 @@ from adlang.ir import naming
 from adlang.ir import nodes as ir
 from adlang.ir.liveness import Releases, releases
 from adlang.ir.primitives import lookup
-from adlang.ir.prims_scalar import INVALID, POOLED, made_nan, run_quietly
+from adlang.ir.prims_scalar import INVALID, POOLED, made_nan, quiet_off, quiet_on, run_quietly
 from adlang.ir.printer import atom as atom_text
 from adlang.ir.types import Type
 from adlang.lang.errors import DomainError, RuntimeFault
@@ -187,8 +188,11 @@ def run_function(
     machine.start(max_steps)
     try:
         _, values = prologue(program, fn_name, args)
-        with run_quietly():
+        quiet = quiet_on()  # run_quietly, without a `with`'s calls
+        try:
             value = machine.function(fn_name)(*values)
+        finally:
+            quiet_off(quiet)
         return _result(machine, value)
     finally:
         machine.finish()
@@ -206,9 +210,14 @@ def _result(machine: Machine, value: object) -> RunResult:
     if machine.note is not None and machine.trace:
         last = machine.trace[-1]
         last.note = f"{last.note}; {machine.note}" if last.note else machine.note
-    machine.look_at_peak()
-    trips = {key: count for key, count in machine.trips.items() if count}  # runtime.RunResult: no empty loops
-    return RunResult(value, machine.steps, machine.trace, machine.count.peak, trips)
+    count = machine.count
+    if machine.tape_lists:
+        machine.look_at_peak()
+    elif count.extra > count.peak:  # no tape: what `held` would count, without its calls (issue 15: a short run)
+        count.peak = count.extra
+    trips = machine.trips  # runtime.RunResult: no empty loops
+    trips = {key: n for key, n in trips.items() if n} if trips else {}
+    return RunResult(value, machine.steps, machine.trace, count.peak, trips)
 
 
 class Compiler:
@@ -237,14 +246,23 @@ class Compiler:
         if any(_has_length(t) for t in ret_types):
             getters = [self.checked(g, t, f"the result of '{fn.name}'", ret.span) for g, t in zip(getters, ret_types)]
 
+        m = self.m
+        first = getters[0] if single else None
+        # several variables returned, unchecked: one C call makes their tuple (a comprehension is a call more)
+        pick = None
+        if not single and all(isinstance(a, ir.Var) for a in ret.values) and not any(map(_has_length, ret_types)):
+            pick = itemgetter(*[a.name for a in ret.values])
+
         def call(*values):
             env = dict(zip(names, values))
             body(env)
-            self.m.steps += 1
-            if self.m.steps > self.m.max_steps:
-                raise self.m.step_limit(ret)
+            m.steps += 1
+            if m.steps > m.max_steps:
+                raise m.step_limit(ret)
             if single:
-                return getters[0](env)
+                return first(env)
+            if pick is not None:
+                return pick(env)
             return tuple([g(env) for g in getters])
 
         return self.recorded_call(fn, names, call) if self.recording else call
@@ -303,7 +321,9 @@ class Compiler:
         loop: one closure less to call for each such statement (a vectorised program is mostly these)."""
         count = len(pairs)
         m = self.m
-        give, rc = m.pool.give, sys.getrefcount
+        give, rc, nd, big = m.pool.give, sys.getrefcount, np.ndarray, POOLED
+        # (closure, None) or (closure, the names it is the last to read): one test for most statements
+        steps = [(code, dead or None) for code, dead in pairs]
 
         def run(env):
             m.steps += count
@@ -311,12 +331,13 @@ class Compiler:
                 over = m.steps - m.max_steps
                 m.steps -= count
                 raise m.step_limit(stmts[count - over])
-            for code, dead in pairs:
+            drop = env.pop
+            for code, dead in steps:
                 code(env)
-                if dead:
+                if dead is not None:
                     for name in dead:
-                        a = env.pop(name, None)
-                        if a.__class__ is np.ndarray and a.size >= POOLED and rc(a) == 2 and poolable(a):
+                        a = drop(name, None)
+                        if a.__class__ is nd and a.size >= big and rc(a) == 2 and poolable(a):
                             give(a)
                     a = None  # the dead array goes now, not when the next one is dropped
 
@@ -587,6 +608,8 @@ class Compiler:
 
         a_var = isinstance(args[0], ir.Var)
         a = args[0].name if a_var else args[0].value
+        if len(args) == 1 and a_var and expr.op in _REDUCTIONS and args[0].type.kind == "vec":
+            return self.reduction(name, a, expr.op == "mean", fn, fail)
         if len(args) == 1 and not pooled:
 
             def run1(env):
@@ -656,6 +679,7 @@ class Compiler:
                 env[name] = r
 
             return run_arrays
+        number = _as_float64(a) if not a_var else None  # a constant operand as numpy's float, made once
         if not both and b_var and not first_array:
 
             def run_scalar_array(env):
@@ -663,7 +687,7 @@ class Compiler:
                 y = env[b]
                 try:
                     if y.size < POOLED:
-                        r = ufunc(x, y)
+                        r = ufunc(x if a_var else number, y)
                         if invalid.seen and made_nan(r):
                             r = fn(x, y, pool)
                     else:
@@ -675,12 +699,14 @@ class Compiler:
             return run_scalar_array
         if not both and a_var and first_array:
 
+            number = _as_float64(b) if not b_var else None
+
             def run_array_scalar(env):
                 x = env[a]
                 y = env[b] if b_var else b
                 try:
                     if x.size < POOLED:
-                        r = ufunc(x, y)
+                        r = ufunc(x, y if b_var else number)
                         if invalid.seen and made_nan(r):
                             r = fn(x, y, pool)
                     else:
@@ -706,6 +732,43 @@ class Compiler:
             env[name] = r
 
         return run_ufunc
+
+    def reduction(self, name: str, a: str, mean: bool, fn: Callable, fail: Callable) -> Code:
+        """`name = sum(a)` or `mean(a)` of a vec: numpy's `add.reduce` called here, as the registry's `_sum` and
+        `_mean` call it (axis=None, which on one axis is the same pairwise sum, bit for bit), without their
+        frame; the registry's function only for an empty vec's mean or a NaN, to raise its error."""
+        add = np.add.reduce
+        catch = (DomainError, ArithmeticError, ValueError)
+
+        if mean:
+
+            def run_mean(env):
+                x = env[a]
+                size = x.size
+                if size:
+                    r = float(add(x)) / size
+                    if r == r:
+                        env[name] = r
+                        return
+                try:
+                    env[name] = fn(x)
+                except catch as err:
+                    raise fail(err) from None
+
+            return run_mean
+
+        def run_sum(env):
+            x = env[a]
+            r = float(add(x))
+            if r == r:
+                env[name] = r
+                return
+            try:
+                env[name] = fn(x)
+            except catch as err:
+                raise fail(err) from None
+
+        return run_sum
 
     def traced_bind(self, name: str, compute: Callable, note: Callable | None, span: Span) -> Code:
         """A binding that appends to the trace; a temporary's note waits for the next traced binding."""
@@ -1051,3 +1114,19 @@ class Compiler:
 def _has_length(type_: Type) -> bool:
     """A vec(N) or a mat(R, C): a value bound to it has its length or shape checked."""
     return (type_.kind == "vec" and type_.length is not None) or type_.shape is not None
+
+
+_REDUCTIONS = ("sum", "mean")  # of a vec: see `Compiler.reduction`
+_FLOAT64 = np.float64
+_EXACT = 2**53  # ints of at most this size are floats exactly: numpy's cast of a Python int gives the same float
+
+
+def _as_float64(x: object) -> object:
+    """A constant operand as numpy's float64, for a ufunc on a short array: the same float, so the same result
+    bit for bit (numpy casts a Python number to the array's float64 anyway), without numpy's conversion of a
+    Python int on every run (`2 * v`, as reverse mode writes it: 0.07 µs of 0.7). A Python float converts as
+    fast as numpy's own, so a variable stays as it is."""
+    cls = x.__class__
+    if cls is float or (cls is int and -_EXACT <= x <= _EXACT):
+        return _FLOAT64(x)
+    return x

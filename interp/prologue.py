@@ -63,21 +63,21 @@ class _Binder:
     def __init__(self, fn: ir.Function):
         self.fn = fn
         self.names = frozenset(p.name for p in fn.params)
-        self.plan = tuple((p.name, p.type.kind) for p in fn.params)
+        self.plan = tuple((p.name, p.type.kind, _DIMENSIONS.get(p.type.kind)) for p in fn.params)
         self.sized = tuple((k, p) for k, p in enumerate(fn.params) if p.type.length is not None)
 
     def values(self, args: Mapping[str, object]) -> list[object] | None:
         if args.keys() != self.names:
             return None
         values = []
-        for name, kind in self.plan:
+        for name, kind, ndim in self.plan:
             value = args[name]
             given = value.__class__
             if given is float:
                 if kind != "float" or value != value:
                     return None
             elif given is np.ndarray:
-                if value.dtype is not _FLOAT64 or value.ndim != _DIMENSIONS.get(kind):
+                if value.dtype is not _FLOAT64 or value.ndim != ndim:
                     return None
                 if kind == "vec":
                     total = value.dot(value)
