@@ -546,11 +546,13 @@ def _revolve(n, s):
         if m <= min(top - 1, n - 1):
             return m
         rho += 1
-        if top > 4611686018427387904 // (s + rho) or lower > 4611686018427387904 // (s + rho):
-            {FAULT}
         lo = top
-        top = top * (s + rho) // rho
-        lower = lower * (s + rho) // (rho + 1)
+        top, past = _smul(top, s + rho)  # overflow flags, not a bound by division: two divisions a step
+        lower, beyond = _smul(lower, s + rho)
+        if past | beyond:
+            {FAULT}
+        top = top // rho
+        lower = lower // (rho + 1)
     return n - 1
 """
 
@@ -1129,6 +1131,23 @@ def covered_nan_checks(stmts: tuple[ir.Stmt, ...]) -> set[int]:
     return out
 
 
+def carried_nan(body: tuple[ir.Stmt, ...]) -> dict[int, str]:
+    """The statements of a straight loop body (by id) whose NaN check can be one check after the loop, with the
+    variable to check: `x = op(.., x, ..)`, the only assignment of the float x in the body, op in NAN_CHECKED. A
+    NaN it gives stays in x (each later trip's result is NaN again), so x is NaN after the loop; a straight
+    body cannot stop the run before it ends. `accum = accum * y` in a loop checks nothing per trip."""
+    assigned = Counter(v.name for s in body for v in ir.defined_vars(s))
+    out = {}
+    for s in body:
+        if isinstance(s, ir.Assign) and isinstance(s.expr, ir.Prim) and s.expr.op in NAN_CHECKED:
+            x = s.target
+            if (x.type.kind == "float" and assigned[x.name] == 1
+                    and all(a.type.kind in ("float", "int", "bool") for a in s.expr.args)
+                    and any(isinstance(a, ir.Var) and a.name == x.name for a in s.expr.args)):
+                out[id(s)] = x.name
+    return out
+
+
 # The vec primitives whose code calls a compiled helper, which takes an int constant as an int64 (`argument`).
 CALLING = ELEMENTWISE | {"addat", "zeros", "ones"}
 
@@ -1225,6 +1244,8 @@ class Generator(PythonNames):
         self.temps = 0
         self.instances = 0  # functions compiled into their callers so far
         self.inline = self.inlined()
+        self.offsets = Offsets()
+        self.carried: set[int] = set()  # statements whose NaN check is one after their loop (`carried_nan`)
 
     def inlined(self) -> set[str]:
         """The functions whose body the generator writes in place of their calls (`inline_call`): those of at
@@ -1269,6 +1290,7 @@ class Generator(PythonNames):
 
     def emit(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
+        self.offsets.note(depth, text)
 
     def emit_all(self, depth: int, lines: list[str]) -> None:
         for line in lines:
@@ -1351,10 +1373,13 @@ class Generator(PythonNames):
             self.emit_all(1, self.tape_state(load=False))
         self.emit(1, f"return {value}")
 
-    def returned(self, fn: ir.Function, depth: int) -> str:
-        """The return counted as a step, the step check, the lengths of the values checked: their code."""
+    def returned(self, fn: ir.Function, depth: int, checked: bool = True) -> str:
+        """The return counted as a step, the step check, the lengths of the values checked: their code. A
+        function written into its caller (`inline_call`) leaves the step check to the caller's next loop trip
+        or return: it adds a fixed number of steps after its last loop's check."""
         self.emit(depth, "st += 1")
-        self.emit(depth, STEP_CHECK)
+        if checked:
+            self.emit(depth, STEP_CHECK)
         ret_types = fn.ret.items if fn.ret.kind == "tuple" else (fn.ret,)
         values = [self.atom(a) for a in fn.returned.values]
         if len(values) == len(ret_types):
@@ -1386,7 +1411,7 @@ class Generator(PythonNames):
         if counted and stmts:
             self.emit(depth, f"st += {len(stmts)}")
         for position, stmt in enumerate(stmts):
-            self.nan_covered = position in covered
+            self.nan_covered = position in covered or id(stmt) in self.carried
             self.statement(stmt, depth)
         if not stmts:
             self.emit(depth, "pass")
@@ -1430,14 +1455,16 @@ class Generator(PythonNames):
         start, stop = self.atom(stmt.start), self.atom(stmt.stop)
         trips = self.temp()
         per_trip = len(stmt.body) + 1
-        self.emit(depth, f"{trips} = {stop} - {start}")
+        known = self.offsets.difference(start, stop)  # revolve reverses one iteration: `for i in capo..capo + 1`
+        self.emit(depth, f"{trips} = {stop} - {start}" if known is None else f"{trips} = {known}")
         self.emit(depth, f"if {trips} > 0:")
         self.emit(depth + 1, f"_S[{counter}] += {trips}")
         straight = all(isinstance(s, ir.Push) or (isinstance(s, (ir.Let, ir.Assign))
                                                   and not isinstance(s.expr, ir.CallFn)) for s in stmt.body)
         if straight:
             self.emit(depth + 1, f"st += {trips} * {per_trip}")
-            self.emit(depth + 1, STEP_CHECK)
+            if known != 1:  # one trip adds a few steps: the next check sees them (a long loop is checked first)
+                self.emit(depth + 1, STEP_CHECK)
         pushes = [s for s in stmt.body if isinstance(s, ir.Push)]
         pops = [s for s in stmt.body if isinstance(getattr(s, "expr", None), ir.Pop)]
         reserve = straight and pushes and not pops and all(not s.value.type.is_array for s in pushes)
@@ -1453,14 +1480,23 @@ class Generator(PythonNames):
         if checked:  # every trip's pops are on the tapes: none looks
             for (tape, buffer), count in Counter((s.expr.tape, _buffer(_target(s).type.kind)) for s in pops).items():
                 self.emit(depth + 1, f"if _L{self.length(tape, buffer)} < {trips} * {count}: {FAULT}")
-        self.emit(depth, f"for {self.var(stmt.var.name)} in range({start}, {stop}):")
+        if known == 1:  # one trip: its body as straight code
+            self.emit(depth, f"{self.var(stmt.var.name)} = {start}")
+            self.emit(depth, "if True:")
+        else:
+            self.emit(depth, f"for {self.var(stmt.var.name)} in range({start}, {stop}):")
         if not straight:
             self.emit(depth + 1, f"st += {per_trip}")
             self.emit(depth + 1, STEP_CHECK)
         outer = self.reserved, self.peaked, self.counted_pops
         self.reserved, self.peaked, self.counted_pops = outer[0] or reserve, outer[1] or drained, outer[2] or checked
+        carried = carried_nan(stmt.body) if straight else {}
+        self.carried |= set(carried)
         self.block(stmt.body, depth + 1, counted=False)
+        self.carried -= set(carried)
         self.reserved, self.peaked, self.counted_pops = outer
+        for name in carried.values():
+            self.emit(depth, _nan(self.var(name)))
 
     def assign(self, target: ir.Var, expr: ir.Expr, depth: int) -> None:
         name = self.var(target.name)
@@ -1543,7 +1579,7 @@ class Generator(PythonNames):
         for param, value in zip(fn.params, args):
             self.emit(depth, f"{self.var(param.name)} = {value}")
         self.block(fn.body[:-1], depth)
-        value = self.returned(fn, depth)
+        value = self.returned(fn, depth, checked=False)
         self.var_names, self.var_prefix, self.reserved, self.peaked, self.counted_pops = outer
         result = self.temp()
         self.emit(depth, f"{result} = {value}")
@@ -1657,6 +1693,65 @@ class Generator(PythonNames):
         self.emit(depth, f"{name} = {value} != 0" if kind == "bool" else f"{name} = {value}")
         self.emit(depth, f"_L{at} = {top}")
         self.emit(depth, "_h -= 1")
+
+
+class Offsets:
+    """Which int variables of the code being written are another plus a constant, known from the lines emitted
+    (`note`): an alias `a = b`, `a, _o = _sadd(b, c)` or `_ssub`. A line assigning a name forgets what was known
+    of it and of the names known relative to it. A nested block (a branch, a loop's body) starts knowing
+    nothing, so a loop's reassignments are never missed; after it, what was known before it holds, less what it
+    assigned. `difference` gives a counted loop's trip count when it is known without running:
+    `for i in capo..capo + 1`, as revolve reverses one iteration."""
+
+    ASSIGNED = re.compile(r"(?:^|[:;])\s*((?:\w+\s*,\s*)*\w+)\s*(?://|<<|>>|[-+*/|&^%])?=(?!=)")
+    LOOP_VAR = re.compile(r"^for (\w+) in ")
+    ALIAS = re.compile(r"^(\w+) = ([A-Za-z_]\w*)$")
+    STEP = re.compile(r"^(\w+), _o = _s(add|sub)\(([A-Za-z_]\w*), (?:_np\.int64\()?\((-?\d+)\)\)?\)$")
+
+    def __init__(self):
+        self.known: dict[str, tuple[str, int]] = {}  # name -> (base name, offset)
+        self.depth = -1
+        self.outer: list[tuple[int, dict, set]] = []  # enclosing depths: what they knew, what was assigned since
+
+    def base(self, name: str) -> tuple[str, int]:
+        return self.known.get(name, (name, 0))
+
+    def note(self, depth: int, text: str) -> None:
+        line = text.strip()
+        if depth > self.depth:
+            self.outer.append((self.depth, self.known, set()))
+            self.known = {}
+        elif depth < self.depth:
+            assigned: set[str] = set()
+            while self.outer and self.outer[-1][0] >= depth:
+                at, known, since = self.outer.pop()
+                assigned |= since
+            self.known = {k: v for k, v in known.items() if k not in assigned and v[0] not in assigned} \
+                if at == depth else {}
+        self.depth = depth
+        if line.startswith("def "):
+            self.known, self.outer = {}, []
+        assigned = {n.strip() for m in self.ASSIGNED.finditer(line) for n in m.group(1).split(",")}
+        assigned |= set(self.LOOP_VAR.findall(line))
+        alias, step = self.ALIAS.match(line), self.STEP.match(line)
+        source = (self.base(alias.group(2)) if alias else
+                  (lambda b, c: (b[0], b[1] + c))(self.base(step.group(3)),
+                                                  int(step.group(4)) * (1 if step.group(2) == "add" else -1))
+                  if step else None)
+        for _, _, since in self.outer:
+            since |= assigned
+        for name in assigned:
+            self.known.pop(name, None)
+            self.known = {k: v for k, v in self.known.items() if v[0] != name}
+        if source is not None and source[0] not in assigned:
+            self.known[(alias or step).group(1)] = source
+
+    def difference(self, start: str, stop: str) -> int | None:
+        """stop - start where both are names known relative to one base, else None."""
+        if not (re.fullmatch(r"[A-Za-z_]\w*", start) and re.fullmatch(r"[A-Za-z_]\w*", stop)):
+            return None
+        (a, i), (b, j) = self.base(start), self.base(stop)
+        return j - i if a == b else None
 
 
 def _updates(target: ir.Var, expr: ir.Prim, exclusive: set[str]) -> bool:

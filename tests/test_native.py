@@ -506,3 +506,63 @@ def test_revolves_split_is_the_schedules():
     rng = random.Random(14)
     pairs += [(rng.randint(2, 10**9), rng.randint(1, 60)) for _ in range(2000)] + [(10**6, 11), (10**9, 2)]
     assert [split(n, s) for n, s in pairs] == [revolve_split(n, s) for n, s in pairs]
+
+
+# A loop whose trip count is known from its bounds (`Offsets`: `hi = lo + 1`) runs its body as straight code;
+# a bound reassigned in a loop or a branch between its definition and the loop must not be taken as known.
+KNOWN_TRIPS = """
+def f(x, n: int) -> float:
+    let s = x
+    let lo = n
+    let hi = lo + 1
+    for i in lo..hi:
+        s = s * 2.0
+    let k = 0
+    while k < 3:
+        lo = lo - 1
+        k += 1
+    for i in lo..hi:
+        s = s * 1.5
+    if x > 0.0:
+        hi = hi + 2
+    for i in lo..hi:
+        s = s + 1.0
+    return s
+"""
+
+
+@pytest.mark.parametrize("x", [1.0, -1.0])
+def test_a_loop_of_known_trips_counts_as_the_interpreter(x):
+    program = compile_text(KNOWN_TRIPS)
+    expected = ENGINES["interp"].run(program, "f", {"x": x, "n": 5})
+    got = ENGINES["native"].run(program, "f", {"x": x, "n": 5})
+    assert (got.value, got.steps, got.loop_trips) == (expected.value, expected.steps, expected.loop_trips)
+
+
+def test_offsets_forget_what_a_block_assigns():
+    offsets = native.Offsets()
+    for depth, line in [(1, "a = n"), (1, "_t1, _o = _sadd(a, _np.int64((1)))"), (1, "b = _t1"),
+                        (1, "while c:"), (2, "a = _t9"), (1, "d = b")]:
+        offsets.note(depth, line)
+        if line == "b = _t1":
+            assert offsets.difference("a", "b") == 1
+            assert offsets.difference("n", "b") == 1
+    assert offsets.difference("a", "b") is None  # a was assigned in the loop
+    assert offsets.difference("n", "d") == 1
+    offsets.note(1, "n += 1")
+    assert offsets.difference("n", "d") is None
+
+
+# A NaN in a loop's carried float (`carried_nan`: checked once after the loop) is the interpreter's error, at
+# the line that made it, wherever in the loop it appears.
+@pytest.mark.parametrize("first", [0, 3, 9])
+def test_a_nan_carried_through_a_loop_is_the_interpreters_error(first):
+    text = ("def f(x, y, n: int, m: int) -> float:\n    let s = x\n    for i in 0..n:\n"
+            "        let z = ifle(float(i), float(m) - 0.5, 1.0, y)\n        s = s * z\n    return s\n")
+    program = compile_text(text)
+    args = {"x": float("inf"), "y": 0.0, "n": 10, "m": first}
+    with pytest.raises(RuntimeFault) as expected:
+        ENGINES["interp"].run(program, "f", args)
+    with pytest.raises(RuntimeFault) as got:
+        ENGINES["native"].run(program, "f", args)
+    assert (got.value.message, got.value.span) == (expected.value.message, expected.value.span)
