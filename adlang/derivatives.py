@@ -219,6 +219,10 @@ def _relative(a: float, b: float) -> float:
     return abs(a - b) / max(1.0, abs(a), abs(b))
 
 
+LONG_TABLE = 20  # a check table of more rows is shown summarised (`CheckOutcome.shown_rows`)
+SHOWN_ENDS = 5
+
+
 @mutable_record
 class CheckOutcome:
     """Derivatives two ways and by finite differences, a row per entry. `check --jacobian` and `check --order 2`
@@ -259,17 +263,35 @@ class CheckOutcome:
     def __rich__(self) -> Table:
         from rich.table import Table  # only when shown: `adlang run` starts without rich
 
-        notes = "\n".join(f"{r.name}: {r.note}" for r in self.rows if r.note)
-        table = Table(title=self.title, caption=notes or None, caption_justify="left")
+        good = [r.errors()[0] <= self.modes_tol and r.errors()[1] <= self.fd_tol for r in self.rows]
+        shown = self.shown_rows(good)
+        notes = [f"{r.name}: {r.note}" for r in self.rows if r.note]
+        if len(shown) < len(self.rows):
+            notes.append(f"{len(shown)} of {len(self.rows)} rows shown: the first and last {SHOWN_ENDS} and every "
+                         f"one that is not ok or has a note; --json lists every row")
+        table = Table(title=self.title, caption="\n".join(notes) or None, caption_justify="left")
         first, one, other, apart = self.columns
         for col in (first, one, other, "finite diff.", apart, "vs finite diff.", ""):
             table.add_column(col, justify="right" if col not in (first, "") else "left")
-        for r in self.rows:
+        previous = -1
+        for i in shown:
+            if i > previous + 1:
+                table.add_row(f"... {i - previous - 1} ok", "", "", "", "", "", "")
+            r = self.rows[i]
             modes, fd = r.errors()
-            good = modes <= self.modes_tol and fd <= self.fd_tol
             table.add_row(r.name, repr(r.forward), repr(r.reverse), repr(r.finite), f"{modes:.1e}", f"{fd:.1e}",
-                          "ok" if good else "DIFFERENT")
+                          "ok" if good[i] else "DIFFERENT")
+            previous = i
         return table
+
+    def shown_rows(self, good: list[bool]) -> list[int]:
+        """Every row of a short table; of a long one (a long vec's entries) the ends and each row that is not
+        ok or carries a note, so a 10^4-element check stays a screenful and still shows every disagreement."""
+        count = len(self.rows)
+        if count <= LONG_TABLE:
+            return list(range(count))
+        return [i for i in range(count)
+                if i < SHOWN_ENDS or i >= count - SHOWN_ENDS or not good[i] or self.rows[i].note]
 
 
 def check(program: ir.Program, fn_name: str, args: dict, wrt: list[str], engine: str = "interp") -> CheckOutcome:

@@ -292,3 +292,28 @@ def test_save_needs_an_npz_name_before_anything_runs(tmp_path):
     with contextlib.redirect_stderr(err):
         assert cli.main(["run", str(path), "x=1", "--save", str(tmp_path / "out.txt")]) == 2
     assert "give a name ending in .npz" in err.getvalue()
+
+
+def test_a_long_check_table_shows_its_ends_and_every_disagreement(tmp_path):
+    import contextlib
+
+    from adlang import cli
+
+    source = ("def f(v: vec) -> float:\n    let s = 0.0\n    for i in 0..len(v):\n"
+              "        s = s + max(v[i], 0.0)\n    return s\n")
+    (tmp_path / "p.ad").write_text(source)
+    v = np.arange(200.0) + 1.0
+    v[100] = 0.0  # a kink: AD follows the tie's convention, finite differences straddle it
+    np.save(tmp_path / "v.npy", v)
+    words = ["check", str(tmp_path / "p.ad"), f"v=@{tmp_path / 'v.npy'}", "--grad", "v"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(words) == 1
+    text = out.getvalue()
+    assert "v[0]" in text and "v[199]" in text and "v[100]" in text and "DIFFERENT" in text
+    assert "v[50]" not in text and "... 95 ok" in text and "11 of 200 rows shown" in text
+    assert len(text.splitlines()) < 40
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main([*words, "--json"]) == 1
+    assert len(json.loads(out.getvalue())["rows"]) == 200
