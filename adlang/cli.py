@@ -534,11 +534,7 @@ def _cmd_check(ns: argparse.Namespace, ctx: _Context) -> int:
     args = bind_arguments(fn, ns.args)
     from adlang import derivatives
     outcome = derivatives.check(program, fn.name, args, wrt, ns.engine)
-    if ctx.json:
-        print(dump_json(outcome.to_json()))
-    else:
-        make_console().print(outcome)
-    return 0 if outcome.ok else 1
+    return _show_check(outcome, ctx)
 
 
 def _cmd_check_more(ns: argparse.Namespace, ctx: _Context) -> int:
@@ -561,6 +557,11 @@ def _cmd_check_more(ns: argparse.Namespace, ctx: _Context) -> int:
         outcome = checks.check_jacobian(program, fn.name, args, wrt, ns.engine)
     else:
         outcome = checks.check_hessian(program, fn.name, args, wrt, ns.engine)
+    return _show_check(outcome, ctx)
+
+
+def _show_check(outcome, ctx: _Context) -> int:
+    """A check's table (or its JSON) on stdout; exit 1 when the ways disagree."""
     if ctx.json:
         print(dump_json(outcome.to_json()))
     else:
