@@ -1,8 +1,6 @@
 """`python -m adlang`: the same as the `adlang` command."""
 
-import sys
-
-from adlang.cli import main
+from adlang.cli import command
 
 if __name__ == "__main__":
-    sys.exit(main())
+    command()

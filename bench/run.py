@@ -1727,21 +1727,25 @@ def no_disk_cache():
 def bench_native_startup(cfg: argparse.Namespace) -> dict:
     """`adlang run programs/lecture/loop.ad x=1.5 y=1.1 --grad x,y` as a user starts it, in new processes: the
     interpreter, the native engine on an empty disk cache (compiling the gradient and the helpers it calls),
-    and again (loading the machine code). Best of a few, the two engines alternating."""
+    and again (loading the machine code). Best of a few, the two engines alternating. Bytecode as an install
+    leaves it (as in `bench_startup`: a private PYTHONPYCACHEPREFIX, filled by the first runs)."""
     import tempfile
 
     loop = Path(__file__).resolve().parent.parent / "programs" / "lecture" / "loop.ad"
     argv = [sys.executable, "-m", "adlang", "run", str(loop), "x=1.5", "y=1.1", "--grad", "x,y"]
     repeats = 3 if cfg.quick else 7
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "XDG_CACHE_HOME": cache, "ADLANG_NATIVE_CACHE": "1"}
+        base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env = {**base, "XDG_CACHE_HOME": cache, "ADLANG_NATIVE_CACHE": "1",
+               "PYTHONPYCACHEPREFIX": os.path.join(cache, "pycache")}
 
-        def started(engine: str) -> float:
+        def started(engine: str, **changes: str) -> float:
             begun = time.perf_counter()
-            subprocess.run([*argv, "--engine", engine], env=env, check=True, capture_output=True)
+            subprocess.run([*argv, "--engine", engine], env={**env, **changes}, check=True, capture_output=True)
             return time.perf_counter() - begun
 
         started("interp")  # the parser's grammar cache, which lives there too
+        started("native", ADLANG_NATIVE_CACHE="0")  # bytecode of numba's compiler; no machine code kept
         cold = started("native")
         times: dict[str, list[float]] = {"interp": [], "native": []}
         for _ in range(repeats):

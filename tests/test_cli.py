@@ -419,3 +419,32 @@ def test_grad_and_wrt_are_the_same_flag_on_every_command(tmp_path, command, extr
     assert outs == [0, 0]
     both = [adlang(command, str(path), flag, "x", *extra) for flag in ("--grad", "--wrt")]
     assert both[0].code == both[1].code == 0 and both[0].out == both[1].out and both[0].out
+
+
+LONG = "def f(n: int) -> vec:\n    return ones(n) * 0.5\n"
+
+
+def test_the_command_writes_everything_before_it_ends_at_once(prog, tmp_path):
+    """`command` leaves by os._exit: what it printed to a pipe larger than the pipe's buffer, and the files it
+    saved, must all be there, and its exit codes those of `main`."""
+    path = prog(LONG)
+    out = adlang("run", path, "n=100000", "--json", "--save", str(tmp_path / "v.npz"))
+    assert out.code == 0, out.err
+    assert out.json()["value"] == [0.5] * 100000
+    import numpy as np
+
+    with np.load(tmp_path / "v.npz") as saved:
+        assert [saved[name].shape for name in saved.files] == [(100000,)]
+    assert adlang("run", path, "n=1.5").code == 2
+    assert adlang("run", str(tmp_path / "missing.ad")).code == 2
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(prog):
+    path = prog(LONG)
+    process = subprocess.Popen([sys.executable, "-m", "adlang", "run", path, "n=100000", "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert process.stdout.read(10) == b'{"function'
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == cli.EXIT_BROKEN_PIPE
+    assert err == ""
