@@ -687,10 +687,16 @@ def _div_vjp(e, args, r, g, wants):
     return (ga if wants[0] else None, gb)
 
 
-def _pow_factors(e, args, r, wants):
-    """d(a^b)/da = b * a^(b-1) and d(a^b)/db = a^b * log(a) = dpowb(a, a^b) (an error for a <= 0)."""
+def _pow_factors(e, args, r, wants, scale=None):
+    """d(a^b)/da = b * a^(b-1) and d(a^b)/db = a^b * log(a) = dpowb(a, a^b) (an error for a <= 0), and whether
+    d/da came times `scale` already.
+
+    Reverse mode gives the cotangent g as `scale` for an array a: g * b * a^(b-1) is then (g * b) * a^(b-1), so
+    that a number g (the adjoint of a mean, once simplified) meets the number b before the array is touched,
+    one pass over it instead of two. For a number a the rules read as the slides do, g * (b * a^(b-1))."""
     a, b = args
     da = db = None
+    scaled = False
     with e.wrt(0, lambda a, b: f"{b} * {a} ^ ({b} - 1)"):
         if wants[0] and isinstance(b, Const) and b.value == 0:
             da = e.const(0.0)
@@ -698,21 +704,25 @@ def _pow_factors(e, args, r, wants):
             da = e.op("dpow", a, b, b)
         elif wants[0]:
             one = e.const(1.0) if b.type.kind != "int" else Const(1, INT)
-            da = e.op("mul", b, e.op("pow", a, e.op("sub", b, one)))
+            scaled = scale is not None
+            coefficient = e.op("mul", scale, b) if scaled else b
+            da = e.op("mul", coefficient, e.op("pow", a, e.op("sub", b, one)))
     if wants[1]:
         with e.wrt(1):
             db = e.op("dpowb", a, r)
-    return da, db
+    return da, db, scaled
 
 
 def _pow_jvp(e, args, t, r):
-    da, db = _pow_factors(e, args, r, (t[0] is not None, t[1] is not None))
+    da, db, _ = _pow_factors(e, args, r, (t[0] is not None, t[1] is not None))
     return e.add_all([e.times(da, t[0]), e.times(db, t[1])])
 
 
 def _pow_vjp(e, args, r, g, wants):
-    da, db = _pow_factors(e, args, r, wants)
-    return (e.op("mul", g, da) if da is not None else None, e.op("mul", g, db) if db is not None else None)
+    da, db, scaled = _pow_factors(e, args, r, wants, g if args[0].type.is_array else None)
+    if da is not None and not scaled:
+        da = e.op("mul", g, da)
+    return (da, e.op("mul", g, db) if db is not None else None)
 
 
 def _neg_jvp(e, args, t, r):

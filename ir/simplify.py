@@ -41,7 +41,7 @@ def simplify_function(fn: ir.Function) -> ir.Function:
 def _round(fn: ir.Function) -> ir.Function:
     reassigned = _reassigned(fn)
     body = _rewrite_block(fn.body, reassigned)
-    body = _broadcast_scalars(body)
+    body = _broadcast_scalars(body, Namer(ir.names_in(fn)))
     body = _propagate_copies(body, reassigned)
     body = _common_subexpressions(body, reassigned, {})
     body = _sink_temporaries(body)
@@ -92,6 +92,9 @@ def _simplify_expr(expr: ir.Prim, target: ir.Var, defs, reassigned) -> ir.Expr:
             if target.type.kind == "float" and not isinstance(value, bool):
                 value = float(value)
             return ir.Const(value, target.type)
+    product = _summed_product(expr, defs, reassigned)
+    if product is not None:
+        return ir.Prim("dot", product)
     same = None  # the identities are the primitive's own (`Primitive.right_unit` and the fields after it)
     if prim.right_unit is not None and _is_const(args[1], prim.right_unit):
         same = args[0]
@@ -110,6 +113,21 @@ def _simplify_expr(expr: ir.Prim, target: ir.Var, defs, reassigned) -> ir.Expr:
     return expr
 
 
+def _summed_product(expr: ir.Prim, defs, reassigned) -> tuple[ir.Var, ir.Var] | None:
+    """(u, v) where expr is `sum(t)` of a temporary `t = u * v` of two vecs known to be as long as each other:
+    `dot(u, v)` is one pass and no array (reverse mode's adjoint of `m * xs` with m a number is `sum(xs * g)`).
+    u and v must still hold what t was made of (never updated)."""
+    if expr.op != "sum" or not isinstance(expr.args[0], ir.Var) or not naming.is_temp(expr.args[0].name):
+        return None
+    made = defs.get(expr.args[0].name)
+    if not (isinstance(made, ir.Prim) and made.op == "mul"):
+        return None
+    u, v = made.args
+    if not all(isinstance(a, ir.Var) and a.type.kind == "vec" and a.name not in reassigned for a in (u, v)):
+        return None
+    return (u, v) if as_long_as(u, v, defs) else None
+
+
 # ---------------------------------------------------------------- a number in place of a filled array
 
 # What `ones(n) * s` may stand in for: the array with every element s, as an operand of these
@@ -117,13 +135,16 @@ def _simplify_expr(expr: ir.Prim, target: ir.Var, defs, reassigned) -> ir.Expr:
 _FILLED_OPERAND = {"add": (0, 1), "sub": (0, 1), "mul": (0, 1), "div": (0,)}
 
 
-def _broadcast_scalars(body) -> tuple[ir.Stmt, ...]:
+def _broadcast_scalars(body, names: Namer) -> tuple[ir.Stmt, ...]:
     """`u = f * y`, where f = ones(len(x)) * s and y is as long as x, becomes `u = s * y` (and so for + - and a
     dividend f): numpy broadcasts the number, and no array of copies of s is made and read.
 
     The adjoint of `sum(v)` and `mean(v)` is such an f (every element of v gets the same share), and it is
     usually multiplied by another adjoint at once. Lengths are known equal from definitions that have run,
     never guessed: `as_long_as` follows the definitions y and x were computed by.
+    f times a number c (`u = f * c`, `c * f`, `f / c`: the adjoint of a mean through `^ 2`) is filled too: it
+    becomes `t = s * c` and `u = ones(len(x)) * t`, so the number is worked out once and u, in its turn, is
+    broadcast where it meets an array.
     f itself is left to dead-code removal, with the `ones` (see `_removable`) when nothing else reads them.
     """
     defs = fixed_definitions(body)
@@ -135,8 +156,8 @@ def _broadcast_scalars(body) -> tuple[ir.Stmt, ...]:
             a = defs[a.name]
         return a
 
-    def filled(a: ir.Atom) -> tuple[ir.Atom, ir.Var] | None:
-        """(s, x) where a is ones(len(x)) * s or s * ones(len(x)) (ones(rows(x), cols(x)) for a mat)."""
+    def filled(a: ir.Atom) -> tuple[ir.Atom, ir.Var, ir.Var] | None:
+        """(s, x, ones) where a is ones * s or s * ones, ones = ones(len(x)) (ones(rows(x), cols(x)) for a mat)."""
         a = resolve(a)
         expr = defs.get(a.name) if isinstance(a, ir.Var) else None
         if not (isinstance(expr, ir.Prim) and expr.op == "mul" and a.type.is_array):
@@ -147,13 +168,30 @@ def _broadcast_scalars(body) -> tuple[ir.Stmt, ...]:
             if s.type.is_scalar_number and isinstance(sized, ir.Prim) and sized.op == "ones":
                 source = measured(sized.args, defs)
                 if isinstance(source, ir.Var):
-                    return s, source
+                    return s, source, ones
         return None
 
-    def rewrite(s: ir.Stmt) -> ir.Stmt:
+    def scaled(s: ir.Let, expr: ir.Prim) -> tuple[ir.Stmt, ...] | None:
+        """`u = f * c` (or `c * f`, `f / c`) as `t = s * c` (`c * s`, `s / c`) and `u = ones * t`."""
+        for k in ((0, 1) if expr.op == "mul" else (0,) if expr.op == "div" else ()):
+            found, number = filled(expr.args[k]), expr.args[1 - k]
+            if found is None or not number.type.is_scalar_number:
+                continue
+            operands = list(expr.args)
+            operands[k] = found[0]
+            product = ir.Prim(expr.op, tuple(operands))
+            t = ir.Var(names.temp(), lookup(expr.op).type_rule(product.args))
+            return (ir.Let((t,), product, s.span), ir.Let(s.targets, ir.Prim("mul", (found[2], t)), s.span))
+        return None
+
+    def rewrite(s: ir.Stmt) -> tuple[ir.Stmt, ...]:
         expr = getattr(s, "expr", None)
         if not (isinstance(s, (ir.Let, ir.Assign)) and isinstance(expr, ir.Prim) and expr.op in _FILLED_OPERAND):
-            return ir.map_blocks(s, lambda b: tuple(rewrite(u) for u in b))
+            return (ir.map_blocks(s, lambda b: tuple(u for v in b for u in rewrite(v))),)
+        if isinstance(s, ir.Let) and len(s.targets) == 1 and s.targets[0].name in defs:
+            split = scaled(s, expr)
+            if split is not None:
+                return split
         for k in _FILLED_OPERAND[expr.op]:
             found = filled(expr.args[k])
             other = expr.args[1 - k]
@@ -165,11 +203,11 @@ def _broadcast_scalars(body) -> tuple[ir.Stmt, ...]:
             args[k] = found[0]
             expr = ir.Prim(expr.op, tuple(args))
             if isinstance(s, ir.Let):
-                return ir.Let(s.targets, expr, s.span)
-            return ir.Assign(s.target, expr, s.span)
-        return s
+                return (ir.Let(s.targets, expr, s.span),)
+            return (ir.Assign(s.target, expr, s.span),)
+        return (s,)
 
-    return tuple(rewrite(s) for s in body)
+    return tuple(u for s in body for u in rewrite(s))
 
 
 def as_long_as(x: ir.Var, y: ir.Var, defs: dict[str, ir.Expr]) -> bool:
