@@ -239,7 +239,7 @@ class CheckOutcome:
 
     @property
     def ok(self) -> bool:
-        return all(r.errors()[0] <= self.modes_tol and r.errors()[1] <= self.fd_tol for r in self.rows)
+        return all(self.good())
 
     @property
     def title(self) -> str:
@@ -263,26 +263,42 @@ class CheckOutcome:
     def __rich__(self) -> Table:
         from rich.table import Table  # only when shown: `adlang run` starts without rich
 
-        good = [r.errors()[0] <= self.modes_tol and r.errors()[1] <= self.fd_tol for r in self.rows]
-        shown = self.shown_rows(good)
-        notes = [f"{r.name}: {r.note}" for r in self.rows if r.note]
-        if len(shown) < len(self.rows):
-            notes.append(f"{len(shown)} of {len(self.rows)} rows shown: the first and last {SHOWN_ENDS} and every "
-                         f"one that is not ok or has a note; --json lists every row")
-        table = Table(title=self.title, caption="\n".join(notes) or None, caption_justify="left")
+        table = Table(title=self.title, caption="\n".join(self.notes("--json lists every row")) or None,
+                      caption_justify="left")
         first, one, other, apart = self.columns
         for col in (first, one, other, "finite diff.", apart, "vs finite diff.", ""):
             table.add_column(col, justify="right" if col not in (first, "") else "left")
+        for cells in self.table_rows(repr):
+            table.add_row(*cells)
+        return table
+
+    def table_rows(self, number) -> list[list[str]]:
+        """The rows as shown (`shown_rows`), numbers written by `number`, a gap of rows left out as one row."""
+        good = self.good()
+        lines = []
         previous = -1
-        for i in shown:
+        for i in self.shown_rows(good):
             if i > previous + 1:
-                table.add_row(f"... {i - previous - 1} ok", "", "", "", "", "", "")
+                lines.append([f"... {i - previous - 1} ok", "", "", "", "", "", ""])
             r = self.rows[i]
             modes, fd = r.errors()
-            table.add_row(r.name, repr(r.forward), repr(r.reverse), repr(r.finite), f"{modes:.1e}", f"{fd:.1e}",
-                          "ok" if good[i] else "DIFFERENT")
+            lines.append([r.name, number(r.forward), number(r.reverse), number(r.finite), f"{modes:.1e}",
+                          f"{fd:.1e}", "ok" if good[i] else "DIFFERENT"])
             previous = i
-        return table
+        return lines
+
+    def notes(self, where_all: str) -> list[str]:
+        """Each row's note, and how many rows are shown where the table is summarised (`where_all` says where
+        every row is)."""
+        notes = [f"{r.name}: {r.note}" for r in self.rows if r.note]
+        shown = len(self.shown_rows(self.good()))
+        if shown < len(self.rows):
+            notes.append(f"{shown} of {len(self.rows)} rows shown: the first and last {SHOWN_ENDS} and every "
+                         f"one that is not ok or has a note; {where_all}")
+        return notes
+
+    def good(self) -> list[bool]:
+        return [r.errors()[0] <= self.modes_tol and r.errors()[1] <= self.fd_tol for r in self.rows]
 
     def shown_rows(self, good: list[bool]) -> list[int]:
         """Every row of a short table; of a long one (a long vec's entries) the ends and each row that is not

@@ -115,14 +115,10 @@ def stats_text(stats: dict[str, Any]) -> str:
 
 
 def check_html(outcome: Any) -> str:
-    """`check`: forward, reverse and central differences side by side, each row marked ok or DIFFERENT."""
-    rows = []
-    for row in outcome.rows:
-        modes, fd = row.errors()
-        good = modes <= outcome.modes_tol and fd <= outcome.fd_tol
-        rows.append([row.name, format_value(row.forward), format_value(row.reverse), format_value(row.finite),
-                     f"{modes:.1e}", f"{fd:.1e}", "ok" if good else "DIFFERENT"])
-    notes = "; ".join(f"{row.name}: {row.note}" for row in outcome.rows if row.note)
+    """`check`: forward, reverse and central differences side by side, each row marked ok or DIFFERENT; a long
+    table summarised as the terminal's is (`CheckOutcome.shown_rows`)."""
+    rows = outcome.table_rows(format_value)
+    notes = "; ".join(outcome.notes("every row is in .rows and .to_json()"))
     first, one, other, apart = outcome.columns
     table = _table(outcome.title, [first, one, other, "finite diff.", apart, "vs finite diff.", ""], rows, notes)
     verdict = ("they agree" if outcome.ok else "they differ") + (

@@ -317,3 +317,19 @@ def test_a_long_check_table_shows_its_ends_and_every_disagreement(tmp_path):
     with contextlib.redirect_stdout(out):
         assert cli.main([*words, "--json"]) == 1
     assert len(json.loads(out.getvalue())["rows"]) == 200
+
+
+def test_a_long_check_in_a_notebook_is_summarised_as_in_the_terminal():
+    import adlang
+
+    program = adlang.compile("def f(v: vec) -> float:\n    let s = 0.0\n    for i in 0..len(v):\n"
+                             "        s = s + max(v[i], 0.0)\n    return s\n")
+    v = np.arange(200.0) + 1.0
+    v[100] = 0.0
+    outcome = program.check({"v": v}, ["v"])
+    html = outcome._repr_html_()
+    assert "v[0]<" in html and "v[199]<" in html and "v[100]<" in html and "DIFFERENT" in html
+    assert "v[50]<" not in html and "... 95 ok" in html and "11 of 200 rows shown" in html
+    assert html.count("<tr>") < 20 and len(outcome.rows) == 200
+    short = program.check({"v": v[:4]}, ["v"])._repr_html_()
+    assert "rows shown" not in short and short.count("<tr>") == 5
