@@ -93,11 +93,11 @@ def run_compiled(
         from adlang.interp.interpreter import run_function
 
         return run_function(program, fn_name, args, max_steps=max_steps, max_tape=max_tape)
-    _, values = prologue(compiled.program, fn_name, args)
     tapes: dict[int, list] = {}
     trips = [0] * len(compiled.loops)
     functions, steps, tape_peak = compiled.make(max_steps, tapes, trips, max_tape)
     with run_quietly():  # the registry's `.quiet` evaluations run here (see `Generator.evaluator`)
+        _, values = prologue(compiled.program, fn_name, args)  # a vec's squares may overflow: quietly
         value = functions[fn_name](*values)
     loop_trips: dict[tuple[int, int, str], int] = {}
     for key, count in zip(compiled.loops, trips):

@@ -171,8 +171,8 @@ def run_function(
     """
     if trace or events is not None:
         machine = Machine(program, max_steps, [] if events is None else None, events=events, max_tape=max_tape)
-        _, values = prologue(program, fn_name, args)
         with run_quietly():  # the registry's `.quiet` evaluations run here (see `Compiler.primitive`)
+            _, values = prologue(program, fn_name, args)  # a vec's squares may overflow: quietly
             value = machine.function(fn_name)(*values)
         return _result(machine, value)
     # A plain run reuses an idle machine of the program, its closures built already (taken from the pool while
@@ -187,9 +187,9 @@ def run_function(
         machine = Machine(program, max_tape=max_tape)
     machine.start(max_steps)
     try:
-        _, values = prologue(program, fn_name, args)
         quiet = quiet_on()  # run_quietly, without a `with`'s calls
         try:
+            _, values = prologue(program, fn_name, args)  # a vec's squares may overflow: quietly
             value = machine.function(fn_name)(*values)
         finally:
             quiet_off(quiet)

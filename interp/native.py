@@ -89,7 +89,7 @@ from adlang.interp.runtime import (
     pops_only,
 )
 from adlang.ir import nodes as ir
-from adlang.ir.prims_scalar import INT_MIN
+from adlang.ir.prims_scalar import INT_MIN, run_quietly
 from adlang.ir.prims_vec import MAX_VEC_LENGTH
 from adlang.lang.errors import UsageError
 
@@ -142,7 +142,8 @@ def run_native(
     """Run one function natively, as `run_function` does (without a trace); on any fault, in the interpreter."""
     _numba()
     native = compile_program(program)
-    _, values = prologue(program, fn_name, args)
+    with run_quietly():  # a vec's squares may overflow
+        _, values = prologue(program, fn_name, args)
     if native is None or native.broken:
         FALLBACKS["unsupported"] += 1
         return _interpreted(program, fn_name, args, max_steps, max_tape)
