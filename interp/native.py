@@ -674,6 +674,25 @@ def _maddrow(w, i, x):
         out[i, j] = t
     return out
 
+def _maddrow_in(w, i, x):
+    if i < 0 or i >= w.shape[0] or x.shape[0] != w.shape[1]:
+        {FAULT}
+    for j in range(w.shape[1]):
+        t = w[i, j] + x[j]
+        if t != t:
+            {FAULT}
+        w[i, j] = t
+    return w
+
+def _maddat_in(w, i, j, x):
+    if i < 0 or i >= w.shape[0] or j < 0 or j >= w.shape[1]:
+        {FAULT}
+    t = w[i, j] + x
+    if t != t:
+        {FAULT}
+    w[i, j] = t
+    return w
+
 def _maddat(w, i, j, x):
     if i < 0 or i >= w.shape[0] or j < 0 or j >= w.shape[1]:
         {FAULT}
@@ -1064,17 +1083,19 @@ VECTOR = {
 }
 
 
-# The vec primitives whose result is an array of its own, never one of the operands (`addto` returns its first
-# operand when the second is empty).
-FRESH = ELEMENTWISE | {"zeros", "ones", "addat", "veclit"}
+# The vec and mat primitives whose result is an array of its own, never one of the operands (`addto` returns
+# its first operand when the second is empty, `fitto` its first where the shapes agree; a row or a transpose is
+# a copy, `MAT_HELPERS_SOURCE`).
+FRESH = ELEMENTWISE | {"zeros", "ones", "addat", "veclit", "matlit", "matmul", "outer", "transpose", "row"}
 
 
-def exclusive_vecs(fn: ir.Function) -> set[str]:
-    """The vec variables of fn that hold an array nothing else refers to, at every point: each binding makes a
-    fresh array (FRESH, a pop: the tapes copy) or updates the variable itself (`d = addat(d, i, x)`,
+def exclusive_arrays(fn: ir.Function) -> set[str]:
+    """The vec and mat variables of fn that hold an array nothing else refers to, at every point: each binding
+    makes a fresh array (FRESH, a pop: the tapes copy) or updates the variable itself (`d = addat(d, i, x)`,
     `d = addto(d, c)`), and no reading lets another name hold it (a copy `y = d`, a call, which may return its
-    argument, `y = addto(d, c)`). `d = addat(d, i, x)` then adds in place: the accumulation of a vec's adjoint
-    one element per trip costs O(1) a trip, not a copy of the vec (O(n^2) over a loop)."""
+    argument, `y = addto(d, c)`). `d = addat(d, i, x)` (of a mat, `addat(d, i, j, x)` or a row) then adds in
+    place: the accumulation of an array's adjoint one element per trip costs O(1) a trip, not a copy of the
+    array (O(n^2) over a loop)."""
     candidates: set[str] = set()
     spoiled = {p.name for p in fn.params}
     for stmt in ir.walk(fn.body):
@@ -1086,7 +1107,7 @@ def exclusive_vecs(fn: ir.Function) -> set[str]:
                 spoiled.add(expr.name)
             elif isinstance(expr, ir.CallFn):
                 spoiled.update(a.name for a in expr.args if isinstance(a, ir.Var))
-            if target.type.kind != "vec":
+            if target.type.kind not in ("vec", "mat"):
                 continue
             candidates.add(target.name)
             own = (isinstance(expr, ir.Prim) and expr.op in ("addat", "addto") and isinstance(expr.args[0], ir.Var)
@@ -1238,7 +1259,7 @@ class Generator(PythonNames):
         self.elementwise: dict[str, object] = {}  # the elementwise helpers the module calls, by name
         self.nan_covered = False  # the statement being lowered has its NaN check covered (`covered_nan_checks`)
         self.current = ""
-        self.exclusive: set[str] = set()  # the current function's vecs updated in place (`exclusive_vecs`)
+        self.exclusive: set[str] = set()  # the current function's arrays updated in place (`exclusive_arrays`)
         self.loops: list = []
         self.var_names: dict[str, str] = {}
         self.var_prefix = ""  # of the variables of a function being compiled into its caller
@@ -1355,7 +1376,7 @@ class Generator(PythonNames):
     def function(self, fn: ir.Function) -> None:
         self.var_names, self.var_prefix = {}, ""
         self.current = fn.name
-        self.exclusive = exclusive_vecs(fn)
+        self.exclusive = exclusive_arrays(fn)
         arrays = ["_S"] + (self.buffers.split(", ") if fn.name in self.taped and self.tape_index else [])
         self.emit(0, f"def {self.fn_names[fn.name]}({', '.join([self.var(p.name) for p in fn.params] + arrays)}):")
         for array in arrays:
@@ -1507,8 +1528,11 @@ class Generator(PythonNames):
                 raise Unsupported("an int held in a float variable")
             self.emit(depth, f"{name} = {value}")
         elif isinstance(expr, ir.Prim) and expr.op == "addat" and _updates(target, expr, self.exclusive):
-            w, i, x = (self.argument(a) for a in expr.args)
-            self.emit(depth, f"{name} = _addat_in({w}, {i}, {x})")
+            operands = [self.argument(a) for a in expr.args]
+            if len(operands) == 4:
+                operands[3] = _floated(operands[3], expr.args[3].type.kind)
+            helper = {"vec": "_addat_in", "mat": "_maddat_in" if len(operands) == 4 else "_maddrow_in"}
+            self.emit(depth, f"{name} = {helper[target.type.kind]}({', '.join(operands)})")
         elif isinstance(expr, ir.Prim):
             self.primitive(name, expr, depth)
         elif isinstance(expr, ir.CallFn):

@@ -565,6 +565,28 @@ def test_addat_in_place_checks_for_nan(engine, x):
         assert result.message.startswith("inf + -inf at index 0 is not a number (NaN)") and result.span.line == 6
 
 
+@engines
+@pytest.mark.parametrize("x", [-math.inf, 1.0])
+def test_mat_addat_in_place_checks_for_nan(engine, x):
+    """The same of a mat's element and of a row added in place (native: `_maddat_in`, `_maddrow_in`)."""
+    program = compile_text("""
+        def f(x, n: int) -> float:
+            let w = zeros(n, 2)
+            for i in 0..n:
+                w = addat(w, i, 1, 1.0e308)
+                w = addat(w, i, [1.0e308, 1.0e308])
+            w = addat(w, 0, 1, x)
+            return sum(w)
+    """)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = assert_conforms(engine, program, "f", dict(x=x, n=3))
+    if x == 1.0:
+        assert result.value == math.inf
+    else:
+        assert "inf + -inf" in result.message and result.span.line == 6
+
+
 STEPS = src("""
     def g(x) -> float:
         let y = x * 2.0

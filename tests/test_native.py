@@ -251,14 +251,45 @@ def param(d: vec) -> vec:
     for i in 0..len(d):
         d = addat(d, i, 1.0)
     return d
+
+def alone_mat(n: int) -> mat:
+    let d = zeros(n, 2)
+    for i in 0..n:
+        d = addat(d, i, 1, 1.0)
+        d = addat(d, i, [0.5, 0.5])
+    return d
+
+def copied_mat(n: int) -> (mat, mat):
+    let d = zeros(n, 2)
+    let kept = d
+    for i in 0..n:
+        d = addat(d, i, 1, 1.0)
+        d = addat(d, i, [0.5, 0.5])
+    return d, kept
+
+def param_mat(d: mat) -> mat:
+    for i in 0..rows(d):
+        d = addat(d, i, 1, 1.0)
+        d = addat(d, i, [0.5, 0.5])
+    return d
 """
 
 
 def test_addat_in_place_only_where_the_array_is_the_variables_alone():
     program = finish(compile_text(SHARED))
-    assert native.exclusive_vecs(program.function("alone")) == {"d"}
-    for name in ("copied", "called", "added", "param"):
-        assert "d" not in native.exclusive_vecs(program.function(name)), name
+    assert native.exclusive_arrays(program.function("alone")) == {"d"}
+    assert "d" in native.exclusive_arrays(program.function("alone_mat"))  # and the row literal, made afresh
+    for name in ("copied", "called", "added", "param", "copied_mat", "param_mat"):
+        assert "d" not in native.exclusive_arrays(program.function(name)), name
+    source = native.Generator(program).module().source
+    assert "_maddat_in(" in source and "_maddrow_in(" in source
+    filled = [[0.5, 1.5], [0.5, 1.5], [0.5, 1.5]]
+    d, kept = ENGINES["native"].run(program, "copied_mat", {"n": 3}).value
+    assert np.array_equal(d, filled) and np.array_equal(kept, np.zeros((3, 2)))
+    assert np.array_equal(ENGINES["native"].run(program, "alone_mat", {"n": 3}).value, filled)
+    m = np.zeros((3, 2))
+    assert np.array_equal(ENGINES["native"].run(program, "param_mat", {"d": m}).value, filled)
+    assert np.array_equal(m, np.zeros((3, 2)))
     for name in ("copied", "called", "added"):
         d, kept = ENGINES["native"].run(program, name, {"n": 3}).value
         assert np.array_equal(d, [1.0, 1.0, 1.0]) and np.array_equal(kept, [0.0, 0.0, 0.0]), name
