@@ -41,7 +41,7 @@ def simplify_function(fn: ir.Function) -> ir.Function:
 def _round(fn: ir.Function) -> ir.Function:
     reassigned = _reassigned(fn)
     body = _rewrite_block(fn.body, reassigned)
-    body = _broadcast_scalars(body, Namer(ir.names_in(fn)))
+    body = _broadcast_scalars(body, Namer(ir.names_in(fn)), reassigned)
     body = _propagate_copies(body, reassigned)
     body = _common_subexpressions(body, reassigned, {})
     body = _sink_temporaries(body)
@@ -135,7 +135,7 @@ def _summed_product(expr: ir.Prim, defs, reassigned) -> tuple[ir.Var, ir.Var] | 
 _FILLED_OPERAND = {"add": (0, 1), "sub": (0, 1), "mul": (0, 1), "div": (0,)}
 
 
-def _broadcast_scalars(body, names: Namer) -> tuple[ir.Stmt, ...]:
+def _broadcast_scalars(body, names: Namer, reassigned: set[str]) -> tuple[ir.Stmt, ...]:
     """`u = f * y`, where f = ones(len(x)) * s and y is as long as x, becomes `u = s * y` (and so for + - and a
     dividend f): numpy broadcasts the number, and no array of copies of s is made and read.
 
@@ -145,7 +145,9 @@ def _broadcast_scalars(body, names: Namer) -> tuple[ir.Stmt, ...]:
     f times a number c (`u = f * c`, `c * f`, `f / c`: the adjoint of a mean through `^ 2`) is filled too: it
     becomes `t = s * c` and `u = ones(len(x)) * t`, so the number is worked out once and u, in its turn, is
     broadcast where it meets an array.
-    f itself is left to dead-code removal, with the `ones` (see `_removable`) when nothing else reads them.
+    s is a constant or a variable never updated (`reassigned`): where f is read, s must still hold what f was
+    made of. f itself is left to dead-code removal, with the `ones` (see `_removable`) when nothing else reads
+    them.
     """
     defs = fixed_definitions(body)
     if not any(isinstance(e, ir.Prim) and e.op == "ones" for e in defs.values()):
@@ -165,7 +167,8 @@ def _broadcast_scalars(body, names: Namer) -> tuple[ir.Stmt, ...]:
         for ones_at in (0, 1):
             ones, s = resolve(expr.args[ones_at]), expr.args[1 - ones_at]
             sized = defs.get(ones.name) if isinstance(ones, ir.Var) else None
-            if s.type.is_scalar_number and isinstance(sized, ir.Prim) and sized.op == "ones":
+            fixed = isinstance(s, ir.Const) or s.name not in reassigned  # s still holds what f was made of
+            if s.type.is_scalar_number and fixed and isinstance(sized, ir.Prim) and sized.op == "ones":
                 source = measured(sized.args, defs)
                 if isinstance(source, ir.Var):
                     return s, source, ones

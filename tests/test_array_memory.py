@@ -354,6 +354,28 @@ def test_lengths_not_known_equal_keep_the_array():
         run_function(ir.Program((fn,)), "f", {"v": np.ones(2), "w": np.ones(3)})
 
 
+@pytest.mark.parametrize("engine", PLAIN_ENGINES)
+def test_a_number_updated_after_the_filled_array_was_made_is_not_broadcast(engine):
+    """g = ones(n) * s holds s's value when g was made: once s is updated, `g * v` is not `s * v` (nor is
+    `g * 3.0` a number made from s)."""
+    program = compile_text("""
+        def f(v: vec, c) -> vec:
+            let n = len(v)
+            let o = ones(n)
+            let s = c
+            let g = o * s
+            s = s + 1.0
+            let r = g * v
+            let t = g * 3.0
+            s = s + 1.0
+            let w = t * v
+            return r + w
+    """)
+    simplified = ir.Program((simplify_function(program.function("f")),))
+    args = {"v": np.array([1.0, 2.0]), "c": 2.0}
+    assert np.array_equal(ENGINES[engine].run(simplified, "f", args).value, [8.0, 16.0])
+
+
 def test_lengths_known_equal_through_an_operation_of_both():
     """sum(v * w): v and w were multiplied, so they have one length, and the adjoint of each is the other times a
     number."""
