@@ -41,16 +41,17 @@ class Shapes:
             elif isinstance(s, ir.Assign):
                 self.definitions.setdefault(s.target.name, []).append(s.expr)
         self.witnesses: dict[str, object] = {}
+        self.updated = {s.target.name for s in ir.walk(body) if isinstance(s, ir.Assign)}
 
     def same(self, x: ir.Atom, y: ir.Atom) -> bool:
         wx, wy = self.witness(x), self.witness(y)
         return wx is not None and wy is not None and self.alike(wx, wy)
 
     def alike(self, x: ir.Var, y: ir.Var) -> bool:
-        if x.name == y.name or as_long_as(x, y, self.fixed):
+        if x.name == y.name or as_long_as(x, y, self.fixed, self.updated):
             return True
         x, y = self.root(x), self.root(y)
-        return x.name == y.name or as_long_as(x, y, self.fixed)
+        return x.name == y.name or as_long_as(x, y, self.fixed, self.updated)
 
     def root(self, w: ir.Var) -> ir.Var:
         """The witness w's own definition gives, followed back (`v` for `let a = w * s`, w updated like v)."""

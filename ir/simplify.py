@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import replace
 
 from adlang.ir import naming
@@ -125,7 +126,7 @@ def _summed_product(expr: ir.Prim, defs, reassigned) -> tuple[ir.Var, ir.Var] | 
     u, v = made.args
     if not all(isinstance(a, ir.Var) and a.type.kind == "vec" and a.name not in reassigned for a in (u, v)):
         return None
-    return (u, v) if as_long_as(u, v, defs) else None
+    return (u, v) if as_long_as(u, v, defs, reassigned) else None
 
 
 # ---------------------------------------------------------------- a number in place of a filled array
@@ -200,7 +201,7 @@ def _broadcast_scalars(body, names: Namer, reassigned: set[str]) -> tuple[ir.Stm
             other = expr.args[1 - k]
             if found is None or not isinstance(other, ir.Var) or not other.type.is_array:
                 continue
-            if not as_long_as(found[1], other, defs):
+            if not as_long_as(found[1], other, defs, reassigned):
                 continue
             args = list(expr.args)
             args[k] = found[0]
@@ -213,13 +214,14 @@ def _broadcast_scalars(body, names: Namer, reassigned: set[str]) -> tuple[ir.Stm
     return tuple(u for s in body for u in rewrite(s))
 
 
-def as_long_as(x: ir.Var, y: ir.Var, defs: dict[str, ir.Expr]) -> bool:
+def as_long_as(x: ir.Var, y: ir.Var, defs: dict[str, ir.Expr], updated: Collection[str] = ()) -> bool:
     """Whether the arrays x and y are known to have one shape where both can be read.
 
     Where a variable can be read its definition has run, and so have those of its operands: an elementwise
     operation among them (`Primitive.elementwise`) ran on arrays of one shape, its result's; a copy is its
     source. Those equalities, over the definitions x and y come from, are joined; only variables declared once
-    and never updated are followed (`fixed_definitions`).
+    and never updated are followed (`fixed_definitions`), and an `updated` operand joins nothing: it may have
+    had another shape when another definition read it (`d = zeros(0)`, later `d = addto(d, v)`).
     """
     parent: dict[str, str] = {}
 
@@ -238,7 +240,8 @@ def as_long_as(x: ir.Var, y: ir.Var, defs: dict[str, ir.Expr]) -> bool:
         expr = defs.get(name)
         operands = [a for a in ir.atoms_of(expr) if isinstance(a, ir.Var)] if expr is not None else []
         todo += [a.name for a in operands]
-        if isinstance(expr, ir.Var) and expr.type.is_array:
+        operands = [a for a in operands if a.name not in updated]
+        if isinstance(expr, ir.Var) and expr.type.is_array and expr.name not in updated:
             parent[find(name)] = find(expr.name)
         elif isinstance(expr, ir.Prim) and lookup(expr.op).elementwise:
             for a in operands:

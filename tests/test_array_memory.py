@@ -376,6 +376,24 @@ def test_a_number_updated_after_the_filled_array_was_made_is_not_broadcast(engin
     assert np.array_equal(ENGINES[engine].run(simplified, "f", args).value, [8.0, 16.0])
 
 
+def test_a_vec_updated_to_another_length_joins_no_lengths():
+    """y was made from d when d was empty, z when it held v: `g * z` (g as long as y) must still fail."""
+    program = compile_text("""
+        def f(v: vec, s) -> vec:
+            let d: vec = zeros(0)
+            let y = d * 1.0
+            d = addto(d, v)
+            let z = d * 2.0
+            let o = ones(len(y))
+            let g = o * s
+            let r = g * z
+            return r
+    """)
+    fn = simplify_function(program.function("f"))
+    with pytest.raises(RuntimeFault, match="different lengths"):
+        run_function(ir.Program((fn,)), "f", {"v": np.ones(3), "s": 2.0})
+
+
 def test_lengths_known_equal_through_an_operation_of_both():
     """sum(v * w): v and w were multiplied, so they have one length, and the adjoint of each is the other times a
     number."""
