@@ -511,14 +511,7 @@ def _fitto(g, d):
     return _np.zeros(d.shape)
 
 def _addat(w, i, x):
-    if i < 0 or i >= w.shape[0]:
-        {FAULT}
-    out = w.copy()
-    t = out[i] + x
-    if t != t:
-        {FAULT}
-    out[i] = t
-    return out
+    return _addat_in(w.copy(), i, x)
 
 def _addat_in(w, i, x):
     if i < 0 or i >= w.shape[0]:
@@ -664,15 +657,7 @@ def _maddto(d, c):
     return out
 
 def _maddrow(w, i, x):
-    if i < 0 or i >= w.shape[0] or x.shape[0] != w.shape[1]:
-        {FAULT}
-    out = w.copy()
-    for j in range(w.shape[1]):
-        t = out[i, j] + x[j]
-        if t != t:
-            {FAULT}
-        out[i, j] = t
-    return out
+    return _maddrow_in(w.copy(), i, x)
 
 def _maddrow_in(w, i, x):
     if i < 0 or i >= w.shape[0] or x.shape[0] != w.shape[1]:
@@ -694,14 +679,7 @@ def _maddat_in(w, i, j, x):
     return w
 
 def _maddat(w, i, j, x):
-    if i < 0 or i >= w.shape[0] or j < 0 or j >= w.shape[1]:
-        {FAULT}
-    out = w.copy()
-    t = out[i, j] + x
-    if t != t:
-        {FAULT}
-    out[i, j] = t
-    return out
+    return _maddat_in(w.copy(), i, j, x)
 
 def _pushm(buf, fill, m):
     flat = m.reshape(m.size)
