@@ -25,6 +25,11 @@ DEFAULT_ENGINE = "interp"
 # about this many; counting statements, not seconds, makes the switch the same in every run.
 AUTO = "auto"
 SWITCH_STEPS = 100_000_000
+# ... unless numba would take too long over it: compiling grows faster than the generated module (CPU time on
+# the 2-core machine: 680 lines 2.9 s, 1,560 lines 3.9 s, 7,000-7,500 lines 32-36 s, linefit_newton's reverse
+# over reverse, 30,000 lines, more than 15 minutes). `auto` moves a program only if its native module has at most
+# this many lines, so the switch never costs more than a few seconds; `--engine native` compiles any.
+AUTO_NATIVE_LINES = 2_000
 
 
 @record
@@ -101,4 +106,4 @@ def chosen(program: ir.Program) -> str:
     from adlang.interp import native
 
     built = native.compile_program(program)
-    return "compiled" if built is None or built.broken else "native"
+    return "compiled" if built is None or built.broken or built.lines > AUTO_NATIVE_LINES else "native"

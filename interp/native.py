@@ -213,6 +213,11 @@ class Native:
     sizes: list = field(default_factory=list)  # of the tape buffers (float, int for each tape), as last grown
     broken: bool = False  # numba could not compile it: the interpreter runs it
 
+    @functools.cached_property
+    def lines(self) -> int:
+        """The generated module's length, what numba's compile time grows with (`engines.AUTO_NATIVE_LINES`)."""
+        return self.source.count("\n")
+
 
 def compile_program(program: ir.Program) -> Native | None:
     """The native module of this very Program object (by identity), or None where it cannot be lowered.

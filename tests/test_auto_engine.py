@@ -95,3 +95,16 @@ def test_auto_is_an_engine_name_everywhere():
     prog = adlang.load(ROOT / "programs" / "lecture" / "loop.ad")
     args = {"x": 1.5, "y": 1.1}
     assert prog.grad(args=args, wrt=["x", "y"], engine="auto").grad == prog.grad(args=args, wrt=["x", "y"]).grad
+
+
+def test_auto_stays_compiled_for_a_program_too_long_to_compile_soon(threshold, monkeypatch):
+    """A native module longer than AUTO_NATIVE_LINES (numba would take minutes over it) keeps running compiled."""
+    pytest.importorskip("numba")
+    from adlang.interp import native
+
+    program = compile_text(LOOP)
+    lines = native.compile_program(program).lines
+    monkeypatch.setattr(engines, "AUTO_NATIVE_LINES", lines - 1)
+    assert chosen_while_running(program, {"x": 1.5, "n": 20}, 5) == ["compiled"] * 5
+    monkeypatch.setattr(engines, "AUTO_NATIVE_LINES", lines)
+    assert engines.chosen(program) == "native"
